@@ -1,0 +1,27 @@
+"""Exceptions with messages that name what was wrong and where."""
+
+
+class RobusttagError(Exception):
+    """Base class of the errors this package raises on bad input."""
+
+
+class DataFormatError(RobusttagError):
+    """An input file does not follow the Jet Flavor Dataset format.
+
+    The message names the file, the line (1-based) where known, and what was
+    expected.
+    """
+
+    def __init__(self, path: str, message: str, line: int | None = None) -> None:
+        where = f"{path}, line {line}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path = str(path)
+        self.line = line
+
+
+class DownloadError(RobusttagError):
+    """A download failed, was incomplete, or did not match its checksum."""
+
+
+class ConfigError(RobusttagError):
+    """A configuration value is missing, misspelt or of the wrong type."""

@@ -1,0 +1,212 @@
+"""The one declaration of the dataset's fields and of the 184 model inputs.
+
+Everything downstream (readers, writers, the synthetic generator,
+preprocessing, attack exclusions, plots) takes names, order, groups, integer
+flags and default rules from here; nothing else hard-codes a position.
+
+Two layers are declared:
+
+* the *raw* fields, named and ordered exactly as in one line of the Jet Flavor
+  Dataset (``../shared/reference/jet-flavor-dataset.md``): 17 jet-level
+  values and, per track, 28 values in four groups (helix, covariance, weight,
+  vertex);
+* the *model inputs*: 16 jet-level features plus 28 features for each of the
+  first ``N_TRACK_SLOTS`` tracks, variable-major (column = 16 + field * 6 +
+  slot), named ``jet_pt`` ... and ``trk0_d0`` ... ``trk5_vertex_energy_fraction``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# --------------------------------------------------------------------------
+# Raw fields, in file order
+# --------------------------------------------------------------------------
+
+JET_KINEMATICS: tuple[str, ...] = ("jet_pt", "jet_eta")
+FLAVOR = "flavor"
+JET_TRACKING: tuple[str, ...] = (
+    "track_2_d0_significance",
+    "track_3_d0_significance",
+    "track_2_z0_significance",
+    "track_3_z0_significance",
+    "n_tracks_over_d0_threshold",
+    "jet_prob",
+    "jet_width_eta",
+    "jet_width_phi",
+)
+JET_VERTEX: tuple[str, ...] = (
+    "vertex_significance",
+    "n_secondary_vertices",
+    "n_secondary_vertex_tracks",
+    "delta_r_vertex",
+    "vertex_mass",
+    "vertex_energy_fraction",
+)
+#: The 17 jet-level values of a line: [jet_pt, jet_eta, flavor, [8], [6], ...].
+RAW_JET_FIELDS: tuple[str, ...] = (*JET_KINEMATICS, FLAVOR, *JET_TRACKING, *JET_VERTEX)
+
+TRACK_HELIX: tuple[str, ...] = ("d0", "z0", "phi", "theta", "qoverp")
+TRACK_COVARIANCE: tuple[str, ...] = (
+    "d0d0", "z0d0", "z0z0", "phid0", "phiz0", "phiphi", "thetad0", "thetaz0",
+    "thetaphi", "thetatheta", "qoverpd0", "qoverpz0", "qoverpphi", "qoverptheta",
+    "qoverpqoverp",
+)  # fmt: skip
+TRACK_WEIGHT: tuple[str, ...] = ("weight",)
+TRACK_VERTEX: tuple[str, ...] = (
+    "vertex_mass",
+    "vertex_displacement",
+    "vertex_delta_eta_jet",
+    "vertex_delta_phi_jet",
+    "vertex_displacement_significance",
+    "vertex_n_tracks",
+    "vertex_energy_fraction",
+)
+#: The four sub-lists of one track, in file order.
+TRACK_GROUPS: tuple[tuple[str, ...], ...] = (TRACK_HELIX, TRACK_COVARIANCE, TRACK_WEIGHT, TRACK_VERTEX)
+#: The 28 values of one track, in file order.
+TRACK_FIELDS: tuple[str, ...] = tuple(name for group in TRACK_GROUPS for name in group)
+
+#: Diagonal entries of the helix covariance (variances, always > 0).
+COVARIANCE_DIAGONAL: frozenset[str] = frozenset({"d0d0", "z0z0", "phiphi", "thetatheta", "qoverpqoverp"})
+
+
+def raw_track_column(field: str) -> str:
+    """Name of the list column holding one track field in the raw Parquet table."""
+    return f"track_{field}"
+
+
+#: Flavour codes of the file and the training labels of the paper's code.
+FLAVOR_CODES: dict[int, str] = {5: "b", 4: "c", 0: "light"}
+LABELS: dict[str, int] = {"b": 0, "c": 1, "light": 2}
+CLASS_NAMES: tuple[str, ...] = ("b", "c", "light")
+
+#: Primary-vertex tracks carry the pion mass as their "vertex mass".
+PION_MASS_GEV = 0.13957
+
+# --------------------------------------------------------------------------
+# Model inputs
+# --------------------------------------------------------------------------
+
+N_TRACK_SLOTS = 6
+
+INTEGER_FIELDS: frozenset[str] = frozenset(
+    {"n_tracks_over_d0_threshold", "n_secondary_vertices", "n_secondary_vertex_tracks", "vertex_n_tracks"}
+)
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """Default is a constant chosen below every genuine value of the column."""
+
+    value: float
+
+
+@dataclass(frozen=True)
+class BelowMinimum:
+    """Default is the column's smallest genuine training value minus a step.
+
+    ``step`` is absolute when given; ``None`` means 1e-3 of the column's
+    genuine range (for the tiny off-diagonal covariances whose scale varies).
+    """
+
+    step: float | None = None
+
+
+DefaultRule = Fixed | BelowMinimum
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input column."""
+
+    name: str
+    group: str
+    source: str  #: raw jet field, or raw track field for track inputs
+    slot: int | None  #: track slot (0 = first after ordering), None for jet-level inputs
+    is_integer: bool
+    default: DefaultRule
+
+    @property
+    def level(self) -> Literal["jet", "track"]:
+        return "jet" if self.slot is None else "track"
+
+
+# The paper's code defaults (reference note, "Defaults"): jet-level constants.
+_JET_DEFAULTS: dict[str, DefaultRule] = {
+    "jet_pt": Fixed(0.0),
+    "jet_eta": Fixed(-3.0),
+    "track_2_d0_significance": Fixed(0.0),
+    "track_3_d0_significance": Fixed(0.0),
+    "track_2_z0_significance": Fixed(0.0),
+    "track_3_z0_significance": Fixed(0.0),
+    "n_tracks_over_d0_threshold": Fixed(-0.001),
+    "jet_prob": Fixed(-0.001),
+    "jet_width_eta": Fixed(0.0),
+    "jet_width_phi": Fixed(0.0),
+    **{name: Fixed(0.0) for name in JET_VERTEX},
+}
+
+
+def _track_default(field: str) -> DefaultRule:
+    if field in ("d0", "z0", "phi", "theta", "qoverp", "vertex_delta_eta_jet", "vertex_delta_phi_jet"):
+        return BelowMinimum(step=0.001)
+    if field in COVARIANCE_DIAGONAL or field in ("weight", "vertex_mass", "vertex_n_tracks", "vertex_energy_fraction"):
+        return Fixed(0.0)
+    if field in TRACK_COVARIANCE:  # off-diagonal: may be negative, scale varies by entry
+        return BelowMinimum(step=None)
+    if field in ("vertex_displacement", "vertex_displacement_significance"):
+        return Fixed(-0.001)
+    raise KeyError(field)
+
+
+def _group_of_jet_field(name: str) -> str:
+    if name in JET_KINEMATICS:
+        return "jet_kinematics"
+    return "jet_tracking" if name in JET_TRACKING else "jet_vertex"
+
+
+def _group_of_track_field(field: str) -> str:
+    for group_name, group in zip(("track_helix", "track_covariance", "track_weight", "track_vertex"), TRACK_GROUPS):
+        if field in group:
+            return group_name
+    raise KeyError(field)
+
+
+def _build_inputs(n_slots: int) -> tuple[Feature, ...]:
+    jet_level = [
+        Feature(name, _group_of_jet_field(name), name, None, name in INTEGER_FIELDS, _JET_DEFAULTS[name])
+        for name in (*JET_KINEMATICS, *JET_TRACKING, *JET_VERTEX)
+    ]
+    track_level = [
+        Feature(
+            f"trk{slot}_{field}",
+            _group_of_track_field(field),
+            field,
+            slot,
+            field in INTEGER_FIELDS,
+            _track_default(field),
+        )
+        for field in TRACK_FIELDS
+        for slot in range(n_slots)
+    ]
+    return tuple(jet_level + track_level)
+
+
+def input_features(n_slots: int = N_TRACK_SLOTS) -> tuple[Feature, ...]:
+    """The model inputs for ``n_slots`` track slots (paper: 6, giving 184)."""
+    if n_slots < 1:
+        raise ValueError(f"the number of track slots must be at least 1, got {n_slots}")
+    return _build_inputs(n_slots)
+
+
+#: The paper's 184 inputs.
+INPUTS: tuple[Feature, ...] = input_features()
+INPUT_NAMES: tuple[str, ...] = tuple(f.name for f in INPUTS)
+N_INPUTS = len(INPUTS)
+
+
+def default_column(feature_name: str) -> str:
+    """Name of the boolean "is default" column of an input in the preprocessed tables."""
+    return f"default_{feature_name}"
