@@ -17,6 +17,10 @@ class DataFormatError(RobusttagError):
         super().__init__(f"{where}: {message}")
         self.path = str(path)
         self.line = line
+        self.reason = message
+
+    def __reduce__(self):  # survives the trip back from a worker process
+        return (type(self), (self.path, self.reason, self.line))
 
 
 class DownloadError(RobusttagError):
