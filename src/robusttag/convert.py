@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -30,9 +27,6 @@ log = logging.getLogger(__name__)
 
 JSON_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 ROOT_SUFFIXES = (".root",)
-
-T = TypeVar("T")
-
 
 def source_format(path: str | os.PathLike) -> str:
     """``"json"`` or ``"root"`` from the file name.
@@ -116,44 +110,3 @@ def convert(
             raise DataFormatError(", ".join(map(str, paths)), "no jets found")
     summary.seconds = time.perf_counter() - start
     return summary
-
-
-def prefetch(iterator: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """Run ``iterator`` in a background thread, ``depth`` items ahead.
-
-    Decompression and Arrow parsing release the GIL, so reading the next block
-    overlaps with writing the current one on a second core. Exceptions of the
-    producer are re-raised in the consumer.
-    """
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def produce() -> None:
-        try:
-            for item in iterator:
-                if stop.is_set():
-                    return
-                items.put((item, None))
-        except BaseException as error:  # handed to the consumer
-            items.put((None, error))
-            return
-        items.put((done, None))
-
-    thread = threading.Thread(target=produce, daemon=True, name="robusttag-prefetch")
-    thread.start()
-    try:
-        while True:
-            item, error = items.get()
-            if error is not None:
-                raise error
-            if item is done:
-                return
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                items.get_nowait()
-            except queue.Empty:
-                thread.join(timeout=0.05)

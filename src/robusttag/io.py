@@ -1,11 +1,17 @@
-"""Artifact writing: every file appears under its final name only when complete."""
+"""Artifact writing (every file appears under its final name only when complete)
+and read-ahead of streamed input."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def temporary_path(path: str | os.PathLike) -> Path:
@@ -31,3 +37,44 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def prefetch(iterator: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Run ``iterator`` in a background thread, ``depth`` items ahead.
+
+    Decompression releases the GIL, so inflating the next block overlaps with
+    the consumer's work on a second core. Exceptions of the
+    producer are re-raised in the consumer.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                if stop.is_set():
+                    return
+                items.put((item, None))
+        except BaseException as error:  # handed to the consumer
+            items.put((None, error))
+            return
+        items.put((done, None))
+
+    thread = threading.Thread(target=produce, daemon=True, name="robusttag-prefetch")
+    thread.start()
+    try:
+        while True:
+            item, error = items.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from ..errors import DataFormatError
+from ..io import prefetch
 from ..features import FLAVOR, FLAVOR_CODES, JET_TRACKING, JET_VERTEX, RAW_JET_FIELDS, TRACK_FIELDS, TRACK_GROUPS
 from ..jets import JetBatch
 
@@ -306,8 +307,6 @@ def read_jets(path: str | os.PathLike, block_bytes: int = 16 << 20, workers: int
     ------
     DataFormatError naming the file and line of any malformed input.
     """
-    from ..convert import prefetch  # the shared read-ahead helper
-
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers == 0:
         for first_line, block in prefetch(iter_blocks(path, block_bytes)):
