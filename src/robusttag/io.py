@@ -4,6 +4,7 @@ and read-ahead of streamed input."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
 import threading
@@ -78,3 +79,12 @@ def prefetch(iterator: Iterator[T], depth: int = 2) -> Iterator[T]:
                 items.get_nowait()
             except queue.Empty:
                 thread.join(timeout=0.05)
+
+
+def log_to(path: str | os.PathLike | None, level: int = logging.INFO) -> None:
+    """Send this process's log records (with time stamps) to ``path``, or stderr if None."""
+    handler = logging.FileHandler(path) if path else logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)

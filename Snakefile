@@ -1,0 +1,22 @@
+# robusttag: adversarial robustness of a jet-flavour tagger (Stein et al. 2022).
+# Only wiring lives here and in workflow/; the science is in src/robusttag/.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/preprocess.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,398 @@
+"""From the raw jets to the model's inputs: track ordering, defaults with an
+explicit mask, the train/val/test split, standard scaling and (eta, pT)
+flavour weights.
+
+Two streaming passes over ``results/raw/jets.parquet`` keep memory bounded
+whatever the number of jets: the first gathers training-set statistics
+(column minima and ranges for the defaults, mean and variance of the genuine
+values, flavour histograms), the second applies them and writes the splits.
+Only the split assignment (one byte per jet) is held for the whole file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import ConfigError
+from .features import (
+    FLAVOR,
+    FLAVOR_CODES,
+    LABELS,
+    TRACK_FIELDS,
+    BelowMinimum,
+    Feature,
+    Fixed,
+    default_column,
+    input_features,
+)
+from .io import atomic_output
+from .jets import JetBatch
+
+log = logging.getLogger(__name__)
+
+TRACK_ORDERS = ("signed_d0_significance", "abs_d0_significance", "file")
+SPLITS = ("train", "val", "test")
+RAW_KINEMATICS = {"raw_jet_pt": "jet_pt", "raw_jet_eta": "jet_eta"}  #: plotting columns -> raw field
+
+
+@dataclass(frozen=True)
+class PreprocessSettings:
+    """What ``preprocess`` in the config sets (defaults: the paper's)."""
+
+    n_tracks: int = 6
+    track_order: str = "signed_d0_significance"
+    split: tuple[float, float, float] = (0.72, 0.08, 0.20)
+    seed: int = 42
+    weight_bins: tuple[int, int] = (50, 50)  #: (eta, pT)
+    eta_range: tuple[float, float] = (-2.5, 2.5)
+    pt_range_gev: tuple[float, float] = (20.0, 900.0)
+
+    def __post_init__(self) -> None:
+        if self.track_order not in TRACK_ORDERS:
+            raise ConfigError(f"preprocess.track_order '{self.track_order}' is unknown; choose from {TRACK_ORDERS}")
+        if self.n_tracks < 1:
+            raise ConfigError(f"preprocess.n_tracks must be at least 1, got {self.n_tracks}")
+        if len(self.split) != 3 or min(self.split) < 0 or abs(sum(self.split) - 1.0) > 1e-9:
+            raise ConfigError(f"preprocess.split must be three fractions summing to 1, got {list(self.split)}")
+
+
+# ---------------------------------------------------------------------------
+# Per-jet arrays
+# ---------------------------------------------------------------------------
+
+
+def order_tracks(batch: JetBatch, order: str) -> np.ndarray:
+    """Permutation of the flat tracks that puts each jet's tracks in ``order``.
+
+    ``signed_d0_significance`` (the paper's, default) and ``abs_...`` sort by
+    decreasing d0 / sqrt(d0d0) (or its magnitude); tracks whose significance is
+    not finite come last; ``file`` keeps the file order.
+    """
+    jet = np.repeat(np.arange(len(batch)), batch.n_tracks)
+    if order == "file":
+        return np.arange(len(jet))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        key = batch.tracks["d0"] / np.sqrt(batch.tracks["d0d0"])
+    if order == "abs_d0_significance":
+        key = np.abs(key)
+    key = np.where(np.isfinite(key), key, -np.inf)
+    return np.lexsort((-key, jet))  # stable: ties keep file order
+
+
+def raw_inputs(batch: JetBatch, features: tuple[Feature, ...], order: str) -> tuple[np.ndarray, np.ndarray]:
+    """Raw input matrix (n_jets, n_features) float32 and a mask of absent track slots."""
+    n_jets, n_slots = len(batch), 1 + max(f.slot or 0 for f in features)
+    permutation = order_tracks(batch, order)
+    jet = np.repeat(np.arange(n_jets), batch.n_tracks)
+    rank = np.arange(len(jet)) - batch.offsets[:-1][jet]
+    keep = rank < n_slots
+    source, target_jet, target_slot = permutation[keep], jet[keep], rank[keep]
+    slots = {}
+    for field_name in TRACK_FIELDS:
+        values = np.full((n_jets, n_slots), np.nan, dtype=np.float32)
+        values[target_jet, target_slot] = batch.tracks[field_name][source]
+        slots[field_name] = values
+    present = np.arange(n_slots) < batch.n_tracks[:, None]
+
+    matrix = np.empty((n_jets, len(features)), dtype=np.float32)
+    absent = np.zeros((n_jets, len(features)), dtype=bool)
+    for i, feature in enumerate(features):
+        if feature.slot is None:
+            matrix[:, i] = batch.jets[feature.source]
+        else:
+            matrix[:, i] = slots[feature.source][:, feature.slot]
+            absent[:, i] = ~present[:, feature.slot]
+    return matrix, absent
+
+
+def fixed_default_mask(matrix: np.ndarray, absent: np.ndarray, features: tuple[Feature, ...]) -> np.ndarray:
+    """Which values are defaults, for columns whose default does not depend on the data.
+
+    A value is a default when its track slot is absent, when it is not finite,
+    or (fixed defaults) when it lies below the default. Columns with a
+    data-driven default are masked here by absence and finiteness only; a
+    genuine value can never lie below the training minimum it defines.
+    """
+    fixed = np.array([f.default.value if isinstance(f.default, Fixed) else -np.inf for f in features], np.float32)
+    with np.errstate(invalid="ignore"):
+        return absent | ~np.isfinite(matrix) | (matrix < fixed)
+
+
+# ---------------------------------------------------------------------------
+# Statistics of the training set
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _RunningColumns:
+    """Count, mean, M2 (Chan et al. merge), min and max of genuine values per column."""
+
+    n_features: int
+    count: np.ndarray = field(init=False)
+    mean: np.ndarray = field(init=False)
+    m2: np.ndarray = field(init=False)
+    minimum: np.ndarray = field(init=False)
+    maximum: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.count = np.zeros(self.n_features)
+        self.mean = np.zeros(self.n_features)
+        self.m2 = np.zeros(self.n_features)
+        self.minimum = np.full(self.n_features, np.inf)
+        self.maximum = np.full(self.n_features, -np.inf)
+
+    def add(self, matrix: np.ndarray, default: np.ndarray) -> None:
+        genuine = ~default
+        values = np.where(genuine, matrix, 0.0).astype(np.float64)
+        count = genuine.sum(axis=0).astype(np.float64)
+        mean = values.sum(axis=0) / np.maximum(count, 1)
+        m2 = (np.where(genuine, values - mean, 0.0) ** 2).sum(axis=0)
+        total = self.count + count
+        delta = mean - self.mean
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.mean = np.where(total > 0, self.mean + delta * count / total, 0.0)
+            self.m2 = self.m2 + m2 + np.where(total > 0, delta**2 * self.count * count / total, 0.0)
+        self.count = total
+        self.minimum = np.minimum(self.minimum, np.where(genuine, matrix, np.inf).min(axis=0))
+        self.maximum = np.maximum(self.maximum, np.where(genuine, matrix, -np.inf).max(axis=0))
+
+
+def _defaults(features: tuple[Feature, ...], stats: _RunningColumns) -> np.ndarray:
+    defaults = np.empty(len(features))
+    for i, feature in enumerate(features):
+        rule = feature.default
+        if isinstance(rule, Fixed):
+            defaults[i] = rule.value
+        elif stats.count[i] == 0:  # no genuine training value at all: any constant will do
+            defaults[i] = 0.0
+        else:
+            assert isinstance(rule, BelowMinimum)
+            spread = stats.maximum[i] - stats.minimum[i]
+            step = rule.step if rule.step is not None else 1e-3 * (spread or abs(stats.minimum[i]) or 1.0)
+            defaults[i] = stats.minimum[i] - step
+    return defaults
+
+
+@dataclass
+class FlavourWeights:
+    """(eta, pT) reweighting of every flavour to the average shape, with class balance."""
+
+    eta_edges: np.ndarray
+    pt_edges: np.ndarray
+    histograms: np.ndarray  #: (3, n_eta, n_pt) jet counts per training label
+
+    @classmethod
+    def empty(cls, settings: PreprocessSettings) -> FlavourWeights:
+        n_eta, n_pt = settings.weight_bins
+        return cls(
+            np.linspace(*settings.eta_range, n_eta + 1),
+            np.linspace(*settings.pt_range_gev, n_pt + 1),
+            np.zeros((len(LABELS), n_eta, n_pt)),
+        )
+
+    def bins(self, eta: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bin indices; jets outside the ranges fall into the edge bins."""
+        i = np.clip(np.searchsorted(self.eta_edges, eta, side="right") - 1, 0, len(self.eta_edges) - 2)
+        j = np.clip(np.searchsorted(self.pt_edges, pt, side="right") - 1, 0, len(self.pt_edges) - 2)
+        return i, j
+
+    def fill(self, label: np.ndarray, eta: np.ndarray, pt: np.ndarray) -> None:
+        i, j = self.bins(eta, pt)
+        np.add.at(self.histograms, (label, i, j), 1.0)
+
+    def weights(self, label: np.ndarray, eta: np.ndarray, pt: np.ndarray) -> np.ndarray:
+        """target / own-flavour density in the jet's bin, times N_total / (3 N_flavour).
+
+        Jets in a bin that holds no training jet of their flavour get weight 0.
+        """
+        counts = self.histograms.sum(axis=(1, 2))
+        if (counts == 0).any():
+            missing = [name for name, n in zip(LABELS, counts) if n == 0]
+            raise ValueError(f"no training jets of flavour {missing}: cannot compute flavour weights")
+        density = self.histograms / counts[:, None, None]
+        target = density.mean(axis=0)
+        balance = counts.sum() / (len(LABELS) * counts)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(density > 0, target / density, 0.0) * balance[:, None, None]
+        i, j = self.bins(eta, pt)
+        return ratio[label, i, j].astype(np.float32)
+
+
+# ---------------------------------------------------------------------------
+# The two passes
+# ---------------------------------------------------------------------------
+
+
+def split_assignment(n_jets: int, fractions: tuple[float, float, float], seed: int) -> np.ndarray:
+    """0 (train), 1 (val) or 2 (test) per jet: a seeded random split of exact sizes."""
+    n_train = int(round(fractions[0] * n_jets))
+    n_val = int(round(fractions[1] * n_jets))
+    assignment = np.full(n_jets, 2, dtype=np.int8)
+    permutation = np.random.default_rng(seed).permutation(n_jets)
+    assignment[permutation[:n_train]] = 0
+    assignment[permutation[n_train : n_train + n_val]] = 1
+    return assignment
+
+
+def labels_of(flavor: np.ndarray) -> np.ndarray:
+    """Training labels b = 0, c = 1, light = 2 from the file's codes 5, 4, 0."""
+    lookup = np.full(6, -1, dtype=np.int8)
+    for code, name in FLAVOR_CODES.items():
+        lookup[code] = LABELS[name]
+    return lookup[flavor]
+
+
+def _batches(raw: str | os.PathLike, rows: int) -> iter:
+    for record_batch in pq.ParquetFile(raw).iter_batches(batch_size=rows):
+        yield JetBatch.from_arrow(pa.Table.from_batches([record_batch]))
+
+
+def preprocess(
+    raw: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    settings: PreprocessSettings = PreprocessSettings(),
+    *,
+    rows_per_batch: int = 200_000,
+    provenance: dict | None = None,
+) -> dict:
+    """Write ``train/val/test.parquet`` and ``preprocessing.json`` into ``output_dir``.
+
+    Returns the content of ``preprocessing.json``. ``provenance`` (e.g. the
+    config that made the run) is stored in it verbatim.
+    """
+    features = input_features(settings.n_tracks)
+    n_jets = pq.ParquetFile(raw).metadata.num_rows
+    assignment = split_assignment(n_jets, settings.split, settings.seed)
+
+    stats = _RunningColumns(len(features))
+    weights = FlavourWeights.empty(settings)
+    start = 0
+    for batch in _batches(raw, rows_per_batch):
+        train = assignment[start : start + len(batch)] == 0
+        start += len(batch)
+        matrix, absent = raw_inputs(batch, features, settings.track_order)
+        stats.add(matrix[train], fixed_default_mask(matrix, absent, features)[train])
+        weights.fill(labels_of(batch.jets[FLAVOR][train]), batch.jets["jet_eta"][train], batch.jets["jet_pt"][train])
+
+    defaults = _defaults(features, stats)
+    degenerate = [f.name for f, n, m2 in zip(features, stats.count, stats.m2) if n < 2 or m2 <= 0]
+    mean = np.where(stats.count > 0, stats.mean, defaults)
+    std = np.sqrt(stats.m2 / np.maximum(stats.count - 1, 1))
+    std = np.where(std > 0, std, 1.0)  # constant or all-default column: shift only, never divide by 0
+    if degenerate:
+        log.warning("columns without spread in the training set (scaled with std 1): %s", degenerate)
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    schema = _output_schema(features)
+    sizes = {name: 0 for name in SPLITS}
+    zero_weight = {name: 0 for name in SPLITS}
+    with (
+        atomic_output(output_dir / "train.parquet") as train_path,
+        atomic_output(output_dir / "val.parquet") as val_path,
+        atomic_output(output_dir / "test.parquet") as test_path,
+    ):
+        writers = [pq.ParquetWriter(p, schema, compression="zstd") for p in (train_path, val_path, test_path)]
+        try:
+            start = 0
+            for batch in _batches(raw, rows_per_batch):
+                part = assignment[start : start + len(batch)]
+                start += len(batch)
+                table = _transform(batch, features, settings, defaults, mean, std, weights, schema)
+                for index, (name, writer) in enumerate(zip(SPLITS, writers)):
+                    rows = table.filter(pa.array(part == index))
+                    writer.write_table(rows)
+                    sizes[name] += rows.num_rows
+                    zero_weight[name] += int((rows.column("weight").to_numpy() == 0).sum())
+        finally:
+            for writer in writers:
+                writer.close()
+        summary = _summary(features, settings, defaults, mean, std, degenerate, sizes, zero_weight, weights, provenance)
+        with atomic_output(output_dir / "preprocessing.json") as json_path:
+            json_path.write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _transform(batch, features, settings, defaults, mean, std, weights, schema) -> pa.Table:
+    matrix, absent = raw_inputs(batch, features, settings.track_order)
+    with np.errstate(invalid="ignore"):
+        is_default = absent | ~np.isfinite(matrix) | (matrix < defaults)
+    matrix = np.where(is_default, defaults, matrix)
+    scaled = ((matrix - mean) / std).astype(np.float32)
+    label = labels_of(batch.jets[FLAVOR])
+    columns = [pa.array(scaled[:, i]) for i in range(len(features))]
+    columns += [pa.array(is_default[:, i]) for i in range(len(features))]
+    columns += [
+        pa.array(label),
+        pa.array(weights.weights(label, batch.jets["jet_eta"], batch.jets["jet_pt"])),
+        *(pa.array(batch.jets[source]) for source in RAW_KINEMATICS.values()),
+        pa.array(batch.jets[FLAVOR]),
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _output_schema(features: tuple[Feature, ...]) -> pa.Schema:
+    return pa.schema(
+        [pa.field(f.name, pa.float32(), nullable=False) for f in features]
+        + [pa.field(default_column(f.name), pa.bool_(), nullable=False) for f in features]
+        + [
+            pa.field("label", pa.int8(), nullable=False),
+            pa.field("weight", pa.float32(), nullable=False),
+            *(pa.field(name, pa.float32(), nullable=False) for name in RAW_KINEMATICS),
+            pa.field(FLAVOR, pa.int8(), nullable=False),
+        ]
+    )
+
+
+def _summary(features, settings, defaults, mean, std, degenerate, sizes, zero_weight, weights, provenance) -> dict:
+    return {
+        "features": [
+            {
+                "name": f.name,
+                "group": f.group,
+                "source": f.source,
+                "slot": f.slot,
+                "is_integer": f.is_integer,
+                "default": float(d),
+                "mean": float(m),
+                "std": float(s),
+            }
+            for f, d, m, s in zip(features, defaults, mean, std)
+        ],
+        "feature_order": [f.name for f in features],
+        "labels": LABELS,
+        "split_sizes": sizes,
+        "zero_weight_jets": zero_weight,
+        "degenerate_columns": degenerate,
+        "weights": {
+            "eta_edges": weights.eta_edges.tolist(),
+            "pt_edges_gev": weights.pt_edges.tolist(),
+            "training_histograms": weights.histograms.tolist(),
+        },
+        "settings": asdict(settings),
+        "provenance": provenance or {},
+    }
+
+
+def load_scaling(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Defaults, means, stds and integer flags from ``preprocessing.json``, in feature order.
+
+    Everything a later stage needs to go back to raw units: raw = scaled * std + mean.
+    """
+    summary = json.loads(Path(path).read_text())
+    columns = summary["features"]
+    return {
+        "names": np.array([c["name"] for c in columns]),
+        "default": np.array([c["default"] for c in columns]),
+        "mean": np.array([c["mean"] for c in columns]),
+        "std": np.array([c["std"] for c in columns]),
+        "is_integer": np.array([c["is_integer"] for c in columns]),
+    }

@@ -1,0 +1,49 @@
+# Where jets come from, and their conversion to one raw Parquet table.
+
+
+rule generate_synthetic:
+    output:
+        "results/source/synthetic.json.gz",
+    log:
+        "results/logs/generate_synthetic.log",
+    params:
+        n_jets=config["dataset"]["synthetic"]["n_jets"],
+        seed=config["dataset"]["synthetic"]["seed"],
+        difficulty=config["dataset"]["synthetic"]["difficulty"],
+    threads: 1
+    conda:
+        "../../envs/robusttag.yaml"
+    script:
+        "../scripts/generate_synthetic.py"
+
+
+rule download_uci:
+    output:
+        "results/source/dataset.json.gz",
+    log:
+        "results/logs/download_uci.log",
+    params:
+        url=config["dataset"]["uci"]["url"],
+        sha256=config["dataset"]["uci"]["sha256"],
+    threads: 1
+    retries: 2
+    conda:
+        "../../envs/robusttag.yaml"
+    script:
+        "../scripts/download_uci.py"
+
+
+rule convert_to_parquet:
+    input:
+        source_files(),
+    output:
+        "results/raw/jets.parquet",
+    log:
+        "results/logs/convert_to_parquet.log",
+    params:
+        tree=config["dataset"]["root"]["tree"],
+    threads: workflow.cores
+    conda:
+        "../../envs/robusttag.yaml"
+    script:
+        "../scripts/convert_to_parquet.py"

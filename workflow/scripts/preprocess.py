@@ -1,0 +1,16 @@
+"""Snakemake adapter: raw jets -> train/val/test Parquet and preprocessing.json."""
+
+from pathlib import Path
+
+from robusttag.io import log_to
+from robusttag.preprocess import PreprocessSettings, preprocess
+
+log_to(snakemake.log[0])
+settings = dict(snakemake.params.settings)
+settings["split"] = tuple(settings["split"])
+preprocess(
+    snakemake.input[0],
+    Path(snakemake.output.summary).parent,
+    PreprocessSettings(**settings),
+    provenance={"dataset": snakemake.params.dataset, "preprocess": snakemake.params.settings},
+)
