@@ -24,9 +24,7 @@ from pathlib import Path
 import awkward as ak
 
 from robusttag.convert import convert
-try:
-    from robusttag.sources.synthetic import generate_file
-except ImportError: pass
+from robusttag.sources.synthetic import generate_file
 
 
 def _fix(value):

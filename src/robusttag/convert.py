@@ -43,12 +43,14 @@ def source_format(path: str | os.PathLike) -> str:
     raise DataFormatError(str(path), f"unknown file type; expected one of {', '.join(JSON_SUFFIXES + ROOT_SUFFIXES)}")
 
 
-def read_source(path: str | os.PathLike, *, tree: str = "jets", block_bytes: int = 32 << 20) -> Iterator[JetBatch]:
+def read_source(
+    path: str | os.PathLike, *, tree: str = "jets", block_bytes: int = 16 << 20, workers: int | None = None
+) -> Iterator[JetBatch]:
     """Stream the jets of one file, whatever its format, as :class:`JetBatch` es."""
     if source_format(path) == "json":
         from .sources.uci import read_jets
 
-        return read_jets(path, block_bytes=block_bytes)
+        return read_jets(path, block_bytes=block_bytes, workers=workers)
     from .sources.root import read_jets as read_root
 
     return read_root(path, tree=tree)
@@ -78,7 +80,8 @@ def convert(
     output: str | os.PathLike,
     *,
     tree: str = "jets",
-    block_bytes: int = 32 << 20,
+    block_bytes: int = 16 << 20,
+    workers: int | None = None,
 ) -> ConversionSummary:
     """Convert one or more source files into one raw Parquet table.
 
@@ -88,6 +91,7 @@ def convert(
     output : the Parquet file; written under a temporary name, renamed when complete.
     tree : TTree name for ROOT inputs.
     block_bytes : text read per block (bounds the memory of the JSON reader).
+    workers : processes parsing JSON blocks in parallel (default: one per CPU; 0: none).
 
     Raises
     ------
@@ -101,7 +105,7 @@ def convert(
         tmp, raw_schema(), compression="zstd", use_dictionary=False, write_statistics=False
     ) as writer:
         for path in paths:
-            for batch in read_source(path, tree=tree, block_bytes=block_bytes):
+            for batch in read_source(path, tree=tree, block_bytes=block_bytes, workers=workers):
                 writer.write_table(batch.to_arrow())
                 summary.add(batch)
                 log.info("%s: %d jets converted (%.0f jets/s)", path, summary.n_jets,

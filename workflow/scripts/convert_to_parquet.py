@@ -6,5 +6,5 @@ from robusttag.convert import convert
 from robusttag.io import log_to
 
 log_to(snakemake.log[0])
-summary = convert(snakemake.input, snakemake.output[0], tree=snakemake.params.tree)
+summary = convert(snakemake.input, snakemake.output[0], tree=snakemake.params.tree, workers=snakemake.threads)
 logging.getLogger("convert").info("done: %s", summary)
