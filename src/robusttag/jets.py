@@ -33,11 +33,14 @@ class JetBatch:
 
     def to_arrow(self) -> pa.Table:
         """The raw Parquet schema: jet columns, then one list column per track field."""
+        schema = raw_schema()
         offsets = pa.array(self.offsets.astype(np.int32, copy=False))
-        columns = {name: pa.array(self.jets[name]) for name in RAW_JET_FIELDS}
-        for field in TRACK_FIELDS:
-            columns[raw_track_column(field)] = pa.ListArray.from_arrays(offsets, pa.array(self.tracks[field]))
-        return pa.table(columns, schema=raw_schema())
+        columns = [pa.array(self.jets[name]) for name in RAW_JET_FIELDS]
+        columns += [
+            pa.ListArray.from_arrays(offsets, pa.array(self.tracks[f]), type=schema.field(raw_track_column(f)).type)
+            for f in TRACK_FIELDS
+        ]
+        return pa.Table.from_arrays(columns, schema=schema)
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> JetBatch:

@@ -363,13 +363,24 @@ def _vertex_features(rng: np.random.Generator, v: dict) -> dict[str, np.ndarray]
     return {name: out[name] for name in JET_VERTEX}
 
 
+def _printed(values: np.ndarray, digits: int = 6) -> np.ndarray:
+    """float32 values rounded to ``digits`` significant digits, the precision
+    with which the real file prints its numbers (C++ stream default)."""
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        exponent = np.floor(np.log10(np.abs(values)))
+        scale = 10.0 ** (digits - 1 - exponent)
+        rounded = np.round(values * scale) / scale
+    return np.where(np.isfinite(rounded), rounded, values).astype(np.float32)
+
+
 def _in_file_order(jets: dict, t: _Tracks, n_tracks: np.ndarray) -> JetBatch:
     """Tracks as the real file orders them: primary-vertex tracks first, then
     secondary-vertex tracks, each group by ascending raw d0."""
     a = t.arrays
     order = np.lexsort((a["d0"], a["vertex_displacement"] > 0, t.jet))
-    tracks = {name: a[name][order].astype(np.float32) for name in TRACK_FIELDS}
-    jets = {name: (value if name == "flavor" else np.asarray(value, dtype=np.float32)) for name, value in jets.items()}
+    tracks = {name: _printed(a[name][order]) for name in TRACK_FIELDS}
+    jets = {name: (value if name == "flavor" else _printed(value)) for name, value in jets.items()}
     offsets = np.concatenate([[0], np.cumsum(n_tracks)]).astype(np.int64)
     return JetBatch(jets, tracks, offsets)
 
