@@ -102,8 +102,9 @@ def raw_inputs(batch: JetBatch, features: tuple[Feature, ...], order: str) -> tu
         slots[field_name] = values
     present = np.arange(n_slots) < batch.n_tracks[:, None]
 
-    matrix = np.empty((n_jets, len(features)), dtype=np.float32)
-    absent = np.zeros((n_jets, len(features)), dtype=bool)
+    # Column-major: each feature is one contiguous column, written and read as such.
+    matrix = np.empty((n_jets, len(features)), dtype=np.float32, order="F")
+    absent = np.zeros((n_jets, len(features)), dtype=bool, order="F")
     for i, feature in enumerate(features):
         if feature.slot is None:
             matrix[:, i] = batch.jets[feature.source]
@@ -151,10 +152,11 @@ class _RunningColumns:
 
     def add(self, matrix: np.ndarray, default: np.ndarray) -> None:
         genuine = ~default
-        values = np.where(genuine, matrix, 0.0).astype(np.float64)
+        values = np.where(genuine, matrix, np.float32(0.0))
         count = genuine.sum(axis=0).astype(np.float64)
-        mean = values.sum(axis=0) / np.maximum(count, 1)
-        m2 = (np.where(genuine, values - mean, 0.0) ** 2).sum(axis=0)
+        mean = values.sum(axis=0, dtype=np.float64) / np.maximum(count, 1)
+        deviation = np.where(genuine, values - mean.astype(np.float32), np.float32(0.0))
+        m2 = np.einsum("ij,ij->j", deviation, deviation, dtype=np.float64)
         total = self.count + count
         delta = mean - self.mean
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -260,7 +262,7 @@ def preprocess(
     output_dir: str | os.PathLike,
     settings: PreprocessSettings = PreprocessSettings(),
     *,
-    rows_per_batch: int = 200_000,
+    rows_per_batch: int = 100_000,
     provenance: dict | None = None,
 ) -> dict:
     """Write ``train/val/test.parquet`` and ``preprocessing.json`` into ``output_dir``.
@@ -300,7 +302,10 @@ def preprocess(
         atomic_output(output_dir / "val.parquet") as val_path,
         atomic_output(output_dir / "test.parquet") as test_path,
     ):
-        writers = [pq.ParquetWriter(p, schema, compression="zstd") for p in (train_path, val_path, test_path)]
+        writers = [
+            pq.ParquetWriter(p, schema, compression="zstd", use_dictionary=["label", FLAVOR])
+            for p in (train_path, val_path, test_path)
+        ]
         try:
             start = 0
             for batch in _batches(raw, rows_per_batch):
@@ -325,8 +330,9 @@ def _transform(batch, features, settings, defaults, mean, std, weights, schema) 
     matrix, absent = raw_inputs(batch, features, settings.track_order)
     with np.errstate(invalid="ignore"):
         is_default = absent | ~np.isfinite(matrix) | (matrix < defaults)
-    matrix = np.where(is_default, defaults, matrix)
-    scaled = ((matrix - mean) / std).astype(np.float32)
+    scaled = np.where(is_default, defaults.astype(np.float32), matrix)
+    scaled -= mean.astype(np.float32)
+    scaled /= std.astype(np.float32)
     label = labels_of(batch.jets[FLAVOR])
     columns = [pa.array(scaled[:, i]) for i in range(len(features))]
     columns += [pa.array(is_default[:, i]) for i in range(len(features))]
