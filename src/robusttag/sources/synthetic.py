@@ -425,7 +425,9 @@ def generate_file(
     from .uci import encode_jets
 
     with atomic_output(output) as tmp, open(tmp, "wb") as raw:
-        sink = igzip.GzipFile(fileobj=raw, mode="wb", compresslevel=compresslevel, mtime=0) if name.endswith(".gz") else raw
+        # No file name and no time stamp in the gzip header: the bytes depend on the jets only.
+        gz = name.endswith(".gz")
+        sink = igzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=compresslevel, mtime=0) if gz else raw
         with sink:
             for batch in iter_chunks(n_jets, seed, difficulty):
                 for start in range(0, len(batch), 10_000):  # bounded text buffer
