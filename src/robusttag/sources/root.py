@@ -80,7 +80,7 @@ def _to_batch(arrays: ak.Array, path: str, first_entry: int) -> JetBatch:
     if not known.all():
         bad = int(np.argmin(known))
         raise DataFormatError(
-            path, f"entry {first_entry + bad}: unknown flavour code {flavor[bad]!r}; expected 0 (light), 4 (c), 5 (b)"
+            path, f"entry {first_entry + bad}: unknown flavour code {float(flavor[bad]):g}; expected 0 (light), 4 (c), 5 (b)"
         )
     jets[FLAVOR] = flavor.astype(np.int8)
     tracks = {f: ak.to_numpy(ak.flatten(arrays[raw_track_column(f)])).astype(np.float32) for f in TRACK_FIELDS}
