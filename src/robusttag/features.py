@@ -152,8 +152,10 @@ _JET_DEFAULTS: dict[str, DefaultRule] = {
 def _track_default(field: str) -> DefaultRule:
     if field in ("d0", "z0", "phi", "theta", "qoverp", "vertex_delta_eta_jet", "vertex_delta_phi_jet"):
         return BelowMinimum(step=0.001)
-    if field in COVARIANCE_DIAGONAL or field in ("weight", "vertex_mass", "vertex_n_tracks", "vertex_energy_fraction"):
+    if field in COVARIANCE_DIAGONAL or field in ("vertex_mass", "vertex_n_tracks", "vertex_energy_fraction"):
         return Fixed(0.0)
+    if field == "weight":  # the paper's code used 0, but a fit weight can be exactly 0: stay below
+        return Fixed(-0.001)
     if field in TRACK_COVARIANCE:  # off-diagonal: may be negative, scale varies by entry
         return BelowMinimum(step=None)
     if field in ("vertex_displacement", "vertex_displacement_significance"):

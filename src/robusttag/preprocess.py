@@ -211,7 +211,8 @@ class FlavourWeights:
         np.add.at(self.histograms, (label, i, j), 1.0)
 
     def weights(self, label: np.ndarray, eta: np.ndarray, pt: np.ndarray) -> np.ndarray:
-        """target / own-flavour density in the jet's bin, times N_total / (3 N_flavour).
+        """target / own-flavour density in the jet's bin, times N_total / (3 N_flavour)
+        (divided by the share of the target the flavour covers, 1 when no bin is empty).
 
         Jets in a bin that holds no training jet of their flavour get weight 0.
         """
@@ -221,7 +222,10 @@ class FlavourWeights:
             raise ValueError(f"no training jets of flavour {missing}: cannot compute flavour weights")
         density = self.histograms / counts[:, None, None]
         target = density.mean(axis=0)
-        balance = counts.sum() / (len(LABELS) * counts)
+        # Target mass in bins a flavour leaves empty cannot be reached; renormalise so
+        # every flavour's training weights still sum to N_total / 3 (matters for sparse bins).
+        reachable = np.array([target[d > 0].sum() for d in density])
+        balance = counts.sum() / (len(LABELS) * counts * reachable)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(density > 0, target / density, 0.0) * balance[:, None, None]
         i, j = self.bins(eta, pt)
@@ -291,6 +295,9 @@ def preprocess(
     std = np.where(std > 0, std, 1.0)  # constant or all-default column: shift only, never divide by 0
     if degenerate:
         log.warning("columns without spread in the training set (scaled with std 1): %s", degenerate)
+    touching = [f.name for f, default, low in zip(features, defaults, stats.minimum) if low <= default]
+    if touching:
+        log.warning("genuine training values equal to the default (they stay genuine in the mask): %s", touching)
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
