@@ -81,10 +81,21 @@ def prefetch(iterator: Iterator[T], depth: int = 2) -> Iterator[T]:
                 thread.join(timeout=0.05)
 
 
-def log_to(path: str | os.PathLike | None, level: int = logging.INFO) -> None:
-    """Send this process's log records (with time stamps) to ``path``, or stderr if None."""
+@contextlib.contextmanager
+def logging_to(path: str | os.PathLike | None, level: int = logging.INFO) -> Iterator[logging.Logger]:
+    """Send this process's log records (with time stamps) to ``path`` (stderr if None)
+    for the duration of the block; an exception leaving the block is logged there
+    too, with its message first, then re-raised."""
     handler = logging.FileHandler(path) if path else logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
+    try:
+        yield root
+    except BaseException as error:
+        root.error("failed: %s", error, exc_info=True)
+        raise
+    finally:
+        root.removeHandler(handler)
+        handler.close()

@@ -1,7 +1,8 @@
 """Snakemake adapter: resumable, verified download of the real dataset."""
 
-from robusttag.io import log_to
+from robusttag.io import logging_to
 from robusttag.sources.download import download
 
-log_to(snakemake.log[0])
-download(snakemake.params.url, snakemake.output[0], snakemake.params.sha256)
+with logging_to(snakemake.log[0]) as log:
+    digest = download(snakemake.params.url, snakemake.output[0], snakemake.params.sha256)
+    log.info("sha256 of %s: %s", snakemake.output[0], digest)

@@ -1,12 +1,12 @@
 """Snakemake adapter: the embedded synthetic dataset in the real format."""
 
-from robusttag.io import log_to
+from robusttag.io import logging_to
 from robusttag.sources.synthetic import Difficulty, generate_file
 
-log_to(snakemake.log[0])
-generate_file(
-    snakemake.output[0],
-    n_jets=snakemake.params.n_jets,
-    seed=snakemake.params.seed,
-    difficulty=Difficulty(**snakemake.params.difficulty),
-)
+with logging_to(snakemake.log[0]):
+    generate_file(
+        snakemake.output[0],
+        n_jets=snakemake.params.n_jets,
+        seed=snakemake.params.seed,
+        difficulty=Difficulty(**snakemake.params.difficulty),
+    )

@@ -2,15 +2,15 @@
 
 from pathlib import Path
 
-from robusttag.io import log_to
+from robusttag.io import logging_to
 from robusttag.preprocess import PreprocessSettings, preprocess
 
-log_to(snakemake.log[0])
-settings = dict(snakemake.params.settings)
-settings["split"] = tuple(settings["split"])
-preprocess(
-    snakemake.input[0],
-    Path(snakemake.output.summary).parent,
-    PreprocessSettings(**settings),
-    provenance={"dataset": snakemake.params.dataset, "preprocess": snakemake.params.settings},
-)
+with logging_to(snakemake.log[0]):
+    settings = dict(snakemake.params.settings)
+    settings["split"] = tuple(settings["split"])
+    preprocess(
+        snakemake.input[0],
+        Path(snakemake.output.summary).parent,
+        PreprocessSettings(**settings),
+        provenance={"dataset": snakemake.params.dataset, "preprocess": snakemake.params.settings},
+    )

@@ -63,6 +63,7 @@ class Difficulty:
     light_long_lived_rate: float = 0.10  #: light jets with a K0s/Lambda-like decay
     light_fake_sv_rate: float = 0.05  #: light jets with a fake vertex from prompt tracks
     mismeasured_track_rate: float = 0.03  #: tracks with a 3x wider d0 resolution (tails)
+    fragmentation_suppression: float = 0.7  #: fewer fragmentation tracks per heavy-decay track
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -102,7 +103,9 @@ def generate_chunk(n: int, seed: int, chunk: int, difficulty: Difficulty) -> Jet
 
     decay = _hadron_decays(rng, flavor, pt, difficulty)
     n_decay = decay["n_tracks"]
-    n_prompt = np.clip(1 + rng.poisson(2.0 + 1.8 * np.log(pt / PT_RANGE_GEV[0])), 1, MAX_TRACKS)
+    # A heavy hadron takes most of the jet's momentum: fewer fragmentation tracks beside its decay.
+    fragmentation = 2.0 + 1.8 * np.log(pt / PT_RANGE_GEV[0]) - difficulty.fragmentation_suppression * n_decay
+    n_prompt = np.clip(1 + rng.poisson(np.maximum(fragmentation, 0.3)), 1, MAX_TRACKS)
     n_prompt = np.minimum(n_prompt, MAX_TRACKS - n_decay)
     n_tracks = n_prompt + n_decay
     jet = np.repeat(np.arange(n), n_tracks)
