@@ -212,3 +212,15 @@ def test_cli_rejects_an_unknown_format(tmp_path, capsys):
     assert cli.main(["generate", "--n-jets", "10", "--output", str(tmp_path / "jets.txt")]) != 0
     assert "jets.txt" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_cli_convert_and_preprocess(tmp_path, capsys):
+    generate_file(tmp_path / "jets.root", 500, seed=3)
+    assert cli.main(["convert", str(tmp_path / "jets.root"), "--output", str(tmp_path / "raw.parquet")]) == 0
+    assert "wrote 500 jets" in capsys.readouterr().out
+    assert cli.main(["preprocess", str(tmp_path / "raw.parquet"), "--output-dir", str(tmp_path / "pre")]) == 0
+    assert pq.read_metadata(tmp_path / "pre" / "train.parquet").num_rows == 360
+    (tmp_path / "bad.json").write_text("[1, 2]\n")
+    assert cli.main(["convert", str(tmp_path / "bad.json"), "--output", str(tmp_path / "bad.parquet")]) == 1
+    assert "bad.json, line 1" in capsys.readouterr().err
+    assert not (tmp_path / "bad.parquet").exists()
