@@ -11,7 +11,15 @@ def source_files():
     return config["dataset"]["root"]["files"]
 
 
+def preprocessed():
+    """The preprocessing artifacts, by name."""
+    return {
+        "train": "results/preprocessed/train.parquet",
+        "val": "results/preprocessed/val.parquet",
+        "test": "results/preprocessed/test.parquet",
+        "summary": "results/preprocessed/preprocessing.json",
+    }
+
+
 def all_outputs():
-    return expand("results/preprocessed/{split}.parquet", split=["train", "val", "test"]) + [
-        "results/preprocessed/preprocessing.json"
-    ]
+    return [*preprocessed().values(), "results/models/nominal", "results/models/adversarial"]

@@ -1,0 +1,44 @@
+"""Adversarial inputs: FGSM in standardised input space (Goodfellow et al., paper Eq. 2).
+
+x_adv = x + eps * sign(grad_x J(x, y)), moving only the inputs that may move:
+never the integer features, never a default value (the mask of preprocessing).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .losses import focal_loss
+
+
+def input_gradient_sign(
+    model: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    gamma: float = 25.0,
+    double_softmax: bool = False,
+    into_parameters: bool = False,
+) -> torch.Tensor:
+    """sign(d J / d x) of the unweighted focal loss, for the model in its current mode.
+
+    With ``into_parameters`` the loss is back-propagated into the parameters'
+    ``.grad`` as well (the authors' training code did, see
+    ``training.compat.accumulate_attack_grad``); otherwise only the gradient
+    with respect to the inputs is computed and the parameters' gradients are
+    left untouched.
+    """
+    x = x.detach().requires_grad_(True)
+    loss = focal_loss(model(x), labels, None, gamma, double_softmax)
+    if into_parameters:
+        loss.backward()
+        gradient = x.grad
+    else:
+        (gradient,) = torch.autograd.grad(loss, x)
+    return gradient.sign()
+
+
+def fgsm(x: torch.Tensor, sign: torch.Tensor, movable: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """x + eps * sign where ``movable`` (non-integer, non-default inputs), x elsewhere."""
+    return torch.addcmul(x, sign, movable, value=epsilon)

@@ -1,0 +1,14 @@
+"""Snakemake adapter: train one mode, checkpoint every epoch, resume if interrupted."""
+
+from robusttag.io import logging_to
+from robusttag.training import TrainingSettings, train
+
+with logging_to(snakemake.log[0]):
+    train(
+        snakemake.input.train,
+        snakemake.input.val,
+        snakemake.input.summary,
+        snakemake.output[0],
+        TrainingSettings.from_config(snakemake.params.training, snakemake.params.mode),
+        threads=snakemake.threads,
+    )
