@@ -1,0 +1,269 @@
+"""Model, focal loss, FGSM training batches, the loop, checkpoints and resume."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from robusttag.losses import focal_loss
+from robusttag.model import ModelSettings, Tagger
+from robusttag.preprocess import preprocess
+from robusttag.sources.synthetic import generate
+from robusttag.training import (
+    TrainingSettings,
+    adversarial_batch,
+    backpropagate,
+    choose_device,
+    load_checkpoint,
+    load_split,
+    train,
+    validation_loss,
+)
+
+# --- focal loss -------------------------------------------------------------------
+
+
+def test_gamma_zero_is_weighted_cross_entropy():
+    torch.manual_seed(0)
+    logits, labels, weights = torch.randn(50, 3), torch.randint(0, 3, (50,)), torch.rand(50)
+    per_jet = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+    expected = (per_jet * weights).sum() / weights.sum()
+    torch.testing.assert_close(focal_loss(logits, labels, weights, gamma=0), expected)
+    torch.testing.assert_close(focal_loss(logits, labels, None, gamma=0), per_jet.mean())
+
+
+def test_known_gamma_25_value():
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, -1.0]])
+    labels = torch.tensor([0, 2])
+    weights = torch.tensor([1.0, 3.0])
+    expected = []
+    for row, label in zip(logits.tolist(), labels.tolist()):
+        p = math.exp(row[label]) / sum(math.exp(v) for v in row)
+        expected.append(-((1 - p) ** 25) * math.log(p))
+    value = (expected[0] * 1 + expected[1] * 3) / 4
+    assert focal_loss(logits, labels, weights, gamma=25).item() == pytest.approx(value, rel=1e-5)
+
+
+def test_confident_predictions_stay_finite():
+    logits = torch.tensor([[60.0, -60.0, 0.0], [-80.0, 80.0, 0.0]], requires_grad=True)
+    labels = torch.tensor([0, 0])  # one right and sure, one wrong and sure
+    loss = focal_loss(logits, labels, torch.ones(2), gamma=25)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+    assert loss.item() == pytest.approx(160.0 / 2, rel=1e-4)  # the wrong one: -log p_t = 160, (1 - p_t) = 1
+
+
+def test_double_softmax_switch_squeezes_p_t():
+    logits = torch.tensor([[40.0, 0.0, 0.0], [0.0, 40.0, 0.0]])
+    labels = torch.tensor([0, 0])
+    per_jet = [focal_loss(logits[i : i + 1], labels[i : i + 1], None, gamma=0, double_softmax=True) for i in range(2)]
+    p_t = [math.exp(-value.item()) for value in per_jet]
+    assert p_t[0] == pytest.approx(math.e / (math.e + 2), rel=1e-5)  # the most it can be: 0.576
+    assert p_t[1] == pytest.approx(1 / (math.e + 2), rel=1e-5)  # the least: 0.212
+    assert focal_loss(logits, labels, None, gamma=0).item() != pytest.approx(sum(-math.log(p) for p in p_t) / 2)
+
+
+# --- the model ---------------------------------------------------------------------
+
+
+def test_model_layout():
+    model = Tagger()
+    linear = [m for m in model if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linear] == [(184, 100)] + [(100, 100)] * 4 + [(100, 3)]
+    assert sum(isinstance(m, torch.nn.Dropout) for m in model) == 4
+    assert all(m.p == 0.1 for m in model if isinstance(m, torch.nn.Dropout))
+    narrow = Tagger(ModelSettings(n_inputs=10, width=7, depth=2, dropout=0.0))
+    assert narrow(torch.zeros(4, 10)).shape == (4, 3)
+
+
+# --- FGSM batches in adversarial training --------------------------------------------
+
+
+def _batch(n=64, features=184):
+    torch.manual_seed(1)
+    x = torch.randn(n, features)
+    movable = (torch.rand(n, features) > 0.3).float()
+    return x, torch.randint(0, 3, (n,)), torch.rand(n) + 0.5, movable
+
+
+def test_fgsm_moves_exactly_the_movable_inputs_by_epsilon():
+    x, labels, _, movable = _batch()
+    settings = TrainingSettings(mode="adversarial", epsilon=0.01)
+    model = Tagger()
+    x_adv = adversarial_batch(model, x, labels, movable, settings)
+    step = (x_adv - x).abs()
+    assert torch.all(step[movable == 0] == 0)
+    moved = step[movable == 1]
+    assert torch.allclose(moved, torch.full_like(moved, 0.01), atol=1e-6)
+    assert model.training  # back in training mode after the attack
+
+
+def _parameter_gradients(model):
+    return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_attack_gradients_leak_only_with_the_compat_switch(accumulate):
+    x, labels, weights, movable = _batch()
+    settings = TrainingSettings(mode="adversarial", accumulate_attack_grad=accumulate, model=ModelSettings(dropout=0.0))
+    torch.manual_seed(3)
+    model = Tagger(settings.model)
+    backpropagate(model, x, labels, weights, movable, settings)
+    got = _parameter_gradients(model)
+
+    model.zero_grad()
+    x_adv = adversarial_batch(model, x, labels, movable, replace(settings, accumulate_attack_grad=False))
+    model.zero_grad()
+    focal_loss(model(x_adv), labels, weights, 25.0).backward()
+    adversarial_only = _parameter_gradients(model).clone()
+    model.zero_grad()
+    focal_loss(model(x), labels, None, 25.0).backward()
+    clean_unweighted = _parameter_gradients(model).clone()
+
+    expected = adversarial_only + clean_unweighted if accumulate else adversarial_only
+    torch.testing.assert_close(got, expected)
+
+
+def test_attack_dropout_switch():
+    x, labels, _, movable = _batch()
+    torch.manual_seed(4)
+    model = Tagger()
+    with torch.no_grad():  # make dropout matter for the sign
+        for layer in model:
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.mul_(3)
+    model.eval()
+    eval_sign = torch.autograd.grad(focal_loss(model(x.requires_grad_()), labels, None, 25.0), x)[0].sign()
+    x = x.detach()
+    without = adversarial_batch(model.train(), x, labels, movable, TrainingSettings(mode="adversarial", attack_dropout=False))
+    torch.testing.assert_close((without - x) * movable, 0.01 * eval_sign * movable)
+    with_dropout = adversarial_batch(model.train(), x, labels, movable, TrainingSettings(mode="adversarial"))
+    assert not torch.equal(with_dropout, without)
+
+
+# --- the loop ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    base = tmp_path_factory.mktemp("train")
+    pq.write_table(generate(6000, seed=17).to_arrow(), base / "raw.parquet")
+    preprocess(base / "raw.parquet", base / "pre", rows_per_batch=3000)
+    return base / "pre"
+
+
+def quick(mode="nominal", **changes) -> TrainingSettings:
+    return TrainingSettings(**{"mode": mode, "lr": 1e-3, "batch_size": 256, "max_epochs": 4, "patience": 4, "seed": 5, **changes})
+
+
+def run_training(data, output, settings, state=None):
+    return train(data / "train.parquet", data / "val.parquet", data / "preprocessing.json", output, settings,
+                 state_dir=state, threads=1)  # fmt: skip
+
+
+def test_one_epoch_lowers_the_validation_loss(data):
+    import json
+
+    summary = json.loads((data / "preprocessing.json").read_text())
+    val = load_split(data / "val.parquet", summary, torch.device("cpu"))
+    torch.manual_seed(5)
+    before = validation_loss(Tagger(), val, quick())
+    history = run_training(data, data.parent / "one", replace(quick(), max_epochs=1))
+    assert history[0]["val_loss"] < before
+    assert history[0]["train_loss"] > 0
+
+
+@pytest.mark.parametrize("mode", ["nominal", "adversarial"])
+def test_checkpoints_and_history(data, mode):
+    output = data.parent / f"models_{mode}"
+    history = run_training(data, output, quick(mode, max_epochs=3))
+    assert sorted(p.name for p in output.iterdir()) == ["epoch_001.pt", "epoch_002.pt", "epoch_003.pt", "history.csv"]
+    lines = (output / "history.csv").read_text().splitlines()
+    assert lines[0] == "epoch,train_loss,val_loss,lr,seconds,jets_per_s"
+    assert [line.split(",")[0] for line in lines[1:]] == ["1", "2", "3"]
+    lrs = [float(line.split(",")[3]) for line in lines[1:]]
+    assert lrs == pytest.approx([1e-3, 1e-3 / (1 + 1 / 30), 1e-3 / (1 + 2 / 30)])
+    state = torch.load(output / "epoch_002.pt", weights_only=True)
+    assert state["epoch"] == 2 and state["val_loss"] == history[1]["val_loss"]
+    assert {"model", "optimizer", "rng_cpu", "config_hash", "train_loss"} <= set(state)
+    assert not output.with_name(f".{output.name}.in_progress").exists()
+
+
+def test_early_stopping(data):
+    # a learning rate so large that the validation loss cannot keep improving
+    history = run_training(data, data.parent / "early", replace(quick(), lr=5.0, max_epochs=30, patience=2))
+    best = min(range(len(history)), key=lambda i: history[i]["val_loss"])
+    assert len(history) == best + 1 + 2 < 30
+
+
+def test_same_seed_same_numbers(data):
+    first = run_training(data, data.parent / "a", replace(quick("adversarial"), max_epochs=2))
+    second = run_training(data, data.parent / "b", replace(quick("adversarial"), max_epochs=2))
+    assert [r["val_loss"] for r in first] == [r["val_loss"] for r in second]
+
+
+# --- resume after a real kill -----------------------------------------------------------
+
+_TRAIN_SCRIPT = """
+import sys
+from pathlib import Path
+from robusttag.training import TrainingSettings, train
+data, output = Path(sys.argv[1]), sys.argv[2]
+settings = TrainingSettings(mode="adversarial", lr=1e-3, batch_size=64, max_epochs=6, patience=6, seed=5)
+train(data / "train.parquet", data / "val.parquet", data / "preprocessing.json", output, settings, threads=1)
+"""
+
+
+def _train_in_process(data, output, kill_after_epoch=None, timeout=300):
+    process = subprocess.Popen([sys.executable, "-c", _TRAIN_SCRIPT, str(data), str(output)])
+    state = Path(output).with_name(f".{Path(output).name}.in_progress")
+    deadline = time.monotonic() + timeout
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            if kill_after_epoch and (state / f"epoch_{kill_after_epoch:03d}.pt").exists():
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+                return process.returncode
+            time.sleep(0.05)
+        return process.wait(timeout=max(1, deadline - time.monotonic()))
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_resume_after_kill_is_bit_identical(data):
+    straight, interrupted = data.parent / "straight", data.parent / "interrupted"
+    assert _train_in_process(data, straight) == 0
+    assert _train_in_process(data, interrupted, kill_after_epoch=2) == -signal.SIGKILL
+    assert not (interrupted / "history.csv").exists()
+    assert _train_in_process(data, interrupted) == 0
+    for epoch in range(1, 7):
+        a = load_checkpoint(straight / f"epoch_{epoch:03d}.pt")
+        b = load_checkpoint(interrupted / f"epoch_{epoch:03d}.pt")
+        for name, tensor in a["model"].items():
+            assert torch.equal(tensor, b["model"][name]), (epoch, name)
+        assert a["val_loss"] == b["val_loss"] and a["train_loss"] == b["train_loss"]
+        assert torch.equal(a["rng_cpu"], b["rng_cpu"])
+
+
+def test_state_of_another_configuration_is_not_resumed(data):
+    output = data.parent / "changed"
+    run_training(data, output, replace(quick(), max_epochs=2))
+    history = run_training(data, output, replace(quick(), max_epochs=2, lr=2e-3))
+    assert [row["lr"] for row in history] == pytest.approx([2e-3, 2e-3 / (1 + 1 / 30)])
+
+
+def test_auto_device_is_cpu_without_cuda():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert choose_device("auto").type == expected
+    assert choose_device("cpu").type == "cpu"
