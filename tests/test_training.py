@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from robusttag.losses import focal_loss
-from robusttag.model import ModelSettings, Tagger
+from robusttag.model import ModelSettings, ReLUDropout, Tagger
 from robusttag.preprocess import preprocess
 from robusttag.sources.synthetic import generate
 from robusttag.training import (
@@ -80,10 +80,29 @@ def test_model_layout():
     model = Tagger()
     linear = [m for m in model if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linear] == [(184, 100)] + [(100, 100)] * 4 + [(100, 3)]
-    assert sum(isinstance(m, torch.nn.Dropout) for m in model) == 4
-    assert all(m.p == 0.1 for m in model if isinstance(m, torch.nn.Dropout))
+    activations = [m for m in model if isinstance(m, ReLUDropout)]
+    assert [m.p for m in activations] == [0.1, 0.1, 0.1, 0.1, 0.0]  # no dropout after the last hidden layer
     narrow = Tagger(ModelSettings(n_inputs=10, width=7, depth=2, dropout=0.0))
     assert narrow(torch.zeros(4, 10)).shape == (4, 3)
+
+
+def test_fused_relu_dropout_is_relu_then_dropout():
+    layer = ReLUDropout(0.1)
+    x = torch.randn(1_000_000, requires_grad=True)
+    torch.manual_seed(8)
+    y = layer(x)
+    kept = y != 0
+    positive = x.detach() > 0
+    assert not (kept & ~positive).any()  # ReLU
+    torch.testing.assert_close(y[kept], x.detach()[kept] / 0.9)  # inverted-dropout scale
+    dropped = (~kept[positive]).float().mean().item()
+    assert abs(dropped - 0.1) < 5 * (0.1 * 0.9 / positive.sum().item()) ** 0.5  # Bernoulli(0.1), 5 sigma
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, kept.float() / 0.9)
+    torch.manual_seed(8)
+    assert torch.equal(layer(x.detach()), y.detach())  # the default generator drives it: seeded, resumable
+    layer.eval()
+    torch.testing.assert_close(layer(x.detach()), torch.relu(x.detach()))
 
 
 # --- FGSM batches in adversarial training --------------------------------------------
