@@ -542,3 +542,27 @@ def test_cli_generate_rejects_no_jets(tmp_path, capsys):
     assert cli.main(["generate", "--n-jets", "0", "--output", str(tmp_path / "jets.json.gz")]) != 0
     assert "n_jets" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_difficulty_knobs_change_the_separation():
+    easy = generate(5000, seed=2, difficulty=synthetic.Difficulty(lifetime_scale=3.0))
+    hard = generate(5000, seed=2, difficulty=synthetic.Difficulty(lifetime_scale=0.3))
+
+    def displaced_tail_of_b_tracks(batch: JetBatch) -> float:
+        flavor = np.repeat(batch.jets["flavor"], batch.n_tracks)
+        significance = batch.tracks["d0"] / np.sqrt(batch.tracks["d0d0"])
+        return float(np.percentile(significance[flavor == 5], 90))
+
+    assert displaced_tail_of_b_tracks(easy) > 2 * displaced_tail_of_b_tracks(hard)
+
+
+def test_cli_convert_and_preprocess(tmp_path, capsys):
+    generate_file(tmp_path / "jets.root", 500, seed=3)
+    assert cli.main(["convert", str(tmp_path / "jets.root"), "--output", str(tmp_path / "raw.parquet")]) == 0
+    assert "wrote 500 jets" in capsys.readouterr().out
+    assert cli.main(["preprocess", str(tmp_path / "raw.parquet"), "--output-dir", str(tmp_path / "pre")]) == 0
+    assert pq.read_metadata(tmp_path / "pre" / "train.parquet").num_rows == 360
+    (tmp_path / "bad.json").write_text("[1, 2]\n")
+    assert cli.main(["convert", str(tmp_path / "bad.json"), "--output", str(tmp_path / "bad.parquet")]) == 1
+    assert "bad.json, line 1" in capsys.readouterr().err
+    assert not (tmp_path / "bad.parquet").exists()

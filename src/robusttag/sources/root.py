@@ -47,11 +47,8 @@ def read_jets(path: str | os.PathLike, tree: str = DEFAULT_TREE, step_size: int 
     except Exception as error:  # uproot raises many types for a bad file
         raise DataFormatError(path, f"cannot be opened as a ROOT file ({error})") from None
     with file:
-        if tree not in file:
-            trees = sorted({key.split(";")[0] for key, cls in file.classnames().items() if cls.startswith("TTree")})
-            raise DataFormatError(path, f"no tree named '{tree}'; trees in the file: {trees or 'none'}")
-        ttree = file[tree]
-        missing = [name for name in BRANCHES if name not in ttree]
+        ttree = _find_tree(file, tree, path)
+        missing = [name for name in BRANCHES if name not in ttree.keys()]
         if missing:
             raise DataFormatError(
                 path,
@@ -59,12 +56,37 @@ def read_jets(path: str | os.PathLike, tree: str = DEFAULT_TREE, step_size: int 
                 f"({len(missing)} of {len(BRANCHES)}); see robusttag.sources.root for the branch convention",
             )
         first_entry = 0
-        for arrays in ttree.iterate(list(BRANCHES), step_size=step_size, library="ak"):
+        batches = ttree.iterate(list(BRANCHES), step_size=step_size, library="ak")
+        while True:
+            try:
+                arrays = next(batches)
+            except StopIteration:
+                return
+            except Exception as error:  # a damaged file fails only when its baskets are read
+                raise DataFormatError(path, f"entries from {first_entry} on cannot be read ({error})") from None
             yield _to_batch(arrays, path, first_entry)
             first_entry += len(arrays)
 
 
+_TREE_CLASSES = ("TTree", "ROOT::RNTuple", "ROOT::Experimental::RNTuple")
+
+
+def _find_tree(file, tree: str, path: str):
+    """The TTree (or RNTuple) ``tree`` of an open file."""
+    classes = {key.split(";")[0]: cls for key, cls in file.classnames().items()}
+    trees = sorted(name for name, cls in classes.items() if cls.startswith(_TREE_CLASSES))
+    if classes.get(tree, "").startswith(_TREE_CLASSES):
+        return file[tree]
+    found = f"'{tree}' is a {classes[tree]}, not a tree" if tree in classes else f"no tree named '{tree}'"
+    raise DataFormatError(path, f"{found}; trees in the file: {trees or 'none'}")
+
+
 def _to_batch(arrays: ak.Array, path: str, first_entry: int) -> JetBatch:
+    for name in BRANCHES:
+        depth = arrays[name].ndim
+        if depth != (2 if name in TRACK_BRANCHES else 1):
+            kind = "jagged (one value per track)" if name in TRACK_BRANCHES else "one value per jet"
+            raise DataFormatError(path, f"branch {name} must hold {kind}; it has {depth - 1} list levels")
     counts = ak.to_numpy(ak.num(arrays[TRACK_BRANCHES[0]], axis=1)).astype(np.int64)
     for name in TRACK_BRANCHES[1:]:
         other = ak.to_numpy(ak.num(arrays[name], axis=1))

@@ -155,7 +155,7 @@ def _jet_eta(rng: np.random.Generator, flavor: np.ndarray) -> np.ndarray:
         eta[outside] = rng.normal(0.0, width[outside])
     outside = np.abs(eta) >= ETA_MAX
     eta[outside] = rng.uniform(-ETA_MAX, ETA_MAX, outside.sum())
-    return eta.astype(np.float32)
+    return np.clip(eta, -2.49999, 2.49999).astype(np.float32)  # still below 2.5 once printed to 6 digits
 
 
 # ---------------------------------------------------------------------------
