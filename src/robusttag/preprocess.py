@@ -60,7 +60,7 @@ class PreprocessSettings:
             raise ConfigError(f"preprocess.track_order '{self.track_order}' is unknown; choose from {TRACK_ORDERS}")
         if self.n_tracks < 1:
             raise ConfigError(f"preprocess.n_tracks must be at least 1, got {self.n_tracks}")
-        if len(self.split) != 3 or min(self.split) < 0 or abs(sum(self.split) - 1.0) > 1e-9:
+        if len(self.split) != 3 or not all(0 <= f <= 1 for f in self.split) or abs(sum(self.split) - 1.0) > 1e-9:
             raise ConfigError(f"preprocess.split must be three fractions summing to 1, got {list(self.split)}")
 
 
@@ -151,6 +151,8 @@ class _RunningColumns:
         self.maximum = np.full(self.n_features, -np.inf)
 
     def add(self, matrix: np.ndarray, default: np.ndarray) -> None:
+        if len(matrix) == 0:  # a batch without training jets
+            return
         genuine = ~default
         values = np.where(genuine, matrix, np.float32(0.0))
         count = genuine.sum(axis=0).astype(np.float64)
@@ -288,7 +290,7 @@ def preprocess(
         stats.add(matrix[train], fixed_default_mask(matrix, absent, features)[train])
         weights.fill(labels_of(batch.jets[FLAVOR][train]), batch.jets["jet_eta"][train], batch.jets["jet_pt"][train])
 
-    defaults = _defaults(features, stats)
+    defaults = _defaults(features, stats).astype(np.float32)  # compared with float32 values in both passes
     degenerate = [f.name for f, n, m2 in zip(features, stats.count, stats.m2) if n < 2 or m2 <= 0]
     mean = np.where(stats.count > 0, stats.mean, defaults)
     std = np.sqrt(stats.m2 / np.maximum(stats.count - 1, 1))

@@ -1,6 +1,20 @@
 # Helpers shared by the rules: where the data come from, what `all` builds.
 
 
+def check_settings():
+    """What the schema cannot say (a split summing to 1, ...): checked by the
+    library's own settings classes, before any job runs."""
+    try:
+        from robusttag.preprocess import PreprocessSettings
+        from robusttag.training import TrainingSettings
+    except ImportError:  # Snakemake without robusttag (--use-conda): the jobs will check
+        return
+    settings = dict(config["preprocess"], split=tuple(config["preprocess"]["split"]))
+    PreprocessSettings(**settings)
+    for mode in ("nominal", "adversarial"):
+        TrainingSettings.from_config(config["training"], mode)
+
+
 def source_files():
     """The input files of the conversion, by `dataset.source`."""
     source = config["dataset"]["source"]

@@ -1,0 +1,151 @@
+"""The Snakemake data chain on config/test.yaml, in a copy of the workflow:
+source -> raw Parquet -> preprocessed splits, logs, up-to-date detection,
+lint, parameter-change triggers, and a corrupted source file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW_ITEMS = ("Snakefile", "config.yaml", "config", "workflow", "envs")
+TARGET = "results/preprocessed/test.parquet"
+SOURCE = "results/source/synthetic.json.gz"
+RAW = "results/raw/jets.parquet"
+PREPROCESSED = [f"results/preprocessed/{name}" for name in ("train.parquet", "val.parquet", "test.parquet", "preprocessing.json")]
+DATA_RULES = ("generate_synthetic", "convert_to_parquet", "preprocess")
+
+
+def snakemake(workdir: Path, *args: str, configs: tuple[str, ...] = ("config/test.yaml",)) -> subprocess.CompletedProcess:
+    """Run Snakemake in ``workdir``; --configfile comes last since it takes several values."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args, "--cores", "2", "--configfile", *configs],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def output_of(result: subprocess.CompletedProcess) -> str:
+    return result.stdout + result.stderr
+
+
+def jobs_in(text: str) -> list[str]:
+    """Rule names of the job blocks Snakemake printed ("rule x:" / "localrule x:"), in order."""
+    return re.findall(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):$", text, flags=re.MULTILINE)
+
+
+def rules_a_dry_run_would_run(workdir: Path, *configs: str) -> set[str]:
+    """Rules a dry run for TARGET would execute, with Snakemake's default rerun triggers (all of them)."""
+    triggers = ("--rerun-triggers", "mtime", "params", "input", "software-env", "code")
+    result = snakemake(workdir, TARGET, "--dry-run", *triggers, configs=("config/test.yaml", *configs))
+    assert result.returncode == 0, output_of(result)
+    return set(jobs_in(output_of(result)))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """A copy of the workflow in which the data chain for TARGET has run once."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    for item in WORKFLOW_ITEMS:
+        source = ROOT / item
+        if source.is_dir():
+            shutil.copytree(source, workdir / item)
+        else:
+            shutil.copy(source, workdir / item)
+    result = snakemake(workdir, TARGET)
+    assert result.returncode == 0, output_of(result)[-5000:]
+    return workdir, result
+
+
+def test_the_chain_runs_in_order(built):
+    workdir, result = built
+    assert jobs_in(output_of(result)) == list(DATA_RULES)
+    for path in (SOURCE, RAW, *PREPROCESSED):
+        assert (workdir / path).stat().st_size > 0, path
+    assert not (workdir / "results" / "models").exists()  # only what TARGET needs
+    # each artifact is younger than the one it was made from
+    times = [(workdir / path).stat().st_mtime for path in (SOURCE, RAW, PREPROCESSED[0])]
+    assert times == sorted(times)
+
+
+def test_the_artifacts_hold_the_configured_jets(built):
+    workdir, _ = built
+    assert pq.ParquetFile(workdir / RAW).metadata.num_rows == 5000  # config/test.yaml: n_jets
+    summary = json.loads((workdir / "results/preprocessed/preprocessing.json").read_text())
+    assert summary["split_sizes"] == {"train": 3600, "val": 400, "test": 1000}
+    assert summary["settings"]["seed"] == 3  # config/test.yaml: preprocess.seed
+    assert summary["provenance"]["dataset"]["synthetic"]["seed"] == 7
+    for name, rows in summary["split_sizes"].items():
+        assert pq.ParquetFile(workdir / f"results/preprocessed/{name}.parquet").metadata.num_rows == rows
+
+
+def test_every_rule_wrote_its_log(built):
+    workdir, _ = built
+    logs = workdir / "results" / "logs"
+    assert sorted(path.name for path in logs.iterdir()) == sorted(f"{rule}.log" for rule in DATA_RULES)
+    assert "5000 jets converted" in (logs / "convert_to_parquet.log").read_text()
+
+
+def test_a_second_run_has_nothing_to_do(built):
+    workdir, _ = built
+    result = snakemake(workdir, TARGET)
+    assert result.returncode == 0, output_of(result)
+    assert "Nothing to be done" in output_of(result)
+    assert jobs_in(output_of(result)) == []
+
+
+def test_lint_passes(built):
+    workdir, _ = built
+    result = snakemake(workdir, "--lint")
+    assert result.returncode == 0, output_of(result)
+
+
+def test_a_new_split_seed_reruns_preprocess_only(built):
+    workdir, _ = built
+    (workdir / "split_seed.yaml").write_text("preprocess:\n  seed: 4\n")
+    assert rules_a_dry_run_would_run(workdir, "split_seed.yaml") == {"preprocess"}
+    result = snakemake(workdir, TARGET, "--dry-run", configs=("config/test.yaml", "split_seed.yaml"))
+    assert re.search(r"reason: Params have changed", output_of(result)), output_of(result)
+
+
+def test_a_new_generator_seed_reruns_the_whole_chain(built):
+    """The control for the test above: the dry-run parser does see upstream jobs."""
+    workdir, _ = built
+    (workdir / "generator_seed.yaml").write_text("dataset:\n  synthetic:\n    seed: 8\n")
+    assert rules_a_dry_run_would_run(workdir, "generator_seed.yaml") == set(DATA_RULES)
+
+
+def test_an_unchanged_config_wants_nothing(built):
+    workdir, _ = built
+    assert rules_a_dry_run_would_run(workdir) == set()
+
+
+def test_a_corrupted_source_fails_the_conversion_naming_the_file(built, tmp_path):
+    workdir = tmp_path / "broken"
+    shutil.copytree(built[0], workdir)  # with .snakemake: the chain is complete and recorded
+    source = workdir / SOURCE
+    data = source.read_bytes()
+    source.write_bytes(data[: len(data) // 2])  # a truncated gzip stream
+    newer = (workdir / RAW).stat().st_mtime + 10
+    os.utime(source, (newer, newer))
+
+    result = snakemake(workdir, RAW)
+    output = output_of(result)
+    assert result.returncode != 0, output
+    assert "Error in rule convert_to_parquet" in output, output
+    assert "synthetic.json.gz" in output and "truncated" in output, output
+    log = (workdir / "results/logs/convert_to_parquet.log").read_text()
+    assert "synthetic.json.gz" in log and "truncated" in log, log
+    assert not (workdir / RAW).exists()
+    assert not [path.name for path in (workdir / "results").rglob("*.part")]  # no half-written leftovers
