@@ -5,23 +5,31 @@ jets/s of a nominal and of an adversarial training step of robusttag's loop,
 the time of the bare matrix products of each step (forward and backward GEMMs
 of the same shapes: the floor) and the ratio step / floor.
 
-    python benchmarks/train_throughput.py [--batch 65536] [--steps 5] [--device auto]
+    python benchmarks/train_throughput.py [--batch 65536] [--rounds 7] [--device auto]
+
+Each mode is timed twice: the step alone (forward, backward, optimiser), and
+the step with the gathering of its batch from the split, as the training
+loop runs it. The step and its floor alternate round after round, and the medians are
+printed, so that a shared machine's changing load affects both alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import statistics
 import time
+from collections.abc import Callable
 
 import torch
 
+from robusttag.io import reuse_freed_memory
 from robusttag.model import ModelSettings, Tagger
-from robusttag.training import TrainingSettings, backpropagate, choose_device
+from robusttag.training import Split, TrainingSettings, backpropagate, choose_device
 
 
 def _timed(function, steps: int, device: torch.device) -> float:
-    """Seconds per call, after one warm-up call."""
-    function()
+    """Seconds per call, averaged over ``steps`` calls."""
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -32,7 +40,7 @@ def _timed(function, steps: int, device: torch.device) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def gemm_floor(shapes: list[tuple[int, int]], batch: int, device: torch.device, steps: int, adversarial: bool) -> float:
+def gemm_floor(shapes: list[tuple[int, int]], batch: int, device: torch.device, adversarial: bool) -> Callable[[], None]:
     """Seconds of the matrix products alone of one training step.
 
     Forward: x @ W^T per layer. Backward: the weight gradient of every layer
@@ -55,47 +63,75 @@ def gemm_floor(shapes: list[tuple[int, int]], batch: int, device: torch.device, 
                 if layer > 0 or (adversarial and attack == 0):
                     g @ w  # input gradient (also into the inputs for the attack)
 
-    return _timed(products, steps, device)
+    return products
 
 
-def step_time(mode: str, batch: int, device: torch.device, steps: int) -> float:
+def training_step(mode: str, batch: int, device: torch.device, gather: bool) -> Callable[[], None]:
+    """One optimiser step of robusttag's loop on random jets; with ``gather``,
+    the batch is first gathered from a split of 4 batches by a permutation, as
+    the training loop does every step."""
     settings = TrainingSettings(mode=mode)
     torch.manual_seed(0)
     model = Tagger(settings.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    x = torch.randn(batch, settings.model.n_inputs, device=device)
-    labels = torch.randint(0, 3, (batch,), device=device)
-    weights = torch.rand(batch, device=device)
-    movable = (torch.rand(batch, settings.model.n_inputs, device=device) > 0.3).float()
+    n = 4 * batch if gather else batch
+    split = Split(
+        x=torch.randn(n, settings.model.n_inputs, device=device),
+        labels=torch.randint(0, 3, (n,), device=device),
+        weights=torch.rand(n, device=device),
+        movable=(torch.rand(n, settings.model.n_inputs, device=device) > 0.3).float() if mode == "adversarial" else None,
+    )
+    order = torch.randperm(n, device=device)
+    starts = itertools.cycle(range(0, n, batch))
 
     def step() -> None:
+        start = next(starts)
+        data = split.rows(order[start : start + batch]) if gather else split
         optimizer.zero_grad(set_to_none=True)
-        backpropagate(model, x, labels, weights, movable, settings)
+        backpropagate(model, data.x, data.labels, data.weights, data.movable, settings)
         optimizer.step()
 
     model.train()
-    return _timed(step, steps, device)
+    return step
+
+
+def step_and_floor(
+    mode: str, gather: bool, shapes, batch: int, device: torch.device, steps: int, rounds: int
+) -> tuple[float, float, float]:
+    """Median step time, median floor time and median ratio of the two.
+
+    Step and floor alternate, round after round, so that both see the same
+    state of a shared machine; each round's ratio compares neighbours in time.
+    """
+    step = training_step(mode, batch, device, gather)
+    floor = gemm_floor(shapes, batch, device, adversarial=mode == "adversarial")
+    step(), floor()  # warm-up: allocator, thread pool, caches
+    timings = [(_timed(step, steps, device), _timed(floor, steps, device)) for _ in range(rounds)]
+    steps_s, floors_s = zip(*timings)
+    return statistics.median(steps_s), statistics.median(floors_s), statistics.median(s / f for s, f in timings)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=65536)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=3, help="steps per timing")
+    parser.add_argument("--rounds", type=int, default=7, help="alternating step/floor timings; medians are printed")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    reuse_freed_memory()  # as training does
     device = choose_device(args.device)
     model = ModelSettings()
     widths = [model.n_inputs] + [model.width] * model.depth + [model.n_classes]
     shapes = list(zip(widths[:-1], widths[1:]))
     print(f"device {device}, {torch.get_num_threads()} threads, batch {args.batch}, torch {torch.__version__}")
-    for mode in ("nominal", "adversarial"):
-        step = step_time(mode, args.batch, device, args.steps)
-        floor = gemm_floor(shapes, args.batch, device, args.steps, adversarial=mode == "adversarial")
-        print(f"{mode:11s} step {step * 1e3:8.1f} ms = {args.batch / step:9.0f} jets/s | "
-              f"GEMM floor {floor * 1e3:8.1f} ms | step/floor {step / floor:5.2f}")  # fmt: skip
+    for mode, gather in itertools.product(("nominal", "adversarial"), (False, True)):
+        step, floor, ratio = step_and_floor(mode, gather, shapes, args.batch, device, args.steps, args.rounds)
+        label = f"{mode} {'+ batch gather' if gather else 'step'}"
+        print(f"{label:27s} {step * 1e3:7.1f} ms = {args.batch / step:7.0f} jets/s | "
+              f"GEMM floor {floor * 1e3:6.1f} ms | step/floor {ratio:5.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

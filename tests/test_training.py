@@ -90,7 +90,7 @@ def test_fused_relu_dropout_is_relu_then_dropout():
     layer = ReLUDropout(0.1)
     x = torch.randn(1_000_000, requires_grad=True)
     torch.manual_seed(8)
-    y = layer(x)
+    y = layer(x * 1.0)  # works in place, like nn.ReLU(inplace=True): not on a leaf
     kept = y != 0
     positive = x.detach() > 0
     assert not (kept & ~positive).any()  # ReLU
@@ -100,9 +100,46 @@ def test_fused_relu_dropout_is_relu_then_dropout():
     y.sum().backward()
     torch.testing.assert_close(x.grad, kept.float() / 0.9)
     torch.manual_seed(8)
-    assert torch.equal(layer(x.detach()), y.detach())  # the default generator drives it: seeded, resumable
+    assert torch.equal(layer(x.detach().clone()), y.detach())  # the default generator drives it: seeded, resumable
     layer.eval()
-    torch.testing.assert_close(layer(x.detach()), torch.relu(x.detach()))
+    torch.testing.assert_close(layer(x.detach().clone()), torch.relu(x.detach()))
+
+
+def test_dropout_masks_differ_between_layers_and_calls():
+    """Independent draws: no two masks of a step may repeat or correlate."""
+    layer = ReLUDropout(0.5)
+    torch.manual_seed(3)
+    first, second = (layer(torch.ones(100_000)) != 0 for _ in range(2))
+    agreement = (first == second).float().mean().item()
+    assert abs(agreement - 0.5) < 0.01
+
+
+def test_tagger_gradients_equal_those_of_plain_torch_layers():
+    """Our Linear and fused ReLU+dropout (in-place backward) against nn.Linear,
+    nn.ReLU and the same dropout draws applied by hand."""
+    torch.manual_seed(4)
+    model = Tagger(ModelSettings(n_inputs=7, width=5, depth=3))
+    x, labels = torch.randn(300, 7), torch.randint(0, 3, (300,))  # 300: not a multiple of the bias-sum blocks
+    torch.manual_seed(11)
+    focal_loss(model(x), labels, gamma=2.0).backward()
+
+    ours = [m for m in model if isinstance(m, torch.nn.Linear)]
+    reference = [torch.nn.Linear(m.in_features, m.out_features) for m in ours]
+    for mine, plain in zip(ours, reference, strict=True):
+        plain.load_state_dict(mine.state_dict())
+    plain_layers = iter(reference)
+    torch.manual_seed(11)  # the same draws, taken by a standalone layer
+    h = x
+    for layer in model:
+        if isinstance(layer, torch.nn.Linear):
+            h = next(plain_layers)(h)
+        else:
+            kept = ReLUDropout(layer.p)(torch.ones_like(h)) if layer.p else torch.ones_like(h)
+            h = torch.relu(h) * kept
+    focal_loss(h, labels, gamma=2.0).backward()
+    for mine, plain in zip(ours, reference, strict=True):
+        torch.testing.assert_close(mine.weight.grad, plain.weight.grad)
+        torch.testing.assert_close(mine.bias.grad, plain.bias.grad)
 
 
 # --- FGSM batches in adversarial training --------------------------------------------

@@ -6,6 +6,9 @@ never the integer features, never a default value (the mask of preprocessing).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 
@@ -30,13 +33,25 @@ def input_gradient_sign(
     left untouched.
     """
     x = x.detach().requires_grad_(True)
-    loss = focal_loss(model(x), labels, None, gamma, double_softmax)
     if into_parameters:
-        loss.backward()
-        gradient = x.grad
-    else:
-        (gradient,) = torch.autograd.grad(loss, x)
-    return gradient.sign()
+        focal_loss(model(x), labels, None, gamma, double_softmax).backward()
+        return x.grad.sign_()
+    with _parameters_frozen(model):  # no weight gradients computed, none accumulated
+        (gradient,) = torch.autograd.grad(focal_loss(model(x), labels, None, gamma, double_softmax), x)
+    return gradient.sign_()
+
+
+@contextlib.contextmanager
+def _parameters_frozen(model: nn.Module) -> Iterator[None]:
+    """The parameters do not require gradients inside the block (restored after)."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        for p, _ in flags:
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
 
 
 def fgsm(x: torch.Tensor, sign: torch.Tensor, movable: torch.Tensor, epsilon: float) -> torch.Tensor:

@@ -32,7 +32,7 @@ import torch
 from .attacks import fgsm, input_gradient_sign
 from .errors import ConfigError
 from .features import default_column
-from .io import atomic_output
+from .io import atomic_output, reuse_freed_memory
 from .losses import focal_loss
 from .model import ModelSettings, Tagger
 
@@ -98,27 +98,40 @@ class Split:
     """One split as contiguous tensors on the device."""
 
     x: torch.Tensor  #: (n, features) float32, standardised
-    movable: torch.Tensor  #: (n, features) float32, 1 where an attack may move the input
     labels: torch.Tensor  #: (n,) int64
     weights: torch.Tensor  #: (n,) float32
+    movable: torch.Tensor | None = None  #: (n, features) float32, 1 where an attack may move the input
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    def rows(self, index: torch.Tensor) -> Split:
+        """The jets at ``index``, gathered into new contiguous tensors (a batch).
 
-def load_split(path: str | os.PathLike, summary: dict, device: torch.device) -> Split:
-    """Read a preprocessed split; the movable mask excludes integer features and defaults."""
+        ``index_select`` rather than ``x[index]``: the same result, about twice
+        as fast on a CPU.
+        """
+        tensors = (self.x, self.labels, self.weights, self.movable)
+        return Split(*(None if t is None else torch.index_select(t, 0, index) for t in tensors))
+
+
+def load_split(path: str | os.PathLike, summary: dict, device: torch.device, with_movable: bool = True) -> Split:
+    """Read a preprocessed split; the movable mask (only what an attack needs)
+    excludes integer features and defaults."""
     names = summary["feature_order"]
     integer = np.array([column["is_integer"] for column in summary["features"]])
-    table = pq.read_table(path, columns=[*names, *(default_column(n) for n in names), "label", "weight"])
+    defaults = [default_column(n) for n in names] if with_movable else []
+    table = pq.read_table(path, columns=[*names, *defaults, "label", "weight"])
     x = np.column_stack([table.column(n).to_numpy() for n in names]).astype(np.float32)
-    default = np.column_stack([table.column(default_column(n)).to_numpy() for n in names])
-    movable = (~default & ~integer).astype(np.float32)
+    movable = None
+    if with_movable:
+        default = np.column_stack([table.column(n).to_numpy() for n in defaults])
+        movable = torch.from_numpy((~default & ~integer).astype(np.float32)).to(device)
     return Split(
         torch.from_numpy(x).to(device),
-        torch.from_numpy(movable).to(device),
         torch.from_numpy(table.column("label").to_numpy().astype(np.int64)).to(device),
         torch.from_numpy(table.column("weight").to_numpy().astype(np.float32)).to(device),
+        movable,
     )
 
 
@@ -146,9 +159,9 @@ def train_epoch(
     order = batch_order(len(data), settings.seed, epoch, data.x.device)
     total, batches = torch.zeros((), device=data.x.device), 0
     for start in range(0, len(data), settings.batch_size):
-        index = order[start : start + settings.batch_size]
+        batch = data.rows(order[start : start + settings.batch_size])
         optimizer.zero_grad(set_to_none=True)
-        loss = backpropagate(model, data.x[index], data.labels[index], data.weights[index], data.movable[index], settings)
+        loss = backpropagate(model, batch.x, batch.labels, batch.weights, batch.movable, settings)
         optimizer.step()
         total += loss.detach()
         batches += 1
@@ -160,7 +173,7 @@ def backpropagate(
     x: torch.Tensor,
     labels: torch.Tensor,
     weights: torch.Tensor,
-    movable: torch.Tensor,
+    movable: torch.Tensor | None,
     settings: TrainingSettings,
 ) -> torch.Tensor:
     """Loss of one batch, its gradients accumulated into the parameters.
@@ -282,6 +295,7 @@ def train(
     """
     if threads:
         torch.set_num_threads(threads)
+    reuse_freed_memory()
     device = choose_device(settings.device)
     output_dir = Path(output_dir)
     state_dir = Path(state_dir) if state_dir else output_dir.with_name(f".{output_dir.name}.in_progress")
@@ -303,8 +317,8 @@ def train(
         progress = {key: resumed[key] for key in progress}
         log.info("resuming after epoch %d", resumed["epoch"])
 
-    data = load_split(train_path, summary, device)
-    val = load_split(val_path, summary, device)
+    data = load_split(train_path, summary, device, with_movable=settings.mode == "adversarial")
+    val = load_split(val_path, summary, device, with_movable=False)
     log.info("%s training on %s: %d training jets, %d validation jets", settings.mode, device, len(data), len(val))
     state_dir.mkdir(parents=True, exist_ok=True)
     epoch = len(progress["history"])

@@ -17,7 +17,6 @@ wrong.
 
 from __future__ import annotations
 
-import ctypes
 import io
 import json
 import os
@@ -33,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from ..errors import DataFormatError
-from ..io import prefetch
+from ..io import prefetch, reuse_freed_memory
 from ..features import FLAVOR, FLAVOR_CODES, JET_TRACKING, JET_VERTEX, RAW_JET_FIELDS, TRACK_FIELDS, TRACK_GROUPS
 from ..jets import JetBatch
 
@@ -333,23 +332,6 @@ def iter_blocks(path: str | os.PathLike, block_bytes: int = 16 << 20) -> Iterato
         raise DataFormatError(str(path), "the file is empty; expected one jet per line")
 
 
-def _reuse_freed_memory() -> None:
-    """Let glibc keep the large per-block buffers in its heap between blocks.
-
-    By default glibc maps large buffers afresh and unmaps them when freed; the
-    page faults of that cost about a tenth of the conversion time. Elsewhere
-    than glibc this does nothing. Forked workers inherit the setting.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-    libc.mallopt(m_mmap_threshold, 1 << 30)
-    libc.mallopt(m_trim_threshold, (1 << 31) - 1)
-    libc.mallopt(m_top_pad, 256 << 20)
-
-
 def read_jets(path: str | os.PathLike, block_bytes: int = 16 << 20, workers: int | None = None) -> Iterator[JetBatch]:
     """Stream a dataset file (``.json`` or ``.json.gz``) as :class:`JetBatch` es, in file order.
 
@@ -363,7 +345,7 @@ def read_jets(path: str | os.PathLike, block_bytes: int = 16 << 20, workers: int
     DataFormatError naming the file and line of any malformed input.
     """
     workers = (os.cpu_count() or 1) if workers is None else workers
-    _reuse_freed_memory()
+    reuse_freed_memory()
     if workers == 0:
         for first_line, block in prefetch(iter_blocks(path, block_bytes)):
             yield parse_block(block, str(path), first_line)
