@@ -1,7 +1,11 @@
-"""Adversarial inputs: FGSM in standardised input space (Goodfellow et al., paper Eq. 2).
+"""Adversarial inputs: FGSM in standardised input space (Goodfellow et al., paper Eq. 2),
+and the baselines it is compared with (Gaussian noise, a coherent shift).
 
 x_adv = x + eps * sign(grad_x J(x, y)), moving only the inputs that may move:
 never the integer features, never a default value (the mask of preprocessing).
+At evaluation a cap (paper Eq. 3) limits every step to a fraction of the
+input's own raw value, |x_adv - x| <= cap |x| in raw units, so that genuine
+zeros stay zero.
 """
 
 from __future__ import annotations
@@ -57,3 +61,23 @@ def _parameters_frozen(model: nn.Module) -> Iterator[None]:
 def fgsm(x: torch.Tensor, sign: torch.Tensor, movable: torch.Tensor, epsilon: float) -> torch.Tensor:
     """x + eps * sign where ``movable`` (non-integer, non-default inputs), x elsewhere."""
     return torch.addcmul(x, sign, movable, value=epsilon)
+
+
+def raw_step_limit(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, cap: float) -> torch.Tensor:
+    """The largest step each input may take under the cap, in standardised units:
+    cap * |raw value| / std, with raw = x * std + mean."""
+    return (x * std + mean).abs_().mul_(cap / std)
+
+
+def perturb(
+    x: torch.Tensor, step: torch.Tensor, movable: torch.Tensor, limit: torch.Tensor | None = None
+) -> torch.Tensor:
+    """x + step where ``movable``, with each step clipped to +-``limit`` when given."""
+    if limit is not None:
+        step = torch.minimum(torch.maximum(step, -limit), limit)
+    return torch.addcmul(x, step, movable)
+
+
+def noise_step(like: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
+    """Gaussian noise of width sigma (standardised units), from its own seeded generator."""
+    return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype).mul_(sigma)

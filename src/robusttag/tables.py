@@ -1,0 +1,154 @@
+"""From score files to the tidy AUC table, compact ROC curves and the summary in numbers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from .evaluate import EvaluationSettings
+from .io import atomic_output
+from .metrics import DISCRIMINATORS, discriminant, discriminator_metrics, roc_points
+
+KEYS = ["model", "epoch", "attack", "attack_source", "epsilon", "discriminator"]
+MISTAGS = (0.01, 0.1)
+EFFICIENCY_GRID = np.linspace(0.0, 1.0, 201)
+
+
+def read_scores(path: str | os.PathLike, model: str, epoch: int) -> pd.DataFrame:
+    """A score file, raw rows labelled as crafted on no model, with model and epoch added."""
+    scores = pq.read_table(path).to_pandas()
+    for column in ("attack", "attack_source"):
+        scores[column] = scores[column].astype(str)
+    scores["epsilon"] = scores["epsilon"].astype(np.float64).round(6)
+    return scores.assign(model=model, epoch=epoch)
+
+
+def _groups(scores: pd.DataFrame):
+    return scores.groupby(["model", "epoch", "attack", "attack_source", "epsilon"], sort=True, observed=True)
+
+
+def metrics_tables(scores: pd.DataFrame, weighted: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(auc, roc): one AUC row per KEYS with efficiencies at fixed mistag, and
+    the mistag rate on a fixed efficiency grid for every curve."""
+    auc_rows, roc_parts = [], []
+    for key, group in _groups(scores):
+        p = group[["p_b", "p_c", "p_light"]].to_numpy(np.float64)
+        labels = group["label"].to_numpy()
+        weights = group["weight"].to_numpy(np.float64) if weighted else None
+        for name, values in discriminator_metrics(p, labels, weights, mistags=MISTAGS).items():
+            auc_rows.append(dict(zip(KEYS, (*key, name)), **values))
+        for name, (signal, background) in DISCRIMINATORS.items():
+            both = (labels == signal) | (labels == background)
+            score = discriminant(p[both, signal], p[both, background])
+            mistag = roc_points(score, labels[both] == signal, None if weights is None else weights[both],
+                                efficiencies=EFFICIENCY_GRID)  # fmt: skip
+            roc_parts.append(pd.DataFrame(dict(zip(KEYS, (*key, name)), efficiency=EFFICIENCY_GRID, mistag=mistag)))
+    auc = pd.DataFrame(auc_rows)
+    auc = _with_scale_factor(auc)
+    return auc, pd.concat(roc_parts, ignore_index=True)
+
+
+def _with_scale_factor(auc: pd.DataFrame) -> pd.DataFrame:
+    """Efficiency at 1 % mistag under attack over the raw one (same model, epoch, discriminator)."""
+    raw = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])["eff_at_mistag_0.01"]
+    reference = raw.reindex(pd.MultiIndex.from_frame(auc[["model", "epoch", "discriminator"]])).to_numpy()
+    return auc.assign(**{"scale_factor_at_mistag_0.01": _ratio(auc["eff_at_mistag_0.01"].to_numpy(), reference)})
+
+
+def _ratio(numerator, denominator):
+    """numerator / denominator, NaN where the denominator is 0 (no efficiency to compare with)."""
+    numerator, denominator = np.asarray(numerator, float), np.asarray(denominator, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator != 0, numerator / np.where(denominator != 0, denominator, 1), np.nan)
+
+
+def mark_selected(auc: pd.DataFrame, selected: dict[str, int]) -> pd.DataFrame:
+    return auc.assign(selected=[selected.get(m) == e for m, e in zip(auc["model"], auc["epoch"])])
+
+
+# ---------------------------------------------------------------------------
+# Summary in numbers, like the paper's section 4
+# ---------------------------------------------------------------------------
+
+
+def _value(auc: pd.DataFrame, column: str, **where) -> float:
+    rows = auc
+    for key, value in where.items():
+        rows = rows[np.isclose(rows[key], value)] if key == "epsilon" else rows[rows[key] == value]
+    if len(rows) != 1:
+        return float("nan")
+    return float(rows[column].iloc[0])
+
+
+def summary_markdown(auc: pd.DataFrame, settings: EvaluationSettings) -> str:
+    """The selected checkpoints' numbers: raw AUCs, relative AUC drops under
+    FGSM and the baselines, efficiency at 1 % mistag and its scale factor."""
+    eps = settings.summary_epsilon
+    chosen = auc[auc["selected"]]
+    epochs = chosen.groupby("model")["epoch"].first().to_dict()
+    cap = "no cap" if settings.restrict_impact is None else f"cap {settings.restrict_impact:g} of the raw value"
+    lines = [
+        "# Summary",
+        "",
+        f"Selected checkpoints (lowest validation loss): "
+        + ", ".join(f"{m} epoch {e}" for m, e in sorted(epochs.items())) + ".",
+        f"Attacks at epsilon = {eps:g} (standardised units), {cap}; metrics "
+        + ("weighted by flavour weights." if settings.weighted else "unweighted, as in the paper."),
+        "",
+        "| model | discriminator | raw AUC | FGSM AUC | relative drop | noise drop | shift-up drop "
+        "| eff. @ 1 % mistag | under FGSM | scale factor |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    drops = {}
+    for model in sorted(epochs):
+        for disc in DISCRIMINATORS:
+            common = dict(model=model, discriminator=disc)
+            raw = _value(chosen, "auc", attack="raw", **common)
+            fgsm = _value(chosen, "auc", attack="fgsm", attack_source=model, epsilon=eps, **common)
+            noise = _value(chosen, "auc", attack="noise", epsilon=eps, **common)
+            shift = _value(chosen, "auc", attack="shift_up", epsilon=eps, **common)
+            eff = _value(chosen, "eff_at_mistag_0.01", attack="raw", **common)
+            eff_fgsm = _value(chosen, "eff_at_mistag_0.01", attack="fgsm", attack_source=model, epsilon=eps, **common)
+            drops[model, disc] = (raw - fgsm) / raw
+            lines.append(
+                f"| {model} | {disc} | {raw:.4f} | {fgsm:.4f} | {drops[model, disc]:.2%} | {(raw - noise) / raw:.2%} "
+                f"| {(raw - shift) / raw:.2%} | {eff:.3f} | {eff_fgsm:.3f} | {_ratio(eff_fgsm, eff):.3f} |"
+            )
+    lines += ["", "Relative AUC drop under its own FGSM, adversarial over nominal:", ""]
+    for disc in DISCRIMINATORS:
+        ratio = _ratio(drops.get(("adversarial", disc), np.nan), drops.get(("nominal", disc), np.nan))
+        lines.append(f"- {disc}: {ratio:.2f}")
+    lines += ["", "Cross attacks (AUC of the target model under FGSM crafted on the source model):", "",
+              "| target | source | BvsL | CvsL |", "|---|---|---|---|"]  # fmt: skip
+    for target in sorted(epochs):
+        for source in sorted(epochs):
+            values = [_value(chosen, "auc", model=target, attack="fgsm", attack_source=source, epsilon=eps,
+                             discriminator=d) for d in ("BvsL", "CvsL")]  # fmt: skip
+            lines.append(f"| {target} | {source} | {values[0]:.4f} | {values[1]:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(
+    score_files: list[tuple[str, int, str | os.PathLike]],
+    selected: dict[str, int],
+    settings: EvaluationSettings,
+    auc_path: str | os.PathLike,
+    roc_path: str | os.PathLike,
+    summary_path: str | os.PathLike,
+) -> pd.DataFrame:
+    """All three tables from the score files [(model, epoch, path), ...]."""
+    scores = pd.concat([read_scores(path, model, epoch) for model, epoch, path in score_files], ignore_index=True)
+    auc, roc = metrics_tables(scores, settings.weighted)
+    auc = mark_selected(auc, selected).sort_values(KEYS, ignore_index=True)
+    with atomic_output(auc_path) as tmp:
+        auc.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_output(roc_path) as tmp:
+        roc.to_parquet(tmp, index=False)
+    Path(summary_path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(summary_path) as tmp:
+        Path(tmp).write_text(summary_markdown(auc, settings))
+    return auc

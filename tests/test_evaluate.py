@@ -1,0 +1,204 @@
+"""Attacks at evaluation: FGSM by hand, the cap in raw units, eps sharing, baselines,
+cross-attack wiring, the selected checkpoint, and the tables built from scores."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from robusttag.attacks import input_gradient_sign, perturb, raw_step_limit
+from robusttag.errors import ConfigError
+from robusttag.evaluate import (
+    EvaluationSettings,
+    attacked_inputs,
+    load_tagger,
+    load_test_set,
+    predict,
+    scanned_epochs,
+    score_checkpoint,
+    selected_epoch,
+)
+from robusttag.model import ModelSettings, Tagger
+from robusttag.preprocess import preprocess
+from robusttag.sources.synthetic import generate
+from robusttag.tables import summary_markdown, write_tables
+from robusttag.training import TrainingSettings
+
+# --- FGSM on a 3-feature linear model, by hand ---------------------------------------
+
+
+def _linear_model() -> torch.nn.Linear:
+    model = torch.nn.Linear(3, 3, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [0.0, 1.0, -1.0], [-1.0, 0.0, 2.0]]))
+    return model.eval()
+
+
+def test_fgsm_sign_by_hand_for_a_linear_model():
+    """Cross entropy (gamma 0) of logits W x: grad_x = W^T (softmax(W x) - onehot(y))."""
+    model = _linear_model()
+    x, labels = torch.tensor([[0.2, -0.4, 1.0]]), torch.tensor([1])
+    p = torch.softmax(model.weight @ x[0], 0)
+    expected = torch.sign(model.weight.T @ (p - torch.tensor([0.0, 1.0, 0.0])))
+    sign = input_gradient_sign(model, x, labels, gamma=0.0)
+    assert torch.equal(sign[0], expected)
+    assert model.weight.grad is None  # the attack leaves no parameter gradients
+
+
+def test_exclusions_cap_in_raw_units_and_eps_zero():
+    x = torch.tensor([[1.0, -0.5, 0.2]])  # standardised
+    mean, std = torch.tensor([2.0, 0.0, 10.0]), torch.tensor([4.0, 2.0, 0.5])
+    raw = x * std + mean  # 6.0, -1.0, 10.1
+    sign = torch.tensor([[1.0, -1.0, 1.0]])
+    movable = torch.tensor([[1.0, 1.0, 0.0]])  # the third input is a default (or integer): never moves
+    limit = raw_step_limit(x, mean, std, cap=0.25)
+    torch.testing.assert_close(limit, torch.tensor([[0.25 * 6.0 / 4.0, 0.25 * 1.0 / 2.0, 0.25 * 10.1 / 0.5]]))
+    adv = perturb(x, sign * 0.5, movable, limit)
+    # first input: eps 0.5 > cap 0.375 -> capped; second: eps 0.5 > 0.125 -> capped; third: fixed
+    torch.testing.assert_close(adv, torch.tensor([[1.375, -0.625, 0.2]]))
+    assert torch.all((adv * std + mean - raw).abs() <= 0.25 * raw.abs() + 1e-6)
+    small = perturb(x, sign * 0.1, movable, limit)  # below the cap: plain Eq. 2
+    torch.testing.assert_close(small, torch.tensor([[1.1, -0.6, 0.2]]))
+    assert torch.equal(perturb(x, sign * 0.0, movable, limit), x)  # eps = 0 is the identity
+    uncapped = perturb(x, sign * 0.5, movable)
+    torch.testing.assert_close(uncapped, torch.tensor([[1.5, -1.0, 0.2]]))
+
+
+def test_a_genuine_zero_does_not_move_under_the_cap():
+    mean, std = torch.tensor([1.0]), torch.tensor([2.0])
+    x = torch.tensor([[-0.5]])  # raw 0
+    adv = perturb(x, torch.tensor([[0.05]]), torch.ones(1, 1), raw_step_limit(x, mean, std, 0.25))
+    assert torch.equal(adv, x)
+
+
+# --- on preprocessed synthetic jets ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """Preprocessed jets and two differently initialised 'trained' checkpoints with histories."""
+    base = tmp_path_factory.mktemp("evaluate")
+    pq.write_table(generate(4000, seed=23).to_arrow(), base / "raw.parquet")
+    preprocess(base / "raw.parquet", base / "pre", rows_per_batch=2000)
+    for seed, name in ((1, "nominal"), (2, "adversarial")):
+        torch.manual_seed(seed)
+        model = Tagger()
+        directory = base / "models" / name
+        directory.mkdir(parents=True)
+        for epoch in (1, 2, 3):
+            state = {"model": model.state_dict(), "model_settings": asdict(ModelSettings())}
+            torch.save(state, directory / f"epoch_{epoch:03d}.pt")
+        with open(directory / "history.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["epoch", "train_loss", "val_loss", "lr", "seconds", "jets_per_s"])
+            for epoch, val in ((1, 0.5), (2, 0.3 + 0.15 * (seed - 1)), (3, 0.4)):
+                writer.writerow([epoch, 0.6, val, 1e-3, 1.0, 1000.0])
+    return base
+
+
+def _test_set(workspace, **changes):
+    settings = EvaluationSettings(**changes)
+    return load_test_set(workspace / "pre/test.parquet", workspace / "pre/preprocessing.json",
+                         torch.device("cpu"), settings.max_jets), settings  # fmt: skip
+
+
+def test_one_gradient_serves_every_epsilon(workspace):
+    test, settings = _test_set(workspace, max_jets=500)
+    model = load_tagger(workspace / "models/nominal/epoch_001.pt", torch.device("cpu"))
+    sign = input_gradient_sign(model, test.data.x, test.data.labels)
+    shared = {eps: x for attack, _, eps, x in attacked_inputs(test, settings, {"nominal": sign}, False)
+              if attack == "fgsm"}  # fmt: skip
+    limit = test.step_limit(settings.restrict_impact)
+    for eps in settings.epsilons:  # a fresh gradient per epsilon gives the very same inputs
+        fresh = perturb(test.data.x, input_gradient_sign(model, test.data.x, test.data.labels) * eps,
+                        test.data.movable, limit)  # fmt: skip
+        assert torch.equal(shared[eps], fresh)
+    moved = shared[0.05] != test.data.x
+    assert moved.any()
+    assert not (moved & (test.data.movable == 0)).any()  # integers and defaults stay
+
+
+def test_baselines_have_the_attacks_sizes_and_are_seeded(workspace):
+    test, settings = _test_set(workspace, max_jets=300, restrict_impact=None)
+    first = {(a, e): x for a, _, e, x in attacked_inputs(test, settings, {}, True)}
+    again = {(a, e): x for a, _, e, x in attacked_inputs(test, settings, {}, True)}
+    movable = test.data.movable == 1
+    for eps in settings.epsilons:
+        assert torch.equal(first["noise", eps], again["noise", eps])
+        up = first["shift_up", eps] - test.data.x
+        torch.testing.assert_close(up[movable], torch.full_like(up[movable], eps))
+        assert torch.all(up[~movable] == 0)
+        noise = (first["noise", eps] - test.data.x)[movable]
+        assert abs(noise.std().item() - eps) < 0.05 * eps
+
+
+def test_cross_attack_scores_are_the_target_on_the_sources_inputs(workspace, tmp_path):
+    test, settings = _test_set(workspace, max_jets=400, epsilons=(0.02, 0.05), summary_epsilon=0.05)
+    out = tmp_path / "extra.parquet"
+    sources = {m: workspace / f"models/{m}/epoch_002.pt" for m in ("nominal", "adversarial")}
+    score_checkpoint("nominal", sources["nominal"], workspace / "pre/test.parquet",
+                     workspace / "pre/preprocessing.json", out, settings, TrainingSettings(), cross=sources)  # fmt: skip
+    scores = pq.read_table(out).to_pandas()
+    assert set(scores["attack"].astype(str)) == {"fgsm", "noise", "shift_up", "shift_down"}
+    assert set(scores.loc[scores["attack"] == "fgsm", "attack_source"].astype(str)) == {"nominal", "adversarial"}
+    target = load_tagger(sources["nominal"], torch.device("cpu"))
+    source = load_tagger(sources["adversarial"], torch.device("cpu"))
+    sign = input_gradient_sign(source, test.data.x, test.data.labels)
+    expected = predict(target, perturb(test.data.x, sign * 0.05, test.data.movable, test.step_limit(0.25)), 1024)
+    rows = scores[(scores["attack"] == "fgsm") & (scores["attack_source"] == "adversarial")
+                  & np.isclose(scores["epsilon"], 0.05)]  # fmt: skip
+    np.testing.assert_allclose(rows[["p_b", "p_c", "p_light"]].to_numpy(), expected, rtol=1e-6)
+    np.testing.assert_array_equal(rows["label"].to_numpy(), test.data.labels.numpy())
+
+
+def test_selected_and_scanned_epochs(workspace):
+    history = workspace / "models/adversarial/history.csv"
+    assert selected_epoch(workspace / "models/nominal/history.csv") == 2
+    assert selected_epoch(history) == 3  # validation losses 0.5, 0.45, 0.4
+    assert scanned_epochs(history, EvaluationSettings()) == [1, 2, 3]
+    assert scanned_epochs(history, EvaluationSettings(epochs=(1, 50))) == [1, 3]  # 50 never trained; selected added
+
+
+def test_settings_are_checked():
+    with pytest.raises(ConfigError, match="summary_epsilon"):
+        EvaluationSettings(epsilons=(0.01,), summary_epsilon=0.05)
+    with pytest.raises(ConfigError, match="positive"):
+        EvaluationSettings(epsilons=(0.0, 0.05))
+    with pytest.raises(ConfigError, match="input_features"):
+        EvaluationSettings.from_config({"figures": {"input_features": ["not_an_input"]}})
+
+
+def test_tables_and_summary_from_scores(workspace, tmp_path):
+    settings = EvaluationSettings(max_jets=600)
+    files = []
+    for model in ("nominal", "adversarial"):
+        ckpt = workspace / f"models/{model}/epoch_002.pt"
+        for name, cross in ((f"epoch_002.parquet", None), ("epoch_002_extra_attacks.parquet", "both")):
+            out = tmp_path / model / name
+            sources = {m: workspace / f"models/{m}/epoch_002.pt" for m in ("nominal", "adversarial")}
+            score_checkpoint(model, ckpt, workspace / "pre/test.parquet", workspace / "pre/preprocessing.json",
+                             out, settings, TrainingSettings(), cross=sources if cross else None)  # fmt: skip
+            files.append((model, 2, out))
+    auc = write_tables(files, {"nominal": 2, "adversarial": 2}, settings,
+                       tmp_path / "auc.csv", tmp_path / "roc.parquet", tmp_path / "summary.md")  # fmt: skip
+    table = pd.read_csv(tmp_path / "auc.csv")
+    # one row per (model, epoch, attack, source, eps, discriminator): raw + 4 fgsm-self + 4 cross + 12 baselines
+    assert len(table) == 2 * 3 * (1 + 4 + 4 + 12)
+    assert not table.duplicated(["model", "epoch", "attack", "attack_source", "epsilon", "discriminator"]).any()
+    raw = table[table["attack"] == "raw"]
+    no_efficiency = raw["eff_at_mistag_0.01"] == 0  # untrained models: no scale factor to give
+    assert (raw.loc[~no_efficiency, "scale_factor_at_mistag_0.01"] == 1.0).all()
+    assert raw.loc[no_efficiency, "scale_factor_at_mistag_0.01"].isna().all()
+    assert table["selected"].all()
+    roc = pd.read_parquet(tmp_path / "roc.parquet")
+    assert len(roc) == len(table) * 201
+    text = (tmp_path / "summary.md").read_text()
+    assert "| nominal | BvsL |" in text and "adversarial over nominal" in text
+    assert text == summary_markdown(auc, settings)
