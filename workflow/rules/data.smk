@@ -42,7 +42,7 @@ rule convert_to_parquet:
         "results/logs/convert_to_parquet.log",
     params:
         tree=config["dataset"]["root"]["tree"],
-    threads: workflow.cores
+    threads: 8  # Snakemake lowers it to --cores
     conda:
         "../../envs/robusttag.yaml"
     script:

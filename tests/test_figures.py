@@ -1,0 +1,273 @@
+"""The plotting functions write PNG + PDF from small synthetic tables and refuse absent selections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from robusttag import figures
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MODELS = ("nominal", "adversarial")
+EPOCHS = (1, 2, 3)
+EPSILONS = (0.01, 0.05, 0.1)
+DISCS = ("BvsL", "CvsL", "BvsC")
+GRID = np.linspace(0.0, 1.0, 11)
+
+
+def _strength(model: str, epoch: int, disc: str, source: str | None, eps: float) -> float:
+    """Exponent k of mistag = eff**k: larger k = better tagger."""
+    k = 2.0 + epoch + (1.0 if disc == "BvsL" else 0.0)
+    if source is not None:
+        k /= 1.0 + eps * (30.0 if model == "nominal" else 8.0) * (1.0 if source == model else 0.5)
+    return k
+
+
+@pytest.fixture(scope="module")
+def roc() -> pd.DataFrame:
+    rows = []
+    for model in MODELS:
+        for epoch in EPOCHS:
+            for disc in DISCS:
+                curves = [("raw", model, 0.0, None)]
+                curves += [("fgsm", src, eps, src) for src in MODELS for eps in EPSILONS]
+                for attack, source, eps, src in curves:
+                    k = _strength(model, epoch, disc, src, eps)
+                    for eff in GRID:
+                        rows.append((model, epoch, attack, source, eps, disc, eff, max(eff**k, 1e-4)))
+    return pd.DataFrame(
+        rows, columns=["model", "epoch", "attack", "attack_source", "epsilon", "discriminator", "efficiency", "mistag"]
+    )
+
+
+@pytest.fixture(scope="module")
+def auc() -> pd.DataFrame:
+    rows = []
+    for model in MODELS:
+        selected_epoch = 3 if model == "nominal" else 2
+        for epoch in EPOCHS:
+            for disc in DISCS:
+                curves = [("raw", model, 0.0, None)]
+                curves += [("fgsm", src, eps, src) for src in MODELS for eps in EPSILONS]
+                for attack, source, eps, src in curves:
+                    k = _strength(model, epoch, disc, src, eps)
+                    area = k / (k + 1.0)  # AUC of mistag = eff**k
+                    rows.append((model, epoch, attack, source, eps, disc, area, 0.3, 0.6, 0.9, epoch == selected_epoch))
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "model", "epoch", "attack", "attack_source", "epsilon", "discriminator", "auc",
+            "eff_at_mistag_0.01", "eff_at_mistag_0.1", "scale_factor_at_mistag_0.01", "selected",
+        ],
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def samples() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    n = 150
+    frames = []
+    for model in MODELS:
+        label = rng.integers(0, 3, n).astype(np.int8)
+        base = pd.DataFrame(
+            {
+                "label": label,
+                "jet_pt": rng.exponential(60.0, n) + 20.0,
+                "jet_eta": rng.uniform(-2.5, 2.5, n),
+                "track_0_d0": rng.normal(0.0, 0.05, n) + 0.05 * (label == 0),
+                "track_0_d0_significance": rng.normal(2.0, 3.0, n),
+                "n_secondary_vertices": rng.integers(0, 4, n).astype(float),
+            }
+        )
+        base.loc[:4, "track_0_d0"] = -5.0  # defaults far below the bulk
+        base.loc[5, "jet_eta"] = np.nan
+        base.loc[6, "jet_pt"] = np.inf
+        for attack, eps, capped in [("raw", 0.0, False)] + [
+            ("fgsm", e, c) for e in EPSILONS for c in (True, False)
+        ]:
+            frame = base.copy()
+            if attack == "fgsm":
+                shift = eps * (1.0 if model == "nominal" else 0.3) * rng.choice([-1.0, 1.0], n)
+                for col in ("jet_pt", "jet_eta", "track_0_d0", "track_0_d0_significance"):
+                    frame[col] = frame[col] + shift * (0.25 if capped else 1.0) * frame[col].abs().clip(upper=10)
+            frame.insert(0, "model", model)
+            frame["attack"] = attack
+            frame["epsilon"] = eps
+            frame["capped"] = capped
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def histories() -> dict[str, pd.DataFrame]:
+    out = {}
+    for i, mode in enumerate(MODELS):
+        epoch = np.arange(1, 11)
+        out[mode] = pd.DataFrame(
+            {
+                "epoch": epoch,
+                "train_loss": 1.0 / epoch + 0.1 * i,
+                "val_loss": 1.0 / epoch + 0.02 * (epoch - 6) ** 2 / 10 + 0.1 * i,
+                "lr": 1e-4 / (1 + epoch / 30),
+                "seconds": 2.0,
+                "jets_per_s": 1e5,
+            }
+        )
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _low_dpi(request, monkeypatch):
+    """Rasterise at low resolution to keep the suite fast; test_png_resolution checks the real 150 dpi."""
+    if request.node.name != "test_png_resolution":
+        monkeypatch.setattr(figures, "_DPI", 30)
+
+
+def _assert_written(base) -> None:
+    png = base.parent / f"{base.name}.png"
+    pdf = base.parent / f"{base.name}.pdf"
+    assert png.is_file() and png.stat().st_size > 0
+    assert pdf.is_file() and pdf.stat().st_size > 0
+    assert png.read_bytes()[:8] == PNG_SIGNATURE
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    leftovers = [p.name for p in base.parent.iterdir() if ".tmp." in p.name]
+    assert not leftovers
+
+
+def test_input_shifts(samples, tmp_path):
+    base = tmp_path / "figs" / "fig5_input_shifts"  # parent created on demand
+    out = figures.plot_input_shifts(
+        samples, "nominal", ["jet_pt", "track_0_d0", "track_0_d0_significance", "jet_eta"], [0.01, 0.05], base,
+        ranges={"jet_pt": (0.0, 400.0)},
+    )  # fmt: skip
+    _assert_written(base)
+    assert [p.suffix for p in out] == [".png", ".pdf"]
+    # odd number of panels, an integer feature, forced log scale, uncapped rows
+    figures.plot_input_shifts(
+        samples, "adversarial", ["n_secondary_vertices", "jet_pt", "jet_eta"], [0.1], tmp_path / "odd",
+        logy={"jet_pt": True}, capped=False,
+    )  # fmt: skip
+    _assert_written(tmp_path / "odd")
+
+
+def test_input_shifts_absent(samples, tmp_path):
+    with pytest.raises(ValueError, match="model 'ghost'"):
+        figures.plot_input_shifts(samples, "ghost", ["jet_pt"], [0.01], tmp_path / "x")
+    with pytest.raises(ValueError, match="epsilon 0.3"):
+        figures.plot_input_shifts(samples, "nominal", ["jet_pt"], [0.3], tmp_path / "x")
+    with pytest.raises(ValueError, match="lacks feature"):
+        figures.plot_input_shifts(samples, "nominal", ["no_such_feature"], [0.01], tmp_path / "x")
+    assert not list(tmp_path.iterdir())
+
+
+def test_roc_vs_epsilon(roc, auc, tmp_path):
+    figures.plot_roc_vs_epsilon(roc, "nominal", 3, [0.01, 0.05, 0.1], tmp_path / "fig6", auc=auc)
+    _assert_written(tmp_path / "fig6")
+    figures.plot_roc_vs_epsilon(roc, "adversarial", 2, [0.05], tmp_path / "fig6_bvsc", discriminators=["BvsC"])
+    _assert_written(tmp_path / "fig6_bvsc")
+
+
+def test_roc_vs_epsilon_absent(roc, tmp_path):
+    with pytest.raises(ValueError, match="epoch 99"):
+        figures.plot_roc_vs_epsilon(roc, "nominal", 99, [0.05], tmp_path / "x")
+    with pytest.raises(ValueError, match="epsilon 0.2"):
+        figures.plot_roc_vs_epsilon(roc, "nominal", 3, [0.05, 0.2], tmp_path / "x")
+    with pytest.raises(ValueError, match="model 'ghost'"):
+        figures.plot_roc_vs_epsilon(roc, "ghost", 3, [0.05], tmp_path / "x")
+    with pytest.raises(ValueError, match="unknown discriminator"):
+        figures.plot_roc_vs_epsilon(roc, "nominal", 3, [0.05], tmp_path / "x", discriminators=["XvsY"])
+    with pytest.raises(ValueError, match="lacks column"):
+        figures.plot_roc_vs_epsilon(roc.drop(columns="mistag"), "nominal", 3, [0.05], tmp_path / "x")
+    assert not list(tmp_path.iterdir())
+
+
+def test_roc_per_checkpoint(roc, auc, tmp_path):
+    figures.plot_roc_per_checkpoint(roc, "nominal", [1, 2, 3], 0.05, tmp_path / "fig7", auc=auc)
+    _assert_written(tmp_path / "fig7")
+    with pytest.raises(ValueError, match="epoch 7"):
+        figures.plot_roc_per_checkpoint(roc, "nominal", [1, 7], 0.05, tmp_path / "x")
+    with pytest.raises(ValueError, match="epsilon 0.5"):
+        figures.plot_roc_per_checkpoint(roc, "nominal", [1], 0.5, tmp_path / "x")
+
+
+def test_roc_nominal_vs_adversarial(roc, auc, tmp_path):
+    figures.plot_roc_nominal_vs_adversarial(roc, {"nominal": 3, "adversarial": 2}, 0.05, tmp_path / "fig8", auc=auc)
+    _assert_written(tmp_path / "fig8")
+    with pytest.raises(ValueError, match="model 'adversarial' at epoch 8"):
+        figures.plot_roc_nominal_vs_adversarial(roc, {"nominal": 3, "adversarial": 8}, 0.05, tmp_path / "x")
+    with pytest.raises(ValueError, match="epsilon 0.07"):
+        figures.plot_roc_nominal_vs_adversarial(roc, {"nominal": 3, "adversarial": 2}, 0.07, tmp_path / "x")
+
+
+def test_auc_drop_vs_auc(auc, tmp_path):
+    figures.plot_auc_drop_vs_auc(auc, "BvsL", tmp_path / "fig9")
+    _assert_written(tmp_path / "fig9")
+    figures.plot_auc_drop_vs_auc(auc.drop(columns="selected"), "CvsL", tmp_path / "fig9_c", epsilons=[0.05])
+    _assert_written(tmp_path / "fig9_c")
+    with pytest.raises(ValueError, match="epsilon 0.3"):
+        figures.plot_auc_drop_vs_auc(auc, "BvsL", tmp_path / "x", epsilons=[0.3])
+    with pytest.raises(ValueError, match="model 'ghost'"):
+        figures.plot_auc_drop_vs_auc(auc, "BvsL", tmp_path / "x", models=["ghost"])
+    with pytest.raises(ValueError, match="discriminator 'BvsL'"):
+        figures.plot_auc_drop_vs_auc(auc[auc["discriminator"] != "BvsL"], "BvsL", tmp_path / "x")
+
+
+def test_first_track_d0(samples, tmp_path):
+    figures.plot_first_track_d0(samples, 0.1, tmp_path / "fig10")
+    _assert_written(tmp_path / "fig10")
+    trk = samples.rename(columns={"track_0_d0": "trk0_d0"})
+    figures.plot_first_track_d0(
+        trk, 0.05, tmp_path / "fig10_b", models=["adversarial"], range=(-0.2, 0.2), logy=True
+    )
+    _assert_written(tmp_path / "fig10_b")
+    with pytest.raises(ValueError, match="epsilon 0.02"):
+        figures.plot_first_track_d0(samples, 0.02, tmp_path / "x")
+    with pytest.raises(ValueError, match="model 'ghost'"):
+        figures.plot_first_track_d0(samples, 0.1, tmp_path / "x", models=["ghost"])
+    # only capped FGSM rows at this epsilon: Fig. 10 needs the uncapped attack
+    capped_only = samples[~((samples["attack"] == "fgsm") & ~samples["capped"])]
+    with pytest.raises(ValueError, match="without the cap"):
+        figures.plot_first_track_d0(capped_only, 0.1, tmp_path / "x")
+
+
+def test_cross_attacks(auc, tmp_path):
+    figures.plot_cross_attacks(auc, "CvsL", 0.05, tmp_path / "fig4")
+    _assert_written(tmp_path / "fig4")
+    with pytest.raises(ValueError, match="epsilon 0.2"):
+        figures.plot_cross_attacks(auc, "CvsL", 0.2, tmp_path / "x")
+    no_cross = auc[~((auc["attack"] == "fgsm") & (auc["model"] != auc["attack_source"]))]
+    with pytest.raises(ValueError, match="crafted on"):
+        figures.plot_cross_attacks(no_cross, "BvsL", 0.05, tmp_path / "x")
+    with pytest.raises(ValueError, match="selected epoch"):
+        figures.plot_cross_attacks(auc.assign(selected=False), "BvsL", 0.05, tmp_path / "x")
+
+
+def test_training_history(histories, tmp_path):
+    figures.plot_training_history(histories, tmp_path / "history")
+    _assert_written(tmp_path / "history")
+    with pytest.raises(ValueError, match="at least one"):
+        figures.plot_training_history({}, tmp_path / "x")
+    with pytest.raises(ValueError, match="val_loss"):
+        figures.plot_training_history({"nominal": histories["nominal"].drop(columns="val_loss")}, tmp_path / "x")
+
+
+def test_overwrite_dotted_name_and_closed(histories, tmp_path):
+    import matplotlib.pyplot as plt
+
+    before = len(plt.get_fignums())
+    base = tmp_path / "history.v1"  # a dot in the name is not a suffix
+    one = {"nominal": histories["nominal"]}
+    figures.plot_training_history(one, base)
+    figures.plot_training_history(one, base)  # replaces in place
+    _assert_written(base)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.v1.pdf", "history.v1.png"]
+    assert len(plt.get_fignums()) == before  # every figure was closed
+
+
+def test_png_resolution(histories, tmp_path):
+    import struct
+
+    figures.plot_training_history(histories, tmp_path / "h")
+    width, height = struct.unpack(">II", (tmp_path / "h.png").read_bytes()[16:24])  # IHDR
+    assert (width, height) == (16 * 150, 9 * 150)  # 16 x 9 inch figure at 150 dpi

@@ -1,0 +1,130 @@
+# Attacks on every scanned checkpoint, the tables and the figures.
+# Scores per (model, checkpoint): one input-gradient pass serves every epsilon.
+# The many small scoring jobs form one group, so a cluster gets few jobs.
+
+MODELS = ["nominal", "adversarial"]
+
+
+wildcard_constraints:
+    model="|".join(MODELS),
+    epoch=r"\d{3}",
+
+
+def trained(model):
+    """The model's directory, once its training checkpoint rule has run."""
+    return getattr(checkpoints, f"train_{model}").get().output[0]
+
+
+def selected(model):
+    from robusttag.evaluate import selected_epoch
+
+    return selected_epoch(f"{trained(model)}/history.csv")
+
+
+def score_files(wildcards=None):
+    """Every score file the tables need: each scanned checkpoint, and the extra
+    attacks (baselines, cross attacks) at each model's selected checkpoint."""
+    from robusttag.evaluate import EvaluationSettings, scanned_epochs
+
+    settings = EvaluationSettings.from_config(config["evaluation"])
+    files = []
+    for model in MODELS:
+        epochs = scanned_epochs(f"{trained(model)}/history.csv", settings)
+        files += [f"results/scores/{model}/epoch_{epoch:03d}.parquet" for epoch in epochs]
+        files.append(f"results/scores/{model}/epoch_{selected(model):03d}_extra_attacks.parquet")
+    return files
+
+
+rule score_checkpoint:
+    input:
+        models="results/models/{model}",
+        test=preprocessed()["test"],
+        summary=preprocessed()["summary"],
+    output:
+        "results/scores/{model}/epoch_{epoch}.parquet",
+    log:
+        "results/logs/scores/{model}_epoch_{epoch}.log",
+    params:
+        evaluation=config["evaluation"],
+        training=config["training"],
+        checkpoint="results/models/{model}/epoch_{epoch}.pt",
+    group:
+        "scores"
+    resources:
+        gpu=1,
+    threads: 1
+    conda:
+        "../../envs/robusttag.yaml"
+    script:
+        "../scripts/score_checkpoint.py"
+
+
+rule score_extra_attacks:
+    input:
+        models=expand("results/models/{model}", model=MODELS),
+        test=preprocessed()["test"],
+        summary=preprocessed()["summary"],
+    output:
+        "results/scores/{model}/epoch_{epoch}_extra_attacks.parquet",
+    log:
+        "results/logs/scores/{model}_epoch_{epoch}_extra_attacks.log",
+    params:
+        evaluation=config["evaluation"],
+        training=config["training"],
+        checkpoint="results/models/{model}/epoch_{epoch}.pt",
+        sources=lambda wildcards: {m: f"{trained(m)}/epoch_{selected(m):03d}.pt" for m in MODELS},
+    group:
+        "scores"
+    resources:
+        gpu=1,
+    threads: 1
+    conda:
+        "../../envs/robusttag.yaml"
+    script:
+        "../scripts/score_checkpoint.py"
+
+
+rule adversarial_samples:
+    input:
+        models=expand("results/models/{model}", model=MODELS),
+        test=preprocessed()["test"],
+        summary=preprocessed()["summary"],
+    output:
+        "results/samples/fgsm_inputs.parquet",
+    log:
+        "results/logs/adversarial_samples.log",
+    params:
+        evaluation=config["evaluation"],
+        training=config["training"],
+        checkpoints=lambda wildcards: {m: f"{trained(m)}/epoch_{selected(m):03d}.pt" for m in MODELS},
+    resources:
+        gpu=1,
+    threads: 1
+    conda:
+        "../../envs/robusttag.yaml"
+    script:
+        "../scripts/adversarial_samples.py"
+
+
+rule tables:
+    input:
+        scores=score_files,
+        models=expand("results/models/{model}", model=MODELS),
+    output:
+        auc="results/tables/auc.csv",
+        roc="results/tables/roc.parquet",
+        summary=report(
+            "results/tables/summary.md",
+            caption="../report/summary.rst",
+            category="Summary",
+        ),
+    log:
+        "results/logs/tables.log",
+    params:
+        evaluation=config["evaluation"],
+        selected=lambda wildcards: {m: selected(m) for m in MODELS},
+    threads: 1
+    conda:
+        "../../envs/robusttag.yaml"
+    script:
+        "../scripts/tables.py"

@@ -1,0 +1,53 @@
+# The paper's figures (and the training history), each from the tables or the
+# cached samples, each captioned in the report (workflow/report/*.rst).
+
+report: "../report/workflow.rst"
+
+
+FIGURE_INPUTS = {
+    "fig4_cross_attacks": ["results/tables/auc.csv"],
+    "fig5_input_shifts": ["results/samples/fgsm_inputs.parquet"],
+    "fig6_roc_vs_epsilon": ["results/tables/roc.parquet", "results/tables/auc.csv"],
+    "fig7_roc_per_checkpoint": ["results/tables/roc.parquet", "results/tables/auc.csv"],
+    "fig8_nominal_vs_adversarial": ["results/tables/roc.parquet", "results/tables/auc.csv"],
+    "fig9_auc_drop": ["results/tables/auc.csv"],
+    "fig10_first_track_d0": ["results/samples/fgsm_inputs.parquet"],
+    "training_history": expand("results/models/{model}", model=MODELS),
+}
+FIGURE_CATEGORY = {
+    "fig4_cross_attacks": "Robustness",
+    "fig5_input_shifts": "Inputs",
+    "fig6_roc_vs_epsilon": "Vulnerability",
+    "fig7_roc_per_checkpoint": "Vulnerability",
+    "fig8_nominal_vs_adversarial": "Robustness",
+    "fig9_auc_drop": "Robustness",
+    "fig10_first_track_d0": "Inputs",
+    "training_history": "Training",
+}
+
+
+for figure, figure_inputs in FIGURE_INPUTS.items():
+
+    rule:
+        name:
+            figure
+        input:
+            figure_inputs,
+        output:
+            png=report(
+                f"results/figures/{figure}.png",
+                caption=f"../report/{figure}.rst",
+                category=FIGURE_CATEGORY[figure],
+                labels={"figure": figure},
+            ),
+            pdf=f"results/figures/{figure}.pdf",
+        log:
+            f"results/logs/figures/{figure}.log",
+        params:
+            evaluation=config["evaluation"],
+            figure=figure,
+        threads: 1
+        conda:
+            "../../envs/robusttag.yaml"
+        script:
+            "../scripts/figure.py"

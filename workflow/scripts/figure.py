@@ -1,0 +1,15 @@
+"""Snakemake adapter: draw one figure from the tables or the cached samples."""
+
+from pathlib import Path
+
+from robusttag.evaluate import EvaluationSettings
+from robusttag.figures import make_figure
+from robusttag.io import logging_to
+
+with logging_to(snakemake.log[0]):
+    make_figure(
+        snakemake.params.figure,
+        list(snakemake.input),
+        EvaluationSettings.from_config(snakemake.params.evaluation),
+        Path(snakemake.output.png).with_suffix(""),
+    )
