@@ -112,6 +112,15 @@ def scanned_epochs(history_path: str | os.PathLike, settings: EvaluationSettings
     return sorted(wanted | {selected_epoch(history_path)})
 
 
+def selected_checkpoints(model_dirs: Iterable[str | os.PathLike]) -> dict[str, Path]:
+    """{model name: its selected checkpoint} for trained model directories (named by mode)."""
+    paths = {}
+    for directory in map(Path, model_dirs):
+        epoch = selected_epoch(directory / "history.csv")
+        paths[directory.name] = directory / f"epoch_{epoch:03d}.pt"
+    return paths
+
+
 def load_tagger(path: str | os.PathLike, device: torch.device) -> Tagger:
     """A trained tagger from its checkpoint, in evaluation mode."""
     state = load_checkpoint(path, device)

@@ -72,7 +72,6 @@ rule score_extra_attacks:
         evaluation=config["evaluation"],
         training=config["training"],
         checkpoint="results/models/{model}/epoch_{epoch}.pt",
-        sources=lambda wildcards: {m: f"{trained(m)}/epoch_{selected(m):03d}.pt" for m in MODELS},
     group:
         "scores"
     resources:
@@ -96,7 +95,6 @@ rule adversarial_samples:
     params:
         evaluation=config["evaluation"],
         training=config["training"],
-        checkpoints=lambda wildcards: {m: f"{trained(m)}/epoch_{selected(m):03d}.pt" for m in MODELS},
     resources:
         gpu=1,
     threads: 1
@@ -122,7 +120,6 @@ rule tables:
         "results/logs/tables.log",
     params:
         evaluation=config["evaluation"],
-        selected=lambda wildcards: {m: selected(m) for m in MODELS},
     threads: 1
     conda:
         "../../envs/robusttag.yaml"

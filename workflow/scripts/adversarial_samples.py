@@ -1,12 +1,12 @@
 """Snakemake adapter: raw and FGSM inputs of the figures' features, both models."""
 
-from robusttag.evaluate import EvaluationSettings, adversarial_samples
+from robusttag.evaluate import EvaluationSettings, adversarial_samples, selected_checkpoints
 from robusttag.io import logging_to
 from robusttag.training import TrainingSettings
 
 with logging_to(snakemake.log[0]):
     adversarial_samples(
-        snakemake.params.checkpoints,
+        selected_checkpoints(snakemake.input.models),
         snakemake.input.test,
         snakemake.input.summary,
         snakemake.output[0],

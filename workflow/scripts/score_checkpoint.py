@@ -1,6 +1,6 @@
 """Snakemake adapter: scores of one checkpoint under every configured attack."""
 
-from robusttag.evaluate import EvaluationSettings, score_checkpoint
+from robusttag.evaluate import EvaluationSettings, score_checkpoint, selected_checkpoints
 from robusttag.io import logging_to
 from robusttag.training import TrainingSettings
 
@@ -14,6 +14,6 @@ with logging_to(snakemake.log[0]):
         snakemake.output[0],
         EvaluationSettings.from_config(snakemake.params.evaluation),
         TrainingSettings.from_config(snakemake.params.training, model),
-        cross=snakemake.params.get("sources"),
+        cross=selected_checkpoints(snakemake.input.models) if snakemake.rule == "score_extra_attacks" else None,
         threads=snakemake.threads,
     )

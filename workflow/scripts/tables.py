@@ -1,8 +1,9 @@
 """Snakemake adapter: AUC table, ROC curves and summary from all score files."""
 
 import re
+from pathlib import Path
 
-from robusttag.evaluate import EvaluationSettings
+from robusttag.evaluate import EvaluationSettings, selected_epoch
 from robusttag.io import logging_to
 from robusttag.tables import write_tables
 
@@ -13,7 +14,7 @@ with logging_to(snakemake.log[0]):
         files.append((model, int(epoch), path))
     write_tables(
         files,
-        snakemake.params.selected,
+        {Path(d).name: selected_epoch(Path(d) / "history.csv") for d in snakemake.input.models},
         EvaluationSettings.from_config(snakemake.params.evaluation),
         snakemake.output.auc,
         snakemake.output.roc,
