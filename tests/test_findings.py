@@ -1,0 +1,80 @@
+"""The paper's findings, in direction, on a reduced configuration run through the DAG.
+
+60,000 synthetic jets, 8 epochs per mode: (a) the nominal tagger separates b
+from light far better than c from light; (b) FGSM at eps = 0.05 (capped) lowers
+both AUCs clearly, more with a larger eps, and far more than noise of the same
+size; (c) the adversarial model's raw AUCs stay close to the nominal's and its
+relative AUC drop under its own FGSM is smaller.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REDUCED = """\
+dataset:
+  synthetic: {n_jets: 60000, seed: 1}
+training:
+  batch_size: 512
+  max_epochs: 8
+  patience: 8
+evaluation:
+  epsilons: [0.01, 0.05]
+  epochs: [8]
+"""
+
+
+@pytest.fixture(scope="module")
+def auc(tmp_path_factory) -> pd.DataFrame:
+    workdir = tmp_path_factory.mktemp("findings")
+    for item in ("Snakefile", "config.yaml", "config", "workflow", "envs"):
+        source = ROOT / item
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / item)
+    (workdir / "reduced.yaml").write_text(REDUCED)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "results/tables/auc.csv", "--cores", "2", "--configfile", "reduced.yaml"],
+        cwd=workdir, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return pd.read_csv(workdir / "results/tables/auc.csv")
+
+
+def value(auc, model, discriminator, attack="raw", epsilon=0.0, source=None):
+    rows = auc[auc["selected"] & (auc["model"] == model) & (auc["discriminator"] == discriminator)
+               & (auc["attack"] == attack) & ((auc["epsilon"] - epsilon).abs() < 1e-9)]  # fmt: skip
+    if attack == "fgsm":
+        rows = rows[rows["attack_source"] == (source or model)]
+    assert len(rows) == 1, (model, discriminator, attack, epsilon)
+    return float(rows["auc"].iloc[0])
+
+
+def drop(auc, model, discriminator, attack="fgsm", epsilon=0.05):
+    raw = value(auc, model, discriminator)
+    return (raw - value(auc, model, discriminator, attack, epsilon)) / raw
+
+
+def test_a_nominal_performance(auc):
+    assert value(auc, "nominal", "BvsL") > 0.93
+    assert 0.65 < value(auc, "nominal", "CvsL") < value(auc, "nominal", "BvsL") - 0.1
+
+
+def test_b_fgsm_hurts_grows_with_eps_and_beats_noise(auc):
+    for disc in ("BvsL", "CvsL"):
+        assert drop(auc, "nominal", disc) > 0.01
+        assert value(auc, "nominal", disc, "fgsm", 0.05) < value(auc, "nominal", disc, "fgsm", 0.01)
+        assert value(auc, "nominal", disc, "fgsm", 0.01) < value(auc, "nominal", disc)
+        assert drop(auc, "nominal", disc, "noise") < 0.2 * drop(auc, "nominal", disc)
+
+
+def test_c_adversarial_training_keeps_performance_and_is_more_robust(auc):
+    assert abs(value(auc, "adversarial", "BvsL") - value(auc, "nominal", "BvsL")) < 0.01
+    assert abs(value(auc, "adversarial", "CvsL") - value(auc, "nominal", "CvsL")) < 0.02
+    for disc in ("BvsL", "CvsL"):
+        assert drop(auc, "adversarial", disc) < 0.85 * drop(auc, "nominal", disc)
