@@ -37,25 +37,41 @@ def preprocessed():
     }
 
 
-FIGURES = [
-    "fig4_cross_attacks",
-    "fig5_input_shifts",
-    "fig6_roc_vs_epsilon",
-    "fig7_roc_per_checkpoint",
-    "fig8_nominal_vs_adversarial",
-    "fig9_auc_drop",
-    "fig10_first_track_d0",
-    "training_history",
-]
-
-
 def all_outputs():
-    """Everything: data, both trainings, the tables and every figure."""
+    """Everything: data, both trainings, the tables and every figure (FIGURE_INPUTS: figures.smk)."""
     return [
         *preprocessed().values(),
         "results/models/nominal",
         "results/models/adversarial",
         "results/tables/auc.csv",
         "results/tables/summary.md",
-        *(f"results/figures/{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")),
+        *(f"results/figures/{name}.{ext}" for name in FIGURE_INPUTS for ext in ("png", "pdf")),
     ]
+
+
+MODELS = ["nominal", "adversarial"]
+
+
+def trained(model):
+    """The model's directory, once its training checkpoint rule has run."""
+    return getattr(checkpoints, f"train_{model}").get().output[0]
+
+
+def selected(model):
+    from robusttag.evaluate import selected_epoch
+
+    return selected_epoch(f"{trained(model)}/history.csv")
+
+
+def score_files(wildcards=None):
+    """Every score file the tables need: each scanned checkpoint, and the extra
+    attacks (baselines, cross attacks) at each model's selected checkpoint."""
+    from robusttag.evaluate import EvaluationSettings, scanned_epochs
+
+    settings = EvaluationSettings.from_config(config["evaluation"])
+    files = []
+    for model in MODELS:
+        epochs = scanned_epochs(f"{trained(model)}/history.csv", settings)
+        files += [f"results/scores/{model}/epoch_{epoch:03d}.parquet" for epoch in epochs]
+        files.append(f"results/scores/{model}/epoch_{selected(model):03d}_extra_attacks.parquet")
+    return files

@@ -2,37 +2,9 @@
 # Scores per (model, checkpoint): one input-gradient pass serves every epsilon.
 # The many small scoring jobs form one group, so a cluster gets few jobs.
 
-MODELS = ["nominal", "adversarial"]
-
-
 wildcard_constraints:
     model="|".join(MODELS),
     epoch=r"\d{3}",
-
-
-def trained(model):
-    """The model's directory, once its training checkpoint rule has run."""
-    return getattr(checkpoints, f"train_{model}").get().output[0]
-
-
-def selected(model):
-    from robusttag.evaluate import selected_epoch
-
-    return selected_epoch(f"{trained(model)}/history.csv")
-
-
-def score_files(wildcards=None):
-    """Every score file the tables need: each scanned checkpoint, and the extra
-    attacks (baselines, cross attacks) at each model's selected checkpoint."""
-    from robusttag.evaluate import EvaluationSettings, scanned_epochs
-
-    settings = EvaluationSettings.from_config(config["evaluation"])
-    files = []
-    for model in MODELS:
-        epochs = scanned_epochs(f"{trained(model)}/history.csv", settings)
-        files += [f"results/scores/{model}/epoch_{epoch:03d}.parquet" for epoch in epochs]
-        files.append(f"results/scores/{model}/epoch_{selected(model):03d}_extra_attacks.parquet")
-    return files
 
 
 rule score_checkpoint:
