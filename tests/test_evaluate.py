@@ -28,7 +28,7 @@ from robusttag.evaluate import (
 from robusttag.model import ModelSettings, Tagger
 from robusttag.preprocess import preprocess
 from robusttag.sources.synthetic import generate
-from robusttag.tables import summary_markdown, write_tables
+from robusttag.tables import checkpoint_trend, summary_markdown, write_tables
 from robusttag.training import TrainingSettings
 
 # --- FGSM on a 3-feature linear model, by hand ---------------------------------------
@@ -202,3 +202,40 @@ def test_tables_and_summary_from_scores(workspace, tmp_path):
     text = (tmp_path / "summary.md").read_text()
     assert "| nominal | BvsL |" in text and "adversarial over nominal" in text
     assert text == summary_markdown(auc, settings)
+
+
+def _tidy(model, rows):
+    """AUC-table rows of one model and discriminator from (epoch, raw, fgsm) triples."""
+    out = []
+    for epoch, raw, fgsm in rows:
+        out.append(dict(model=model, epoch=epoch, attack="raw", attack_source="none", epsilon=0.0,
+                        discriminator="BvsL", auc=raw))  # fmt: skip
+        out.append(dict(model=model, epoch=epoch, attack="fgsm", attack_source=model, epsilon=0.05,
+                        discriminator="BvsL", auc=fgsm))  # fmt: skip
+        out.append(dict(model=model, epoch=epoch, attack="fgsm", attack_source="other", epsilon=0.05,
+                        discriminator="BvsL", auc=0.0))  # fmt: skip
+    return out
+
+
+def test_checkpoint_trend_hand_case():
+    # AUC lost 0.02, 0.01, 0.04, 0.03 for raw 0.90, 0.92, 0.95, 0.93: ranks (2,1,4,3) against (1,2,4,3)
+    rows = [(1, 0.90, 0.88), (2, 0.92, 0.91), (3, 0.95, 0.91), (4, 0.93, 0.90)]
+    auc = pd.DataFrame(_tidy("nominal", rows) + _tidy("adversarial", rows[:2]))
+    trend = checkpoint_trend(auc, "nominal", "BvsL", 0.05)
+    assert trend["checkpoints"] == 4
+    assert trend["raw"] == (0.90, 0.95)
+    assert trend["lost"] == pytest.approx((0.01, 0.04))
+    # Spearman = 1 - 6 sum d^2 / (n (n^2 - 1)) with d = (1, -1, 0, 0): 1 - 12/60
+    assert trend["spearman"] == pytest.approx(0.8)
+    assert checkpoint_trend(auc, "adversarial", "BvsL", 0.05) is None  # too few checkpoints for a trend
+    assert checkpoint_trend(auc, "nominal", "BvsL", 0.01) is None  # no such epsilon
+
+
+def test_summary_without_baselines_says_not_available():
+    rows = [(1, 0.90, 0.88), (2, 0.92, 0.91), (3, 0.95, 0.91)]
+    auc = pd.DataFrame(_tidy("nominal", rows)).assign(**{"eff_at_mistag_0.01": 0.5})
+    auc["selected"] = auc["epoch"] == 3
+    text = summary_markdown(auc, EvaluationSettings(epsilons=(0.05,), baselines=False))
+    assert "| nominal | BvsL | 0.9500 | 0.9100 | 4.21% | n/a | n/a |" in text
+    assert "nan" not in text  # no BvsC rows in this table: no BvsC line
+    assert "| nominal | BvsL | 3 | 0.9000-0.9500 | 0.0100-0.0400 | +0.50 |" in text

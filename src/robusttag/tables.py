@@ -84,6 +84,40 @@ def _value(auc: pd.DataFrame, column: str, **where) -> float:
     return float(rows[column].iloc[0])
 
 
+def _shown(value: float, spec: str) -> str:
+    """A number for the summary; "n/a" where the table has nothing to give."""
+    return "n/a" if np.isnan(value) else format(value, spec)
+
+
+def checkpoint_trend(auc: pd.DataFrame, model: str, discriminator: str, epsilon: float) -> dict | None:
+    """Over the scanned checkpoints (Fig. 9): the range of the raw AUC, of the
+    AUC lost under the model's own FGSM, and their Spearman rank correlation."""
+    rows = auc[(auc["model"] == model) & (auc["discriminator"] == discriminator)]
+    raw = rows[rows["attack"] == "raw"].set_index("epoch")["auc"]
+    own = rows[(rows["attack"] == "fgsm") & (rows["attack_source"] == model) & np.isclose(rows["epsilon"], epsilon)]
+    lost = (raw - own.set_index("epoch")["auc"]).dropna()
+    if len(lost) < 3:
+        return None
+    raw = raw.loc[lost.index]
+    return {"checkpoints": len(lost), "raw": (raw.min(), raw.max()), "lost": (lost.min(), lost.max()),
+            "spearman": raw.rank().corr(lost.rank())}  # fmt: skip
+
+
+def _trend_lines(auc: pd.DataFrame, models, epsilon: float) -> list[str]:
+    lines = ["", f"Over the scanned checkpoints (Fig. 9): AUC lost under the model's own FGSM at epsilon = "
+             f"{epsilon:g} against the raw AUC; a positive rank correlation means the better checkpoints "
+             "are the more vulnerable.", "",
+             "| model | discriminator | checkpoints | raw AUC | AUC lost | Spearman |", "|---|---|---|---|---|---|"]  # fmt: skip
+    trends = [(m, d, checkpoint_trend(auc, m, d, epsilon)) for m in models for d in ("BvsL", "CvsL")]
+    rows = [
+        f"| {m} | {d} | {t['checkpoints']} | {t['raw'][0]:.4f}-{t['raw'][1]:.4f} "
+        f"| {t['lost'][0]:.4f}-{t['lost'][1]:.4f} | {t['spearman']:+.2f} |"
+        for m, d, t in trends
+        if t is not None
+    ]
+    return lines + rows if rows else []
+
+
 def summary_markdown(auc: pd.DataFrame, settings: EvaluationSettings) -> str:
     """The selected checkpoints' numbers: raw AUCs, relative AUC drops under
     FGSM and the baselines, efficiency at 1 % mistag and its scale factor."""
@@ -108,27 +142,30 @@ def summary_markdown(auc: pd.DataFrame, settings: EvaluationSettings) -> str:
         for disc in DISCRIMINATORS:
             common = dict(model=model, discriminator=disc)
             raw = _value(chosen, "auc", attack="raw", **common)
+            if np.isnan(raw):
+                continue
             fgsm = _value(chosen, "auc", attack="fgsm", attack_source=model, epsilon=eps, **common)
             noise = _value(chosen, "auc", attack="noise", epsilon=eps, **common)
             shift = _value(chosen, "auc", attack="shift_up", epsilon=eps, **common)
             eff = _value(chosen, "eff_at_mistag_0.01", attack="raw", **common)
             eff_fgsm = _value(chosen, "eff_at_mistag_0.01", attack="fgsm", attack_source=model, epsilon=eps, **common)
             drops[model, disc] = (raw - fgsm) / raw
-            lines.append(
-                f"| {model} | {disc} | {raw:.4f} | {fgsm:.4f} | {drops[model, disc]:.2%} | {(raw - noise) / raw:.2%} "
-                f"| {(raw - shift) / raw:.2%} | {eff:.3f} | {eff_fgsm:.3f} | {_ratio(eff_fgsm, eff):.3f} |"
-            )
+            cells = [raw, fgsm, drops[model, disc], (raw - noise) / raw, (raw - shift) / raw, eff, eff_fgsm,
+                     _ratio(eff_fgsm, eff)]  # fmt: skip
+            specs = [".4f", ".4f", ".2%", ".2%", ".2%", ".3f", ".3f", ".3f"]
+            lines.append(f"| {model} | {disc} | " + " | ".join(map(_shown, cells, specs)) + " |")
     lines += ["", "Relative AUC drop under its own FGSM, adversarial over nominal:", ""]
     for disc in DISCRIMINATORS:
         ratio = _ratio(drops.get(("adversarial", disc), np.nan), drops.get(("nominal", disc), np.nan))
-        lines.append(f"- {disc}: {ratio:.2f}")
+        lines.append(f"- {disc}: {_shown(ratio, '.2f')}")
     lines += ["", "Cross attacks (AUC of the target model under FGSM crafted on the source model):", "",
               "| target | source | BvsL | CvsL |", "|---|---|---|---|"]  # fmt: skip
     for target in sorted(epochs):
         for source in sorted(epochs):
             values = [_value(chosen, "auc", model=target, attack="fgsm", attack_source=source, epsilon=eps,
                              discriminator=d) for d in ("BvsL", "CvsL")]  # fmt: skip
-            lines.append(f"| {target} | {source} | {values[0]:.4f} | {values[1]:.4f} |")
+            lines.append(f"| {target} | {source} | {_shown(values[0], '.4f')} | {_shown(values[1], '.4f')} |")
+    lines += _trend_lines(auc, sorted(epochs), eps)
     return "\n".join(lines) + "\n"
 
 
