@@ -14,6 +14,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten
 
 from robusttag.losses import focal_loss
 from robusttag.model import ModelSettings, ReLUDropout, Tagger
@@ -25,8 +27,10 @@ from robusttag.training import (
     backpropagate,
     choose_device,
     load_checkpoint,
+    Split,
     load_split,
     train,
+    train_epoch,
     validation_loss,
 )
 
@@ -322,4 +326,51 @@ def test_state_of_another_configuration_is_not_resumed(data):
 def test_auto_device_is_cpu_without_cuda():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert choose_device("auto").type == expected
+    torch.set_float32_matmul_precision("high")  # as a library or a notebook might leave it
     assert choose_device("cpu").type == "cpu"
+    assert torch.get_float32_matmul_precision() == "highest"  # no TF32 products
+
+
+# --- the device path, with the device abstracted ------------------------------------
+
+
+class _HostWatch(TorchFunctionMode):
+    """Records every torch call that reads a value of ``device`` on the host
+    (a wait for the device) or takes or makes a tensor (beyond a 0-dim scalar,
+    such as Adam's step count) that is not on ``device``."""
+
+    READS = {"item", "__float__", "__int__", "__bool__", "tolist", "numpy", "cpu"}
+
+    def __init__(self, device: str) -> None:
+        super().__init__()
+        self.device, self.offences = device, []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", str(func))
+        if name in self.READS and args and args[0].device.type == self.device:
+            self.offences.append(name)
+        result = func(*args, **(kwargs or {}))
+        tensors = [t for t in tree_flatten((args, kwargs, result))[0] if isinstance(t, torch.Tensor)]
+        if any(t.device.type != self.device and t.dim() > 0 for t in tensors):
+            self.offences.append(name)
+        return result
+
+
+@pytest.mark.parametrize("mode", ["nominal", "adversarial"])
+def test_an_epoch_never_leaves_the_device(mode):
+    """The 'meta' device stands for a GPU: a tensor made on the host (say a
+    dropout mask from numpy), a per-batch host copy or a read of a value
+    (.item(), float()) inside the loop would be recorded."""
+    device, n = torch.device("meta"), 512
+    data = Split(torch.empty(n, 184, device=device), torch.zeros(n, dtype=torch.int64, device=device),
+                 torch.ones(n, device=device), torch.ones(n, 184, dtype=torch.bool, device=device))  # fmt: skip
+    model = Tagger().to(device)
+    optimizer = torch.optim.Adam(model.parameters())
+    with _HostWatch("meta") as watch:
+        loss = train_epoch(model, optimizer, data, TrainingSettings(mode=mode, batch_size=64), epoch=0)
+    assert loss.device == device
+    # the batch order is drawn on the host, once per epoch, and copied over whole
+    assert watch.offences == ["randperm", "to"], watch.offences
+    with _HostWatch("meta") as watch:
+        data.x[:64].mul_(torch.ones(184))  # what a host-made mask would do
+    assert watch.offences == ["ones", "mul_"]

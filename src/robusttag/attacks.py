@@ -60,7 +60,7 @@ def _parameters_frozen(model: nn.Module) -> Iterator[None]:
 
 def fgsm(x: torch.Tensor, sign: torch.Tensor, movable: torch.Tensor, epsilon: float) -> torch.Tensor:
     """x + eps * sign where ``movable`` (non-integer, non-default inputs), x elsewhere."""
-    return torch.addcmul(x, sign, movable, value=epsilon)
+    return torch.addcmul(x, sign, movable.to(x.dtype), value=epsilon)
 
 
 def raw_step_limit(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, cap: float) -> torch.Tensor:
@@ -75,7 +75,7 @@ def perturb(
     """x + step where ``movable``, with each step clipped to +-``limit`` when given."""
     if limit is not None:
         step = torch.minimum(torch.maximum(step, -limit), limit)
-    return torch.addcmul(x, step, movable)
+    return torch.addcmul(x, step, movable.to(x.dtype))
 
 
 def noise_step(like: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
