@@ -1,5 +1,10 @@
 # Where jets come from, and their conversion to one raw Parquet table.
 
+# On a cluster the download runs where Snakemake runs (the login node):
+# compute nodes often have no internet.
+localrules:
+    download_uci,
+
 
 rule generate_synthetic:
     output:

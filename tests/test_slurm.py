@@ -1,0 +1,211 @@
+"""config/test.yaml through profiles/slurm on a real one-node SLURM
+(tests/slurm_cluster.py): every job goes through sbatch, the groups of the
+profile make few SLURM jobs, and the results equal a local run's.
+
+The profile is used as a user of this cluster would edit a copy of it: its
+partition; no account (without accounting the plugin cannot check one; it tries
+to guess one, warns, and submits without); squeue for the job states (sacct
+needs accounting); cores: 2, as the local run; and gpu: 0 for the GPU rules, since
+this SLURM has no GPUs. Everything else (per-rule runtime and mem_mb, groups,
+the gpu scope) is the profile's. The last test checks that the profile as it
+is asks for one GPU per GPU job.
+
+Skipped only when SLURM is not installed and CI is unset; under CI it must run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from slurm_cluster import PARTITION, SlurmCluster, SlurmUnavailable, missing
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILE = ROOT / "profiles/slurm/config.yaml"
+WORKFLOW_ITEMS = ("Snakefile", "config.yaml", "config", "workflow", "envs")
+HARD_TIMEOUT = 600  # s, the whole SLURM run; it takes about 3 min on 2 busy cores
+CORES = 2  # per SLURM job, as the local reference run's --cores: the same threads, the same numbers
+# The node declares at least 4 CPUs, more than this machine may have: SLURM then runs two jobs
+# of 2 CPUs at once (both trainings, say); the jobs here mostly wait on Snakemake's start-up.
+NODE_CPUS = max(4, os.cpu_count() or 1)
+SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def copy_workflow(workdir: Path) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    for item in WORKFLOW_ITEMS:
+        source = ROOT / item
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / item)
+    return workdir
+
+
+class Snakemake:
+    """Snakemake started in its own process group (a timeout kills it with its children),
+    its output in a file (two runs at once cannot block on a full pipe)."""
+
+    def __init__(self, workdir: Path, *args: str, env=None):
+        self.output = workdir / "snakemake.out"
+        with self.output.open("w") as out:
+            self.process = subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env,
+                                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+    def finish(self, timeout: float, context=lambda: "") -> str:
+        """The output, once Snakemake has succeeded; a failure or a run past `timeout` s fails the test."""
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"{self.process.args[3:]} ran over {timeout} s:\n{self.log()[-5000:]}\n{context()}")
+        assert self.process.returncode == 0, f"{self.log()[-6000:]}\n{context()}"
+        return self.log()
+
+    def log(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+GPU_RULES = ("train_nominal", "train_adversarial", "score_checkpoint", "score_extra_attacks", "adversarial_samples")
+
+
+def site_profile(gpus: bool = False) -> dict:
+    """profiles/slurm/config.yaml, edited for this one-node, accounting-free SLURM, with
+    gpu: 0 for the GPU rules unless `gpus` (this SLURM has none)."""
+    profile = yaml.safe_load(PROFILE.read_text())
+    assert all(profile["set-resources"][rule]["gpu"] == 1 for rule in GPU_RULES)
+    if not gpus:
+        for rule in GPU_RULES:
+            profile["set-resources"][rule]["gpu"] = 0  # no --gpus
+    profile["default-resources"]["slurm_partition"] = PARTITION
+    profile.update(
+        {
+            "cores": CORES,  # cores per SLURM job: caps the rules' threads and the group jobs' widths
+            "slurm-status-command": "squeue",  # sacct without accounting: the run would wait forever
+            "slurm-init-seconds-before-status-checks": 2,
+            "slurm-keep-successful-logs": True,
+            "latency-wait": 5,
+            "retries": 0,
+        }
+    )
+    return profile
+
+
+def write_profile(folder: Path, profile: dict) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    lacking = missing()
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        lacking.append("snakemake-executor-plugin-slurm (pip install -e '.[slurm]')")
+    if lacking:
+        if not in_ci():
+            pytest.skip(f"SLURM is not installed ({', '.join(lacking)} missing; apt-get install slurm-wlm); "
+                        "under CI=true this test fails instead")  # fmt: skip
+        pytest.fail(f"CI is set but SLURM is not installed: {', '.join(lacking)} missing (see .ci/run)")
+    slurm = SlurmCluster(cpus=NODE_CPUS)
+    try:
+        slurm.start()
+    except SlurmUnavailable as err:
+        pytest.fail(f"could not start a test SLURM: {err}")
+    yield slurm
+    slurm.stop()
+
+
+@pytest.fixture(scope="module")
+def runs(cluster, tmp_path_factory) -> tuple[Path, str, Path]:
+    """rule all of config/test.yaml through the profile (its workdir and output) and the local
+    reference run up to the tables (its workdir), which runs while the first waits for SLURM."""
+    base = tmp_path_factory.mktemp("slurm")
+    profile = write_profile(base / "profile", site_profile())
+    slurm, local = copy_workflow(base / "slurm"), copy_workflow(base / "local")
+    local_run = Snakemake(local, "results/tables/auc.csv", "--cores", str(CORES), "--resources", "gpu=1",
+                          "--configfile", "config/test.yaml")  # fmt: skip
+    try:
+        slurm_run = Snakemake(slurm, "--workflow-profile", str(profile), "--configfile", "config/test.yaml",
+                              env=cluster.env)  # fmt: skip
+        try:
+            log = slurm_run.finish(HARD_TIMEOUT, cluster.logs)
+        finally:
+            slurm_run.kill()
+        local_run.finish(300)
+    finally:
+        local_run.kill()
+    return slurm, log, local
+
+
+def test_every_job_went_through_slurm_in_few_grouped_jobs(cluster, runs):
+    workdir, log, _ = runs
+    finished = set(re.findall(r"^Finished jobid: (\d+) \(Rule: (\w+)\)", log, flags=re.MULTILINE))
+    # 3 data, 2 trainings, 2 x 2 checkpoints + 2 extra attacks + samples, tables, 8 figures, all
+    assert len(finished) == 22, sorted(finished)
+    assert re.findall(r"^\s*localrule (\w+):", log, flags=re.MULTILINE) == ["all"]  # the rest: SLURM
+    submitted = SUBMITTED.findall(log)
+    slurm_ids = [slurm_id for _, slurm_id, _ in submitted]
+    # one SLURM job each: the data chain, each training, the scores with the samples and their
+    # two figures (known once both trainings are: the tables ask for both models' checkpoints),
+    # the tables with five figures, and training_history
+    assert len(slurm_ids) == 6, submitted
+    assert len(set(job for job, _, _ in submitted)) == 6  # no group job submitted twice
+    states = {job["jobid"]: job for job in cluster.jobs()}
+    assert all(states[i]["state"] == "COMPLETED" and states[i]["exit_code"] == "0:0" for i in slurm_ids), states
+    logdir = workdir / ".snakemake/slurm_logs"
+    assert sorted(p.stem for p in logdir.rglob("*.log")) == sorted(slurm_ids)  # kept: slurm-keep-successful-logs
+    kinds = {Path(path).relative_to(logdir).parts[0].split("_")[1] for _, _, path in submitted}
+    assert kinds == {"data", "train", "scores", "summary", "training"}  # group_data_..., rule_train_nominal, ...
+    # each job in one group job, once (the group jobs printed up to a submission)
+    for groups in re.findall(r"^\[[^]\n]*\] Group job (.*?)^Job \S+ has been submitted", log, re.MULTILINE | re.DOTALL):
+        jobs = re.findall(r"^\s+jobid: (\d+)$", groups, flags=re.MULTILINE)
+        assert len(jobs) == len(set(jobs)), groups
+
+
+def test_results_equal_a_local_run(runs):
+    workdir, _, local_run = runs
+    for mode in ("nominal", "adversarial"):  # the losses, epoch by epoch (not the timings)
+        history = [pd.read_csv(run / f"results/models/{mode}/history.csv") for run in (workdir, local_run)]
+        columns = ["epoch", "train_loss", "val_loss", "lr"]
+        pd.testing.assert_frame_equal(history[0][columns], history[1][columns], check_exact=True)
+    auc = [pd.read_csv(run / "results/tables/auc.csv") for run in (workdir, local_run)]
+    pd.testing.assert_frame_equal(auc[0], auc[1], check_exact=True)
+    assert len(list((workdir / "results/figures").glob("*.png"))) == 8
+
+
+def test_the_profile_asks_for_one_gpu_per_gpu_job(cluster, runs, tmp_path):
+    """The profile as it is (gpu: 1) on this GPU-less SLURM: the scoring group is submitted with
+    --gpus=1, which sbatch refuses here; its jobs are scored one after another on that one GPU
+    (gpu=1, scoped local), so the group's runtime is the sum of theirs."""
+    workdir, _, _ = runs
+    shutil.copytree(workdir, tmp_path / "workflow", ignore=shutil.ignore_patterns("slurm_logs"))
+    profile = site_profile(gpus=True)
+    scoring = ("score_checkpoint", "score_extra_attacks", "adversarial_samples")
+    run = Snakemake(tmp_path / "workflow", "--workflow-profile", str(write_profile(tmp_path / "profile", profile)),
+                    "--configfile", "config/test.yaml", "--forcerun", *scoring, "--until", *scoring, "--verbose",
+                    env=cluster.env)  # fmt: skip
+    try:
+        assert run.process.wait(timeout=120) != 0, run.log()[-3000:]
+    finally:
+        run.kill()
+    sbatch = re.search(r"sbatch call: (sbatch .*slurm_logs/group_scores.*)", run.log())
+    assert sbatch, run.log()[-3000:]
+    runtime = sum(n * profile["set-resources"][rule]["runtime"] for rule, n in zip(scoring, (4, 2, 1)))
+    assert re.search(rf" -t {runtime} .* --cpus-per-task=1 .* --gpus=1 ", sbatch.group(1)), sbatch.group(1)
