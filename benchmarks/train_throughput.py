@@ -79,7 +79,7 @@ def training_step(mode: str, batch: int, device: torch.device, gather: bool) -> 
         x=torch.randn(n, settings.model.n_inputs, device=device),
         labels=torch.randint(0, 3, (n,), device=device),
         weights=torch.rand(n, device=device),
-        movable=(torch.rand(n, settings.model.n_inputs, device=device) > 0.3).float() if mode == "adversarial" else None,
+        movable=(torch.rand(n, settings.model.n_inputs, device=device) > 0.3) if mode == "adversarial" else None,
     )
     order = torch.randperm(n, device=device)
     starts = itertools.cycle(range(0, n, batch))

@@ -271,3 +271,11 @@ def test_png_resolution(histories, tmp_path):
     figures.plot_training_history(histories, tmp_path / "h")
     width, height = struct.unpack(">II", (tmp_path / "h.png").read_bytes()[16:24])  # IHDR
     assert (width, height) == (16 * 150, 9 * 150)  # 16 x 9 inch figure at 150 dpi
+
+
+def test_fig7_checkpoints_spread_in_log_epoch_with_the_selected_one():
+    assert figures.spread_checkpoints(range(1, 38), 4, always=27) == [1, 3, 11, 27]
+    assert figures.spread_checkpoints(range(1, 1001), 4, always=497) == [1, 10, 100, 497]
+    assert figures.spread_checkpoints(range(1, 38), 4, always=37) == [1, 3, 11, 37]
+    assert figures.spread_checkpoints([1, 2, 3], 4, always=2) == [1, 2, 3]
+    assert figures.spread_checkpoints([5], 4, always=5) == [5]

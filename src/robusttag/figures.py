@@ -1123,9 +1123,11 @@ def plot_training_history(histories: Mapping[str, pd.DataFrame], path: str | os.
 
 
 def spread_checkpoints(epochs: Sequence[int], count: int, always: int) -> list[int]:
-    """Up to ``count`` epochs evenly spread over ``epochs``, ``always`` among them."""
-    epochs = sorted(set(epochs))
-    picks = {epochs[round(i * (len(epochs) - 1) / max(count - 1, 1))] for i in range(min(count, len(epochs)))}
+    """Up to ``count`` of ``epochs``, evenly spread in log(epoch) from the first
+    to the last (the tagger changes fastest early), ``always`` among them."""
+    epochs = np.array(sorted(set(epochs)))
+    targets = np.geomspace(epochs[0], epochs[-1], min(count, len(epochs)))
+    picks = {int(epochs[np.abs(np.log(epochs) - np.log(t)).argmin()]) for t in targets}
     if always not in picks:
         picks = set(sorted(picks)[: count - 1]) | {always}
     return sorted(picks)
