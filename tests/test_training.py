@@ -11,12 +11,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from robusttag.features import default_column
 from robusttag.losses import focal_loss
 from robusttag.model import ModelSettings, ReLUDropout, Tagger
 from robusttag.preprocess import preprocess
@@ -374,3 +376,23 @@ def test_an_epoch_never_leaves_the_device(mode):
     with _HostWatch("meta") as watch:
         data.x[:64].mul_(torch.ones(184))  # what a host-made mask would do
     assert watch.offences == ["ones", "mul_"]
+
+
+def test_split_read_row_group_by_row_group_equals_a_whole_read(data, tmp_path):
+    import json
+
+    summary = json.loads((data / "preprocessing.json").read_text())
+    table = pq.read_table(data / "train.parquet")
+    pq.write_table(table, tmp_path / "train.parquet", row_group_size=97)  # several groups, a ragged last one
+    assert pq.ParquetFile(tmp_path / "train.parquet").num_row_groups > 3
+    split = load_split(tmp_path / "train.parquet", summary, torch.device("cpu"))
+    names = summary["feature_order"]
+    x = np.column_stack([table.column(n).to_numpy() for n in names])
+    default = np.column_stack([table.column(default_column(n)).to_numpy() for n in names])
+    integer = np.array([c["is_integer"] for c in summary["features"]])
+    assert np.array_equal(split.x.numpy(), x)
+    assert split.movable.dtype == torch.bool
+    assert np.array_equal(split.movable.numpy(), ~default & ~integer)
+    assert integer.any() and default.any()  # both exclusions are exercised
+    assert np.array_equal(split.labels.numpy(), table.column("label").to_numpy())
+    assert np.array_equal(split.weights.numpy(), table.column("weight").to_numpy())
