@@ -2,7 +2,9 @@
 
 Generates a synthetic file with as many jets as the real one (11,491,971) in
 the real format, then converts it to Parquet, preprocesses it, and trains one
-epoch of each mode at the paper's batch size (65536) on the CPU. Each stage
+epoch of each mode at the paper's batch size (65536) on the CPU, and scores
+the nominal checkpoint on the whole test set (raw and FGSM at the four
+default epsilons, with the cap), as every scanned checkpoint is. Each stage
 runs in its own process under ``/usr/bin/time -v``; printed per stage: wall
 time, peak resident memory, and the rate. Optionally (``--naive N``) the naive
 reader of ``convert_throughput.py`` converts the first N jets of the same file,
@@ -36,6 +38,15 @@ pre, out, mode = sys.argv[1:4]
 history = train(f"{pre}/train.parquet", f"{pre}/val.parquet", f"{pre}/preprocessing.json", out,
                 TrainingSettings(mode=mode, device="cpu", max_epochs=1), state_dir=out + ".state", threads=2)
 print("jets/s", history[0]["jets_per_s"], "epoch seconds", history[0]["seconds"])
+"""
+
+_SCORE = """
+import sys
+from robusttag.evaluate import EvaluationSettings, score_checkpoint
+from robusttag.training import TrainingSettings
+pre, checkpoint, out = sys.argv[1:4]
+score_checkpoint("nominal", checkpoint, f"{pre}/test.parquet", f"{pre}/preprocessing.json", out,
+                 EvaluationSettings(device="cpu"), TrainingSettings(device="cpu"), threads=2)
 """
 
 _NAIVE = """
@@ -79,6 +90,9 @@ def main() -> None:
     for mode in ("nominal", "adversarial"):
         out = work / f"models_{mode}"
         stages.append((f"train 1 epoch {mode}", out / "history.csv", [sys.executable, "-c", _TRAIN, str(pre), str(out), mode]))
+    scores = work / "scores_epoch_001.parquet"
+    checkpoint = work / "models_nominal" / "epoch_001.pt"
+    stages.append(("score 1 checkpoint", scores, [sys.executable, "-c", _SCORE, str(pre), str(checkpoint), str(scores)]))
     if args.naive:
         naive = [sys.executable, "-c", _NAIVE, str(HERE), str(source), str(work / "naive.parquet"), str(args.naive)]
         stages.append(("naive reader", None, naive))

@@ -113,13 +113,16 @@ def test_one_gradient_serves_every_epsilon(workspace):
     test, settings = _test_set(workspace, max_jets=500)
     model = load_tagger(workspace / "models/nominal/epoch_001.pt", torch.device("cpu"))
     sign = input_gradient_sign(model, test.data.x, test.data.labels)
-    shared = {eps: x for attack, _, eps, x in attacked_inputs(test, settings, {"nominal": sign}, False)
-              if attack == "fgsm"}  # fmt: skip
+    made = {eps: inputs for attack, _, eps, inputs in attacked_inputs(test, settings, {"nominal": sign}, False)
+            if attack == "fgsm"}  # fmt: skip
+    shared = {eps: inputs(slice(None)) for eps, inputs in made.items()}
     limit = test.step_limit(settings.restrict_impact)
     for eps in settings.epsilons:  # a fresh gradient per epsilon gives the very same inputs
         fresh = perturb(test.data.x, input_gradient_sign(model, test.data.x, test.data.labels) * eps,
                         test.data.movable, limit)  # fmt: skip
         assert torch.equal(shared[eps], fresh)
+        # made slice by slice (as the scoring does), the same inputs
+        assert torch.equal(torch.cat([made[eps](slice(0, 123)), made[eps](slice(123, None))]), fresh)
     moved = shared[0.05] != test.data.x
     assert moved.any()
     assert not (moved & (test.data.movable == 0)).any()  # integers and defaults stay
@@ -127,8 +130,8 @@ def test_one_gradient_serves_every_epsilon(workspace):
 
 def test_baselines_have_the_attacks_sizes_and_are_seeded(workspace):
     test, settings = _test_set(workspace, max_jets=300, restrict_impact=None)
-    first = {(a, e): x for a, _, e, x in attacked_inputs(test, settings, {}, True)}
-    again = {(a, e): x for a, _, e, x in attacked_inputs(test, settings, {}, True)}
+    first = {(a, e): inputs(slice(None)) for a, _, e, inputs in attacked_inputs(test, settings, {}, True)}
+    again = {(a, e): inputs(slice(None)) for a, _, e, inputs in attacked_inputs(test, settings, {}, True)}
     movable = test.data.movable == 1
     for eps in settings.epsilons:
         assert torch.equal(first["noise", eps], again["noise", eps])
@@ -151,7 +154,8 @@ def test_cross_attack_scores_are_the_target_on_the_sources_inputs(workspace, tmp
     target = load_tagger(sources["nominal"], torch.device("cpu"))
     source = load_tagger(sources["adversarial"], torch.device("cpu"))
     sign = input_gradient_sign(source, test.data.x, test.data.labels)
-    expected = predict(target, perturb(test.data.x, sign * 0.05, test.data.movable, test.step_limit(0.25)), 1024)
+    attacked = perturb(test.data.x, sign * 0.05, test.data.movable, test.step_limit(0.25))
+    expected = predict(target, attacked, 1024).numpy()
     rows = scores[(scores["attack"] == "fgsm") & (scores["attack_source"] == "adversarial")
                   & np.isclose(scores["epsilon"], 0.05)]  # fmt: skip
     np.testing.assert_allclose(rows[["p_b", "p_c", "p_light"]].to_numpy(), expected, rtol=1e-6)

@@ -13,7 +13,7 @@ import csv
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,8 +135,8 @@ class TestSet:
     mean: torch.Tensor  #: (features,) for raw = x * std + mean
     std: torch.Tensor
 
-    def step_limit(self, cap: float | None) -> torch.Tensor | None:
-        return None if cap is None else raw_step_limit(self.data.x, self.mean, self.std, cap)
+    def step_limit(self, cap: float | None, jets: slice = slice(None)) -> torch.Tensor | None:
+        return None if cap is None else raw_step_limit(self.data.x[jets], self.mean, self.std, cap)
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.std + self.mean
@@ -174,30 +174,51 @@ def gradient_sign(model: Tagger, test: TestSet, training: TrainingSettings, batc
 
 
 @torch.no_grad()
-def predict(model: Tagger, x: torch.Tensor, batch_size: int) -> np.ndarray:
-    """(n, 3) probabilities p_b, p_c, p_light."""
+def predict(model: Tagger, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """(n, 3) probabilities p_b, p_c, p_light, on the inputs' device."""
     model.eval()
-    return torch.cat([probabilities(model(x[part])) for part in _batches(len(x), batch_size)]).cpu().numpy()
+    return torch.cat([probabilities(model(x[part])) for part in _batches(len(x), batch_size)])
+
+
+Inputs = Callable[[slice], torch.Tensor]  #: the (attacked) inputs of a slice of test jets
 
 
 def attacked_inputs(
     test: TestSet, settings: EvaluationSettings, signs: dict[str, torch.Tensor], baselines: bool
-) -> Iterable[tuple[str, str, float, torch.Tensor]]:
+) -> Iterable[tuple[str, str, float, Inputs]]:
     """(attack, attack_source, epsilon, inputs) for raw inputs, FGSM from every
-    source's gradient sign at every epsilon, and the baselines if asked."""
-    data = test.data
-    limit = test.step_limit(settings.restrict_impact)
-    yield "raw", NO_SOURCE, 0.0, data.x
+    source's gradient sign at every epsilon, and the baselines if asked.
+
+    ``inputs(jets)`` makes the inputs of a slice of jets only when asked: an
+    attacked copy of the whole test set at a time (several temporaries of it
+    for the cap) would need ~10 GB for the full dataset's 2.3 M test jets.
+    Each noise attack draws from its own generator, in the order its slices
+    are asked for.
+    """
+    data, cap = test.data, settings.restrict_impact
+    yield "raw", NO_SOURCE, 0.0, lambda jets: data.x[jets]
     for source, sign in signs.items():
         for eps in settings.epsilons:
-            yield "fgsm", source, eps, perturb(data.x, sign * eps, data.movable, limit)
-    if baselines:
-        generator = torch.Generator(device=data.x.device).manual_seed(settings.noise_seed)
-        for eps in settings.epsilons:
-            yield "noise", NO_SOURCE, eps, perturb(data.x, noise_step(data.x, eps, generator), data.movable, limit)
-            shift = torch.full_like(data.x, eps)
-            yield "shift_up", NO_SOURCE, eps, perturb(data.x, shift, data.movable, limit)
-            yield "shift_down", NO_SOURCE, eps, perturb(data.x, -shift, data.movable, limit)
+            yield "fgsm", source, eps, moved(test, lambda jets, sign=sign, eps=eps: sign[jets] * eps, cap)
+    if not baselines:
+        return
+    for index, eps in enumerate(settings.epsilons):
+        generator = torch.Generator(device=data.x.device).manual_seed(settings.noise_seed * 1000 + index)
+        noise = lambda jets, g=generator, eps=eps: noise_step(data.x[jets], eps, g)  # noqa: E731
+        yield "noise", NO_SOURCE, eps, moved(test, noise, cap)
+        yield "shift_up", NO_SOURCE, eps, moved(test, lambda jets, eps=eps: torch.full_like(data.x[jets], eps), cap)
+        yield "shift_down", NO_SOURCE, eps, moved(test, lambda jets, eps=eps: torch.full_like(data.x[jets], -eps), cap)
+
+
+def moved(test: TestSet, step: Inputs, cap: float | None) -> Inputs:
+    """The test jets moved by ``step`` where movable, each step capped when ``cap`` is given."""
+    data = test.data
+    return lambda jets: perturb(data.x[jets], step(jets), data.movable[jets], test.step_limit(cap, jets))
+
+
+def in_slices(inputs: Inputs, n: int, batch_size: int, then: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
+    """``then`` of the inputs of every slice of ``batch_size`` jets, joined on the host."""
+    return np.concatenate([then(inputs(jets)).cpu().numpy() for jets in _batches(n, batch_size)])
 
 
 def score_table(model: Tagger, test: TestSet, attacks, batch_size: int) -> pa.Table:
@@ -205,8 +226,8 @@ def score_table(model: Tagger, test: TestSet, attacks, batch_size: int) -> pa.Ta
     parts = []
     labels = test.data.labels.cpu().numpy().astype(np.int8)
     weights = test.data.weights.cpu().numpy()
-    for attack, source, eps, x in attacks:
-        p = predict(model, x, batch_size)
+    for attack, source, eps, inputs in attacks:
+        p = in_slices(inputs, len(labels), batch_size, lambda x: predict(model, x, batch_size))
         n = len(p)
         parts.append(pa.table({
             "label": labels, "weight": weights,
@@ -278,17 +299,17 @@ def adversarial_samples(
     test = load_test_set(test_path, summary_path, device, settings.max_jets)
     names = sorted(set(settings.figures.input_features) | {"trk0_d0"}, key=INPUT_NAMES.index)
     columns = [INPUT_NAMES.index(n) for n in names]
-    data, limit = test.data, test.step_limit(settings.restrict_impact)
+    data, cap = test.data, settings.restrict_impact
     parts = []
     for model_name, checkpoint in checkpoints.items():
         sign = gradient_sign(load_tagger(checkpoint, device), test, training, settings.batch_size)
-        variants = [("raw", 0.0, False, data.x)]
-        variants += [("fgsm", eps, limit is not None, perturb(data.x, sign * eps, data.movable, limit))
+        variants = [("raw", 0.0, False, lambda jets: data.x[jets])]
+        variants += [("fgsm", eps, cap is not None, moved(test, lambda jets, eps=eps: sign[jets] * eps, cap))
                      for eps in settings.figures.input_epsilons]  # fmt: skip
         eps = settings.figures.uncapped_epsilon
-        variants.append(("fgsm", eps, False, perturb(data.x, sign * eps, data.movable)))
-        for attack, eps, capped, x in variants:
-            raw = test.raw(x)[:, columns].cpu().numpy()
+        variants.append(("fgsm", eps, False, moved(test, lambda jets, eps=eps: sign[jets] * eps, None)))
+        for attack, eps, capped, inputs in variants:
+            raw = in_slices(inputs, len(data), settings.batch_size, lambda x: test.raw(x)[:, columns])
             n = len(raw)
             parts.append(pa.table({
                 "model": pa.array([model_name] * n).dictionary_encode(),
