@@ -903,9 +903,10 @@ def plot_first_track_d0(
     ``logy`` switches to a log y axis (default linear, as in the paper).
 
     ``feature`` defaults to ``track_0_d0`` (or the model-input name
-    ``trk0_d0``). ``range`` defaults to a range symmetric about 0 from the
-    0.5-99.5 percentiles of the raw values of all models (defaults left out),
-    the same in every panel.
+    ``trk0_d0``). ``range`` defaults to the 0.5-99.5 percentiles of the raw
+    values of all models (defaults left out), the same in every panel: with
+    the tracks ordered by signed d0 significance the first track's d0 is
+    mostly positive, so a range symmetric about 0 would leave half of it empty.
 
     Raises ValueError when a model or the epsilon (uncapped) is absent.
     Returns the paths of the PNG and PDF written.
@@ -926,7 +927,7 @@ def plot_first_track_d0(
     if all_raw.size == 0:
         raise ValueError(f"'{column}' has no finite raw values")
     if range is None:
-        edges = np.linspace(*_robust_range(all_raw, symmetric=True), bins + 1)
+        edges = np.linspace(*_robust_range(all_raw), bins + 1)
     else:
         edges = _bin_edges(all_raw, range, bins)
 
