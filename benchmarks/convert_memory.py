@@ -10,11 +10,9 @@ of its largest parsing worker, and their sum (an upper bound of the total).
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from robusttag.sources.synthetic import generate_file

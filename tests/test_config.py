@@ -9,7 +9,6 @@ and ``snakemake.utils.validate`` directly for the finer cases.
 from __future__ import annotations
 
 import copy
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,20 +18,11 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from workflow_copy import copy_workflow
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
-WORKFLOW_ITEMS = ("Snakefile", "config.yaml", "config", "workflow", "envs")
 SHIPPED = ("config.yaml", "config/test.yaml", "config/paper.yaml")
-
-
-def copy_workflow(target: Path) -> Path:
-    for item in WORKFLOW_ITEMS:
-        source = ROOT / item
-        if source.is_dir():
-            shutil.copytree(source, target / item)
-        else:
-            shutil.copy(source, target / item)
-    return target
 
 
 def dry_run(workdir: Path, configfile: str) -> subprocess.CompletedProcess:

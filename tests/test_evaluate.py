@@ -4,7 +4,6 @@ cross-attack wiring, the selected checkpoint, and the tables built from scores."
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import asdict
 
 import numpy as np

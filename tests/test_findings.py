@@ -10,17 +10,15 @@ nominal model loses more AUC under FGSM the better it separates b from light.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from robusttag.tables import checkpoint_trend
+from workflow_copy import copy_workflow
 
-ROOT = Path(__file__).resolve().parents[1]
 REDUCED = """\
 dataset:
   synthetic: {n_jets: 60000, seed: 1}
@@ -36,10 +34,7 @@ evaluation:
 
 @pytest.fixture(scope="module")
 def auc(tmp_path_factory) -> pd.DataFrame:
-    workdir = tmp_path_factory.mktemp("findings")
-    for item in ("Snakefile", "config.yaml", "config", "workflow", "envs"):
-        source = ROOT / item
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / item)
+    workdir = copy_workflow(tmp_path_factory.mktemp("findings"))
     (workdir / "reduced.yaml").write_text(REDUCED)
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "results/tables/auc.csv", "--cores", "2", "--configfile", "reduced.yaml"],

@@ -29,10 +29,10 @@ import pytest
 import yaml
 
 from slurm_cluster import PARTITION, SlurmCluster, SlurmUnavailable, missing
+from workflow_copy import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "profiles/slurm/config.yaml"
-WORKFLOW_ITEMS = ("Snakefile", "config.yaml", "config", "workflow", "envs")
 HARD_TIMEOUT = 600  # s, the whole SLURM run; it takes about 3 min on 2 busy cores
 CORES = 2  # per SLURM job, as the local reference run's --cores: the same threads, the same numbers
 # The node declares at least 4 CPUs, more than this machine may have: SLURM then runs two jobs
@@ -43,14 +43,6 @@ SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(l
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
-def copy_workflow(workdir: Path) -> Path:
-    workdir.mkdir(parents=True, exist_ok=True)
-    for item in WORKFLOW_ITEMS:
-        source = ROOT / item
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / item)
-    return workdir
 
 
 class Snakemake:

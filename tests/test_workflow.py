@@ -16,8 +16,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from workflow_copy import copy_workflow
+
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_ITEMS = ("Snakefile", "config.yaml", "config", "workflow", "envs")
 TARGET = "results/preprocessed/test.parquet"
 SOURCE = "results/source/synthetic.json.gz"
 RAW = "results/raw/jets.parquet"
@@ -56,13 +57,7 @@ def rules_a_dry_run_would_run(workdir: Path, *configs: str) -> set[str]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """A copy of the workflow in which the data chain for TARGET has run once."""
-    workdir = tmp_path_factory.mktemp("workflow")
-    for item in WORKFLOW_ITEMS:
-        source = ROOT / item
-        if source.is_dir():
-            shutil.copytree(source, workdir / item)
-        else:
-            shutil.copy(source, workdir / item)
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
     result = snakemake(workdir, TARGET)
     assert result.returncode == 0, output_of(result)[-5000:]
     return workdir, result

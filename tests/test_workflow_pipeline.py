@@ -6,12 +6,13 @@ The data chain itself is tested in test_workflow.py."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from workflow_copy import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,10 +30,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True, configs=("config/te
 @pytest.fixture(scope="module")
 def workflow(tmp_path_factory) -> Path:
     """A copy of the workflow in which the data chain has run once."""
-    workdir = tmp_path_factory.mktemp("workflow")
-    for item in ("Snakefile", "config.yaml", "config", "workflow", "envs"):
-        source = ROOT / item
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / item)
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
     snakemake(workdir, "--resources", "gpu=1")  # everything rule all asks for
     return workdir
 

@@ -199,7 +199,7 @@ def attacked_inputs(
     yield "raw", NO_SOURCE, 0.0, lambda jets: data.x[jets]
     for source, sign in signs.items():
         for eps in settings.epsilons:
-            yield "fgsm", source, eps, moved(test, lambda jets, sign=sign, eps=eps: sign[jets] * eps, cap)
+            yield "fgsm", source, eps, fgsm_inputs(test, sign, eps, cap)
     if not baselines:
         return
     for index, eps in enumerate(settings.epsilons):
@@ -208,6 +208,11 @@ def attacked_inputs(
         yield "noise", NO_SOURCE, eps, moved(test, noise, cap)
         yield "shift_up", NO_SOURCE, eps, moved(test, lambda jets, eps=eps: torch.full_like(data.x[jets], eps), cap)
         yield "shift_down", NO_SOURCE, eps, moved(test, lambda jets, eps=eps: torch.full_like(data.x[jets], -eps), cap)
+
+
+def fgsm_inputs(test: TestSet, sign: torch.Tensor, eps: float, cap: float | None) -> Inputs:
+    """FGSM (Eq. 2) from the gradient sign of every test jet, capped when ``cap`` is given."""
+    return moved(test, lambda jets: sign[jets] * eps, cap)
 
 
 def moved(test: TestSet, step: Inputs, cap: float | None) -> Inputs:
@@ -304,10 +309,10 @@ def adversarial_samples(
     for model_name, checkpoint in checkpoints.items():
         sign = gradient_sign(load_tagger(checkpoint, device), test, training, settings.batch_size)
         variants = [("raw", 0.0, False, lambda jets: data.x[jets])]
-        variants += [("fgsm", eps, cap is not None, moved(test, lambda jets, eps=eps: sign[jets] * eps, cap))
+        variants += [("fgsm", eps, cap is not None, fgsm_inputs(test, sign, eps, cap))
                      for eps in settings.figures.input_epsilons]  # fmt: skip
         eps = settings.figures.uncapped_epsilon
-        variants.append(("fgsm", eps, False, moved(test, lambda jets, eps=eps: sign[jets] * eps, None)))
+        variants.append(("fgsm", eps, False, fgsm_inputs(test, sign, eps, None)))
         for attack, eps, capped, inputs in variants:
             raw = in_slices(inputs, len(data), settings.batch_size, lambda x: test.raw(x)[:, columns])
             n = len(raw)
