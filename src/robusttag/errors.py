@@ -29,3 +29,12 @@ class DownloadError(RobusttagError):
 
 class ConfigError(RobusttagError):
     """A configuration value is missing, misspelt or of the wrong type."""
+
+
+class ResultsError(RobusttagError):
+    """A results table (scores, AUCs, ROC curves, input samples, a training
+    history) lacks what a metric, table or figure asks for, or holds values it
+    cannot use.
+
+    The message names what was asked for and what the table holds.
+    """

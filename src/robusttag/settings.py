@@ -1,0 +1,513 @@
+"""Every setting of the pipeline, as typed dataclasses read from the config once.
+
+One class per config section (``dataset``, ``preprocess``, ``training``,
+``evaluation`` with its ``figures``), and for the evaluation one class per
+kind of job (scoring, input samples, tables), each holding only the keys its
+output depends on: a rule passes exactly those as params, so that Snakemake
+reruns a job only when one of them changes. The dataclass defaults are the
+embedded default run's (``config.yaml``) and the schema's
+(``workflow/schemas/config.schema.yaml``); a test keeps the three equal.
+
+This module imports neither torch nor matplotlib: Snakemake imports it when
+it parses the workflow. The training-history readers live here for the same
+reason (the DAG asks them which checkpoints exist).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field, fields
+
+from .errors import ConfigError, ResultsError
+from .features import input_features
+
+log = logging.getLogger(__name__)
+
+#: The training modes, in the order tables and figures show them.
+MODES: tuple[str, ...] = ("nominal", "adversarial")
+TRACK_ORDERS: tuple[str, ...] = ("signed_d0_significance", "abs_d0_significance", "file")
+SOURCES: tuple[str, ...] = ("synthetic", "uci", "root")
+HISTORY_COLUMNS: tuple[str, ...] = ("epoch", "train_loss", "val_loss", "lr", "seconds", "jets_per_s")
+
+
+def _tuples(section: dict) -> dict:
+    """Lists of a YAML section as tuples (frozen dataclasses hold tuples)."""
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in section.items()}
+
+
+def _known(cls, section: dict, where: str) -> dict:
+    """``section`` restricted to the fields of ``cls``; an unknown key is an error."""
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(section) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; choose from {sorted(names)}")
+    return section
+
+
+# ---------------------------------------------------------------------------
+# dataset
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyntheticSettings:
+    n_jets: int = 300_000
+    seed: int = 1
+    difficulty: dict = field(default_factory=dict)  #: overrides of sources.synthetic.Difficulty
+
+
+@dataclass(frozen=True)
+class UciSettings:
+    url: str = "http://mlphysics.ics.uci.edu/data/hb_jet_flavor_2016/dataset.json.gz"
+    sha256: str | None = None  #: expected SHA-256 of the download; None skips the check
+
+
+@dataclass(frozen=True)
+class RootSettings:
+    files: tuple[str, ...] = ()
+    tree: str = "jets"
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """The ``dataset`` section: where the jets come from."""
+
+    source: str = "synthetic"
+    synthetic: SyntheticSettings = field(default_factory=SyntheticSettings)
+    uci: UciSettings = field(default_factory=UciSettings)
+    root: RootSettings = field(default_factory=RootSettings)
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ConfigError(f"dataset.source '{self.source}' is unknown; choose from {SOURCES}")
+        if self.source == "root" and not self.root.files:
+            raise ConfigError("dataset.source is 'root' but dataset.root.files names no file")
+
+    @classmethod
+    def from_config(cls, section: dict) -> DatasetSettings:
+        """From the config's ``dataset`` section.
+
+        Raises
+        ------
+        ConfigError
+            On an unknown key or source, or a ``root`` source without files.
+        """
+        values = dict(_known(cls, section, "dataset"))
+        parts = {"synthetic": SyntheticSettings, "uci": UciSettings, "root": RootSettings}
+        for name, part in parts.items():
+            values[name] = part(**_tuples(_known(part, values.get(name, {}), f"dataset.{name}")))
+        return cls(**values)
+
+
+# ---------------------------------------------------------------------------
+# preprocess
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreprocessSettings:
+    """The ``preprocess`` section (the last three fields are fixed by the method, not configured)."""
+
+    n_tracks: int = 6
+    track_order: str = "signed_d0_significance"
+    split: tuple[float, float, float] = (0.72, 0.08, 0.20)
+    seed: int = 42
+    weight_bins: tuple[int, int] = (50, 50)  #: (eta, pT)
+    eta_range: tuple[float, float] = (-2.5, 2.5)
+    pt_range_gev: tuple[float, float] = (20.0, 900.0)
+
+    def __post_init__(self) -> None:
+        if self.track_order not in TRACK_ORDERS:
+            raise ConfigError(f"preprocess.track_order '{self.track_order}' is unknown; choose from {TRACK_ORDERS}")
+        if self.n_tracks < 1:
+            raise ConfigError(f"preprocess.n_tracks must be at least 1, got {self.n_tracks}")
+        if len(self.split) != 3 or not all(0 <= f <= 1 for f in self.split) or abs(sum(self.split) - 1.0) > 1e-9:
+            raise ConfigError(f"preprocess.split must be three fractions summing to 1, got {list(self.split)}")
+
+    @classmethod
+    def from_config(cls, section: dict) -> PreprocessSettings:
+        """From the config's ``preprocess`` section.
+
+        Raises
+        ------
+        ConfigError
+            On an unknown key, an unknown track order, or a split that is not three fractions summing to 1.
+        """
+        return cls(**_tuples(_known(cls, section, "preprocess")))
+
+    def input_names(self) -> tuple[str, ...]:
+        """The names of the model inputs this preprocessing makes."""
+        return tuple(feature.name for feature in input_features(self.n_tracks))
+
+
+# ---------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The network's shape; ``n_inputs`` comes from the data (``preprocessing.json``), not the config."""
+
+    n_inputs: int = 184
+    width: int = 100
+    depth: int = 5  #: hidden layers
+    dropout: float = 0.1
+    n_classes: int = 3
+
+    def __post_init__(self) -> None:
+        if min(self.n_inputs, self.width, self.depth, self.n_classes) < 1:
+            raise ConfigError(f"the model's inputs, width, depth and classes must be at least 1, got {self}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"training.model.dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """What the loss (and so every input gradient of an attack) depends on."""
+
+    focal_gamma: float = 25.0
+    double_softmax: bool = False  #: paper-compatibility: softmax twice (the authors' code)
+
+
+#: The config's ``training`` keys that only adversarial training reads.
+ADVERSARIAL_KEYS = ("adversarial",)
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """The ``training`` section of the config, for one mode."""
+
+    mode: str = "nominal"
+    seed: int = 1
+    device: str = "auto"
+    lr: float = 1e-3
+    lr_decay_epochs: float = 30.0  #: lr(epoch) = lr / (1 + epoch / lr_decay_epochs)
+    batch_size: int = 8192
+    max_epochs: int = 60
+    patience: int = 10  #: epochs without a lower validation loss before stopping
+    focal_gamma: float = 25.0
+    epsilon: float = 0.01  #: FGSM step of adversarial training, standardised units
+    attack_dropout: bool = True  #: craft the attack with dropout on, as the authors did
+    double_softmax: bool = False  #: paper-compatibility: softmax twice (authors' code)
+    accumulate_attack_grad: bool = False  #: paper-compatibility: attack's gradients leak into the update
+    model: ModelSettings = field(default_factory=ModelSettings)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"training mode '{self.mode}' is unknown; choose from {MODES}")
+        if self.batch_size < 1 or self.max_epochs < 1 or self.patience < 1:
+            raise ConfigError("training.batch_size, max_epochs and patience must be at least 1")
+        if self.lr <= 0 or self.lr_decay_epochs <= 0 or self.focal_gamma < 0 or self.epsilon < 0:
+            raise ConfigError("training.lr and lr_decay_epochs must be positive, focal_gamma and epsilon >= 0")
+
+    @classmethod
+    def from_config(cls, section: dict, mode: str) -> TrainingSettings:
+        """From the config's ``training`` section (nested as in config.yaml).
+
+        Raises
+        ------
+        ConfigError
+            On an unknown key or mode, or a value out of range.
+        """
+        flat = {k: v for k, v in section.items() if k not in ("model", "adversarial", "compat")}
+        flat.update(section.get("adversarial", {}))
+        flat.update(section.get("compat", {}))
+        model = ModelSettings(**_known(ModelSettings, section.get("model", {}), "training.model"))
+        return cls(mode=mode, model=model, **_known(cls, flat, "training"))
+
+    @property
+    def loss(self) -> LossSettings:
+        return LossSettings(self.focal_gamma, self.double_softmax)
+
+    def fingerprint(self, data_summary: str) -> str:
+        """Hash of these settings and of the preprocessing that made the data."""
+        text = json.dumps(asdict(self), sort_keys=True) + data_summary
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def training_config(section: dict, mode: str) -> dict:
+    """The part of the ``training`` section that a mode's training depends on
+    (the rule's params): nominal training reads no adversarial key."""
+    return {k: v for k, v in section.items() if mode == "adversarial" or k not in ADVERSARIAL_KEYS}
+
+
+def loss_config(section: dict) -> dict:
+    """The part of the ``training`` section an attack's gradient depends on (the scoring rules' params)."""
+    settings = TrainingSettings.from_config(section, "nominal")
+    return asdict(settings.loss)
+
+
+# ---------------------------------------------------------------------------
+# evaluation
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """What a score file depends on: the attacks and how they are run."""
+
+    epsilons: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05)  #: FGSM and baseline sizes, standardised units
+    restrict_impact: float | None = 0.25  #: the cap, fraction of the raw value; None: plain Eq. 2
+    baselines: bool = True  #: Gaussian noise and coherent shifts at the selected checkpoint
+    noise_seed: int = 1
+    max_jets: int | None = None  #: evaluate only the first test jets (None: all)
+    batch_size: int = 65536
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not self.epsilons or any(e <= 0 for e in self.epsilons):
+            raise ConfigError(f"evaluation.epsilons must be positive, got {list(self.epsilons)}")
+        if self.restrict_impact is not None and self.restrict_impact <= 0:
+            raise ConfigError(f"evaluation.restrict_impact must be positive or null, got {self.restrict_impact}")
+        if self.max_jets is not None and self.max_jets < 1:
+            raise ConfigError(f"evaluation.max_jets must be at least 1 or null, got {self.max_jets}")
+
+
+#: What only the extra-attacks file (at the selected checkpoint) reads of ScoringSettings.
+BASELINE_KEYS = ("baselines", "noise_seed")
+
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """What the input samples of Figs. 5 and 10 depend on."""
+
+    input_features: tuple[str, ...] = ("trk0_d0", "trk0_z0", "track_2_d0_significance", "vertex_mass")
+    input_epsilons: tuple[float, ...] = (0.01, 0.05)  #: Fig. 5, capped as configured
+    uncapped_epsilon: float = 0.1  #: Fig. 10, plain Eq. 2
+    restrict_impact: float | None = 0.25
+    max_jets: int | None = None
+    batch_size: int = 65536
+    device: str = "auto"
+
+    #: the column of Fig. 10, always sampled
+    FIRST_TRACK_D0 = "trk0_d0"
+
+    def sampled_features(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.input_features, self.FIRST_TRACK_D0)))
+
+
+@dataclass(frozen=True)
+class TableSettings:
+    """What the tables and the summary depend on."""
+
+    weighted: bool = False  #: metrics with the test jets' flavour weights
+    summary_epsilon: float = 0.05  #: the epsilon of the summary
+    restrict_impact: float | None = 0.25  #: quoted in the summary
+
+
+@dataclass(frozen=True)
+class FigureSettings:
+    """The ``evaluation.figures`` section."""
+
+    input_features: tuple[str, ...] = ("trk0_d0", "trk0_z0", "track_2_d0_significance", "vertex_mass")
+    input_epsilons: tuple[float, ...] = (0.01, 0.05)  #: Fig. 5
+    uncapped_epsilon: float = 0.1  #: Fig. 10, plain Eq. 2
+    checkpoints: int = 4  #: Fig. 7: checkpoints drawn, evenly spaced in log(epoch)
+
+    def __post_init__(self) -> None:
+        if not self.input_features or not self.input_epsilons or any(e <= 0 for e in self.input_epsilons):
+            raise ConfigError("evaluation.figures.input_features and input_epsilons (> 0) must not be empty")
+        if self.uncapped_epsilon <= 0 or self.checkpoints < 1:
+            raise ConfigError("evaluation.figures.uncapped_epsilon must be > 0 and checkpoints >= 1")
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """The whole ``evaluation`` section; the jobs take the parts they depend on."""
+
+    epsilons: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05)
+    restrict_impact: float | None = 0.25
+    epochs: str | tuple[int, ...] = "all"  #: checkpoints scanned (the selected one always is)
+    baselines: bool = True
+    noise_seed: int = 1
+    weighted: bool = False
+    max_jets: int | None = None
+    summary_epsilon: float = 0.05  #: the epsilon of the summary and of Figs. 4, 7 and 8
+    batch_size: int = 65536
+    device: str = "auto"
+    figures: FigureSettings = field(default_factory=FigureSettings)
+
+    def __post_init__(self) -> None:
+        self.scoring  # noqa: B018 - checks the scoring keys
+        if self.summary_epsilon not in self.epsilons:
+            raise ConfigError(
+                f"evaluation.summary_epsilon {self.summary_epsilon} must be one of evaluation.epsilons "
+                f"{list(self.epsilons)}"
+            )
+        if self.epochs != "all" and (isinstance(self.epochs, str) or any(e < 1 for e in self.epochs)):
+            raise ConfigError(f"evaluation.epochs must be 'all' or a list of epochs >= 1, got {self.epochs}")
+
+    @classmethod
+    def from_config(cls, section: dict) -> EvaluationSettings:
+        """From the config's ``evaluation`` section.
+
+        Raises
+        ------
+        ConfigError
+            On an unknown key or a value out of range.
+        """
+        values = _tuples(_known(cls, section, "evaluation"))
+        figures = FigureSettings(**_tuples(_known(FigureSettings, values.pop("figures", {}), "evaluation.figures")))
+        return cls(figures=figures, **values)
+
+    def _part(self, cls):
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values |= {f.name: getattr(self.figures, f.name) for f in fields(self.figures)}
+        return cls(**{f.name: values[f.name] for f in fields(cls)})
+
+    @property
+    def scoring(self) -> ScoringSettings:
+        return self._part(ScoringSettings)
+
+    @property
+    def samples(self) -> SampleSettings:
+        return self._part(SampleSettings)
+
+    @property
+    def tables(self) -> TableSettings:
+        return self._part(TableSettings)
+
+
+# ---------------------------------------------------------------------------
+# What each rule receives: the keys its output depends on
+# ---------------------------------------------------------------------------
+
+#: Per figure, the ``evaluation`` keys it reads (dotted below ``figures``), passed
+#: to its drawing function as keyword arguments named by the last part.
+FIGURE_KEYS: dict[str, tuple[str, ...]] = {
+    "fig4_cross_attacks": ("summary_epsilon",),
+    "fig5_input_shifts": ("figures.input_features", "figures.input_epsilons", "restrict_impact"),
+    "fig6_roc_vs_epsilon": ("epsilons",),
+    "fig7_roc_per_checkpoint": ("summary_epsilon", "figures.checkpoints"),
+    "fig8_nominal_vs_adversarial": ("summary_epsilon",),
+    "fig9_auc_drop": (),
+    "fig10_first_track_d0": ("figures.uncapped_epsilon",),
+    "training_history": (),
+}
+
+
+def _subset(cls, evaluation: dict, leave_out: tuple[str, ...] = ()) -> dict:
+    settings = EvaluationSettings.from_config(evaluation)._part(cls)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items() if k not in leave_out}
+
+
+def from_params(cls, params: dict):
+    """A job's settings (ScoringSettings, SampleSettings, TableSettings, ...) from its rule's params.
+
+    Raises
+    ------
+    ConfigError
+        On a key that is not a field of ``cls``, or a value out of range.
+    """
+    return cls(**_tuples(_known(cls, dict(params), cls.__name__)))
+
+
+def scoring_config(evaluation: dict, *, baselines: bool) -> dict:
+    """The scoring rules' params; without ``baselines`` (the per-checkpoint scan)
+    the keys only the baselines read are left out."""
+    return _subset(ScoringSettings, evaluation, () if baselines else BASELINE_KEYS)
+
+
+def sample_config(evaluation: dict) -> dict:
+    """The input-sample rule's params (Figs. 5 and 10)."""
+    return _subset(SampleSettings, evaluation)
+
+
+def table_config(evaluation: dict) -> dict:
+    """The tables rule's params."""
+    return _subset(TableSettings, evaluation)
+
+
+def figure_config(name: str, evaluation: dict) -> dict:
+    """A figure rule's params: {keyword: value} of the keys in FIGURE_KEYS[name].
+
+    Raises
+    ------
+    ConfigError
+        For a figure that is not in FIGURE_KEYS.
+    """
+    if name not in FIGURE_KEYS:
+        raise ConfigError(f"unknown figure '{name}'; choose from {list(FIGURE_KEYS)}")
+    settings = EvaluationSettings.from_config(evaluation)
+    values = {}
+    for key in FIGURE_KEYS[name]:
+        owner = settings
+        for part in key.split("."):
+            owner = getattr(owner, part)
+        values[key.rsplit(".", 1)[-1]] = list(owner) if isinstance(owner, tuple) else owner
+    return values
+
+
+def check_config(config: dict) -> None:
+    """What the schema cannot say, checked before any job runs: every section
+    makes its settings, and the figures' features are among the inputs that
+    ``preprocess.n_tracks`` makes.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first key that is wrong and what would be accepted.
+    """
+    DatasetSettings.from_config(config.get("dataset", {}))
+    preprocess = PreprocessSettings.from_config(config.get("preprocess", {}))
+    for mode in MODES:
+        TrainingSettings.from_config(config.get("training", {}), mode)
+    evaluation = EvaluationSettings.from_config(config.get("evaluation", {}))
+    names = preprocess.input_names()
+    unknown = [name for name in evaluation.samples.sampled_features() if name not in names]
+    if unknown:
+        raise ConfigError(
+            f"evaluation.figures.input_features: {unknown} are not among the {len(names)} inputs of "
+            f"preprocess.n_tracks = {preprocess.n_tracks} (e.g. {names[0]}, ..., {names[-1]})"
+        )
+
+
+# ---------------------------------------------------------------------------
+# Training histories: which checkpoints exist, which one is selected
+# ---------------------------------------------------------------------------
+
+
+def read_history(path: str | os.PathLike) -> list[dict]:
+    """The rows of a training's ``history.csv`` as {column: float}.
+
+    Raises
+    ------
+    ResultsError
+        When the file lacks a column of HISTORY_COLUMNS.
+    """
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in HISTORY_COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ResultsError(f"{path}: training history lacks column(s) {missing}; it has {reader.fieldnames}")
+        return [{k: float(v) for k, v in row.items()} for row in reader]
+
+
+def selected_epoch(history_path: str | os.PathLike) -> int:
+    """The checkpoint a model is judged by: the epoch of the lowest validation loss.
+
+    Raises
+    ------
+    ResultsError
+        When the history holds no epoch.
+    """
+    rows = read_history(history_path)
+    if not rows:
+        raise ResultsError(f"{history_path}: no epochs in the training history")
+    return int(min(rows, key=lambda row: row["val_loss"])["epoch"])
+
+
+def scanned_epochs(history_path: str | os.PathLike, epochs: str | tuple[int, ...]) -> list[int]:
+    """The checkpoints to evaluate: those of ``epochs`` ('all' or a list) that
+    were trained, and always the selected one."""
+    trained = [int(row["epoch"]) for row in read_history(history_path)]
+    wanted = set(trained) if epochs == "all" else set(epochs) & set(trained)
+    skipped = sorted(set(() if epochs == "all" else epochs) - set(trained))
+    if skipped:
+        log.info("%s: epochs %s were not trained (early stopping); not scanned", history_path, skipped)
+    return sorted(wanted | {selected_epoch(history_path)})
