@@ -24,8 +24,10 @@ from collections.abc import Callable
 import torch
 
 from robusttag.io import reuse_freed_memory
-from robusttag.model import ModelSettings, Tagger
-from robusttag.training import Split, TrainingSettings, backpropagate, choose_device
+from robusttag.data import Split, choose_device
+from robusttag.model import Tagger
+from robusttag.settings import ModelSettings, TrainingSettings
+from robusttag.training import backpropagate
 
 
 def _timed(function, steps: int, device: torch.device) -> float:

@@ -1,28 +1,19 @@
-"""The paper's tagger: a fully connected network on the 184 inputs.
+"""The paper's tagger: a fully connected network on the model inputs.
 
-184 -> 5 x 100 (ReLU, dropout 0.1 after every hidden layer but the last) -> 3.
+184 (6 track slots; in general as many as ``preprocessing.json`` lists)
+-> 5 x 100 (ReLU, dropout 0.1 after every hidden layer but the last) -> 3.
 The network returns logits; class probabilities (b, c, light) are their
 softmax (:func:`probabilities`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import nn
 
-from .features import N_INPUTS
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    n_inputs: int = N_INPUTS
-    width: int = 100
-    depth: int = 5  #: hidden layers
-    dropout: float = 0.1
-    n_classes: int = 3
+from .errors import ConfigError
+from .settings import ModelSettings
 
 
 class _ReLUDropoutFunction(torch.autograd.Function):
@@ -92,7 +83,7 @@ class ReLUDropout(nn.Module):
     def __init__(self, p: float = 0.0, *, feeds_linear: bool = False) -> None:
         super().__init__()
         if not 0 <= p < 1:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+            raise ConfigError(f"dropout probability must be in [0, 1), got {p}")
         self.p = p
         #: the output goes only into a linear layer, whose backward pass hands
         #: over a fresh gradient that may be overwritten
@@ -144,8 +135,6 @@ class Tagger(nn.Sequential):
     authors' code builds them, then a linear output."""
 
     def __init__(self, settings: ModelSettings = ModelSettings()) -> None:
-        if settings.depth < 1 or settings.width < 1:
-            raise ValueError(f"depth and width must be at least 1, got {settings.depth} and {settings.width}")
         layers: list[nn.Module] = []
         width_in = settings.n_inputs
         for layer in range(settings.depth):

@@ -1,0 +1,82 @@
+"""Checkpoints of a training: their names, loading, and a trained tagger from one."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from .io import atomic_output
+from .model import Tagger
+from .settings import ModelSettings, selected_epoch
+
+log = logging.getLogger(__name__)
+
+
+def checkpoint_name(epoch: int) -> str:
+    return f"epoch_{epoch:03d}.pt"
+
+
+def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu") -> dict:
+    """A checkpoint as saved after an epoch (safe to load: tensors and plain types only)."""
+    return torch.load(path, map_location=device, weights_only=True)
+
+
+def save_checkpoint(path: Path, model, optimizer, epoch: int, row: dict, progress: dict, fingerprint: str) -> None:
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": epoch,
+        "train_loss": row["train_loss"],
+        "val_loss": row["val_loss"],
+        "lr": row["lr"],
+        "history": progress["history"],
+        "best_val_loss": progress["best_val_loss"],
+        "epochs_without_improvement": progress["epochs_without_improvement"],
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "config_hash": fingerprint,
+        "model_settings": asdict(model.settings),
+    }
+    with atomic_output(path) as tmp:
+        torch.save(state, tmp)
+
+
+def resume_point(state_dir: Path, fingerprint: str, device: torch.device) -> dict | None:
+    """The newest complete checkpoint of this configuration, or None (stale state is cleared)."""
+    for path in sorted(state_dir.glob("epoch_*.pt"), reverse=True):
+        try:
+            state = load_checkpoint(path, device)
+        except Exception as error:  # a checkpoint cut short by a crash: ignore it
+            log.warning("ignoring unreadable checkpoint %s (%s)", path, error)
+            continue
+        if state.get("config_hash") == fingerprint:
+            return state
+        log.info("state in %s is from another configuration: starting over", state_dir)
+        break
+    if state_dir.exists():
+        shutil.rmtree(state_dir)
+    return None
+
+
+def load_tagger(path: str | os.PathLike, device: torch.device) -> Tagger:
+    """A trained tagger from its checkpoint, in evaluation mode."""
+    state = load_checkpoint(path, device)
+    model = Tagger(ModelSettings(**state["model_settings"])).to(device)
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def selected_checkpoint(model_dir: str | os.PathLike) -> Path:
+    """The selected checkpoint (lowest validation loss) of a trained model directory."""
+    model_dir = Path(model_dir)
+    return model_dir / checkpoint_name(selected_epoch(model_dir / "history.csv"))
+
+
+def selected_checkpoints(model_dirs) -> dict[str, Path]:
+    """{model name: its selected checkpoint} for trained model directories (named by mode)."""
+    return {Path(d).name: selected_checkpoint(d) for d in model_dirs}
