@@ -13,22 +13,24 @@ import pytest
 import torch
 
 from robusttag.attacks import input_gradient_sign, perturb, raw_step_limit
-from robusttag.errors import ConfigError
-from robusttag.evaluate import (
+from robusttag.checkpoints import load_tagger
+from robusttag.data import read_summary
+from robusttag.errors import ConfigError, ResultsError
+from robusttag.evaluate import baseline_attacks, fgsm_attacks, load_test_set, predict, score_checkpoint
+from robusttag.model import Tagger
+from robusttag.preprocess import preprocess
+from robusttag.settings import (
     EvaluationSettings,
-    attacked_inputs,
-    load_tagger,
-    load_test_set,
-    predict,
+    LossSettings,
+    ModelSettings,
+    ScoringSettings,
+    TableSettings,
+    check_config,
     scanned_epochs,
-    score_checkpoint,
     selected_epoch,
 )
-from robusttag.model import ModelSettings, Tagger
-from robusttag.preprocess import preprocess
 from robusttag.sources.synthetic import generate
-from robusttag.tables import checkpoint_trend, summary_markdown, write_tables
-from robusttag.training import TrainingSettings
+from robusttag.tables import checkpoint_trend, combined_scores, summary_markdown, write_tables
 
 # --- FGSM on a 3-feature linear model, by hand ---------------------------------------
 
@@ -103,17 +105,21 @@ def workspace(tmp_path_factory):
 
 
 def _test_set(workspace, **changes):
-    settings = EvaluationSettings(**changes)
-    return load_test_set(workspace / "pre/test.parquet", workspace / "pre/preprocessing.json",
-                         torch.device("cpu"), settings.max_jets), settings  # fmt: skip
+    settings = ScoringSettings(**changes)
+    summary = read_summary(workspace / "pre/preprocessing.json")
+    return load_test_set(workspace / "pre/test.parquet", summary, torch.device("cpu"), settings.max_jets), settings
+
+
+def _score(workspace, model, out, settings, **kinds):
+    score_checkpoint(workspace / f"models/{model}", 2, workspace / "pre/test.parquet",
+                     workspace / "pre/preprocessing.json", out, settings, LossSettings(), **kinds)  # fmt: skip
 
 
 def test_one_gradient_serves_every_epsilon(workspace):
     test, settings = _test_set(workspace, max_jets=500)
     model = load_tagger(workspace / "models/nominal/epoch_001.pt", torch.device("cpu"))
     sign = input_gradient_sign(model, test.data.x, test.data.labels)
-    made = {eps: inputs for attack, _, eps, inputs in attacked_inputs(test, settings, {"nominal": sign}, False)
-            if attack == "fgsm"}  # fmt: skip
+    made = {eps: inputs for _, _, eps, inputs in fgsm_attacks(test, settings, {"nominal": sign})}
     shared = {eps: inputs(slice(None)) for eps, inputs in made.items()}
     limit = test.step_limit(settings.restrict_impact)
     for eps in settings.epsilons:  # a fresh gradient per epsilon gives the very same inputs
@@ -129,8 +135,8 @@ def test_one_gradient_serves_every_epsilon(workspace):
 
 def test_baselines_have_the_attacks_sizes_and_are_seeded(workspace):
     test, settings = _test_set(workspace, max_jets=300, restrict_impact=None)
-    first = {(a, e): inputs(slice(None)) for a, _, e, inputs in attacked_inputs(test, settings, {}, True)}
-    again = {(a, e): inputs(slice(None)) for a, _, e, inputs in attacked_inputs(test, settings, {}, True)}
+    first = {(a, e): inputs(slice(None)) for a, _, e, inputs in baseline_attacks(test, settings)}
+    again = {(a, e): inputs(slice(None)) for a, _, e, inputs in baseline_attacks(test, settings)}
     movable = test.data.movable == 1
     for eps in settings.epsilons:
         assert torch.equal(first["noise", eps], again["noise", eps])
@@ -142,14 +148,16 @@ def test_baselines_have_the_attacks_sizes_and_are_seeded(workspace):
 
 
 def test_cross_attack_scores_are_the_target_on_the_sources_inputs(workspace, tmp_path):
-    test, settings = _test_set(workspace, max_jets=400, epsilons=(0.02, 0.05), summary_epsilon=0.05)
+    test, settings = _test_set(workspace, max_jets=400, epsilons=(0.02, 0.05))
     out = tmp_path / "extra.parquet"
     sources = {m: workspace / f"models/{m}/epoch_002.pt" for m in ("nominal", "adversarial")}
-    score_checkpoint("nominal", sources["nominal"], workspace / "pre/test.parquet",
-                     workspace / "pre/preprocessing.json", out, settings, TrainingSettings(), cross=sources)  # fmt: skip
+    _score(workspace, "nominal", out, settings, white_box=False, transfer_from={"adversarial": sources["adversarial"]},
+           baselines=True)  # fmt: skip
     scores = pq.read_table(out).to_pandas()
     assert set(scores["attack"].astype(str)) == {"fgsm", "noise", "shift_up", "shift_down"}
-    assert set(scores.loc[scores["attack"] == "fgsm", "attack_source"].astype(str)) == {"nominal", "adversarial"}
+    # the white-box FGSM is the per-checkpoint file's, not repeated here
+    assert set(scores.loc[scores["attack"] == "fgsm", "attack_source"].astype(str)) == {"adversarial"}
+    assert set(scores["model"].astype(str)) == {"nominal"} and set(scores["epoch"]) == {2}
     target = load_tagger(sources["nominal"], torch.device("cpu"))
     source = load_tagger(sources["adversarial"], torch.device("cpu"))
     sign = input_gradient_sign(source, test.data.x, test.data.labels)
@@ -161,12 +169,22 @@ def test_cross_attack_scores_are_the_target_on_the_sources_inputs(workspace, tmp
     np.testing.assert_array_equal(rows["label"].to_numpy(), test.data.labels.numpy())
 
 
+def test_the_white_box_attack_is_refused_as_a_transfer(workspace, tmp_path):
+    settings = ScoringSettings(max_jets=100)
+    with pytest.raises(ConfigError, match="white-box"):
+        _score(workspace, "nominal", tmp_path / "x.parquet", settings, white_box=False,
+               transfer_from={"nominal": workspace / "models/nominal/epoch_002.pt"})  # fmt: skip
+    with pytest.raises(ConfigError, match="no attack"):
+        _score(workspace, "nominal", tmp_path / "x.parquet", settings, white_box=False)
+    assert not (tmp_path / "x.parquet").exists()
+
+
 def test_selected_and_scanned_epochs(workspace):
     history = workspace / "models/adversarial/history.csv"
     assert selected_epoch(workspace / "models/nominal/history.csv") == 2
     assert selected_epoch(history) == 3  # validation losses 0.5, 0.45, 0.4
-    assert scanned_epochs(history, EvaluationSettings()) == [1, 2, 3]
-    assert scanned_epochs(history, EvaluationSettings(epochs=(1, 50))) == [1, 3]  # 50 never trained; selected added
+    assert scanned_epochs(history, "all") == [1, 2, 3]
+    assert scanned_epochs(history, (1, 50)) == [1, 3]  # 50 never trained; selected added
 
 
 def test_settings_are_checked():
@@ -174,22 +192,39 @@ def test_settings_are_checked():
         EvaluationSettings(epsilons=(0.01,), summary_epsilon=0.05)
     with pytest.raises(ConfigError, match="positive"):
         EvaluationSettings(epsilons=(0.0, 0.05))
-    with pytest.raises(ConfigError, match="input_features"):
-        EvaluationSettings.from_config({"figures": {"input_features": ["not_an_input"]}})
+    with pytest.raises(ConfigError, match="not among the 184 inputs"):
+        check_config({"evaluation": {"figures": {"input_features": ["not_an_input"]}}})
+    with pytest.raises(ConfigError, match=r"trk5_d0.*not among the 128 inputs of preprocess.n_tracks = 4"):
+        check_config({"preprocess": {"n_tracks": 4}, "evaluation": {"figures": {"input_features": ["trk5_d0"]}}})
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['epsilon'\]"):
+        EvaluationSettings.from_config({"epsilon": 0.1})
 
 
-def test_tables_and_summary_from_scores(workspace, tmp_path):
-    settings = EvaluationSettings(max_jets=600)
-    files = []
-    for model in ("nominal", "adversarial"):
-        ckpt = workspace / f"models/{model}/epoch_002.pt"
-        for name, cross in ((f"epoch_002.parquet", None), ("epoch_002_extra_attacks.parquet", "both")):
-            out = tmp_path / model / name
-            sources = {m: workspace / f"models/{m}/epoch_002.pt" for m in ("nominal", "adversarial")}
-            score_checkpoint(model, ckpt, workspace / "pre/test.parquet", workspace / "pre/preprocessing.json",
-                             out, settings, TrainingSettings(), cross=sources if cross else None)  # fmt: skip
-            files.append((model, 2, out))
-    auc = write_tables(files, {"nominal": 2, "adversarial": 2}, settings,
+@pytest.fixture(scope="module")
+def score_files(workspace, tmp_path_factory):
+    """Both models at epoch 2: the per-checkpoint file and the extra attacks, as the DAG makes them."""
+    base, settings, files = tmp_path_factory.mktemp("scores"), ScoringSettings(max_jets=600), []
+    for model, other in (("nominal", "adversarial"), ("adversarial", "nominal")):
+        files.append(base / model / "epoch_002.parquet")
+        _score(workspace, model, files[-1], settings)
+        files.append(base / model / "epoch_002_extra_attacks.parquet")
+        _score(workspace, model, files[-1], settings, white_box=False, baselines=True,
+               transfer_from={other: workspace / f"models/{other}/epoch_002.pt"})  # fmt: skip
+    return files
+
+
+def test_each_attack_is_scored_once_and_a_repeat_is_refused(score_files):
+    scores = combined_scores(score_files)
+    per_key = scores.groupby(["model", "epoch", "attack", "attack_source", "epsilon"], observed=True).size()
+    assert (per_key == 600).all()  # every (attack, source, epsilon) once: the test jets once each
+    assert len(per_key) == 2 * (1 + 4 + 4 + 12)
+    with pytest.raises(ResultsError, match="both score"):
+        combined_scores([*score_files, score_files[0]])
+
+
+def test_tables_and_summary_from_scores(score_files, tmp_path):
+    settings = TableSettings()
+    auc = write_tables(score_files, {"nominal": 2, "adversarial": 2}, settings,
                        tmp_path / "auc.csv", tmp_path / "roc.parquet", tmp_path / "summary.md")  # fmt: skip
     table = pd.read_csv(tmp_path / "auc.csv")
     # one row per (model, epoch, attack, source, eps, discriminator): raw + 4 fgsm-self + 4 cross + 12 baselines
@@ -238,7 +273,21 @@ def test_summary_without_baselines_says_not_available():
     rows = [(1, 0.90, 0.88), (2, 0.92, 0.91), (3, 0.95, 0.91)]
     auc = pd.DataFrame(_tidy("nominal", rows)).assign(**{"eff_at_mistag_0.01": 0.5})
     auc["selected"] = auc["epoch"] == 3
-    text = summary_markdown(auc, EvaluationSettings(epsilons=(0.05,), baselines=False))
+    text = summary_markdown(auc, TableSettings())
     assert "| nominal | BvsL | 0.9500 | 0.9100 | 4.21% | n/a | n/a |" in text
     assert "nan" not in text  # no BvsC rows in this table: no BvsC line
     assert "| nominal | BvsL | 3 | 0.9000-0.9500 | 0.0100-0.0400 | +0.50 |" in text
+
+
+def test_summary_writes_the_cap_from_the_settings_and_no_negative_zero():
+    # noise at eps 0.05 raises the AUC by 1e-5: a drop of -0.001 %, shown as 0.00%, not -0.00%
+    rows = [(3, 0.95, 0.91)]
+    auc = pd.DataFrame(_tidy("nominal", rows)).assign(**{"eff_at_mistag_0.01": 0.5})
+    noise = dict(model="nominal", epoch=3, attack="noise", attack_source="none", epsilon=0.05, discriminator="BvsL")
+    auc = pd.concat([auc, pd.DataFrame([dict(noise, auc=0.95001, **{"eff_at_mistag_0.01": 0.5})])])
+    auc["selected"] = True
+    text = summary_markdown(auc, TableSettings(restrict_impact=0.1))
+    assert "each step capped at 10% of the raw value" in text
+    assert "| nominal | BvsL | 0.9500 | 0.9100 | 4.21% | 0.00% | n/a |" in text
+    assert "-0.00" not in text
+    assert "no cap" in summary_markdown(auc, TableSettings(restrict_impact=None))

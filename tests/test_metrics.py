@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from robusttag.errors import ResultsError
 from robusttag.features import LABELS
 from robusttag.metrics import (
     DEFAULT_EFFICIENCIES,
@@ -100,20 +101,20 @@ def test_roc_curve_weighted_hand_case():
 )
 def test_roc_curve_rejects_missing_class(is_signal, weights):
     scores = np.linspace(0, 1, len(is_signal))
-    with pytest.raises(ValueError, match=r"no (signal|background)"):
+    with pytest.raises(ResultsError, match=r"no (signal|background)"):
         roc_curve(scores, is_signal, weights)
-    with pytest.raises(ValueError, match=r"no (signal|background)"):
+    with pytest.raises(ResultsError, match=r"no (signal|background)"):
         auc(scores, is_signal, weights)
 
 
 def test_roc_curve_rejects_bad_inputs():
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(ResultsError, match="weights"):
         roc_curve([0.1, 0.2], [1, 0], [1.0, -1.0])
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ResultsError, match="NaN"):
         roc_curve([np.nan, 0.2], [1, 0])
-    with pytest.raises(ValueError, match="0/1"):
+    with pytest.raises(ResultsError, match="0/1"):
         roc_curve([0.1, 0.2], [2, 0])
-    with pytest.raises(ValueError, match="equal length"):
+    with pytest.raises(ResultsError, match="equal length"):
         roc_curve([0.1, 0.2], [1, 0, 1])
 
 
@@ -138,9 +139,9 @@ def test_efficiency_at_mistag_from_scores():
 
 
 def test_efficiency_at_mistag_rejects_bad_curves():
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ResultsError, match="outside"):
         efficiency_at_mistag([0.0, 1.0], [0.0, 1.0], 1.5)
-    with pytest.raises(ValueError, match="non-decreasing"):
+    with pytest.raises(ResultsError, match="non-decreasing"):
         efficiency_at_mistag([0.0, 0.5, 1.0], [0.0, 0.6, 0.5], 0.2)
 
 
@@ -214,12 +215,12 @@ def test_discriminator_metrics_matches_sklearn_on_each_pair(weighted):
 
 def test_discriminator_metrics_reports_missing_flavour():
     probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.2, 0.7]])
-    with pytest.raises(ValueError, match="CvsL"):
+    with pytest.raises(ResultsError, match="CvsL"):
         discriminator_metrics(probabilities, np.array([B, L]))
 
 
 def test_discriminator_metrics_rejects_bad_shapes():
-    with pytest.raises(ValueError, match="probabilities"):
+    with pytest.raises(ResultsError, match="probabilities"):
         discriminator_metrics(np.ones((4, 2)), np.zeros(4, dtype=int))
-    with pytest.raises(ValueError, match="labels"):
+    with pytest.raises(ResultsError, match="labels"):
         discriminator_metrics(np.ones((4, 3)), np.zeros(3, dtype=int))

@@ -74,7 +74,7 @@ class Snakemake:
             self.process.wait()
 
 
-GPU_RULES = ("train_nominal", "train_adversarial", "score_checkpoint", "score_extra_attacks", "adversarial_samples")
+GPU_RULES = ("train", "score_checkpoint", "score_extra_attacks", "adversarial_samples")
 
 
 def site_profile(gpus: bool = False) -> dict:
@@ -164,7 +164,7 @@ def test_every_job_went_through_slurm_in_few_grouped_jobs(cluster, runs):
     logdir = workdir / ".snakemake/slurm_logs"
     assert sorted(p.stem for p in logdir.rglob("*.log")) == sorted(slurm_ids)  # kept: slurm-keep-successful-logs
     kinds = {Path(path).relative_to(logdir).parts[0].split("_")[1] for _, _, path in submitted}
-    assert kinds == {"data", "train", "scores", "summary", "training"}  # group_data_..., rule_train_nominal, ...
+    assert kinds == {"data", "train", "scores", "summary", "training"}  # group_data_..., rule_train, ...
     # each job in one group job, once (the group jobs printed up to a submission)
     for groups in re.findall(r"^\[[^]\n]*\] Group job (.*?)^Job \S+ has been submitted", log, re.MULTILINE | re.DOTALL):
         jobs = re.findall(r"^\s+jobid: (\d+)$", groups, flags=re.MULTILINE)

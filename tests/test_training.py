@@ -18,23 +18,15 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from robusttag.checkpoints import load_checkpoint
+from robusttag.data import Split, choose_device, load_split
 from robusttag.features import default_column
 from robusttag.losses import focal_loss
-from robusttag.model import ModelSettings, ReLUDropout, Tagger
+from robusttag.model import ReLUDropout, Tagger
 from robusttag.preprocess import preprocess
+from robusttag.settings import ModelSettings, TrainingSettings
 from robusttag.sources.synthetic import generate
-from robusttag.training import (
-    TrainingSettings,
-    adversarial_batch,
-    backpropagate,
-    choose_device,
-    load_checkpoint,
-    Split,
-    load_split,
-    train,
-    train_epoch,
-    validation_loss,
-)
+from robusttag.training import adversarial_batch, backpropagate, train, train_epoch, validation_loss
 
 # --- focal loss -------------------------------------------------------------------
 
@@ -279,7 +271,8 @@ def test_same_seed_same_numbers(data):
 _TRAIN_SCRIPT = """
 import sys
 from pathlib import Path
-from robusttag.training import TrainingSettings, train
+from robusttag.settings import TrainingSettings
+from robusttag.training import train
 data, output = Path(sys.argv[1]), sys.argv[2]
 settings = TrainingSettings(mode="adversarial", lr=1e-3, batch_size=64, max_epochs=6, patience=6, seed=5)
 train(data / "train.parquet", data / "val.parquet", data / "preprocessing.json", output, settings, threads=1)

@@ -3,18 +3,18 @@
 Per (model, checkpoint): test-set probabilities under raw inputs and under
 FGSM at every epsilon. One input-gradient pass serves every epsilon, since
 sign(grad) does not depend on it. At each model's selected checkpoint (the
-lowest validation loss), also the baselines of the same sizes (Gaussian noise,
-coherent up/down shift) and the cross attack: FGSM crafted on the other model.
+lowest validation loss), a second file adds what is scored only there: the
+baselines of the same sizes (Gaussian noise, coherent up/down shift) and the
+transferred attacks, FGSM crafted on each other model. Each (attack, source,
+epsilon) is scored once per checkpoint.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,110 +23,19 @@ import pyarrow.parquet as pq
 import torch
 
 from .attacks import input_gradient_sign, noise_step, perturb, raw_step_limit
+from .checkpoints import checkpoint_name, load_tagger
+from .data import Split, choose_device, load_split, read_summary
 from .errors import ConfigError
-from .features import INPUT_NAMES
 from .io import atomic_output
-from .model import ModelSettings, Tagger, probabilities
-from .training import Split, TrainingSettings, choose_device, load_checkpoint, load_split
+from .model import Tagger, probabilities
+from .settings import LossSettings, SampleSettings, ScoringSettings
 
 log = logging.getLogger(__name__)
 
 ATTACKS = ("raw", "fgsm", "noise", "shift_up", "shift_down")
 NO_SOURCE = "none"  #: attack_source of raw inputs' and baselines' rows: crafted on no model
-
-
-@dataclass(frozen=True)
-class FigureSettings:
-    input_features: tuple[str, ...] = ("trk0_d0", "trk0_z0", "track_2_d0_significance", "vertex_mass")
-    input_epsilons: tuple[float, ...] = (0.01, 0.05)  #: Fig. 5
-    uncapped_epsilon: float = 0.1  #: Fig. 10, plain Eq. 2
-    checkpoints: int = 4  #: Fig. 7: checkpoints drawn, evenly spaced
-
-    def __post_init__(self) -> None:
-        unknown = [name for name in self.input_features if name not in INPUT_NAMES]
-        if unknown:
-            raise ConfigError(f"evaluation.figures.input_features: {unknown} are not among the 184 inputs")
-
-
-@dataclass(frozen=True)
-class EvaluationSettings:
-    epsilons: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05)
-    restrict_impact: float | None = 0.25  #: the cap, fraction of the raw value; None: plain Eq. 2
-    epochs: str | tuple[int, ...] = "all"  #: checkpoints scanned (the selected one always is)
-    baselines: bool = True  #: Gaussian noise and coherent shifts at the selected checkpoint
-    noise_seed: int = 1
-    weighted: bool = False  #: metrics with the test jets' flavour weights
-    max_jets: int | None = None  #: evaluate only the first test jets (None: all)
-    summary_epsilon: float = 0.05  #: the epsilon of the summary and of Figs. 7 and 8
-    batch_size: int = 65536
-    device: str = "auto"
-    figures: FigureSettings = field(default_factory=FigureSettings)
-
-    def __post_init__(self) -> None:
-        if not self.epsilons or any(e <= 0 for e in self.epsilons):
-            raise ConfigError(f"evaluation.epsilons must be positive, got {list(self.epsilons)}")
-        if self.summary_epsilon not in self.epsilons:
-            raise ConfigError(
-                f"evaluation.summary_epsilon {self.summary_epsilon} must be one of evaluation.epsilons "
-                f"{list(self.epsilons)}"
-            )
-        if self.restrict_impact is not None and self.restrict_impact <= 0:
-            raise ConfigError(f"evaluation.restrict_impact must be positive or null, got {self.restrict_impact}")
-        if self.epochs != "all" and (isinstance(self.epochs, str) or any(e < 1 for e in self.epochs)):
-            raise ConfigError(f"evaluation.epochs must be 'all' or a list of epochs >= 1, got {self.epochs}")
-
-    @classmethod
-    def from_config(cls, section: dict) -> EvaluationSettings:
-        values = dict(section)
-        figures = FigureSettings(**{k: tuple(v) if isinstance(v, list) else v
-                                    for k, v in values.pop("figures", {}).items()})  # fmt: skip
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-        return cls(figures=figures, **values)
-
-
-# ---------------------------------------------------------------------------
-# Inputs: checkpoints, the selected epoch, the test set
-# ---------------------------------------------------------------------------
-
-
-def read_history(path: str | os.PathLike) -> list[dict]:
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def selected_epoch(history_path: str | os.PathLike) -> int:
-    """The checkpoint a model is judged by: the epoch of the lowest validation loss."""
-    rows = read_history(history_path)
-    if not rows:
-        raise ConfigError(f"{history_path}: no epochs in the training history")
-    return int(min(rows, key=lambda row: row["val_loss"])["epoch"])
-
-
-def scanned_epochs(history_path: str | os.PathLike, settings: EvaluationSettings) -> list[int]:
-    """The checkpoints to evaluate: those asked for that were trained, and always the selected one."""
-    trained = [int(row["epoch"]) for row in read_history(history_path)]
-    wanted = set(trained) if settings.epochs == "all" else set(settings.epochs) & set(trained)
-    skipped = sorted(set(() if settings.epochs == "all" else settings.epochs) - set(trained))
-    if skipped:
-        log.info("%s: epochs %s were not trained (early stopping); not scanned", history_path, skipped)
-    return sorted(wanted | {selected_epoch(history_path)})
-
-
-def selected_checkpoints(model_dirs: Iterable[str | os.PathLike]) -> dict[str, Path]:
-    """{model name: its selected checkpoint} for trained model directories (named by mode)."""
-    paths = {}
-    for directory in map(Path, model_dirs):
-        epoch = selected_epoch(directory / "history.csv")
-        paths[directory.name] = directory / f"epoch_{epoch:03d}.pt"
-    return paths
-
-
-def load_tagger(path: str | os.PathLike, device: torch.device) -> Tagger:
-    """A trained tagger from its checkpoint, in evaluation mode."""
-    state = load_checkpoint(path, device)
-    model = Tagger(ModelSettings(**state["model_settings"])).to(device)
-    model.load_state_dict(state["model"])
-    return model.eval()
+#: The columns of a score file: one row per (attack, test jet).
+SCORE_COLUMNS = ("model", "epoch", "attack", "attack_source", "epsilon", "label", "weight", "p_b", "p_c", "p_light")
 
 
 @dataclass
@@ -142,8 +51,8 @@ class TestSet:
         return x * self.std + self.mean
 
 
-def load_test_set(test_path, summary_path, device: torch.device, max_jets: int | None = None) -> TestSet:
-    summary = json.loads(Path(summary_path).read_text())
+def load_test_set(test_path, summary: dict, device: torch.device, max_jets: int | None = None) -> TestSet:
+    """The test split on ``device`` with the scaling of ``summary`` (``preprocessing.json``)."""
     data = load_split(test_path, summary, device)
     if max_jets is not None and max_jets < len(data):
         data = data.rows(torch.arange(max_jets, device=device))
@@ -162,15 +71,16 @@ def _batches(n: int, size: int) -> Iterable[slice]:
     return (slice(start, start + size) for start in range(0, n, size))
 
 
-def gradient_sign(model: Tagger, test: TestSet, training: TrainingSettings, batch_size: int) -> torch.Tensor:
+def gradient_sign(model: Tagger, test: TestSet, loss: LossSettings, batch_size: int) -> torch.Tensor:
     """sign(grad_x J) of the unweighted loss for every test jet, model in eval mode."""
     model.eval()
     data = test.data
-    return torch.cat([
-        input_gradient_sign(model, data.x[part], data.labels[part],
-                            gamma=training.focal_gamma, double_softmax=training.double_softmax)
-        for part in _batches(len(data), batch_size)
-    ])  # fmt: skip
+    parts = _batches(len(data), batch_size)
+    return torch.cat([input_gradient_sign(model, data.x[p], data.labels[p], **_loss_keywords(loss)) for p in parts])
+
+
+def _loss_keywords(loss: LossSettings) -> dict:
+    return {"gamma": loss.focal_gamma, "double_softmax": loss.double_softmax}
 
 
 @torch.no_grad()
@@ -183,31 +93,38 @@ def predict(model: Tagger, x: torch.Tensor, batch_size: int) -> torch.Tensor:
 Inputs = Callable[[slice], torch.Tensor]  #: the (attacked) inputs of a slice of test jets
 
 
-def attacked_inputs(
-    test: TestSet, settings: EvaluationSettings, signs: dict[str, torch.Tensor], baselines: bool
+def raw_attack(test: TestSet) -> tuple[str, str, float, Inputs]:
+    """(attack, attack_source, epsilon, inputs) of the raw test jets."""
+    return "raw", NO_SOURCE, 0.0, lambda jets: test.data.x[jets]
+
+
+def fgsm_attacks(
+    test: TestSet, settings: ScoringSettings, signs: dict[str, torch.Tensor]
 ) -> Iterable[tuple[str, str, float, Inputs]]:
-    """(attack, attack_source, epsilon, inputs) for raw inputs, FGSM from every
-    source's gradient sign at every epsilon, and the baselines if asked.
+    """(attack, attack_source, epsilon, inputs) of FGSM from every source's
+    gradient sign at every epsilon.
 
     ``inputs(jets)`` makes the inputs of a slice of jets only when asked: an
     attacked copy of the whole test set at a time (several temporaries of it
     for the cap) would need ~10 GB for the full dataset's 2.3 M test jets.
-    Each noise attack draws from its own generator, in the order its slices
-    are asked for.
     """
-    data, cap = test.data, settings.restrict_impact
-    yield "raw", NO_SOURCE, 0.0, lambda jets: data.x[jets]
     for source, sign in signs.items():
         for eps in settings.epsilons:
-            yield "fgsm", source, eps, fgsm_inputs(test, sign, eps, cap)
-    if not baselines:
-        return
+            yield "fgsm", source, eps, fgsm_inputs(test, sign, eps, settings.restrict_impact)
+
+
+def baseline_attacks(test: TestSet, settings: ScoringSettings) -> Iterable[tuple[str, str, float, Inputs]]:
+    """Gaussian noise and coherent up/down shifts of every epsilon, capped as FGSM is.
+
+    Each noise attack draws from its own generator, in the order its slices are asked for.
+    """
+    x, cap = test.data.x, settings.restrict_impact
     for index, eps in enumerate(settings.epsilons):
-        generator = torch.Generator(device=data.x.device).manual_seed(settings.noise_seed * 1000 + index)
-        noise = lambda jets, g=generator, eps=eps: noise_step(data.x[jets], eps, g)  # noqa: E731
+        generator = torch.Generator(device=x.device).manual_seed(settings.noise_seed * 1000 + index)
+        noise = lambda jets, g=generator, eps=eps: noise_step(x[jets], eps, g)  # noqa: E731
         yield "noise", NO_SOURCE, eps, moved(test, noise, cap)
-        yield "shift_up", NO_SOURCE, eps, moved(test, lambda jets, eps=eps: torch.full_like(data.x[jets], eps), cap)
-        yield "shift_down", NO_SOURCE, eps, moved(test, lambda jets, eps=eps: torch.full_like(data.x[jets], -eps), cap)
+        yield "shift_up", NO_SOURCE, eps, moved(test, lambda jets, eps=eps: torch.full_like(x[jets], eps), cap)
+        yield "shift_down", NO_SOURCE, eps, moved(test, lambda jets, eps=eps: torch.full_like(x[jets], -eps), cap)
 
 
 def fgsm_inputs(test: TestSet, sign: torch.Tensor, eps: float, cap: float | None) -> Inputs:
@@ -226,22 +143,36 @@ def in_slices(inputs: Inputs, n: int, batch_size: int, then: Callable[[torch.Ten
     return np.concatenate([then(inputs(jets)).cpu().numpy() for jets in _batches(n, batch_size)])
 
 
-def score_table(model: Tagger, test: TestSet, attacks, batch_size: int) -> pa.Table:
-    """One row per (attack, test jet): the model's probabilities and the jet's label and weight."""
+def score_table(model: Tagger, identity: tuple[str, int], test: TestSet, attacks, batch_size: int) -> pa.Table:
+    """One row per (attack, test jet): the model's probabilities and the jet's label and weight.
+
+    ``identity`` (model name, epoch) is written into every row: a score file says what it scores.
+    """
     parts = []
     labels = test.data.labels.cpu().numpy().astype(np.int8)
     weights = test.data.weights.cpu().numpy()
     for attack, source, eps, inputs in attacks:
         p = in_slices(inputs, len(labels), batch_size, lambda x: predict(model, x, batch_size))
-        n = len(p)
-        parts.append(pa.table({
-            "label": labels, "weight": weights,
-            "attack": pa.array([attack] * n).dictionary_encode(),
-            "attack_source": pa.array([source] * n).dictionary_encode(),
-            "epsilon": np.full(n, eps, dtype=np.float32),
-            "p_b": p[:, 0], "p_c": p[:, 1], "p_light": p[:, 2],
-        }))  # fmt: skip
+        columns = {
+            "model": identity[0], "epoch": identity[1], "attack": attack, "attack_source": source, "epsilon": eps,
+            "label": labels, "weight": weights, "p_b": p[:, 0], "p_c": p[:, 1], "p_light": p[:, 2],
+        }  # fmt: skip
+        parts.append(_constant_columns_filled(columns, len(p)))
     return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
+
+
+def _constant_columns_filled(columns: dict, n: int) -> pa.Table:
+    """A table of ``n`` rows: scalars repeated (strings dictionary-encoded, epsilon float32)."""
+    def column(name, value):
+        if isinstance(value, str):
+            return pa.array([value] * n).dictionary_encode()
+        if name == "epoch":
+            return np.full(n, value, dtype=np.int32)
+        if np.isscalar(value):
+            return np.full(n, value, dtype=np.float32)
+        return value
+
+    return pa.table({name: column(name, value) for name, value in columns.items()})
 
 
 # ---------------------------------------------------------------------------
@@ -249,70 +180,112 @@ def score_table(model: Tagger, test: TestSet, attacks, batch_size: int) -> pa.Ta
 # ---------------------------------------------------------------------------
 
 
-def _setup(settings: EvaluationSettings, threads: int | None) -> torch.device:
+def _setup(device: str, threads: int | None) -> torch.device:
     if threads:
         torch.set_num_threads(threads)
-    return choose_device(settings.device)
+    return choose_device(device)
 
 
 def score_checkpoint(
-    model_name: str,
-    checkpoint: str | os.PathLike,
-    test_path,
-    summary_path,
+    model_dir: str | os.PathLike,
+    epoch: int,
+    test_path: str | os.PathLike,
+    summary_path: str | os.PathLike,
     output: str | os.PathLike,
-    settings: EvaluationSettings,
-    training: TrainingSettings,
+    settings: ScoringSettings,
+    loss: LossSettings,
     *,
-    cross: dict[str, str | os.PathLike] | None = None,
+    white_box: bool = True,
+    transfer_from: dict[str, str | os.PathLike] | None = None,
+    baselines: bool = False,
     threads: int | None = None,
 ) -> None:
-    """Scores of one checkpoint. Without ``cross``: raw and its own FGSM at every
-    epsilon. With ``cross`` ({source model: its checkpoint}): FGSM crafted on
-    those models, and the baselines when configured (the selected checkpoint's
-    extra file)."""
-    device = _setup(settings, threads)
-    test = load_test_set(test_path, summary_path, device, settings.max_jets)
-    model = load_tagger(checkpoint, device)
-    if cross is None:
-        signs = {model_name: gradient_sign(model, test, training, settings.batch_size)}
-        attacks = attacked_inputs(test, settings, signs, baselines=False)
-    else:
-        signs = {source: gradient_sign(load_tagger(path, device), test, training, settings.batch_size)
-                 for source, path in cross.items()}  # fmt: skip
-        attacks = (a for a in attacked_inputs(test, settings, signs, settings.baselines) if a[0] != "raw")
-    table = score_table(model, test, attacks, settings.batch_size)
+    """Write the scores of one checkpoint of a trained model.
+
+    Parameters
+    ----------
+    model_dir : the model's training output (``results/models/{model}``); its name is the model's.
+    epoch : the checkpoint scored.
+    test_path, summary_path : the test split and ``preprocessing.json``.
+    output : the score file (Parquet, SCORE_COLUMNS).
+    settings : the attacks' sizes, cap, baselines, test jets and batching.
+    loss : the loss whose input gradient the attacks follow.
+    white_box : score the raw inputs and FGSM crafted on this checkpoint itself.
+    transfer_from : {source model: its checkpoint}: FGSM crafted on those (the
+        transferred attacks of Fig. 4); a source named as this model is refused,
+        since the white-box attack is scored by its own job.
+    baselines : score the noise and shift baselines (when ``settings.baselines``).
+
+    Raises
+    ------
+    ConfigError
+        When nothing is asked for, or a transfer source is the model itself.
+    """
+    model_dir, transfer_from = Path(model_dir), dict(transfer_from or {})
+    name = model_dir.name
+    if name in transfer_from:
+        raise ConfigError(f"{name}: the white-box FGSM is scored by the checkpoint's own job, not as a transfer")
+    baselines = baselines and settings.baselines
+    if not (white_box or transfer_from or baselines):
+        raise ConfigError(f"{output}: no attack asked for (white box, transfers or baselines)")
+    device = _setup(settings.device, threads)
+    test = load_test_set(test_path, read_summary(summary_path), device, settings.max_jets)
+    model = load_tagger(model_dir / checkpoint_name(epoch), device)
+    attacks = []
+    if white_box:
+        signs = {name: gradient_sign(model, test, loss, settings.batch_size)}
+        attacks += [raw_attack(test), *fgsm_attacks(test, settings, signs)]
+    signs = {source: gradient_sign(load_tagger(path, device), test, loss, settings.batch_size)
+             for source, path in transfer_from.items()}  # fmt: skip
+    attacks += list(fgsm_attacks(test, settings, signs))
+    if baselines:
+        attacks += list(baseline_attacks(test, settings))
+    table = score_table(model, (name, epoch), test, attacks, settings.batch_size)
     with atomic_output(output) as tmp:
         pq.write_table(table, tmp, compression="zstd")
-    log.info("%s: %d rows from %s", output, table.num_rows, checkpoint)
+    log.info("%s: %d rows from %s epoch %d", output, table.num_rows, name, epoch)
 
 
 def adversarial_samples(
     checkpoints: dict[str, str | os.PathLike],
-    test_path,
-    summary_path,
+    test_path: str | os.PathLike,
+    summary_path: str | os.PathLike,
     output: str | os.PathLike,
-    settings: EvaluationSettings,
-    training: TrainingSettings,
+    settings: SampleSettings,
+    loss: LossSettings,
     *,
     threads: int | None = None,
 ) -> None:
-    """Raw-unit values of the figures' features, raw and under FGSM, per model
-    (Fig. 5: capped, at ``figures.input_epsilons``; Fig. 10: ``figures.uncapped_epsilon``
-    without the cap). Only these few columns are kept: full samples are large."""
-    device = _setup(settings, threads)
-    test = load_test_set(test_path, summary_path, device, settings.max_jets)
-    names = sorted(set(settings.figures.input_features) | {"trk0_d0"}, key=INPUT_NAMES.index)
-    columns = [INPUT_NAMES.index(n) for n in names]
+    """Write the raw-unit values of the figures' features, raw and under FGSM, per model.
+
+    Fig. 5: capped as configured, at ``input_epsilons``; Fig. 10: at
+    ``uncapped_epsilon`` without the cap. Only these few columns are kept
+    (full samples are large); they are found by name in the preprocessing's
+    feature order, whatever the number of track slots.
+
+    Raises
+    ------
+    ConfigError
+        When a feature asked for is not among the preprocessed inputs.
+    """
+    device = _setup(settings.device, threads)
+    summary = read_summary(summary_path)
+    order = summary["feature_order"]
+    missing = [n for n in settings.sampled_features() if n not in order]
+    if missing:
+        raise ConfigError(f"evaluation.figures.input_features: {missing} are not among the {len(order)} inputs of "
+                          f"{summary_path}")  # fmt: skip
+    names = sorted(settings.sampled_features(), key=order.index)
+    columns = [order.index(n) for n in names]
+    test = load_test_set(test_path, summary, device, settings.max_jets)
     data, cap = test.data, settings.restrict_impact
     parts = []
     for model_name, checkpoint in checkpoints.items():
-        sign = gradient_sign(load_tagger(checkpoint, device), test, training, settings.batch_size)
+        sign = gradient_sign(load_tagger(checkpoint, device), test, loss, settings.batch_size)
         variants = [("raw", 0.0, False, lambda jets: data.x[jets])]
         variants += [("fgsm", eps, cap is not None, fgsm_inputs(test, sign, eps, cap))
-                     for eps in settings.figures.input_epsilons]  # fmt: skip
-        eps = settings.figures.uncapped_epsilon
-        variants.append(("fgsm", eps, False, fgsm_inputs(test, sign, eps, None)))
+                     for eps in settings.input_epsilons]  # fmt: skip
+        variants.append(("fgsm", settings.uncapped_epsilon, False, fgsm_inputs(test, sign, settings.uncapped_epsilon, None)))
         for attack, eps, capped, inputs in variants:
             raw = in_slices(inputs, len(data), settings.batch_size, lambda x: test.raw(x)[:, columns])
             n = len(raw)
@@ -326,4 +299,3 @@ def adversarial_samples(
             }))  # fmt: skip
     with atomic_output(output) as tmp:
         pq.write_table(pa.concat_tables(parts, promote_options="permissive"), tmp, compression="zstd")
-

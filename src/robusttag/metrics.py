@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .errors import ResultsError
 from .features import LABELS
 
 #: Discriminator name -> (signal label, background label).
@@ -43,19 +44,19 @@ def _check_inputs(scores, is_signal, weights) -> tuple[np.ndarray, np.ndarray, n
     scores = np.asarray(scores, dtype=np.float64)
     is_signal = np.asarray(is_signal)
     if scores.ndim != 1 or is_signal.shape != scores.shape:
-        raise ValueError(f"scores and is_signal must be 1-d of equal length, got {scores.shape} and {is_signal.shape}")
+        raise ResultsError(f"scores and is_signal must be 1-d of equal length, got {scores.shape} and {is_signal.shape}")
     if not np.isfinite(scores).all():
-        raise ValueError("scores contain NaN or infinity")
+        raise ResultsError("scores contain NaN or infinity")
     if is_signal.dtype != bool:
         if not np.isin(is_signal, (0, 1)).all():
-            raise ValueError("is_signal must be boolean or 0/1")
+            raise ResultsError("is_signal must be boolean or 0/1")
         is_signal = is_signal.astype(bool)
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != scores.shape:
-            raise ValueError(f"weights must have shape {scores.shape}, got {weights.shape}")
+            raise ResultsError(f"weights must have shape {scores.shape}, got {weights.shape}")
         if not np.isfinite(weights).all() or (weights < 0).any():
-            raise ValueError("weights must be finite and non-negative")
+            raise ResultsError("weights must be finite and non-negative")
     return scores, is_signal, weights
 
 
@@ -74,9 +75,9 @@ def roc_curve(scores, is_signal, weights=None) -> tuple[np.ndarray, np.ndarray]:
     signal_cum = np.cumsum(np.where(signal, w, 0.0))
     background_cum = np.cumsum(np.where(signal, 0.0, w))
     if signal_cum.size == 0 or signal_cum[-1] <= 0:
-        raise ValueError("no signal jets (or zero total signal weight): efficiency undefined")
+        raise ResultsError("no signal jets (or zero total signal weight): efficiency undefined")
     if background_cum[-1] <= 0:
-        raise ValueError("no background jets (or zero total background weight): mistag rate undefined")
+        raise ResultsError("no background jets (or zero total background weight): mistag rate undefined")
     # Last jet of each group of equal scores: the threshold at that score tags the whole group.
     group_ends = np.append(np.flatnonzero(np.diff(sorted_scores)), scores.size - 1)
     efficiency = np.concatenate(([0.0], signal_cum[group_ends] / signal_cum[-1]))
@@ -103,11 +104,11 @@ def _along_curve(x: np.ndarray, y: np.ndarray, x_new: np.ndarray, prefer_last: b
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.ndim != 1 or x.shape != y.shape or x.size == 0:
-        raise ValueError("curve coordinates must be 1-d, non-empty and of equal length")
+        raise ResultsError("curve coordinates must be 1-d, non-empty and of equal length")
     if (np.diff(x) < 0).any():
-        raise ValueError("curve must be non-decreasing in the interpolation variable")
+        raise ResultsError("curve must be non-decreasing in the interpolation variable")
     if (x_new < x[0]).any() or (x_new > x[-1]).any():
-        raise ValueError(f"requested values outside the curve's range [{x[0]}, {x[-1]}]")
+        raise ResultsError(f"requested values outside the curve's range [{x[0]}, {x[-1]}]")
     if prefer_last:
         lo = np.searchsorted(x, x_new, side="right") - 1
         hi = np.minimum(lo + 1, x.size - 1)
@@ -152,13 +153,13 @@ def discriminator_metrics(
     probabilities = np.asarray(probabilities, dtype=np.float64)
     labels = np.asarray(labels)
     if probabilities.ndim != 2 or probabilities.shape[1] != len(LABELS):
-        raise ValueError(f"probabilities must have shape (n, {len(LABELS)}), got {probabilities.shape}")
+        raise ResultsError(f"probabilities must have shape (n, {len(LABELS)}), got {probabilities.shape}")
     if labels.shape != probabilities.shape[:1]:
-        raise ValueError(f"labels must have shape ({probabilities.shape[0]},), got {labels.shape}")
+        raise ResultsError(f"labels must have shape ({probabilities.shape[0]},), got {labels.shape}")
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != labels.shape:
-            raise ValueError(f"weights must have shape {labels.shape}, got {weights.shape}")
+            raise ResultsError(f"weights must have shape {labels.shape}, got {weights.shape}")
     results = {}
     for name, (signal_label, background_label) in DISCRIMINATORS.items():
         selected = (labels == signal_label) | (labels == background_label)
@@ -168,8 +169,8 @@ def discriminator_metrics(
             efficiency, mistag = roc_curve(
                 scores, labels[selected] == signal_label, None if weights is None else weights[selected]
             )
-        except ValueError as err:
-            raise ValueError(f"{name}: {err}") from err
+        except ResultsError as err:
+            raise ResultsError(f"{name}: {err}") from err
         results[name] = {"auc": _area(efficiency, mistag)} | {
             f"eff_at_mistag_{m:g}": efficiency_at_mistag(efficiency, mistag, m) for m in mistags
         }

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import ConfigError
+from .errors import DataFormatError
 from .features import (
     FLAVOR,
     FLAVOR_CODES,
@@ -35,33 +35,12 @@ from .features import (
 )
 from .io import atomic_output
 from .jets import JetBatch
+from .settings import PreprocessSettings
 
 log = logging.getLogger(__name__)
 
-TRACK_ORDERS = ("signed_d0_significance", "abs_d0_significance", "file")
 SPLITS = ("train", "val", "test")
 RAW_KINEMATICS = {"raw_jet_pt": "jet_pt", "raw_jet_eta": "jet_eta"}  #: plotting columns -> raw field
-
-
-@dataclass(frozen=True)
-class PreprocessSettings:
-    """What ``preprocess`` in the config sets (defaults: the paper's)."""
-
-    n_tracks: int = 6
-    track_order: str = "signed_d0_significance"
-    split: tuple[float, float, float] = (0.72, 0.08, 0.20)
-    seed: int = 42
-    weight_bins: tuple[int, int] = (50, 50)  #: (eta, pT)
-    eta_range: tuple[float, float] = (-2.5, 2.5)
-    pt_range_gev: tuple[float, float] = (20.0, 900.0)
-
-    def __post_init__(self) -> None:
-        if self.track_order not in TRACK_ORDERS:
-            raise ConfigError(f"preprocess.track_order '{self.track_order}' is unknown; choose from {TRACK_ORDERS}")
-        if self.n_tracks < 1:
-            raise ConfigError(f"preprocess.n_tracks must be at least 1, got {self.n_tracks}")
-        if len(self.split) != 3 or not all(0 <= f <= 1 for f in self.split) or abs(sum(self.split) - 1.0) > 1e-9:
-            raise ConfigError(f"preprocess.split must be three fractions summing to 1, got {list(self.split)}")
 
 
 # ---------------------------------------------------------------------------
@@ -290,6 +269,9 @@ def preprocess(
         stats.add(matrix[train], fixed_default_mask(matrix, absent, features)[train])
         weights.fill(labels_of(batch.jets[FLAVOR][train]), batch.jets["jet_eta"][train], batch.jets["jet_pt"][train])
 
+    empty = [name for name, n in zip(LABELS, weights.histograms.sum(axis=(1, 2))) if n == 0]
+    if empty:
+        raise DataFormatError(str(raw), f"no training jets of flavour {empty}: cannot compute flavour weights")
     defaults = _defaults(features, stats).astype(np.float32)  # compared with float32 values in both passes
     degenerate = [f.name for f, n, m2 in zip(features, stats.count, stats.m2) if n < 2 or m2 <= 0]
     mean = np.where(stats.count > 0, stats.mean, defaults)

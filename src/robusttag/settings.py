@@ -29,6 +29,14 @@ log = logging.getLogger(__name__)
 
 #: The training modes, in the order tables and figures show them.
 MODES: tuple[str, ...] = ("nominal", "adversarial")
+
+
+def ordered_models(names) -> list[str]:
+    """Model names in the order of MODES, any others after them, alphabetically."""
+    names = set(names)
+    return [m for m in MODES if m in names] + sorted(names - set(MODES))
+
+
 TRACK_ORDERS: tuple[str, ...] = ("signed_d0_significance", "abs_d0_significance", "file")
 SOURCES: tuple[str, ...] = ("synthetic", "uci", "root")
 HISTORY_COLUMNS: tuple[str, ...] = ("epoch", "train_loss", "val_loss", "lr", "seconds", "jets_per_s")

@@ -9,22 +9,54 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .evaluate import EvaluationSettings
+from .errors import ResultsError
 from .io import atomic_output
 from .metrics import DISCRIMINATORS, discriminant, discriminator_metrics, roc_points
+from .settings import TableSettings, ordered_models
 
 KEYS = ["model", "epoch", "attack", "attack_source", "epsilon", "discriminator"]
 MISTAGS = (0.01, 0.1)
 EFFICIENCY_GRID = np.linspace(0.0, 1.0, 201)
 
 
-def read_scores(path: str | os.PathLike, model: str, epoch: int) -> pd.DataFrame:
-    """A score file, raw rows labelled as crafted on no model, with model and epoch added."""
+SCORE_COLUMNS = ("model", "epoch", "attack", "attack_source", "epsilon", "label", "weight", "p_b", "p_c", "p_light")
+
+
+def read_scores(path: str | os.PathLike) -> pd.DataFrame:
+    """A score file (which names its model and epoch in every row).
+
+    Raises
+    ------
+    ResultsError
+        When the file lacks a column of SCORE_COLUMNS.
+    """
     scores = pq.read_table(path).to_pandas()
-    for column in ("attack", "attack_source"):
+    missing = [c for c in SCORE_COLUMNS if c not in scores.columns]
+    if missing:
+        raise ResultsError(f"{path}: score file lacks column(s) {missing}; it has {list(scores.columns)}")
+    for column in ("model", "attack", "attack_source"):
         scores[column] = scores[column].astype(str)
     scores["epsilon"] = scores["epsilon"].astype(np.float64).round(6)
-    return scores.assign(model=model, epoch=epoch)
+    return scores
+
+
+def combined_scores(paths) -> pd.DataFrame:
+    """The score files of a run, one table.
+
+    Raises
+    ------
+    ResultsError
+        When two files score the same (model, epoch, attack, source, epsilon):
+        their jets would be counted twice in every metric.
+    """
+    frames = [read_scores(path) for path in paths]
+    seen: dict[tuple, str] = {}
+    for path, frame in zip(paths, frames):
+        for key in frame[KEYS[:-1]].drop_duplicates().itertuples(index=False):
+            if key in seen:
+                raise ResultsError(f"{path} and {seen[key]} both score {dict(zip(KEYS[:-1], key))}")
+            seen[key] = str(path)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _groups(scores: pd.DataFrame):
@@ -85,8 +117,14 @@ def _value(auc: pd.DataFrame, column: str, **where) -> float:
 
 
 def _shown(value: float, spec: str) -> str:
-    """A number for the summary; "n/a" where the table has nothing to give."""
-    return "n/a" if np.isnan(value) else format(value, spec)
+    """A number for the summary; "n/a" where the table has nothing to give.
+
+    A value that rounds to zero is shown without a sign ("0.00%", not "-0.00%").
+    """
+    if np.isnan(value):
+        return "n/a"
+    text = format(value, spec)
+    return text[1:] if text.startswith("-") and float(text.rstrip("%")) == 0 else text
 
 
 def checkpoint_trend(auc: pd.DataFrame, model: str, discriminator: str, epsilon: float) -> dict | None:
@@ -118,13 +156,17 @@ def _trend_lines(auc: pd.DataFrame, models, epsilon: float) -> list[str]:
     return lines + rows if rows else []
 
 
-def summary_markdown(auc: pd.DataFrame, settings: EvaluationSettings) -> str:
+def _cap_text(cap: float | None) -> str:
+    return "no cap" if cap is None else f"each step capped at {cap:.0%} of the raw value"
+
+
+def summary_markdown(auc: pd.DataFrame, settings: TableSettings) -> str:
     """The selected checkpoints' numbers: raw AUCs, relative AUC drops under
     FGSM and the baselines, efficiency at 1 % mistag and its scale factor."""
     eps = settings.summary_epsilon
     chosen = auc[auc["selected"]]
     epochs = chosen.groupby("model")["epoch"].first().to_dict()
-    cap = "no cap" if settings.restrict_impact is None else f"cap {settings.restrict_impact:g} of the raw value"
+    cap = _cap_text(settings.restrict_impact)
     lines = [
         "# Summary",
         "",
@@ -138,7 +180,7 @@ def summary_markdown(auc: pd.DataFrame, settings: EvaluationSettings) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     drops = {}
-    for model in sorted(epochs):
+    for model in ordered_models(epochs):
         for disc in DISCRIMINATORS:
             common = dict(model=model, discriminator=disc)
             raw = _value(chosen, "auc", attack="raw", **common)
@@ -160,25 +202,42 @@ def summary_markdown(auc: pd.DataFrame, settings: EvaluationSettings) -> str:
         lines.append(f"- {disc}: {_shown(ratio, '.2f')}")
     lines += ["", "Cross attacks (AUC of the target model under FGSM crafted on the source model):", "",
               "| target | source | BvsL | CvsL |", "|---|---|---|---|"]  # fmt: skip
-    for target in sorted(epochs):
-        for source in sorted(epochs):
+    for target in ordered_models(epochs):
+        for source in ordered_models(epochs):
             values = [_value(chosen, "auc", model=target, attack="fgsm", attack_source=source, epsilon=eps,
                              discriminator=d) for d in ("BvsL", "CvsL")]  # fmt: skip
             lines.append(f"| {target} | {source} | {_shown(values[0], '.4f')} | {_shown(values[1], '.4f')} |")
-    lines += _trend_lines(auc, sorted(epochs), eps)
+    lines += _trend_lines(auc, ordered_models(epochs), eps)
     return "\n".join(lines) + "\n"
 
 
 def write_tables(
-    score_files: list[tuple[str, int, str | os.PathLike]],
+    score_files: list[str | os.PathLike],
     selected: dict[str, int],
-    settings: EvaluationSettings,
+    settings: TableSettings,
     auc_path: str | os.PathLike,
     roc_path: str | os.PathLike,
     summary_path: str | os.PathLike,
 ) -> pd.DataFrame:
-    """All three tables from the score files [(model, epoch, path), ...]."""
-    scores = pd.concat([read_scores(path, model, epoch) for model, epoch, path in score_files], ignore_index=True)
+    """Write the AUC table, the ROC curves and the summary from the score files.
+
+    Parameters
+    ----------
+    score_files : every score file of the run.
+    selected : {model: its selected epoch}.
+    settings : weighting and the summary's epsilon.
+    auc_path, roc_path, summary_path : the outputs (CSV, Parquet, Markdown).
+
+    Returns
+    -------
+    The AUC table.
+
+    Raises
+    ------
+    ResultsError
+        When a score file lacks a column, or two files score the same attack.
+    """
+    scores = combined_scores(score_files)
     auc, roc = metrics_tables(scores, settings.weighted)
     auc = mark_selected(auc, selected).sort_values(KEYS, ignore_index=True)
     with atomic_output(auc_path) as tmp:

@@ -1,20 +1,20 @@
-# Helpers shared by the rules: where the data come from, what `all` builds.
+# Helpers shared by the rules: the settings each rule receives, where the data
+# come from, what `all` builds. robusttag.settings imports no torch.
+from robusttag import settings as rt
+
+MODELS = list(rt.MODES)
+EVALUATION = config["evaluation"]
+
+
+wildcard_constraints:
+    model="|".join(MODELS),
+    epoch=r"\d{3}",
 
 
 def check_settings():
-    """What the schema cannot say (a split summing to 1, ...): checked by the
-    library's own settings classes, before any job runs."""
-    try:
-        from robusttag.evaluate import EvaluationSettings
-        from robusttag.preprocess import PreprocessSettings
-        from robusttag.training import TrainingSettings
-    except ImportError:  # Snakemake without robusttag (--use-conda): the jobs will check
-        return
-    settings = dict(config["preprocess"], split=tuple(config["preprocess"]["split"]))
-    PreprocessSettings(**settings)
-    for mode in ("nominal", "adversarial"):
-        TrainingSettings.from_config(config["training"], mode)
-    EvaluationSettings.from_config(config["evaluation"])
+    """What the schema cannot say (a split summing to 1, the figures' features
+    among the inputs, ...), checked by the library before any job runs."""
+    rt.check_config(config)
 
 
 def source_files():
@@ -27,6 +27,12 @@ def source_files():
     return config["dataset"]["root"]["files"]
 
 
+def source_config():
+    """The `dataset` keys of the source in use (the provenance in preprocessing.json)."""
+    source = config["dataset"]["source"]
+    return {"source": source, source: config["dataset"][source]}
+
+
 def preprocessed():
     """The preprocessing artifacts, by name."""
     return {
@@ -37,41 +43,38 @@ def preprocessed():
     }
 
 
+def model_dirs(models=MODELS):
+    return [f"results/models/{model}" for model in models]
+
+
 def all_outputs():
-    """Everything: data, both trainings, the tables and every figure (FIGURE_INPUTS: figures.smk)."""
+    """Everything: data, every training, the tables and every figure (FIGURE_INPUTS: figures.smk)."""
     return [
         *preprocessed().values(),
-        "results/models/nominal",
-        "results/models/adversarial",
+        *model_dirs(),
         "results/tables/auc.csv",
         "results/tables/summary.md",
         *(f"results/figures/{name}.{ext}" for name in FIGURE_INPUTS for ext in ("png", "pdf")),
     ]
 
 
-MODELS = ["nominal", "adversarial"]
+def history(model):
+    """The model's training history, once its training (a checkpoint rule) has run."""
+    return f"{checkpoints.train.get(model=model).output[0]}/history.csv"
 
 
-def trained(model):
-    """The model's directory, once its training checkpoint rule has run."""
-    return getattr(checkpoints, f"train_{model}").get().output[0]
-
-
-def selected(model):
-    from robusttag.evaluate import selected_epoch
-
-    return selected_epoch(f"{trained(model)}/history.csv")
+def other_models(wildcards):
+    """The models whose FGSM is transferred to this one (Fig. 4)."""
+    return model_dirs(m for m in MODELS if m != wildcards.model)
 
 
 def score_files(wildcards=None):
     """Every score file the tables need: each scanned checkpoint, and the extra
-    attacks (baselines, cross attacks) at each model's selected checkpoint."""
-    from robusttag.evaluate import EvaluationSettings, scanned_epochs
-
-    settings = EvaluationSettings.from_config(config["evaluation"])
+    attacks (baselines, transferred attacks) at each model's selected checkpoint."""
+    epochs = rt.EvaluationSettings.from_config(EVALUATION).epochs
     files = []
     for model in MODELS:
-        epochs = scanned_epochs(f"{trained(model)}/history.csv", settings)
-        files += [f"results/scores/{model}/epoch_{epoch:03d}.parquet" for epoch in epochs]
-        files.append(f"results/scores/{model}/epoch_{selected(model):03d}_extra_attacks.parquet")
+        scanned = rt.scanned_epochs(history(model), epochs)
+        files += [f"results/scores/{model}/epoch_{epoch:03d}.parquet" for epoch in scanned]
+        files.append(f"results/scores/{model}/epoch_{rt.selected_epoch(history(model)):03d}_extra_attacks.parquet")
     return files

@@ -46,7 +46,7 @@ rule convert_to_parquet:
     log:
         "results/logs/convert_to_parquet.log",
     params:
-        tree=config["dataset"]["root"]["tree"],
+        tree=config["dataset"]["root"]["tree"] if config["dataset"]["source"] == "root" else None,
     threads: 8  # Snakemake lowers it to --cores
     conda:
         "../../envs/robusttag.yaml"

@@ -1,25 +1,24 @@
-# Attacks on every scanned checkpoint, the tables and the figures.
+# Attacks on every scanned checkpoint, the input samples and the tables.
 # Scores per (model, checkpoint): one input-gradient pass serves every epsilon.
 # The many small scoring jobs form one group, so a cluster gets few jobs.
-
-wildcard_constraints:
-    model="|".join(MODELS),
-    epoch=r"\d{3}",
-
+# Each rule receives only the settings its output depends on.
 
 rule score_checkpoint:
     input:
-        models="results/models/{model}",
+        model="results/models/{model}",
         test=preprocessed()["test"],
         summary=preprocessed()["summary"],
+        transfer_from=[],
     output:
         "results/scores/{model}/epoch_{epoch}.parquet",
     log:
         "results/logs/scores/{model}_epoch_{epoch}.log",
     params:
-        evaluation=config["evaluation"],
-        training=config["training"],
-        checkpoint="results/models/{model}/epoch_{epoch}.pt",
+        epoch=lambda wildcards: int(wildcards.epoch),
+        scoring=rt.scoring_config(EVALUATION, baselines=False),
+        loss=rt.loss_config(config["training"]),
+        white_box=True,
+        baselines=False,
     group:
         "scores"
     resources:
@@ -31,33 +30,28 @@ rule score_checkpoint:
         "../scripts/score_checkpoint.py"
 
 
-rule score_extra_attacks:
+# At the selected checkpoint: the baselines and FGSM transferred from the other models.
+use rule score_checkpoint as score_extra_attacks with:
     input:
-        models=expand("results/models/{model}", model=MODELS),
+        model="results/models/{model}",
         test=preprocessed()["test"],
         summary=preprocessed()["summary"],
+        transfer_from=other_models,
     output:
         "results/scores/{model}/epoch_{epoch}_extra_attacks.parquet",
     log:
         "results/logs/scores/{model}_epoch_{epoch}_extra_attacks.log",
     params:
-        evaluation=config["evaluation"],
-        training=config["training"],
-        checkpoint="results/models/{model}/epoch_{epoch}.pt",
-    group:
-        "scores"
-    resources:
-        gpu=1,
-    threads: 1
-    conda:
-        "../../envs/robusttag.yaml"
-    script:
-        "../scripts/score_checkpoint.py"
+        epoch=lambda wildcards: int(wildcards.epoch),
+        scoring=rt.scoring_config(EVALUATION, baselines=True),
+        loss=rt.loss_config(config["training"]),
+        white_box=False,
+        baselines=True,
 
 
 rule adversarial_samples:
     input:
-        models=expand("results/models/{model}", model=MODELS),
+        models=model_dirs(),
         test=preprocessed()["test"],
         summary=preprocessed()["summary"],
     output:
@@ -65,8 +59,8 @@ rule adversarial_samples:
     log:
         "results/logs/adversarial_samples.log",
     params:
-        evaluation=config["evaluation"],
-        training=config["training"],
+        samples=rt.sample_config(EVALUATION),
+        loss=rt.loss_config(config["training"]),
     resources:
         gpu=1,
     threads: 1
@@ -79,7 +73,7 @@ rule adversarial_samples:
 rule tables:
     input:
         scores=score_files,
-        models=expand("results/models/{model}", model=MODELS),
+        models=model_dirs(),
     output:
         auc="results/tables/auc.csv",
         roc="results/tables/roc.parquet",
@@ -91,7 +85,7 @@ rule tables:
     log:
         "results/logs/tables.log",
     params:
-        evaluation=config["evaluation"],
+        tables=rt.table_config(EVALUATION),
     threads: 1
     conda:
         "../../envs/robusttag.yaml"

@@ -12,7 +12,7 @@ FIGURE_INPUTS = {
     "fig8_nominal_vs_adversarial": ["results/tables/roc.parquet", "results/tables/auc.csv"],
     "fig9_auc_drop": ["results/tables/auc.csv"],
     "fig10_first_track_d0": ["results/samples/fgsm_inputs.parquet"],
-    "training_history": expand("results/models/{model}", model=MODELS),
+    "training_history": model_dirs(),
 }
 FIGURE_CATEGORY = {
     "fig4_cross_attacks": "Robustness",
@@ -44,8 +44,8 @@ for figure, figure_inputs in FIGURE_INPUTS.items():
         log:
             f"results/logs/figures/{figure}.log",
         params:
-            evaluation=config["evaluation"],
             figure=figure,
+            settings=rt.figure_config(figure, EVALUATION),
         threads: 1
         conda:
             "../../envs/robusttag.yaml"

@@ -13,7 +13,7 @@ rule preprocess:
         "results/logs/preprocess.log",
     params:
         settings=config["preprocess"],
-        dataset=config["dataset"],
+        dataset=source_config(),
     threads: 1
     conda:
         "../../envs/robusttag.yaml"

@@ -1,37 +1,19 @@
-# One training rule per mode. Checkpoints (rules whose epochs later stages
-# discover), each writing results/models/{mode}/epoch_NNN.pt and history.csv.
-# A killed job resumes from results/models/.{mode}.in_progress/ when rerun.
+# One training rule for every mode: a checkpoint (later stages discover its
+# epochs) writing results/models/{model}/epoch_NNN.pt and history.csv. A killed
+# job resumes from results/models/.{model}.in_progress/ when rerun. Each mode
+# receives only the training keys it reads.
 
 
-checkpoint train_nominal:
+checkpoint train:
     input:
         **preprocessed(),
     output:
-        directory("results/models/nominal"),
+        directory("results/models/{model}"),
     log:
-        "results/logs/train_nominal.log",
+        "results/logs/train_{model}.log",
     params:
-        training=config["training"],
-        mode="nominal",
-    resources:
-        gpu=1,
-    threads: 2
-    conda:
-        "../../envs/robusttag.yaml"
-    script:
-        "../scripts/train.py"
-
-
-checkpoint train_adversarial:
-    input:
-        **preprocessed(),
-    output:
-        directory("results/models/adversarial"),
-    log:
-        "results/logs/train_adversarial.log",
-    params:
-        training=config["training"],
-        mode="adversarial",
+        mode=lambda wildcards: wildcards.model,
+        training=lambda wildcards: rt.training_config(config["training"], wildcards.model),
     resources:
         gpu=1,
     threads: 2

@@ -1,8 +1,9 @@
-"""Snakemake adapter: raw and FGSM inputs of the figures' features, both models."""
+"""Snakemake adapter: raw and FGSM inputs of the figures' features, every model."""
 
-from robusttag.evaluate import EvaluationSettings, adversarial_samples, selected_checkpoints
+from robusttag.checkpoints import selected_checkpoints
+from robusttag.evaluate import adversarial_samples
 from robusttag.io import logging_to
-from robusttag.training import TrainingSettings
+from robusttag.settings import LossSettings, SampleSettings, from_params
 
 with logging_to(snakemake.log[0]):
     adversarial_samples(
@@ -10,7 +11,7 @@ with logging_to(snakemake.log[0]):
         snakemake.input.test,
         snakemake.input.summary,
         snakemake.output[0],
-        EvaluationSettings.from_config(snakemake.params.evaluation),
-        TrainingSettings.from_config(snakemake.params.training, "nominal"),
+        from_params(SampleSettings, snakemake.params.samples),
+        from_params(LossSettings, snakemake.params.loss),
         threads=snakemake.threads,
     )

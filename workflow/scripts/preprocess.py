@@ -3,14 +3,13 @@
 from pathlib import Path
 
 from robusttag.io import logging_to
-from robusttag.preprocess import PreprocessSettings, preprocess
+from robusttag.preprocess import preprocess
+from robusttag.settings import PreprocessSettings
 
 with logging_to(snakemake.log[0]):
-    settings = dict(snakemake.params.settings)
-    settings["split"] = tuple(settings["split"])
     preprocess(
         snakemake.input[0],
         Path(snakemake.output.summary).parent,
-        PreprocessSettings(**settings),
+        PreprocessSettings.from_config(snakemake.params.settings),
         provenance={"dataset": snakemake.params.dataset, "preprocess": snakemake.params.settings},
     )

@@ -1,19 +1,21 @@
-"""Snakemake adapter: scores of one checkpoint under every configured attack."""
+"""Snakemake adapter: scores of one checkpoint under the attacks its rule asks for."""
 
-from robusttag.evaluate import EvaluationSettings, score_checkpoint, selected_checkpoints
+from robusttag.checkpoints import selected_checkpoints
+from robusttag.evaluate import score_checkpoint
 from robusttag.io import logging_to
-from robusttag.training import TrainingSettings
+from robusttag.settings import LossSettings, ScoringSettings, from_params
 
 with logging_to(snakemake.log[0]):
-    model = snakemake.wildcards.model
     score_checkpoint(
-        model,
-        snakemake.params.checkpoint,
+        snakemake.input.model,
+        snakemake.params.epoch,
         snakemake.input.test,
         snakemake.input.summary,
         snakemake.output[0],
-        EvaluationSettings.from_config(snakemake.params.evaluation),
-        TrainingSettings.from_config(snakemake.params.training, model),
-        cross=selected_checkpoints(snakemake.input.models) if snakemake.rule == "score_extra_attacks" else None,
+        from_params(ScoringSettings, snakemake.params.scoring),
+        from_params(LossSettings, snakemake.params.loss),
+        white_box=snakemake.params.white_box,
+        transfer_from=selected_checkpoints(snakemake.input.transfer_from),
+        baselines=snakemake.params.baselines,
         threads=snakemake.threads,
     )

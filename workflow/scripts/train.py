@@ -1,7 +1,8 @@
 """Snakemake adapter: train one mode, checkpoint every epoch, resume if interrupted."""
 
 from robusttag.io import logging_to
-from robusttag.training import TrainingSettings, train
+from robusttag.settings import TrainingSettings
+from robusttag.training import train
 
 with logging_to(snakemake.log[0]):
     train(
