@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from robusttag.errors import DownloadError
+from robusttag.errors import ConfigError, DownloadError
 from robusttag.io import temporary_path
 from robusttag.sources import download as dl
 
@@ -22,7 +22,12 @@ CHUNK = 64 * 1024
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves PAYLOAD at /data.bin; behaviour set by attributes of the server."""
+    """Serves PAYLOAD at /data.bin; behaviour set by attributes of the server.
+
+    Every request is recorded (``ranges``, ``sent``) before its reply goes out,
+    so that the record is complete whenever the client has its answer, however
+    busy the machine (the handler runs in its own thread).
+    """
 
     def do_GET(self) -> None:
         srv = self.server
@@ -35,11 +40,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if rng and srv.honour_range:
             start = int(re.fullmatch(r"bytes=(\d+)-", rng)[1])
             if start >= len(PAYLOAD):
+                srv.sent.append(0)  # bookkeeping before the reply: the client may return as soon as it has it
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(PAYLOAD)}")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                srv.sent.append(0)
                 return
             self.send_response(206)
             claimed = 0 if srv.wrong_content_range else start
@@ -52,8 +57,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if srv.cut_after is not None and (srv.cut_always or len(srv.sent) == 0):
             body = body[: srv.cut_after]
             self.close_connection = True
+        srv.sent.append(len(body))  # before the body: the test reads it once the client has returned
         self.wfile.write(body)
-        srv.sent.append(len(body))
 
     def log_message(self, *args) -> None:
         pass
@@ -159,7 +164,7 @@ def test_correct_sha256_case_insensitive(server, tmp_path):
 
 
 def test_malformed_sha256_rejected_before_download(server, tmp_path):
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="64 hex digits"):
         dl.download(server.url, tmp_path / "data.bin", "not-a-hash")
     assert server.ranges == []
 

@@ -18,6 +18,7 @@ import pytest
 
 from robusttag import cli
 from robusttag.convert import convert
+from robusttag.errors import ConfigError
 from robusttag.features import (
     COVARIANCE_DIAGONAL,
     JET_TRACKING,
@@ -182,9 +183,9 @@ def test_determinism_across_chunks(tmp_path, monkeypatch):
 
 
 def test_generate_rejects_no_jets(tmp_path):
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="n_jets must be at least 1"):
         generate(0, seed=1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="n_jets must be at least 1"):
         generate_file(tmp_path / "jets.json.gz", 0, seed=1)
     assert not list(tmp_path.iterdir())
 

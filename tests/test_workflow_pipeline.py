@@ -10,8 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+import torch
+import yaml
 
+from robusttag.settings import MODES, selected_epoch
 from workflow_copy import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,26 +59,92 @@ def test_nothing_to_do_the_second_time(workflow):
     assert rules_to_run(workflow) == set()
 
 
-def test_training_rules_claim_one_gpu(workflow):
-    out = snakemake(workflow, "--forcerun", "train_nominal", "train_adversarial", "--dry-run").stdout
-    blocks = re.findall(r"^checkpoint (train_\w+):\n(.*?)(?=\n\n|\Z)", out, flags=re.MULTILINE | re.DOTALL)
-    assert {name for name, _ in blocks} == {"train_nominal", "train_adversarial"}
-    for name, block in blocks:
-        assert re.search(r"resources: .*\bgpu=1\b", block), name
+def test_the_training_rule_claims_one_gpu_for_every_mode(workflow):
+    out = snakemake(workflow, "--forcerun", "train", "--dry-run").stdout
+    blocks = re.findall(r"^checkpoint train:\n(.*?)(?=\n\n|\Z)", out, flags=re.MULTILINE | re.DOTALL)
+    assert sorted(re.search(r"wildcards: model=(\w+)", block).group(1) for block in blocks) == sorted(MODES)
+    for block in blocks:
+        assert re.search(r"resources: .*\bgpu=1\b", block), block
 
 
-def test_changing_a_training_parameter_retrains_both_modes_only(workflow):
-    (workflow / "lr.yaml").write_text("training:\n  lr: 0.002\n")
-    rules = rules_to_run(workflow, configs=("config/test.yaml", "lr.yaml"))
-    assert {"train_nominal", "train_adversarial", "tables"} <= rules  # scores join once the epochs are known
-    assert not rules & {"generate_synthetic", "convert_to_parquet", "preprocess"}
+def job_counts(workdir: Path, override: str) -> dict[str, int]:
+    """{rule: jobs} of a dry run with ``override`` (YAML) on top of config/test.yaml, rule all left out."""
+    (workdir / "override.yaml").write_text(override)
+    out = snakemake(workdir, "--dry-run", configs=("config/test.yaml", "override.yaml")).stdout
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:", 1)[1].split("total", 1)[0]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE))
+    return {rule: int(n) for rule, n in counts.items() if rule != "all"}
 
 
-def test_changing_an_evaluation_parameter_does_not_retrain(workflow):
-    (workflow / "eps.yaml").write_text("evaluation:\n  epsilons: [0.01, 0.03, 0.05]\n")
-    rules = rules_to_run(workflow, configs=("config/test.yaml", "eps.yaml"))
-    assert {"score_checkpoint", "score_extra_attacks", "tables"} <= rules
-    assert not rules & {"train_nominal", "train_adversarial", "preprocess", "convert_to_parquet"}
+def test_changing_a_training_parameter_retrains_every_mode_and_nothing_before(workflow):
+    counts = job_counts(workflow, "training:\n  lr: 0.002\n")
+    assert counts["train"] == 2 and counts["tables"] == 1  # scores join once the epochs are known
+    assert not counts.keys() & {"generate_synthetic", "convert_to_parquet", "preprocess"}
+
+
+def test_an_adversarial_training_key_retrains_only_the_adversarial_mode(workflow):
+    counts = job_counts(workflow, "training:\n  adversarial:\n    epsilon: 0.02\n")
+    assert counts["train"] == 1
+    out = snakemake(workflow, "--dry-run", configs=("config/test.yaml", "override.yaml")).stdout
+    assert re.findall(r"wildcards: model=(\w+)", out.split("checkpoint train:", 1)[1])[:1] == ["adversarial"]
+
+
+# The jobs downstream of each artifact, in the test config (2 models x 2 epochs).
+SCAN = {"score_checkpoint": 4}
+EXTRA = {"score_extra_attacks": 2}
+SAMPLES = {"adversarial_samples": 1, "fig5_input_shifts": 1, "fig10_first_track_d0": 1}
+TABLES = {"tables": 1, **{f: 1 for f in ("fig4_cross_attacks", "fig6_roc_vs_epsilon", "fig7_roc_per_checkpoint",
+                                          "fig8_nominal_vs_adversarial", "fig9_auc_drop")}}  # fmt: skip
+#: evaluation key -> (a changed value, the jobs whose output depends on it)
+RERUNS = {
+    "epsilons": ("[0.01, 0.03, 0.05]", SCAN | EXTRA | TABLES),
+    "restrict_impact": ("0.1", SCAN | EXTRA | SAMPLES | TABLES),
+    "baselines": ("false", EXTRA | TABLES),
+    "noise_seed": ("2", EXTRA | TABLES),
+    "weighted": ("true", TABLES),
+    "max_jets": ("300", SCAN | EXTRA | SAMPLES | TABLES),
+    "summary_epsilon": ("0.02", TABLES),
+    "batch_size": ("1024", SCAN | EXTRA | SAMPLES | TABLES),
+    "device": ("cpu", SCAN | EXTRA | SAMPLES | TABLES),
+    "figures.input_features": ("[trk1_d0]", SAMPLES),
+    "figures.input_epsilons": ("[0.02]", SAMPLES),
+    "figures.uncapped_epsilon": ("0.2", SAMPLES),
+    "figures.checkpoints": ("3", {"fig7_roc_per_checkpoint": 1}),
+}
+
+
+def _nested(key: str, value: str) -> str:
+    if "." not in key:
+        return f"evaluation:\n  {key}: {value}\n"
+    outer, inner = key.split(".")
+    return f"evaluation:\n  {outer}:\n    {inner}: {value}\n"
+
+
+def _schema_keys(section: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for name, spec in section["properties"].items():
+        keys |= _schema_keys(spec, f"{prefix}{name}.") if "properties" in spec else {f"{prefix}{name}"}
+    return keys
+
+
+@pytest.mark.parametrize("key", sorted(RERUNS))
+def test_an_evaluation_key_reruns_exactly_the_jobs_that_depend_on_it(workflow, key):
+    value, expected = RERUNS[key]
+    assert job_counts(workflow, _nested(key, value)) == expected
+
+
+def test_every_evaluation_key_has_its_rerun_test():
+    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    assert _schema_keys(schema["properties"]["evaluation"]) == set(RERUNS) | {"epochs"}
+
+
+def test_scanning_fewer_checkpoints_reruns_only_the_tables(workflow):
+    selected = {model: selected_epoch(workflow / f"results/models/{model}/history.csv") for model in MODES}
+    counts = job_counts(workflow, "evaluation:\n  epochs: [1]\n")  # scanned: epoch 1 and the selected one
+    # no score file changes; the tables lose the files of epoch 2 where it is not selected
+    assert counts == ({} if set(selected.values()) == {2} else TABLES)
 
 
 def test_every_figure_and_table_is_made(workflow):
@@ -92,7 +163,7 @@ def test_scoring_jobs_are_grouped_and_claim_the_gpu(workflow):
     assert len(blocks) == 4  # 2 models x 2 epochs
     assert all(re.search(r"resources: .*\bgpu=1\b", block) for block in blocks)
     smk = (ROOT / "workflow/rules/evaluate.smk").read_text()
-    assert smk.count("group:\n        \"scores\"") == 2  # both scoring rules, one group for a cluster
+    assert smk.count("group:\n        \"scores\"") == 1  # written once: both scoring rules in one group
 
 
 def test_the_report_builds_with_every_figure_captioned(workflow):
@@ -103,3 +174,30 @@ def test_the_report_builds_with_every_figure_captioned(workflow):
     for figure in ("fig5_input_shifts", "fig9_auc_drop", "fig10_first_track_d0", "training_history"):
         assert f"{figure}.png" in html
     assert "selected checkpoint" in html  # a caption's words made it in
+
+
+FOUR_TRACKS = """
+dataset: {synthetic: {n_jets: 3000}}
+preprocess: {n_tracks: 4}
+training: {max_epochs: 1}
+evaluation: {epsilons: [0.05], summary_epsilon: 0.05, figures: {input_features: [trk3_d0, vertex_mass],
+             input_epsilons: [0.05]}}
+"""
+
+
+def test_the_whole_dag_with_four_track_slots(tmp_path):
+    """Every input count and column lookup comes from preprocessing.json: 16 + 4 x 28 = 128 inputs."""
+    workdir = copy_workflow(tmp_path / "four")
+    (workdir / "four.yaml").write_text(FOUR_TRACKS)
+    snakemake(workdir, "--resources", "gpu=1", configs=("config/test.yaml", "four.yaml"))
+    summary = yaml.safe_load((workdir / "results/preprocessed/preprocessing.json").read_text())
+    assert len(summary["feature_order"]) == 128 and summary["feature_order"][-1] == "trk3_vertex_energy_fraction"
+    state = torch.load(workdir / "results/models/adversarial/epoch_001.pt", weights_only=True)
+    assert state["model_settings"]["n_inputs"] == 128
+    samples = pd.read_parquet(workdir / "results/samples/fgsm_inputs.parquet")
+    raw = samples[(samples["attack"] == "raw") & (samples["model"] == "nominal")]
+    test = pd.read_parquet(workdir / "results/preprocessed/test.parquet", columns=["trk3_d0"])
+    column = summary["feature_order"].index("trk3_d0")
+    mean, std = summary["features"][column]["mean"], summary["features"][column]["std"]
+    np.testing.assert_allclose(raw["trk3_d0"].to_numpy(), test["trk3_d0"].to_numpy() * std + mean, rtol=1e-5, atol=1e-6)
+    assert len(list((workdir / "results/figures").glob("*.png"))) == 8

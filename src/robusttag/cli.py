@@ -37,7 +37,8 @@ def _convert(args: argparse.Namespace) -> None:
 
 
 def _preprocess(args: argparse.Namespace) -> None:
-    from .preprocess import PreprocessSettings, preprocess
+    from .preprocess import preprocess
+    from .settings import PreprocessSettings
 
     settings = PreprocessSettings(n_tracks=args.n_tracks, track_order=args.track_order, seed=args.seed)
     summary = preprocess(args.raw, args.output_dir, settings)
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(message)s")
     try:
         args.run(args)
-    except (RobusttagError, ValueError) as error:
+    except RobusttagError as error:
         print(f"robusttag {args.command}: error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -200,7 +200,7 @@ class FlavourWeights:
         counts = self.histograms.sum(axis=(1, 2))
         if (counts == 0).any():
             missing = [name for name, n in zip(LABELS, counts) if n == 0]
-            raise ValueError(f"no training jets of flavour {missing}: cannot compute flavour weights")
+            raise DataFormatError("training split", f"no training jets of flavour {missing}: cannot compute flavour weights")
         density = self.histograms / counts[:, None, None]
         target = density.mean(axis=0)
         # Target mass in bins a flavour leaves empty cannot be reached; renormalise so

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from robusttag.errors import DownloadError
+from robusttag.errors import ConfigError, DownloadError
 from robusttag.io import temporary_path
 
 DEFAULT_URL = "http://mlphysics.ics.uci.edu/data/hb_jet_flavor_2016/dataset.json.gz"
@@ -90,7 +90,7 @@ def download(
     if sha256 is not None:
         expected = sha256.strip().lower()
         if not re.fullmatch(r"[0-9a-f]{64}", expected):
-            raise ValueError(f"sha256 must be 64 hex digits, got {sha256!r}")
+            raise ConfigError(f"sha256 must be 64 hex digits, got {sha256!r}")
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     transfer = _Transfer(url, temporary_path(output), chunk_size, timeout, log)

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import erfc, expit, gammaincc
 
+from ..errors import ConfigError
 from ..features import JET_TRACKING, JET_VERTEX, PION_MASS_GEV, TRACK_FIELDS
 from ..io import atomic_output
 from ..jets import JetBatch
@@ -87,7 +88,7 @@ class _Tracks:
 def generate(n_jets: int, seed: int, difficulty: Difficulty = Difficulty()) -> JetBatch:
     """Generate ``n_jets`` jets; the same arguments always give the same jets."""
     if n_jets < 1:
-        raise ValueError(f"n_jets must be at least 1, got {n_jets}")
+        raise ConfigError(f"n_jets must be at least 1, got {n_jets}")
     batches = [
         generate_chunk(min(CHUNK_JETS, n_jets - start), seed, start // CHUNK_JETS, difficulty)
         for start in range(0, n_jets, CHUNK_JETS)
@@ -420,7 +421,7 @@ def generate_file(
     output = Path(output)
     name = output.name.lower()
     if n_jets < 1:
-        raise ValueError(f"n_jets must be at least 1, got {n_jets}")
+        raise ConfigError(f"n_jets must be at least 1, got {n_jets}")
     if name.endswith(".root"):
         from .root import write_jets
 
@@ -428,7 +429,7 @@ def generate_file(
             write_jets(tmp, iter_chunks(n_jets, seed, difficulty))
         return
     if not name.endswith((".json", ".json.gz", ".jsonl", ".jsonl.gz")):
-        raise ValueError(f"{output}: unknown output format; use .json.gz, .json or .root")
+        raise ConfigError(f"{output}: unknown output format; use .json.gz, .json or .root")
     from isal import igzip
 
     from .uci import encode_jets

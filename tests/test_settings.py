@@ -1,0 +1,111 @@
+"""One place for every setting: the schema's defaults, config.yaml and the
+dataclass defaults agree key by key, and Snakemake's parse needs no torch."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from robusttag import settings as rt
+from robusttag.errors import ConfigError
+from workflow_copy import copy_workflow
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def _leaves(schema: dict, prefix: tuple[str, ...] = ()):
+    """(path, property schema) of every configurable leaf (a section with properties is walked into)."""
+    for name, spec in schema.get("properties", {}).items():
+        path = (*prefix, name)
+        if spec.get("type") == "object" and "properties" in spec and name != "difficulty":
+            yield from _leaves(spec, path)
+        else:
+            yield path, spec
+
+
+def _dataclass_default(path: tuple[str, ...]):
+    """The dataclass default of a config key, by the settings class that reads it."""
+    section, *rest = path
+    if section == "dataset":
+        owner = rt.DatasetSettings() if len(rest) == 1 else getattr(rt.DatasetSettings(), rest[0])
+    elif section == "preprocess":
+        owner = rt.PreprocessSettings()
+    elif section == "training":
+        owner = rt.TrainingSettings().model if rest[0] == "model" else rt.TrainingSettings()
+    else:
+        owner = rt.EvaluationSettings().figures if rest[0] == "figures" else rt.EvaluationSettings()
+    value = getattr(owner, rest[-1])
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _config_value(path: tuple[str, ...]):
+    value = CONFIG
+    for part in path:
+        value = value[part]
+    return value
+
+
+LEAVES = [path for path, _ in _leaves(SCHEMA) if path != ("dataset", "source")]
+
+
+@pytest.mark.parametrize("path", LEAVES, ids=".".join)
+def test_schema_dataclass_and_config_yaml_agree(path):
+    spec = dict(_leaves(SCHEMA))[path]
+    assert "default" in spec, f"{'.'.join(path)}: the schema gives no default"
+    assert _dataclass_default(path) == spec["default"], ".".join(path)
+    if path[0] != "dataset" or path[1] == "synthetic":  # config.yaml spells every key of the default run
+        assert _config_value(path) == spec["default"], ".".join(path)
+
+
+def test_every_settings_field_is_a_config_key_or_fixed_by_the_method():
+    keys = {path[-1] for path in LEAVES}
+    fixed = {"mode", "n_inputs", "n_classes", "weight_bins", "eta_range", "pt_range_gev", "figures", "model"}
+    for cls in (rt.PreprocessSettings, rt.TrainingSettings, rt.ModelSettings, rt.EvaluationSettings, rt.FigureSettings):
+        assert {f.name for f in dataclasses.fields(cls)} - keys <= fixed, cls.__name__
+
+
+def test_each_job_takes_only_its_keys():
+    evaluation = CONFIG["evaluation"]
+    assert set(rt.scoring_config(evaluation, baselines=False)) == {
+        "epsilons", "restrict_impact", "max_jets", "batch_size", "device"}  # fmt: skip
+    assert set(rt.scoring_config(evaluation, baselines=True)) - set(rt.scoring_config(evaluation, baselines=False)) == {
+        "baselines", "noise_seed"}  # fmt: skip
+    assert set(rt.table_config(evaluation)) == {"weighted", "summary_epsilon", "restrict_impact"}
+    assert rt.figure_config("fig7_roc_per_checkpoint", evaluation) == {"summary_epsilon": 0.05, "checkpoints": 4}
+    assert rt.figure_config("fig9_auc_drop", evaluation) == {}
+    assert "adversarial" not in rt.training_config(CONFIG["training"], "nominal")
+    assert rt.training_config(CONFIG["training"], "adversarial") == CONFIG["training"]
+    params = rt.scoring_config(evaluation, baselines=True)
+    assert rt.from_params(rt.ScoringSettings, params) == rt.EvaluationSettings.from_config(evaluation).scoring
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['weighted'\]"):
+        rt.from_params(rt.ScoringSettings, {**params, "weighted": True})
+
+
+def test_the_default_config_passes_every_check():
+    rt.check_config(CONFIG)
+    with pytest.raises(ConfigError, match="split"):
+        rt.check_config({**CONFIG, "preprocess": {**CONFIG["preprocess"], "split": [0.5, 0.5, 0.5]}})
+    with pytest.raises(ConfigError, match="names no file"):
+        rt.check_config({**CONFIG, "dataset": {"source": "root"}})
+
+
+def test_settings_and_the_workflow_parse_import_no_torch(tmp_path):
+    code = "import sys, robusttag.settings; print(sorted(m for m in sys.modules if m.split('.')[0] in HEAVY))"
+    run = subprocess.run([sys.executable, "-c", f"HEAVY = ('torch', 'matplotlib'); {code}"], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    assert run.stdout == "[]\n"
+    # the workflow's parse (a dry run of the whole DAG), every import it makes listed by -X importtime
+    workdir = copy_workflow(tmp_path / "parse")
+    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "snakemake", "--dry-run", "--cores", "1",
+                          "--configfile", "config/test.yaml"], cwd=workdir, capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
+    assert "robusttag.settings" in imported
+    assert not {name for name in imported if name.split(".")[0] in ("torch", "matplotlib")}
