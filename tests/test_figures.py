@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.legend import Legend
 
 from robusttag import figures
+from robusttag.errors import ConfigError, ResultsError
+from robusttag.features import feature_label
+from robusttag.figures import base as figure_base
+from robusttag.figures import history as figure_history
+from robusttag.figures import inputs as figure_inputs
+from robusttag.figures import robustness as figure_robustness
+from robusttag.figures import roc as figure_roc
+from robusttag.settings import FIGURE_KEYS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MODELS = ("nominal", "adversarial")
@@ -75,21 +86,19 @@ def samples() -> pd.DataFrame:
                 "label": label,
                 "jet_pt": rng.exponential(60.0, n) + 20.0,
                 "jet_eta": rng.uniform(-2.5, 2.5, n),
-                "track_0_d0": rng.normal(0.0, 0.05, n) + 0.05 * (label == 0),
-                "track_0_d0_significance": rng.normal(2.0, 3.0, n),
+                "trk0_d0": rng.normal(0.0, 0.05, n) + 0.05 * (label == 0),
+                "track_2_d0_significance": rng.normal(2.0, 3.0, n),
                 "n_secondary_vertices": rng.integers(0, 4, n).astype(float),
             }
         )
-        base.loc[:4, "track_0_d0"] = -5.0  # defaults far below the bulk
+        base.loc[:4, "trk0_d0"] = -5.0  # defaults far below the bulk
         base.loc[5, "jet_eta"] = np.nan
         base.loc[6, "jet_pt"] = np.inf
-        for attack, eps, capped in [("raw", 0.0, False)] + [
-            ("fgsm", e, c) for e in EPSILONS for c in (True, False)
-        ]:
+        for attack, eps, capped in [("raw", 0.0, False)] + [("fgsm", e, c) for e in EPSILONS for c in (True, False)]:
             frame = base.copy()
             if attack == "fgsm":
                 shift = eps * (1.0 if model == "nominal" else 0.3) * rng.choice([-1.0, 1.0], n)
-                for col in ("jet_pt", "jet_eta", "track_0_d0", "track_0_d0_significance"):
+                for col in ("jet_pt", "jet_eta", "trk0_d0", "track_2_d0_significance"):
                     frame[col] = frame[col] + shift * (0.25 if capped else 1.0) * frame[col].abs().clip(upper=10)
             frame.insert(0, "model", model)
             frame["attack"] = attack
@@ -121,7 +130,26 @@ def histories() -> dict[str, pd.DataFrame]:
 def _low_dpi(request, monkeypatch):
     """Rasterise at low resolution to keep the suite fast; test_png_resolution checks the real 150 dpi."""
     if request.node.name != "test_png_resolution":
-        monkeypatch.setattr(figures, "_DPI", 30)
+        monkeypatch.setattr(figure_base, "_DPI", 30)
+
+
+@pytest.fixture
+def drawn(monkeypatch) -> list[dict]:
+    """Every figure saved, with the titles and entries of its legends, in drawing order."""
+    saved = []
+    for module in (figure_inputs, figure_roc, figure_robustness, figure_history):
+
+        def save(fig, path, real=module._save):
+            legends = fig.findobj(Legend)
+            saved.append({
+                "figure": fig,
+                "titles": [legend.get_title().get_text() for legend in legends],
+                "entries": [text.get_text() for legend in legends for text in legend.get_texts()],
+            })  # fmt: skip
+            return real(fig, path)
+
+        monkeypatch.setattr(module, "_save", save)
+    return saved
 
 
 def _assert_written(base) -> None:
@@ -138,26 +166,26 @@ def _assert_written(base) -> None:
 def test_input_shifts(samples, tmp_path):
     base = tmp_path / "figs" / "fig5_input_shifts"  # parent created on demand
     out = figures.plot_input_shifts(
-        samples, "nominal", ["jet_pt", "track_0_d0", "track_0_d0_significance", "jet_eta"], [0.01, 0.05], base,
-        ranges={"jet_pt": (0.0, 400.0)},
+        samples, "nominal", ["jet_pt", "trk0_d0", "track_2_d0_significance", "jet_eta"], [0.01, 0.05], base,
+        restrict_impact=0.25, ranges={"jet_pt": (0.0, 400.0)},
     )  # fmt: skip
     _assert_written(base)
     assert [p.suffix for p in out] == [".png", ".pdf"]
     # odd number of panels, an integer feature, forced log scale, uncapped rows
     figures.plot_input_shifts(
         samples, "adversarial", ["n_secondary_vertices", "jet_pt", "jet_eta"], [0.1], tmp_path / "odd",
-        logy={"jet_pt": True}, capped=False,
+        logy={"jet_pt": True}, restrict_impact=None,
     )  # fmt: skip
     _assert_written(tmp_path / "odd")
 
 
 def test_input_shifts_absent(samples, tmp_path):
-    with pytest.raises(ValueError, match="model 'ghost'"):
-        figures.plot_input_shifts(samples, "ghost", ["jet_pt"], [0.01], tmp_path / "x")
-    with pytest.raises(ValueError, match="epsilon 0.3"):
-        figures.plot_input_shifts(samples, "nominal", ["jet_pt"], [0.3], tmp_path / "x")
-    with pytest.raises(ValueError, match="lacks feature"):
-        figures.plot_input_shifts(samples, "nominal", ["no_such_feature"], [0.01], tmp_path / "x")
+    with pytest.raises(ResultsError, match="model 'ghost'"):
+        figures.plot_input_shifts(samples, "ghost", ["jet_pt"], [0.01], tmp_path / "x", restrict_impact=0.25)
+    with pytest.raises(ResultsError, match="epsilon 0.3"):
+        figures.plot_input_shifts(samples, "nominal", ["jet_pt"], [0.3], tmp_path / "x", restrict_impact=0.25)
+    with pytest.raises(ResultsError, match=r"lacks feature column\(s\) \['no_such_feature'\]; it holds \['jet_pt'"):
+        figures.plot_input_shifts(samples, "nominal", ["no_such_feature"], [0.01], tmp_path / "x", restrict_impact=0.25)
     assert not list(tmp_path.iterdir())
 
 
@@ -169,15 +197,15 @@ def test_roc_vs_epsilon(roc, auc, tmp_path):
 
 
 def test_roc_vs_epsilon_absent(roc, tmp_path):
-    with pytest.raises(ValueError, match="epoch 99"):
+    with pytest.raises(ResultsError, match="epoch 99"):
         figures.plot_roc_vs_epsilon(roc, "nominal", 99, [0.05], tmp_path / "x")
-    with pytest.raises(ValueError, match="epsilon 0.2"):
+    with pytest.raises(ResultsError, match="epsilon 0.2"):
         figures.plot_roc_vs_epsilon(roc, "nominal", 3, [0.05, 0.2], tmp_path / "x")
-    with pytest.raises(ValueError, match="model 'ghost'"):
+    with pytest.raises(ResultsError, match="model 'ghost'"):
         figures.plot_roc_vs_epsilon(roc, "ghost", 3, [0.05], tmp_path / "x")
-    with pytest.raises(ValueError, match="unknown discriminator"):
+    with pytest.raises(ResultsError, match="unknown discriminator"):
         figures.plot_roc_vs_epsilon(roc, "nominal", 3, [0.05], tmp_path / "x", discriminators=["XvsY"])
-    with pytest.raises(ValueError, match="lacks column"):
+    with pytest.raises(ResultsError, match="lacks column"):
         figures.plot_roc_vs_epsilon(roc.drop(columns="mistag"), "nominal", 3, [0.05], tmp_path / "x")
     assert not list(tmp_path.iterdir())
 
@@ -185,18 +213,18 @@ def test_roc_vs_epsilon_absent(roc, tmp_path):
 def test_roc_per_checkpoint(roc, auc, tmp_path):
     figures.plot_roc_per_checkpoint(roc, "nominal", [1, 2, 3], 0.05, tmp_path / "fig7", auc=auc)
     _assert_written(tmp_path / "fig7")
-    with pytest.raises(ValueError, match="epoch 7"):
+    with pytest.raises(ResultsError, match="epoch 7"):
         figures.plot_roc_per_checkpoint(roc, "nominal", [1, 7], 0.05, tmp_path / "x")
-    with pytest.raises(ValueError, match="epsilon 0.5"):
+    with pytest.raises(ResultsError, match="epsilon 0.5"):
         figures.plot_roc_per_checkpoint(roc, "nominal", [1], 0.5, tmp_path / "x")
 
 
 def test_roc_nominal_vs_adversarial(roc, auc, tmp_path):
     figures.plot_roc_nominal_vs_adversarial(roc, {"nominal": 3, "adversarial": 2}, 0.05, tmp_path / "fig8", auc=auc)
     _assert_written(tmp_path / "fig8")
-    with pytest.raises(ValueError, match="model 'adversarial' at epoch 8"):
+    with pytest.raises(ResultsError, match="model 'adversarial' at epoch 8"):
         figures.plot_roc_nominal_vs_adversarial(roc, {"nominal": 3, "adversarial": 8}, 0.05, tmp_path / "x")
-    with pytest.raises(ValueError, match="epsilon 0.07"):
+    with pytest.raises(ResultsError, match="epsilon 0.07"):
         figures.plot_roc_nominal_vs_adversarial(roc, {"nominal": 3, "adversarial": 2}, 0.07, tmp_path / "x")
 
 
@@ -205,50 +233,52 @@ def test_auc_drop_vs_auc(auc, tmp_path):
     _assert_written(tmp_path / "fig9")
     figures.plot_auc_drop_vs_auc(auc.drop(columns="selected"), "CvsL", tmp_path / "fig9_c", epsilons=[0.05])
     _assert_written(tmp_path / "fig9_c")
-    with pytest.raises(ValueError, match="epsilon 0.3"):
+    with pytest.raises(ResultsError, match="epsilon 0.3"):
         figures.plot_auc_drop_vs_auc(auc, "BvsL", tmp_path / "x", epsilons=[0.3])
-    with pytest.raises(ValueError, match="model 'ghost'"):
+    with pytest.raises(ResultsError, match="model 'ghost'"):
         figures.plot_auc_drop_vs_auc(auc, "BvsL", tmp_path / "x", models=["ghost"])
-    with pytest.raises(ValueError, match="discriminator 'BvsL'"):
+    with pytest.raises(ResultsError, match="discriminator 'BvsL'"):
         figures.plot_auc_drop_vs_auc(auc[auc["discriminator"] != "BvsL"], "BvsL", tmp_path / "x")
 
 
 def test_first_track_d0(samples, tmp_path):
     figures.plot_first_track_d0(samples, 0.1, tmp_path / "fig10")
     _assert_written(tmp_path / "fig10")
-    trk = samples.rename(columns={"track_0_d0": "trk0_d0"})
+    trk = samples.rename(columns={"trk0_d0": "trk3_d0"})
     figures.plot_first_track_d0(
-        trk, 0.05, tmp_path / "fig10_b", models=["adversarial"], range=(-0.2, 0.2), logy=True
+        trk, 0.05, tmp_path / "fig10_b", models=["adversarial"], feature="trk3_d0", range=(-0.2, 0.2), logy=True
     )
     _assert_written(tmp_path / "fig10_b")
-    with pytest.raises(ValueError, match="epsilon 0.02"):
+    with pytest.raises(ResultsError, match="epsilon 0.02"):
         figures.plot_first_track_d0(samples, 0.02, tmp_path / "x")
-    with pytest.raises(ValueError, match="model 'ghost'"):
+    with pytest.raises(ResultsError, match="model 'ghost'"):
         figures.plot_first_track_d0(samples, 0.1, tmp_path / "x", models=["ghost"])
     # only capped FGSM rows at this epsilon: Fig. 10 needs the uncapped attack
     capped_only = samples[~((samples["attack"] == "fgsm") & ~samples["capped"])]
-    with pytest.raises(ValueError, match="without the cap"):
+    with pytest.raises(ResultsError, match="without the cap"):
         figures.plot_first_track_d0(capped_only, 0.1, tmp_path / "x")
+    with pytest.raises(ResultsError, match=r"lacks the column 'trk0_d0'; it holds \['jet_pt'.*'trk3_d0'"):
+        figures.plot_first_track_d0(trk, 0.1, tmp_path / "x")
 
 
 def test_cross_attacks(auc, tmp_path):
     figures.plot_cross_attacks(auc, "CvsL", 0.05, tmp_path / "fig4")
     _assert_written(tmp_path / "fig4")
-    with pytest.raises(ValueError, match="epsilon 0.2"):
+    with pytest.raises(ResultsError, match="epsilon 0.2"):
         figures.plot_cross_attacks(auc, "CvsL", 0.2, tmp_path / "x")
     no_cross = auc[~((auc["attack"] == "fgsm") & (auc["model"] != auc["attack_source"]))]
-    with pytest.raises(ValueError, match="crafted on"):
+    with pytest.raises(ResultsError, match="crafted on"):
         figures.plot_cross_attacks(no_cross, "BvsL", 0.05, tmp_path / "x")
-    with pytest.raises(ValueError, match="selected epoch"):
+    with pytest.raises(ResultsError, match="selected epoch"):
         figures.plot_cross_attacks(auc.assign(selected=False), "BvsL", 0.05, tmp_path / "x")
 
 
 def test_training_history(histories, tmp_path):
     figures.plot_training_history(histories, tmp_path / "history")
     _assert_written(tmp_path / "history")
-    with pytest.raises(ValueError, match="at least one"):
+    with pytest.raises(ResultsError, match="at least one"):
         figures.plot_training_history({}, tmp_path / "x")
-    with pytest.raises(ValueError, match="val_loss"):
+    with pytest.raises(ResultsError, match="val_loss"):
         figures.plot_training_history({"nominal": histories["nominal"].drop(columns="val_loss")}, tmp_path / "x")
 
 
@@ -279,3 +309,142 @@ def test_fig7_checkpoints_spread_in_log_epoch_with_the_selected_one():
     assert figures.spread_checkpoints(range(1, 38), 4, always=37) == [1, 3, 11, 37]
     assert figures.spread_checkpoints([1, 2, 3], 4, always=2) == [1, 2, 3]
     assert figures.spread_checkpoints([5], 4, always=5) == [5]
+    with pytest.raises(ResultsError, match="no checkpoint to choose from"):
+        figures.spread_checkpoints([], 4, always=5)
+
+
+def test_feature_label_of_any_track_slot_and_jet_inputs():
+    assert feature_label("trk3_d0") == "4th track $d_0$ [mm]"
+    assert feature_label("trk0_z0") == "1st track $z_0$ [mm]"
+    assert feature_label("track_1_d0") == "2nd track $d_0$ [mm]"
+    assert feature_label("trk11_vertex_mass") == "12th track vertex mass [GeV]"
+    assert feature_label("trk21_d0d0") == "22nd track d0d0"  # a field without a label keeps its name
+    assert feature_label("jet_pt") == r"Jet $p_\mathrm{T}$ [GeV]"
+    assert feature_label("track_2_d0_significance") == "Track 2 $d_0$ significance"  # jet-level, not slot 2
+    assert feature_label("no_such_feature") == "no_such_feature"
+
+
+def test_cap_text_follows_restrict_impact():
+    assert figure_base._cap_text(0.25) == "cap 25 %"
+    assert figure_base._cap_text(0.1) == "cap 10 %"
+    assert figure_base._cap_text(0.125) == "cap 12.5 %"
+    assert figure_base._cap_text(0.07) == "cap 7 %"
+    assert figure_base._cap_text(None) == "no cap"
+
+
+@pytest.mark.parametrize(
+    ("restrict_impact", "title"),
+    [(0.25, "nominal model, cap 25 %"), (0.1, "nominal model, cap 10 %"), (None, "nominal model, no cap")],
+)
+def test_input_shifts_legend_names_the_cap(samples, tmp_path, drawn, restrict_impact, title):
+    figures.plot_input_shifts(samples, "nominal", ["jet_pt", "trk0_d0", "jet_eta"], [0.01, 0.05], tmp_path / "f",
+                              restrict_impact=restrict_impact)  # fmt: skip
+    [figure] = drawn
+    assert figure["titles"] == [title] * 3
+    assert figure["entries"] == ["raw", r"FGSM $\epsilon = 0.01$", r"FGSM $\epsilon = 0.05$"] * 3
+
+
+def test_training_history_legend_inside_the_axes(histories, tmp_path, drawn):
+    figures.plot_training_history(histories, tmp_path / "h")
+    [figure] = drawn
+    assert figure["entries"] == [
+        "nominal: training", "nominal: validation", "nominal: lowest validation loss (epoch 9)",
+        "adversarial: training", "adversarial: validation", "adversarial: lowest validation loss (epoch 9)",
+    ]  # fmt: skip
+    fig = figure["figure"]
+    fig.canvas.draw()
+    [legend] = fig.findobj(Legend)
+    inside, outer = legend.get_window_extent(), legend.axes.get_window_extent()
+    assert outer.x0 <= inside.x0 < inside.x1 <= outer.x1 and outer.y0 <= inside.y0 < inside.y1 <= outer.y1
+    # the legend sits above every curve: the highest loss drawn is below its lower edge
+    top_loss = max(float(h[["train_loss", "val_loss"]].to_numpy().max()) for h in histories.values())
+    assert legend.axes.transData.transform((1, top_loss))[1] < inside.y0
+
+
+# ---------------------------------------------------------------------------
+# The pipeline's entry point
+# ---------------------------------------------------------------------------
+
+#: The settings each figure reads, as the rule passes them (figure_config), for the synthetic tables.
+KEYWORDS = {
+    "fig4_cross_attacks": {"summary_epsilon": 0.05},
+    "fig5_input_shifts": {"input_features": ["jet_pt", "trk0_d0"], "input_epsilons": [0.01, 0.05],
+                          "restrict_impact": 0.1},
+    "fig6_roc_vs_epsilon": {"epsilons": [0.01, 0.05, 0.1]},
+    "fig7_roc_per_checkpoint": {"summary_epsilon": 0.05, "checkpoints": 2},
+    "fig8_nominal_vs_adversarial": {"summary_epsilon": 0.05},
+    "fig9_auc_drop": {},
+    "fig10_first_track_d0": {"uncapped_epsilon": 0.1},
+    "training_history": {},
+}  # fmt: skip
+
+
+def test_figures_registry_reads_exactly_the_figure_keys():
+    assert set(figures.FIGURES) == set(FIGURE_KEYS)
+    for name, keys in FIGURE_KEYS.items():
+        parameters = inspect.signature(figures.FIGURES[name]).parameters.values()
+        keyword_only = [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        positional = [p.name for p in parameters if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+        assert keyword_only == [key.rsplit(".", 1)[-1] for key in keys], name
+        assert positional == ["inputs", "path"], name
+        assert sorted(KEYWORDS[name]) == sorted(keyword_only), name
+
+
+@pytest.fixture(scope="module")
+def pipeline_files(tmp_path_factory, roc, auc, samples, histories) -> dict[str, list[str]]:
+    """The inputs of each figure rule (workflow/rules/figures.smk), written as the pipeline writes them."""
+    root = tmp_path_factory.mktemp("results")
+    auc_csv, roc_parquet, samples_parquet = root / "auc.csv", root / "roc.parquet", root / "fgsm_inputs.parquet"
+    auc.to_csv(auc_csv, index=False)
+    roc.to_parquet(roc_parquet)
+    samples.to_parquet(samples_parquet)
+    models = []
+    for mode, history in histories.items():
+        (root / mode).mkdir()
+        history.to_csv(root / mode / "history.csv", index=False)
+        models.append(str(root / mode))
+    tables = [str(roc_parquet), str(auc_csv)]
+    return {
+        "fig4_cross_attacks": [str(auc_csv)],
+        "fig5_input_shifts": [str(samples_parquet)],
+        "fig6_roc_vs_epsilon": tables,
+        "fig7_roc_per_checkpoint": tables,
+        "fig8_nominal_vs_adversarial": tables,
+        "fig9_auc_drop": [str(auc_csv)],
+        "fig10_first_track_d0": [str(samples_parquet)],
+        "training_history": models,
+    }
+
+
+@pytest.mark.parametrize("name", list(FIGURE_KEYS))
+def test_make_figure_draws_each_figure_from_its_files(pipeline_files, tmp_path, drawn, name):
+    out = figures.make_figure(name, pipeline_files[name], tmp_path / name, **KEYWORDS[name])
+    assert out == (tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")
+    _assert_written(tmp_path / name)
+    assert len(drawn) == 1
+
+
+def test_make_figure_uses_the_settings(pipeline_files, tmp_path, drawn):
+    figures.make_figure("fig5_input_shifts", pipeline_files["fig5_input_shifts"], tmp_path / "f5",
+                        **KEYWORDS["fig5_input_shifts"])  # fmt: skip
+    assert drawn[-1]["titles"] == ["nominal model, cap 10 %"] * 2
+    # Fig. 7: 2 checkpoints of epochs 1..3, spread in log(epoch), the selected one (3) among them
+    figures.make_figure("fig7_roc_per_checkpoint", pipeline_files["fig7_roc_per_checkpoint"], tmp_path / "f7",
+                        summary_epsilon=0.05, checkpoints=2)  # fmt: skip
+    epochs = [e for e in drawn[-1]["entries"] if e.startswith("epoch")]
+    assert [e.split(" (")[0] for e in epochs] == ["epoch 1", "epoch 3"] * 2
+    # Fig. 8: each model at its selected checkpoint (nominal 3, adversarial 2)
+    figures.make_figure("fig8_nominal_vs_adversarial", pipeline_files["fig8_nominal_vs_adversarial"],
+                        tmp_path / "f8", summary_epsilon=0.05)  # fmt: skip
+    raw_entries = [e for e in drawn[-1]["entries"] if "raw" in e]
+    assert [e.split(", raw")[0] for e in raw_entries] == ["nominal (epoch 3)", "adversarial (epoch 2)"] * 2
+
+
+def test_make_figure_refuses_unknown_names_and_settings(pipeline_files, tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown figure 'fig11'; choose from \['fig4_cross_attacks'"):
+        figures.make_figure("fig11", [], tmp_path / "x")
+    with pytest.raises(ConfigError, match=r"reads the settings \['summary_epsilon'\], got \['epsilon'\]"):
+        figures.make_figure("fig4_cross_attacks", pipeline_files["fig4_cross_attacks"], tmp_path / "x", epsilon=0.05)
+    with pytest.raises(ResultsError, match="expected one ROC table"):
+        figures.make_figure("fig6_roc_vs_epsilon", pipeline_files["fig9_auc_drop"], tmp_path / "x", epsilons=[0.05])
+    assert not list(tmp_path.iterdir())

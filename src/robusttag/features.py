@@ -17,8 +17,11 @@ Two layers are declared:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
+
+from .errors import ConfigError
 
 # --------------------------------------------------------------------------
 # Raw fields, in file order
@@ -199,7 +202,7 @@ def _build_inputs(n_slots: int) -> tuple[Feature, ...]:
 def input_features(n_slots: int = N_TRACK_SLOTS) -> tuple[Feature, ...]:
     """The model inputs for ``n_slots`` track slots (paper: 6, giving 184)."""
     if n_slots < 1:
-        raise ValueError(f"the number of track slots must be at least 1, got {n_slots}")
+        raise ConfigError(f"the number of track slots must be at least 1, got {n_slots}")
     return _build_inputs(n_slots)
 
 
@@ -212,3 +215,78 @@ N_INPUTS = len(INPUTS)
 def default_column(feature_name: str) -> str:
     """Name of the boolean "is default" column of an input in the preprocessed tables."""
     return f"default_{feature_name}"
+
+
+# --------------------------------------------------------------------------
+# Axis labels (figures)
+# --------------------------------------------------------------------------
+
+#: Axis labels of the jet-level inputs a flavour physicist will look for first.
+_FEATURE_LABELS: dict[str, str] = {
+    "jet_pt": r"Jet $p_\mathrm{T}$ [GeV]",
+    "jet_eta": r"Jet $\eta$",
+    "track_2_d0_significance": r"Track 2 $d_0$ significance",
+    "track_3_d0_significance": r"Track 3 $d_0$ significance",
+    "track_2_z0_significance": r"Track 2 $z_0$ significance",
+    "track_3_z0_significance": r"Track 3 $z_0$ significance",
+    "n_tracks_over_d0_threshold": r"Tracks over $d_0$ threshold",
+    "jet_prob": "Jet probability",
+    "jet_width_eta": r"Jet width in $\eta$",
+    "jet_width_phi": r"Jet width in $\phi$",
+    "vertex_significance": "Secondary vertex significance",
+    "n_secondary_vertices": "Secondary vertices",
+    "n_secondary_vertex_tracks": "Secondary vertex tracks",
+    "delta_r_vertex": r"$\Delta R$(vertex, jet)",
+    "vertex_mass": "Secondary vertex mass [GeV]",
+    "vertex_energy_fraction": "Secondary vertex energy fraction",
+}
+#: Axis labels of the per-track fields (the others are labelled by their name).
+_TRACK_FIELD_LABELS: dict[str, str] = {
+    "d0": r"$d_0$ [mm]",
+    "z0": r"$z_0$ [mm]",
+    "phi": r"$\Delta\phi$ to jet",
+    "theta": r"$\Delta\theta$ to jet",
+    "qoverp": r"$q/p$ [1/GeV]",
+    "d0_significance": r"$d_0$ significance",
+    "z0_significance": r"$z_0$ significance",
+    "weight": "vertex-fit weight",
+    "vertex_mass": "vertex mass [GeV]",
+    "vertex_displacement": "vertex displacement [mm]",
+    "vertex_displacement_significance": "vertex displacement significance",
+    "vertex_n_tracks": "vertex tracks",
+    "vertex_energy_fraction": "vertex energy fraction",
+}
+#: A per-slot track input: "trk0_d0" (the model inputs' names) or "track_0_d0"; any slot number.
+_TRACK_SLOT = re.compile(r"^(?:trk|track_)(\d+)_(.+)$")
+
+
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, ..., 21st, ..."""
+    if 10 <= n % 100 <= 20:
+        return f"{n}th"
+    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th') }"
+
+
+def feature_label(name: str) -> str:
+    """Give the axis label of a feature column.
+
+    Parameters
+    ----------
+    name : str
+        A jet-level input (``jet_pt``), or a per-slot track input of any slot
+        (``trk3_d0`` or ``track_3_d0``; slot 0 is the first track).
+
+    Returns
+    -------
+    str
+        The label (Matplotlib mathtext), e.g. ``"4th track $d_0$ [mm]"`` for
+        ``trk3_d0``; a track field without a label of its own keeps its name
+        (``"1st track d0d0"``); an unknown name is returned unchanged.
+    """
+    if name in _FEATURE_LABELS:
+        return _FEATURE_LABELS[name]
+    match = _TRACK_SLOT.match(name)
+    if match:
+        slot, field = int(match.group(1)), match.group(2)
+        return f"{_ordinal(slot + 1).capitalize()} track {_TRACK_FIELD_LABELS.get(field, field)}"
+    return name

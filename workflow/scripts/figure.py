@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-from robusttag.evaluate import EvaluationSettings
 from robusttag.figures import make_figure
 from robusttag.io import logging_to
 
@@ -10,6 +9,6 @@ with logging_to(snakemake.log[0]):
     make_figure(
         snakemake.params.figure,
         list(snakemake.input),
-        EvaluationSettings.from_config(snakemake.params.evaluation),
         Path(snakemake.output.png).with_suffix(""),
+        **snakemake.params.settings,
     )
