@@ -174,6 +174,10 @@ def test_the_report_builds_with_every_figure_captioned(workflow):
     for figure in ("fig5_input_shifts", "fig9_auc_drop", "fig10_first_track_d0", "training_history"):
         assert f"{figure}.png" in html
     assert "selected checkpoint" in html  # a caption's words made it in
+    # numbers written from the settings, not fixed in the text
+    assert "eps = 0.01" in html and "the first 6" in html and "184 inputs" in html
+    assert "limited to 25 % of the raw value" in html and "epsilon = 0.005, 0.01, 0.02, 0.05" in html
+    assert "{{" not in html and "{%" not in html
 
 
 FOUR_TRACKS = """
