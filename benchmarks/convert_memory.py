@@ -37,11 +37,15 @@ def main() -> None:
             generate_file(source, n, seed=2)
             out = subprocess.run(
                 [sys.executable, "-c", _CHILD, str(source), str(Path(tmp) / f"jets_{n}.parquet")],
-                check=True, capture_output=True, text=True,
-            ).stdout.split()  # fmt: skip
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.split()
             jets, rate, main_mb, worker_mb = int(out[0]), float(out[1]), float(out[2]), float(out[3])
-            print(f"{jets:9d} jets ({source.stat().st_size / 1e6:6.0f} MB gz): {rate:7.0f} jets/s, peak RSS "
-                  f"main {main_mb:5.0f} MB + largest worker {worker_mb:5.0f} MB = {main_mb + worker_mb:5.0f} MB")  # fmt: skip
+            print(
+                f"{jets:9d} jets ({source.stat().st_size / 1e6:6.0f} MB gz): {rate:7.0f} jets/s, peak RSS "
+                f"main {main_mb:5.0f} MB + largest worker {worker_mb:5.0f} MB = {main_mb + worker_mb:5.0f} MB"
+            )
 
 
 if __name__ == "__main__":

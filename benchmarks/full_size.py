@@ -89,10 +89,14 @@ def main() -> None:
     ]
     for mode in ("nominal", "adversarial"):
         out = work / f"models_{mode}"
-        stages.append((f"train 1 epoch {mode}", out / "history.csv", [sys.executable, "-c", _TRAIN, str(pre), str(out), mode]))
+        stages.append(
+            (f"train 1 epoch {mode}", out / "history.csv", [sys.executable, "-c", _TRAIN, str(pre), str(out), mode])
+        )
     scores = work / "scores_epoch_001.parquet"
     checkpoint = work / "models_nominal" / "epoch_001.pt"
-    stages.append(("score 1 checkpoint", scores, [sys.executable, "-c", _SCORE, str(pre), str(checkpoint), str(scores)]))
+    stages.append(
+        ("score 1 checkpoint", scores, [sys.executable, "-c", _SCORE, str(pre), str(checkpoint), str(scores)])
+    )
     if args.naive:
         naive = [sys.executable, "-c", _NAIVE, str(HERE), str(source), str(work / "naive.parquet"), str(args.naive)]
         stages.append(("naive reader", None, naive))

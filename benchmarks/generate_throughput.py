@@ -25,8 +25,10 @@ def main() -> None:
     start = time.perf_counter()
     batch = generate(n, seed=1)
     seconds = time.perf_counter() - start
-    print(f"generate in memory: {n} jets in {seconds:6.1f} s = {n / seconds:9.0f} jets/s "
-          f"({batch.n_tracks.mean():.1f} tracks/jet)")  # fmt: skip
+    print(
+        f"generate in memory: {n} jets in {seconds:6.1f} s = {n / seconds:9.0f} jets/s "
+        f"({batch.n_tracks.mean():.1f} tracks/jet)"
+    )
     del batch
     formats = [".json.gz", ".root"] if args.root else [".json.gz"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -36,8 +38,10 @@ def main() -> None:
             generate_file(path, n, seed=1)
             seconds = time.perf_counter() - start
             size = os.path.getsize(path)
-            print(f"write {suffix:8s}: {n} jets in {seconds:6.1f} s = {n / seconds:9.0f} jets/s "
-                  f"({size / 1e6:.0f} MB, {size / n:.0f} bytes/jet)")  # fmt: skip
+            print(
+                f"write {suffix:8s}: {n} jets in {seconds:6.1f} s = {n / seconds:9.0f} jets/s "
+                f"({size / 1e6:.0f} MB, {size / n:.0f} bytes/jet)"
+            )
 
 
 if __name__ == "__main__":

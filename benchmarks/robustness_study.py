@@ -35,8 +35,17 @@ def run_seed(seed: int, workdir: Path, extra: list[str]) -> pd.DataFrame:
         if not target.exists():
             (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
     (workdir / "seed.yaml").write_text(f"training:\n  seed: {seed}\nevaluation:\n  epochs: [1]\n")
-    command = [sys.executable, "-m", "snakemake", "results/tables/auc.csv", "--cores", "all",
-               "--configfile", *extra, "seed.yaml"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "results/tables/auc.csv",
+        "--cores",
+        "all",
+        "--configfile",
+        *extra,
+        "seed.yaml",
+    ]
     subprocess.run(command, cwd=workdir, check=True, capture_output=True)
     return pd.read_csv(workdir / "results/tables/auc.csv")
 
@@ -49,8 +58,12 @@ def numbers(auc: pd.DataFrame, epsilon: float) -> dict[str, float]:
         for model in ("nominal", "adversarial"):
             rows = chosen[(chosen["model"] == model) & (chosen["discriminator"] == disc)]
             raw = rows.loc[rows["attack"] == "raw", "auc"].item()
-            fgsm = rows.loc[(rows["attack"] == "fgsm") & (rows["attack_source"] == model)
-                            & ((rows["epsilon"] - epsilon).abs() < 1e-9), "auc"].item()  # fmt: skip
+            fgsm = rows.loc[
+                (rows["attack"] == "fgsm")
+                & (rows["attack_source"] == model)
+                & ((rows["epsilon"] - epsilon).abs() < 1e-9),
+                "auc",
+            ].item()
             out[f"{model} {disc} raw AUC"] = raw
             drops[model] = (raw - fgsm) / raw
         out[f"{disc} drop ratio"] = drops["adversarial"] / drops["nominal"]
@@ -71,7 +84,10 @@ def main() -> None:
     for key in rows[args.seeds[0]]:
         values = [r[key] for r in rows.values()]
         spread = statistics.stdev(values) if len(values) > 1 else 0.0
-        print(f"{key:26s} mean {statistics.mean(values):.4f} +- {spread:.4f} (min {min(values):.4f}, max {max(values):.4f})")
+        print(
+            f"{key:26s} mean {statistics.mean(values):.4f} +- {spread:.4f} "
+            f"(min {min(values):.4f}, max {max(values):.4f})"
+        )
 
 
 if __name__ == "__main__":

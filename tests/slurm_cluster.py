@@ -130,8 +130,12 @@ class SlurmCluster:
         self.dir.chmod(0o755)  # munged checks every directory above its socket
         munge.chmod(0o755)
         self.socket = munge / "munge.socket"
-        args = [f"--socket={self.socket}", f"--pid-file={munge}/munged.pid", f"--log-file={munge}/munged.log",
-                f"--seed-file={munge}/munged.seed"]  # fmt: skip
+        args = [
+            f"--socket={self.socket}",
+            f"--pid-file={munge}/munged.pid",
+            f"--log-file={munge}/munged.log",
+            f"--seed-file={munge}/munged.seed",
+        ]
         self._pid_files.append(munge / "munged.pid")
         self._run("su", "-s", "/bin/sh", "munge", "-c", " ".join(["/usr/sbin/munged", *args]))
 
@@ -208,12 +212,18 @@ PartitionName={PARTITION} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
     def jobs(self) -> list[dict[str, str]]:
         """Every job slurmctld still knows (completed ones for MinJobAge s): id, name, state, exit code."""
         fields = ("jobid", "name", "state")
-        out = subprocess.run(["squeue", "-h", "-a", "-t", "all", "-o", "%i|%j|%T"], env=self.env,
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        out = subprocess.run(
+            ["squeue", "-h", "-a", "-t", "all", "-o", "%i|%j|%T"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         jobs = [dict(zip(fields, line.split("|"))) for line in out.splitlines() if line.strip()]
         for job in jobs:  # squeue has no exit code; scontrol does
-            shown = subprocess.run(["scontrol", "-o", "show", "job", job["jobid"]], env=self.env,
-                                   capture_output=True, text=True).stdout  # fmt: skip
+            shown = subprocess.run(
+                ["scontrol", "-o", "show", "job", job["jobid"]], env=self.env, capture_output=True, text=True
+            ).stdout
             job["exit_code"] = next((f.split("=", 1)[1] for f in shown.split() if f.startswith("ExitCode=")), "")
         return jobs
 
@@ -225,8 +235,13 @@ PartitionName={PARTITION} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
         try:
             subprocess.run(["scancel", "--partition", PARTITION], env=self.env, capture_output=True, timeout=30)
             while time.monotonic() < deadline:
-                left = subprocess.run(["squeue", "-h", "-t", "PENDING,RUNNING,COMPLETING,SUSPENDED"], env=self.env,
-                                      capture_output=True, text=True, timeout=30)  # fmt: skip
+                left = subprocess.run(
+                    ["squeue", "-h", "-t", "PENDING,RUNNING,COMPLETING,SUSPENDED"],
+                    env=self.env,
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                )
                 if left.returncode != 0 or not left.stdout.strip():
                     return
                 time.sleep(0.5)

@@ -17,7 +17,6 @@ import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
-
 from workflow_copy import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,7 +141,9 @@ def test_schema_accepts_a_pinned_or_unpinned_checksum(sha256):
 
 
 def test_schema_accepts_root_files():
-    validate(merge(load("config.yaml"), {"dataset": {"source": "root", "root": {"files": ["a.root", "b.root"]}}}), SCHEMA)
+    validate(
+        merge(load("config.yaml"), {"dataset": {"source": "root", "root": {"files": ["a.root", "b.root"]}}}), SCHEMA
+    )
 
 
 def test_schema_fills_in_the_defaults():

@@ -111,8 +111,16 @@ def _test_set(workspace, **changes):
 
 
 def _score(workspace, model, out, settings, **kinds):
-    score_checkpoint(workspace / f"models/{model}", 2, workspace / "pre/test.parquet",
-                     workspace / "pre/preprocessing.json", out, settings, LossSettings(), **kinds)  # fmt: skip
+    score_checkpoint(
+        workspace / f"models/{model}",
+        2,
+        workspace / "pre/test.parquet",
+        workspace / "pre/preprocessing.json",
+        out,
+        settings,
+        LossSettings(),
+        **kinds,
+    )
 
 
 def test_one_gradient_serves_every_epsilon(workspace):
@@ -123,8 +131,9 @@ def test_one_gradient_serves_every_epsilon(workspace):
     shared = {eps: inputs(slice(None)) for eps, inputs in made.items()}
     limit = test.step_limit(settings.restrict_impact)
     for eps in settings.epsilons:  # a fresh gradient per epsilon gives the very same inputs
-        fresh = perturb(test.data.x, input_gradient_sign(model, test.data.x, test.data.labels) * eps,
-                        test.data.movable, limit)  # fmt: skip
+        fresh = perturb(
+            test.data.x, input_gradient_sign(model, test.data.x, test.data.labels) * eps, test.data.movable, limit
+        )
         assert torch.equal(shared[eps], fresh)
         # made slice by slice (as the scoring does), the same inputs
         assert torch.equal(torch.cat([made[eps](slice(0, 123)), made[eps](slice(123, None))]), fresh)
@@ -151,8 +160,15 @@ def test_cross_attack_scores_are_the_target_on_the_sources_inputs(workspace, tmp
     test, settings = _test_set(workspace, max_jets=400, epsilons=(0.02, 0.05))
     out = tmp_path / "extra.parquet"
     sources = {m: workspace / f"models/{m}/epoch_002.pt" for m in ("nominal", "adversarial")}
-    _score(workspace, "nominal", out, settings, white_box=False, transfer_from={"adversarial": sources["adversarial"]},
-           baselines=True)  # fmt: skip
+    _score(
+        workspace,
+        "nominal",
+        out,
+        settings,
+        white_box=False,
+        transfer_from={"adversarial": sources["adversarial"]},
+        baselines=True,
+    )
     scores = pq.read_table(out).to_pandas()
     assert set(scores["attack"].astype(str)) == {"fgsm", "noise", "shift_up", "shift_down"}
     # the white-box FGSM is the per-checkpoint file's, not repeated here
@@ -163,8 +179,9 @@ def test_cross_attack_scores_are_the_target_on_the_sources_inputs(workspace, tmp
     sign = input_gradient_sign(source, test.data.x, test.data.labels)
     attacked = perturb(test.data.x, sign * 0.05, test.data.movable, test.step_limit(0.25))
     expected = predict(target, attacked, 1024).numpy()
-    rows = scores[(scores["attack"] == "fgsm") & (scores["attack_source"] == "adversarial")
-                  & np.isclose(scores["epsilon"], 0.05)]  # fmt: skip
+    rows = scores[
+        (scores["attack"] == "fgsm") & (scores["attack_source"] == "adversarial") & np.isclose(scores["epsilon"], 0.05)
+    ]
     np.testing.assert_allclose(rows[["p_b", "p_c", "p_light"]].to_numpy(), expected, rtol=1e-6)
     np.testing.assert_array_equal(rows["label"].to_numpy(), test.data.labels.numpy())
 
@@ -172,8 +189,14 @@ def test_cross_attack_scores_are_the_target_on_the_sources_inputs(workspace, tmp
 def test_the_white_box_attack_is_refused_as_a_transfer(workspace, tmp_path):
     settings = ScoringSettings(max_jets=100)
     with pytest.raises(ConfigError, match="white-box"):
-        _score(workspace, "nominal", tmp_path / "x.parquet", settings, white_box=False,
-               transfer_from={"nominal": workspace / "models/nominal/epoch_002.pt"})  # fmt: skip
+        _score(
+            workspace,
+            "nominal",
+            tmp_path / "x.parquet",
+            settings,
+            white_box=False,
+            transfer_from={"nominal": workspace / "models/nominal/epoch_002.pt"},
+        )
     with pytest.raises(ConfigError, match="no attack"):
         _score(workspace, "nominal", tmp_path / "x.parquet", settings, white_box=False)
     assert not (tmp_path / "x.parquet").exists()
@@ -208,8 +231,15 @@ def score_files(workspace, tmp_path_factory):
         files.append(base / model / "epoch_002.parquet")
         _score(workspace, model, files[-1], settings)
         files.append(base / model / "epoch_002_extra_attacks.parquet")
-        _score(workspace, model, files[-1], settings, white_box=False, baselines=True,
-               transfer_from={other: workspace / f"models/{other}/epoch_002.pt"})  # fmt: skip
+        _score(
+            workspace,
+            model,
+            files[-1],
+            settings,
+            white_box=False,
+            baselines=True,
+            transfer_from={other: workspace / f"models/{other}/epoch_002.pt"},
+        )
     return files
 
 
@@ -224,8 +254,14 @@ def test_each_attack_is_scored_once_and_a_repeat_is_refused(score_files):
 
 def test_tables_and_summary_from_scores(score_files, tmp_path):
     settings = TableSettings()
-    auc = write_tables(score_files, {"nominal": 2, "adversarial": 2}, settings,
-                       tmp_path / "auc.csv", tmp_path / "roc.parquet", tmp_path / "summary.md")  # fmt: skip
+    auc = write_tables(
+        score_files,
+        {"nominal": 2, "adversarial": 2},
+        settings,
+        tmp_path / "auc.csv",
+        tmp_path / "roc.parquet",
+        tmp_path / "summary.md",
+    )
     table = pd.read_csv(tmp_path / "auc.csv")
     # one row per (model, epoch, attack, source, eps, discriminator): raw + 4 fgsm-self + 4 cross + 12 baselines
     assert len(table) == 2 * 3 * (1 + 4 + 4 + 12)
@@ -246,12 +282,33 @@ def _tidy(model, rows):
     """AUC-table rows of one model and discriminator from (epoch, raw, fgsm) triples."""
     out = []
     for epoch, raw, fgsm in rows:
-        out.append(dict(model=model, epoch=epoch, attack="raw", attack_source="none", epsilon=0.0,
-                        discriminator="BvsL", auc=raw))  # fmt: skip
-        out.append(dict(model=model, epoch=epoch, attack="fgsm", attack_source=model, epsilon=0.05,
-                        discriminator="BvsL", auc=fgsm))  # fmt: skip
-        out.append(dict(model=model, epoch=epoch, attack="fgsm", attack_source="other", epsilon=0.05,
-                        discriminator="BvsL", auc=0.0))  # fmt: skip
+        out.append(
+            dict(
+                model=model, epoch=epoch, attack="raw", attack_source="none", epsilon=0.0, discriminator="BvsL", auc=raw
+            )
+        )
+        out.append(
+            dict(
+                model=model,
+                epoch=epoch,
+                attack="fgsm",
+                attack_source=model,
+                epsilon=0.05,
+                discriminator="BvsL",
+                auc=fgsm,
+            )
+        )
+        out.append(
+            dict(
+                model=model,
+                epoch=epoch,
+                attack="fgsm",
+                attack_source="other",
+                epsilon=0.05,
+                discriminator="BvsL",
+                auc=0.0,
+            )
+        )
     return out
 
 

@@ -68,10 +68,19 @@ def auc() -> pd.DataFrame:
     return pd.DataFrame(
         rows,
         columns=[
-            "model", "epoch", "attack", "attack_source", "epsilon", "discriminator", "auc",
-            "eff_at_mistag_0.01", "eff_at_mistag_0.1", "scale_factor_at_mistag_0.01", "selected",
+            "model",
+            "epoch",
+            "attack",
+            "attack_source",
+            "epsilon",
+            "discriminator",
+            "auc",
+            "eff_at_mistag_0.01",
+            "eff_at_mistag_0.1",
+            "scale_factor_at_mistag_0.01",
+            "selected",
         ],
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="module")
@@ -141,11 +150,13 @@ def drawn(monkeypatch) -> list[dict]:
 
         def save(fig, path, real=module._save):
             legends = fig.findobj(Legend)
-            saved.append({
-                "figure": fig,
-                "titles": [legend.get_title().get_text() for legend in legends],
-                "entries": [text.get_text() for legend in legends for text in legend.get_texts()],
-            })  # fmt: skip
+            saved.append(
+                {
+                    "figure": fig,
+                    "titles": [legend.get_title().get_text() for legend in legends],
+                    "entries": [text.get_text() for legend in legends for text in legend.get_texts()],
+                }
+            )
             return real(fig, path)
 
         monkeypatch.setattr(module, "_save", save)
@@ -166,16 +177,26 @@ def _assert_written(base) -> None:
 def test_input_shifts(samples, tmp_path):
     base = tmp_path / "figs" / "fig5_input_shifts"  # parent created on demand
     out = figures.plot_input_shifts(
-        samples, "nominal", ["jet_pt", "trk0_d0", "track_2_d0_significance", "jet_eta"], [0.01, 0.05], base,
-        restrict_impact=0.25, ranges={"jet_pt": (0.0, 400.0)},
-    )  # fmt: skip
+        samples,
+        "nominal",
+        ["jet_pt", "trk0_d0", "track_2_d0_significance", "jet_eta"],
+        [0.01, 0.05],
+        base,
+        restrict_impact=0.25,
+        ranges={"jet_pt": (0.0, 400.0)},
+    )
     _assert_written(base)
     assert [p.suffix for p in out] == [".png", ".pdf"]
     # odd number of panels, an integer feature, forced log scale, uncapped rows
     figures.plot_input_shifts(
-        samples, "adversarial", ["n_secondary_vertices", "jet_pt", "jet_eta"], [0.1], tmp_path / "odd",
-        logy={"jet_pt": True}, restrict_impact=None,
-    )  # fmt: skip
+        samples,
+        "adversarial",
+        ["n_secondary_vertices", "jet_pt", "jet_eta"],
+        [0.1],
+        tmp_path / "odd",
+        logy={"jet_pt": True},
+        restrict_impact=None,
+    )
     _assert_written(tmp_path / "odd")
 
 
@@ -337,8 +358,14 @@ def test_cap_text_follows_restrict_impact():
     [(0.25, "nominal model, cap 25 %"), (0.1, "nominal model, cap 10 %"), (None, "nominal model, no cap")],
 )
 def test_input_shifts_legend_names_the_cap(samples, tmp_path, drawn, restrict_impact, title):
-    figures.plot_input_shifts(samples, "nominal", ["jet_pt", "trk0_d0", "jet_eta"], [0.01, 0.05], tmp_path / "f",
-                              restrict_impact=restrict_impact)  # fmt: skip
+    figures.plot_input_shifts(
+        samples,
+        "nominal",
+        ["jet_pt", "trk0_d0", "jet_eta"],
+        [0.01, 0.05],
+        tmp_path / "f",
+        restrict_impact=restrict_impact,
+    )
     [figure] = drawn
     assert figure["titles"] == [title] * 3
     assert figure["entries"] == ["raw", r"FGSM $\epsilon = 0.01$", r"FGSM $\epsilon = 0.05$"] * 3
@@ -348,9 +375,13 @@ def test_training_history_legend_inside_the_axes(histories, tmp_path, drawn):
     figures.plot_training_history(histories, tmp_path / "h")
     [figure] = drawn
     assert figure["entries"] == [
-        "nominal: training", "nominal: validation", "nominal: lowest validation loss (epoch 9)",
-        "adversarial: training", "adversarial: validation", "adversarial: lowest validation loss (epoch 9)",
-    ]  # fmt: skip
+        "nominal: training",
+        "nominal: validation",
+        "nominal: lowest validation loss (epoch 9)",
+        "adversarial: training",
+        "adversarial: validation",
+        "adversarial: lowest validation loss (epoch 9)",
+    ]
     fig = figure["figure"]
     fig.canvas.draw()
     [legend] = fig.findobj(Legend)
@@ -368,15 +399,18 @@ def test_training_history_legend_inside_the_axes(histories, tmp_path, drawn):
 #: The settings each figure reads, as the rule passes them (figure_config), for the synthetic tables.
 KEYWORDS = {
     "fig4_cross_attacks": {"summary_epsilon": 0.05},
-    "fig5_input_shifts": {"input_features": ["jet_pt", "trk0_d0"], "input_epsilons": [0.01, 0.05],
-                          "restrict_impact": 0.1},
+    "fig5_input_shifts": {
+        "input_features": ["jet_pt", "trk0_d0"],
+        "input_epsilons": [0.01, 0.05],
+        "restrict_impact": 0.1,
+    },
     "fig6_roc_vs_epsilon": {"epsilons": [0.01, 0.05, 0.1]},
     "fig7_roc_per_checkpoint": {"summary_epsilon": 0.05, "checkpoints": 2},
     "fig8_nominal_vs_adversarial": {"summary_epsilon": 0.05},
     "fig9_auc_drop": {},
     "fig10_first_track_d0": {"uncapped_epsilon": 0.1},
     "training_history": {},
-}  # fmt: skip
+}
 
 
 def test_figures_registry_reads_exactly_the_figure_keys():
@@ -425,17 +459,27 @@ def test_make_figure_draws_each_figure_from_its_files(pipeline_files, tmp_path, 
 
 
 def test_make_figure_uses_the_settings(pipeline_files, tmp_path, drawn):
-    figures.make_figure("fig5_input_shifts", pipeline_files["fig5_input_shifts"], tmp_path / "f5",
-                        **KEYWORDS["fig5_input_shifts"])  # fmt: skip
+    figures.make_figure(
+        "fig5_input_shifts", pipeline_files["fig5_input_shifts"], tmp_path / "f5", **KEYWORDS["fig5_input_shifts"]
+    )
     assert drawn[-1]["titles"] == ["nominal model, cap 10 %"] * 2
     # Fig. 7: 2 checkpoints of epochs 1..3, spread in log(epoch), the selected one (3) among them
-    figures.make_figure("fig7_roc_per_checkpoint", pipeline_files["fig7_roc_per_checkpoint"], tmp_path / "f7",
-                        summary_epsilon=0.05, checkpoints=2)  # fmt: skip
+    figures.make_figure(
+        "fig7_roc_per_checkpoint",
+        pipeline_files["fig7_roc_per_checkpoint"],
+        tmp_path / "f7",
+        summary_epsilon=0.05,
+        checkpoints=2,
+    )
     epochs = [e for e in drawn[-1]["entries"] if e.startswith("epoch")]
     assert [e.split(" (")[0] for e in epochs] == ["epoch 1", "epoch 3"] * 2
     # Fig. 8: each model at its selected checkpoint (nominal 3, adversarial 2)
-    figures.make_figure("fig8_nominal_vs_adversarial", pipeline_files["fig8_nominal_vs_adversarial"],
-                        tmp_path / "f8", summary_epsilon=0.05)  # fmt: skip
+    figures.make_figure(
+        "fig8_nominal_vs_adversarial",
+        pipeline_files["fig8_nominal_vs_adversarial"],
+        tmp_path / "f8",
+        summary_epsilon=0.05,
+    )
     raw_entries = [e for e in drawn[-1]["entries"] if "raw" in e]
     assert [e.split(", raw")[0] for e in raw_entries] == ["nominal (epoch 3)", "adversarial (epoch 2)"] * 2
 

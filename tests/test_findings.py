@@ -15,9 +15,9 @@ import sys
 
 import pandas as pd
 import pytest
+from workflow_copy import copy_workflow
 
 from robusttag.tables import checkpoint_trend
-from workflow_copy import copy_workflow
 
 REDUCED = """\
 dataset:
@@ -38,15 +38,23 @@ def auc(tmp_path_factory) -> pd.DataFrame:
     (workdir / "reduced.yaml").write_text(REDUCED)
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "results/tables/auc.csv", "--cores", "2", "--configfile", "reduced.yaml"],
-        cwd=workdir, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return pd.read_csv(workdir / "results/tables/auc.csv")
 
 
 def value(auc, model, discriminator, attack="raw", epsilon=0.0, source=None):
-    rows = auc[auc["selected"] & (auc["model"] == model) & (auc["discriminator"] == discriminator)
-               & (auc["attack"] == attack) & ((auc["epsilon"] - epsilon).abs() < 1e-9)]  # fmt: skip
+    rows = auc[
+        auc["selected"]
+        & (auc["model"] == model)
+        & (auc["discriminator"] == discriminator)
+        & (auc["attack"] == attack)
+        & ((auc["epsilon"] - epsilon).abs() < 1e-9)
+    ]
     if attack == "fgsm":
         rows = rows[rows["attack_source"] == (source or model)]
     assert len(rows) == 1, (model, discriminator, attack, epsilon)

@@ -304,7 +304,9 @@ def test_mask_of_a_few_columns_by_hand(jets, raw_matrix, done):
     np.testing.assert_array_equal(mask("jet_prob"), raw["jet_prob"] == -1)
     assert (raw["jet_prob"] == 0).any() and not mask("jet_prob")[raw["jet_prob"] == 0].any()
     # no vertex: -1 (or a NaN from a failed fit)
-    np.testing.assert_array_equal(mask("vertex_significance"), (raw["vertex_significance"] == -1) | np.isnan(raw["vertex_significance"]))
+    np.testing.assert_array_equal(
+        mask("vertex_significance"), (raw["vertex_significance"] == -1) | np.isnan(raw["vertex_significance"])
+    )
     # no vertex: +inf
     np.testing.assert_array_equal(mask("delta_r_vertex"), np.isposinf(raw["delta_r_vertex"]))
     np.testing.assert_array_equal(mask("n_secondary_vertices"), raw["n_secondary_vertices"] == -1)
@@ -381,7 +383,9 @@ def test_changing_validation_and_test_jets_leaves_the_scaler_unchanged(jets, don
     changed.jets["jet_pt"][not_train] *= 10
     changed.jets["jet_prob"][not_train] = 0.5
     changed.tracks["d0"][np.repeat(not_train, jets.n_tracks)] *= 5  # moves the track minima of val/test
-    other = preprocess(write_raw(tmp_path / "changed.parquet", changed), tmp_path / "out", rows_per_batch=ROWS_PER_BATCH)
+    other = preprocess(
+        write_raw(tmp_path / "changed.parquet", changed), tmp_path / "out", rows_per_batch=ROWS_PER_BATCH
+    )
     for key in ("default", "mean", "std"):
         assert [c[key] for c in other["features"]] == [c[key] for c in summary["features"]], key
     assert other["weights"]["training_histograms"] == summary["weights"]["training_histograms"]
@@ -420,7 +424,9 @@ def test_same_input_and_settings_give_identical_files(raw_file, done, tmp_path):
 
 def test_the_split_seed_sets_the_split(raw_file, done, tmp_path):
     _, summary, tables = done
-    other = preprocess(raw_file, tmp_path, PreprocessSettings(seed=summary["settings"]["seed"] + 1), rows_per_batch=ROWS_PER_BATCH)
+    other = preprocess(
+        raw_file, tmp_path, PreprocessSettings(seed=summary["settings"]["seed"] + 1), rows_per_batch=ROWS_PER_BATCH
+    )
     assert other["split_sizes"] == summary["split_sizes"]
     other_tables = read_splits(tmp_path)
     for split in SPLITS:
@@ -436,7 +442,9 @@ def test_streaming_batch_size_does_not_change_the_result(rows_per_batch, tmp_pat
     whole = preprocess(raw, tmp_path / "whole", rows_per_batch=1_000)
     streamed = preprocess(raw, tmp_path / "streamed", rows_per_batch=rows_per_batch)
     for key in ("default", "mean", "std"):
-        np.testing.assert_allclose([c[key] for c in streamed["features"]], [c[key] for c in whole["features"]], rtol=1e-6)
+        np.testing.assert_allclose(
+            [c[key] for c in streamed["features"]], [c[key] for c in whole["features"]], rtol=1e-6
+        )
     for split in SPLITS:
         a = pq.read_table(tmp_path / "whole" / f"{split}.parquet").to_pandas()
         b = pq.read_table(tmp_path / "streamed" / f"{split}.parquet").to_pandas()
@@ -485,7 +493,9 @@ def weights_raw(tmp_path_factory) -> Path:
 def weighted_training_set(raw: Path, out: Path, settings: PreprocessSettings) -> tuple[pd.DataFrame, dict]:
     preprocess(raw, out, settings)
     columns = ["label", "weight", "raw_jet_pt", "raw_jet_eta"]
-    return pq.read_table(out / "train.parquet", columns=columns).to_pandas(), json.loads((out / "preprocessing.json").read_text())
+    return pq.read_table(out / "train.parquet", columns=columns).to_pandas(), json.loads(
+        (out / "preprocessing.json").read_text()
+    )
 
 
 def in_common_bins(train: pd.DataFrame, summary: dict) -> pd.DataFrame:
@@ -526,7 +536,9 @@ def test_weights_equalise_the_whole_range_when_the_bins_are_filled(weights_raw, 
     assert len(in_common_bins(train, summary)) > 0.99 * len(train)  # nearly every bin filled
     for pair, chi2 in pairwise_chi2(train, weighted=True, pt_edges=COARSE_PT_FOR_10_BINS).items():
         assert chi2 < 2.0, (pair, chi2)
-    assert pairwise_chi2(train, weighted=False, pt_edges=COARSE_PT_FOR_10_BINS)[0, 2] > 10.0  # b and light differ unweighted
+    assert (
+        pairwise_chi2(train, weighted=False, pt_edges=COARSE_PT_FOR_10_BINS)[0, 2] > 10.0
+    )  # b and light differ unweighted
 
 
 def test_each_class_carries_a_third_of_the_training_weight(paper_weights):

@@ -72,7 +72,9 @@ def user_branches(jets: JetBatch, *, drop=(), flavor=None, extra=True) -> dict:
 def write_ttree(path, branches: dict, tree: str = "jets") -> None:
     """A TTree (mktree + extend), every jagged branch with its own counter as uproot makes them."""
     with uproot.recreate(path) as file:
-        file.mktree(tree, {name: value.type if isinstance(value, ak.Array) else value.dtype for name, value in branches.items()})
+        file.mktree(
+            tree, {name: value.type if isinstance(value, ak.Array) else value.dtype for name, value in branches.items()}
+        )
         file[tree].extend(branches)
 
 
@@ -260,7 +262,9 @@ def test_track_branch_with_an_extra_track_names_the_entry(tmp_path, small):
     branches = user_branches(small)
     vertex_mass = jagged(small, "vertex_mass")
     longer = ak.concatenate([vertex_mass[5:6], ak.Array([[1.0]])], axis=1)
-    branches["track_vertex_mass"] = ak.concatenate([vertex_mass[:5], ak.values_astype(longer, np.float32), vertex_mass[6:]])
+    branches["track_vertex_mass"] = ak.concatenate(
+        [vertex_mass[:5], ak.values_astype(longer, np.float32), vertex_mass[6:]]
+    )
     path = tmp_path / "own.root"
     write_ttree(path, branches)
     assert_convert_fails(path, tmp_path, "entry 5", "track_vertex_mass")
@@ -300,7 +304,10 @@ def test_tree_without_entries(tmp_path, small):
     path = tmp_path / "own.root"
     branches = user_branches(small, extra=False)
     with uproot.recreate(path) as file:
-        file.mktree("jets", {name: value.type if isinstance(value, ak.Array) else value.dtype for name, value in branches.items()})
+        file.mktree(
+            "jets",
+            {name: value.type if isinstance(value, ak.Array) else value.dtype for name, value in branches.items()},
+        )
     assert_convert_fails(path, tmp_path, "no jets")
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from workflow_copy import copy_workflow
 
 from robusttag import settings as rt
 from robusttag.errors import ConfigError
-from workflow_copy import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
@@ -74,9 +74,16 @@ def test_every_settings_field_is_a_config_key_or_fixed_by_the_method():
 def test_each_job_takes_only_its_keys():
     evaluation = CONFIG["evaluation"]
     assert set(rt.scoring_config(evaluation, baselines=False)) == {
-        "epsilons", "restrict_impact", "max_jets", "batch_size", "device"}  # fmt: skip
+        "epsilons",
+        "restrict_impact",
+        "max_jets",
+        "batch_size",
+        "device",
+    }
     assert set(rt.scoring_config(evaluation, baselines=True)) - set(rt.scoring_config(evaluation, baselines=False)) == {
-        "baselines", "noise_seed"}  # fmt: skip
+        "baselines",
+        "noise_seed",
+    }
     assert set(rt.table_config(evaluation)) == {"weighted", "summary_epsilon", "restrict_impact"}
     assert rt.figure_config("fig7_roc_per_checkpoint", evaluation) == {"summary_epsilon": 0.05, "checkpoints": 4}
     assert rt.figure_config("fig9_auc_drop", evaluation) == {}
@@ -98,13 +105,29 @@ def test_the_default_config_passes_every_check():
 
 def test_settings_and_the_workflow_parse_import_no_torch(tmp_path):
     code = "import sys, robusttag.settings; print(sorted(m for m in sys.modules if m.split('.')[0] in HEAVY))"
-    run = subprocess.run([sys.executable, "-c", f"HEAVY = ('torch', 'matplotlib'); {code}"], capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = ('torch', 'matplotlib'); {code}"], capture_output=True, text=True, check=True
+    )
     assert run.stdout == "[]\n"
     # the workflow's parse (a dry run of the whole DAG), every import it makes listed by -X importtime
     workdir = copy_workflow(tmp_path / "parse")
-    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "snakemake", "--dry-run", "--cores", "1",
-                          "--configfile", "config/test.yaml"], cwd=workdir, capture_output=True, text=True)  # fmt: skip
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "snakemake",
+            "--dry-run",
+            "--cores",
+            "1",
+            "--configfile",
+            "config/test.yaml",
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
     assert "robusttag.settings" in imported

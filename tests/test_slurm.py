@@ -27,7 +27,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from slurm_cluster import PARTITION, SlurmCluster, SlurmUnavailable, missing
 from workflow_copy import copy_workflow
 
@@ -52,8 +51,14 @@ class Snakemake:
     def __init__(self, workdir: Path, *args: str, env=None):
         self.output = workdir / "snakemake.out"
         with self.output.open("w") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env,
-                                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "snakemake", *args],
+                cwd=workdir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def finish(self, timeout: float, context=lambda: "") -> str:
         """The output, once Snakemake has succeeded; a failure or a run past `timeout` s fails the test."""
@@ -112,8 +117,10 @@ def cluster():
         lacking.append("snakemake-executor-plugin-slurm (pip install -e '.[slurm]')")
     if lacking:
         if not in_ci():
-            pytest.skip(f"SLURM is not installed ({', '.join(lacking)} missing; apt-get install slurm-wlm); "
-                        "under CI=true this test fails instead")  # fmt: skip
+            pytest.skip(
+                f"SLURM is not installed ({', '.join(lacking)} missing; apt-get install slurm-wlm); "
+                "under CI=true this test fails instead"
+            )
         pytest.fail(f"CI is set but SLURM is not installed: {', '.join(lacking)} missing (see .ci/run)")
     slurm = SlurmCluster(cpus=NODE_CPUS)
     try:
@@ -131,11 +138,20 @@ def runs(cluster, tmp_path_factory) -> tuple[Path, str, Path]:
     base = tmp_path_factory.mktemp("slurm")
     profile = write_profile(base / "profile", site_profile())
     slurm, local = copy_workflow(base / "slurm"), copy_workflow(base / "local")
-    local_run = Snakemake(local, "results/tables/auc.csv", "--cores", str(CORES), "--resources", "gpu=1",
-                          "--configfile", "config/test.yaml")  # fmt: skip
+    local_run = Snakemake(
+        local,
+        "results/tables/auc.csv",
+        "--cores",
+        str(CORES),
+        "--resources",
+        "gpu=1",
+        "--configfile",
+        "config/test.yaml",
+    )
     try:
-        slurm_run = Snakemake(slurm, "--workflow-profile", str(profile), "--configfile", "config/test.yaml",
-                              env=cluster.env)  # fmt: skip
+        slurm_run = Snakemake(
+            slurm, "--workflow-profile", str(profile), "--configfile", "config/test.yaml", env=cluster.env
+        )
         try:
             log = slurm_run.finish(HARD_TIMEOUT, cluster.logs)
         finally:
@@ -190,9 +206,19 @@ def test_the_profile_asks_for_one_gpu_per_gpu_job(cluster, runs, tmp_path):
     shutil.copytree(workdir, tmp_path / "workflow", ignore=shutil.ignore_patterns("slurm_logs"))
     profile = site_profile(gpus=True)
     scoring = ("score_checkpoint", "score_extra_attacks", "adversarial_samples")
-    run = Snakemake(tmp_path / "workflow", "--workflow-profile", str(write_profile(tmp_path / "profile", profile)),
-                    "--configfile", "config/test.yaml", "--forcerun", *scoring, "--until", *scoring, "--verbose",
-                    env=cluster.env)  # fmt: skip
+    run = Snakemake(
+        tmp_path / "workflow",
+        "--workflow-profile",
+        str(write_profile(tmp_path / "profile", profile)),
+        "--configfile",
+        "config/test.yaml",
+        "--forcerun",
+        *scoring,
+        "--until",
+        *scoring,
+        "--verbose",
+        env=cluster.env,
+    )
     try:
         assert run.process.wait(timeout=120) != 0, run.log()[-3000:]
     finally:

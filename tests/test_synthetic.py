@@ -82,7 +82,9 @@ def kth_track_by(values: np.ndarray, jets: JetBatch, k: int) -> np.ndarray:
 
 
 def all_values(jets: JetBatch) -> np.ndarray:
-    return np.concatenate([jets.jets[n].astype(np.float32) for n in RAW_JET_FIELDS] + [jets.tracks[f] for f in TRACK_FIELDS])
+    return np.concatenate(
+        [jets.jets[n].astype(np.float32) for n in RAW_JET_FIELDS] + [jets.tracks[f] for f in TRACK_FIELDS]
+    )
 
 
 def to_float(value) -> float:
@@ -250,7 +252,9 @@ def test_file_read_by_the_standard_library_equals_the_generated_jets(format_line
         np.testing.assert_array_equal(tracks[:, i].astype(np.float32), jets.tracks[name], err_msg=name)
 
 
-@pytest.mark.parametrize("workers, block_bytes", [(0, 16 << 20), (2, 64 << 10)], ids=["one-block", "many-blocks-2-workers"])
+@pytest.mark.parametrize(
+    "workers, block_bytes", [(0, 16 << 20), (2, 64 << 10)], ids=["one-block", "many-blocks-2-workers"]
+)
 def test_generate_convert_read_back_is_exact(format_file, tmp_path, workers, block_bytes):
     output = tmp_path / "raw.parquet"
     summary = convert(format_file, output, workers=workers, block_bytes=block_bytes)
@@ -442,7 +446,9 @@ def test_jet_widths_are_momentum_weighted_track_spreads(physics):
     weight = np.bincount(jet, p)
     width_phi = np.sqrt(np.bincount(jet, p * t["phi"] ** 2) / weight)
     # d(eta) = -cosh(eta) d(theta)
-    width_eta = np.cosh(physics.jets["jet_eta"].astype(np.float64)) * np.sqrt(np.bincount(jet, p * t["theta"] ** 2) / weight)
+    width_eta = np.cosh(physics.jets["jet_eta"].astype(np.float64)) * np.sqrt(
+        np.bincount(jet, p * t["theta"] ** 2) / weight
+    )
     np.testing.assert_allclose(physics.jets["jet_width_phi"], width_phi, rtol=STORED_RTOL)
     np.testing.assert_allclose(physics.jets["jet_width_eta"], width_eta, rtol=STORED_RTOL)
 
@@ -462,7 +468,10 @@ def test_vertex_features_agree_with_the_tracks_on_vertices(physics):
     )
     # vertex_n_tracks of a vertex track: the tracks of the jet on that vertex.
     _, inverse, counts = np.unique(
-        np.stack([jet[on_vertex], t["vertex_displacement"][on_vertex]], axis=1), axis=0, return_inverse=True, return_counts=True
+        np.stack([jet[on_vertex], t["vertex_displacement"][on_vertex]], axis=1),
+        axis=0,
+        return_inverse=True,
+        return_counts=True,
     )
     np.testing.assert_array_equal(t["vertex_n_tracks"][on_vertex], counts[inverse.ravel()])
     # Primary-vertex tracks: at least this jet's primary tracks.

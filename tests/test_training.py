@@ -199,7 +199,9 @@ def test_attack_dropout_switch():
     model.eval()
     eval_sign = torch.autograd.grad(focal_loss(model(x.requires_grad_()), labels, None, 25.0), x)[0].sign()
     x = x.detach()
-    without = adversarial_batch(model.train(), x, labels, movable, TrainingSettings(mode="adversarial", attack_dropout=False))
+    without = adversarial_batch(
+        model.train(), x, labels, movable, TrainingSettings(mode="adversarial", attack_dropout=False)
+    )
     torch.testing.assert_close((without - x) * movable, 0.01 * eval_sign * movable)
     with_dropout = adversarial_batch(model.train(), x, labels, movable, TrainingSettings(mode="adversarial"))
     assert not torch.equal(with_dropout, without)
@@ -217,12 +219,21 @@ def data(tmp_path_factory):
 
 
 def quick(mode="nominal", **changes) -> TrainingSettings:
-    return TrainingSettings(**{"mode": mode, "lr": 1e-3, "batch_size": 256, "max_epochs": 4, "patience": 4, "seed": 5, **changes})
+    return TrainingSettings(
+        **{"mode": mode, "lr": 1e-3, "batch_size": 256, "max_epochs": 4, "patience": 4, "seed": 5, **changes}
+    )
 
 
 def run_training(data, output, settings, state=None):
-    return train(data / "train.parquet", data / "val.parquet", data / "preprocessing.json", output, settings,
-                 state_dir=state, threads=1)  # fmt: skip
+    return train(
+        data / "train.parquet",
+        data / "val.parquet",
+        data / "preprocessing.json",
+        output,
+        settings,
+        state_dir=state,
+        threads=1,
+    )
 
 
 def test_one_epoch_lowers_the_validation_loss(data):
@@ -357,8 +368,12 @@ def test_an_epoch_never_leaves_the_device(mode):
     dropout mask from numpy), a per-batch host copy or a read of a value
     (.item(), float()) inside the loop would be recorded."""
     device, n = torch.device("meta"), 512
-    data = Split(torch.empty(n, 184, device=device), torch.zeros(n, dtype=torch.int64, device=device),
-                 torch.ones(n, device=device), torch.ones(n, 184, dtype=torch.bool, device=device))  # fmt: skip
+    data = Split(
+        torch.empty(n, 184, device=device),
+        torch.zeros(n, dtype=torch.int64, device=device),
+        torch.ones(n, device=device),
+        torch.ones(n, 184, dtype=torch.bool, device=device),
+    )
     model = Tagger().to(device)
     optimizer = torch.optim.Adam(model.parameters())
     with _HostWatch("meta") as watch:

@@ -15,18 +15,21 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from workflow_copy import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = "results/preprocessed/test.parquet"
 SOURCE = "results/source/synthetic.json.gz"
 RAW = "results/raw/jets.parquet"
-PREPROCESSED = [f"results/preprocessed/{name}" for name in ("train.parquet", "val.parquet", "test.parquet", "preprocessing.json")]
+PREPROCESSED = [
+    f"results/preprocessed/{name}" for name in ("train.parquet", "val.parquet", "test.parquet", "preprocessing.json")
+]
 DATA_RULES = ("generate_synthetic", "convert_to_parquet", "preprocess")
 
 
-def snakemake(workdir: Path, *args: str, configs: tuple[str, ...] = ("config/test.yaml",)) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, configs: tuple[str, ...] = ("config/test.yaml",)
+) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir``; --configfile comes last since it takes several values."""
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *args, "--cores", "2", "--configfile", *configs],

@@ -15,18 +15,23 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from workflow_copy import copy_workflow
 
 from robusttag.settings import MODES, selected_epoch
-from workflow_copy import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, configs=("config/test.yaml",)) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, configs=("config/test.yaml",)
+) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", *args, "--cores", "2", "--configfile", *configs],
-        cwd=workdir, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
@@ -44,7 +49,6 @@ def rules_to_run(workdir: Path, *args: str, **kwargs) -> set[str]:
     """Rules a dry run would execute (from its job table)."""
     out = snakemake(workdir, *args, "--dry-run", **kwargs).stdout
     return set(re.findall(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):", out, flags=re.MULTILINE))
-
 
 
 def test_both_modes_trained(workflow):
@@ -95,8 +99,19 @@ def test_an_adversarial_training_key_retrains_only_the_adversarial_mode(workflow
 SCAN = {"score_checkpoint": 4}
 EXTRA = {"score_extra_attacks": 2}
 SAMPLES = {"adversarial_samples": 1, "fig5_input_shifts": 1, "fig10_first_track_d0": 1}
-TABLES = {"tables": 1, **{f: 1 for f in ("fig4_cross_attacks", "fig6_roc_vs_epsilon", "fig7_roc_per_checkpoint",
-                                          "fig8_nominal_vs_adversarial", "fig9_auc_drop")}}  # fmt: skip
+TABLES = {
+    "tables": 1,
+    **{
+        f: 1
+        for f in (
+            "fig4_cross_attacks",
+            "fig6_roc_vs_epsilon",
+            "fig7_roc_per_checkpoint",
+            "fig8_nominal_vs_adversarial",
+            "fig9_auc_drop",
+        )
+    },
+}
 #: evaluation key -> (a changed value, the jobs whose output depends on it)
 RERUNS = {
     "epsilons": ("[0.01, 0.03, 0.05]", SCAN | EXTRA | TABLES),
@@ -154,7 +169,9 @@ def test_every_figure_and_table_is_made(workflow):
     assert len(figures) == 16 and all(p.endswith((".png", ".pdf")) for p in figures)
     for mode in ("nominal", "adversarial"):  # every trained epoch scanned (config: epochs all)
         assert sorted(p.name for p in (workflow / f"results/scores/{mode}").glob("epoch_???.parquet")) == [
-            "epoch_001.parquet", "epoch_002.parquet"]  # fmt: skip
+            "epoch_001.parquet",
+            "epoch_002.parquet",
+        ]
 
 
 def test_scoring_jobs_are_grouped_and_claim_the_gpu(workflow):
@@ -163,12 +180,17 @@ def test_scoring_jobs_are_grouped_and_claim_the_gpu(workflow):
     assert len(blocks) == 4  # 2 models x 2 epochs
     assert all(re.search(r"resources: .*\bgpu=1\b", block) for block in blocks)
     smk = (ROOT / "workflow/rules/evaluate.smk").read_text()
-    assert smk.count("group:\n        \"scores\"") == 1  # written once: both scoring rules in one group
+    assert smk.count('group:\n        "scores"') == 1  # written once: both scoring rules in one group
 
 
 def test_the_report_builds_with_every_figure_captioned(workflow):
-    result = subprocess.run([sys.executable, "-m", "snakemake", "--report", "report.html", "--configfile",
-                             "config/test.yaml"], cwd=workflow, capture_output=True, text=True, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--report", "report.html", "--configfile", "config/test.yaml"],
+        cwd=workflow,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     html = (workflow / "report.html").read_text(errors="replace")
     for figure in ("fig5_input_shifts", "fig9_auc_drop", "fig10_first_track_d0", "training_history"):

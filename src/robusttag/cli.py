@@ -1,9 +1,9 @@
 """The ``robusttag`` command: the data stages outside Snakemake.
 
-    robusttag generate --n-jets N --seed S --output PATH   (.json.gz, .json or .root)
-    robusttag convert INPUT [INPUT ...] --output OUT.parquet [--tree jets]
-    robusttag preprocess RAW.parquet --output-dir DIR [--n-tracks 6] [--seed 42]
-    robusttag download [URL] --output PATH [--sha256 HEX]
+robusttag generate --n-jets N --seed S --output PATH   (.json.gz, .json or .root)
+robusttag convert INPUT [INPUT ...] --output OUT.parquet [--tree jets]
+robusttag preprocess RAW.parquet --output-dir DIR [--n-tracks 6] [--seed 42]
+robusttag download [URL] --output PATH [--sha256 HEX]
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 JSON_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 ROOT_SUFFIXES = (".root",)
 
+
 def source_format(path: str | os.PathLike) -> str:
     """``"json"`` or ``"root"`` from the file name.
 
@@ -101,15 +102,20 @@ def convert(
     paths = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
     summary = ConversionSummary()
     start = time.perf_counter()
-    with atomic_output(output) as tmp, pq.ParquetWriter(
-        tmp, raw_schema(), compression="zstd", use_dictionary=False, write_statistics=False
-    ) as writer:
+    with (
+        atomic_output(output) as tmp,
+        pq.ParquetWriter(tmp, raw_schema(), compression="zstd", use_dictionary=False, write_statistics=False) as writer,
+    ):
         for path in paths:
             for batch in read_source(path, tree=tree, block_bytes=block_bytes, workers=workers):
                 writer.write_table(batch.to_arrow())
                 summary.add(batch)
-                log.info("%s: %d jets converted (%.0f jets/s)", path, summary.n_jets,
-                         summary.n_jets / (time.perf_counter() - start))  # fmt: skip
+                log.info(
+                    "%s: %d jets converted (%.0f jets/s)",
+                    path,
+                    summary.n_jets,
+                    summary.n_jets / (time.perf_counter() - start),
+                )
         if summary.n_jets == 0:
             raise DataFormatError(", ".join(map(str, paths)), "no jets found")
     summary.seconds = time.perf_counter() - start

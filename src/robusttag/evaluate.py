@@ -154,15 +154,24 @@ def score_table(model: Tagger, identity: tuple[str, int], test: TestSet, attacks
     for attack, source, eps, inputs in attacks:
         p = in_slices(inputs, len(labels), batch_size, lambda x: predict(model, x, batch_size))
         columns = {
-            "model": identity[0], "epoch": identity[1], "attack": attack, "attack_source": source, "epsilon": eps,
-            "label": labels, "weight": weights, "p_b": p[:, 0], "p_c": p[:, 1], "p_light": p[:, 2],
-        }  # fmt: skip
+            "model": identity[0],
+            "epoch": identity[1],
+            "attack": attack,
+            "attack_source": source,
+            "epsilon": eps,
+            "label": labels,
+            "weight": weights,
+            "p_b": p[:, 0],
+            "p_c": p[:, 1],
+            "p_light": p[:, 2],
+        }
         parts.append(_constant_columns_filled(columns, len(p)))
     return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
 
 
 def _constant_columns_filled(columns: dict, n: int) -> pa.Table:
     """A table of ``n`` rows: scalars repeated (strings dictionary-encoded, epsilon float32)."""
+
     def column(name, value):
         if isinstance(value, str):
             return pa.array([value] * n).dictionary_encode()
@@ -235,8 +244,10 @@ def score_checkpoint(
     if white_box:
         signs = {name: gradient_sign(model, test, loss, settings.batch_size)}
         attacks += [raw_attack(test), *fgsm_attacks(test, settings, signs)]
-    signs = {source: gradient_sign(load_tagger(path, device), test, loss, settings.batch_size)
-             for source, path in transfer_from.items()}  # fmt: skip
+    signs = {
+        source: gradient_sign(load_tagger(path, device), test, loss, settings.batch_size)
+        for source, path in transfer_from.items()
+    }
     attacks += list(fgsm_attacks(test, settings, signs))
     if baselines:
         attacks += list(baseline_attacks(test, settings))
@@ -273,8 +284,9 @@ def adversarial_samples(
     order = summary["feature_order"]
     missing = [n for n in settings.sampled_features() if n not in order]
     if missing:
-        raise ConfigError(f"evaluation.figures.input_features: {missing} are not among the {len(order)} inputs of "
-                          f"{summary_path}")  # fmt: skip
+        raise ConfigError(
+            f"evaluation.figures.input_features: {missing} are not among the {len(order)} inputs of {summary_path}"
+        )
     names = sorted(settings.sampled_features(), key=order.index)
     columns = [order.index(n) for n in names]
     test = load_test_set(test_path, summary, device, settings.max_jets)
@@ -283,19 +295,26 @@ def adversarial_samples(
     for model_name, checkpoint in checkpoints.items():
         sign = gradient_sign(load_tagger(checkpoint, device), test, loss, settings.batch_size)
         variants = [("raw", 0.0, False, lambda jets: data.x[jets])]
-        variants += [("fgsm", eps, cap is not None, fgsm_inputs(test, sign, eps, cap))
-                     for eps in settings.input_epsilons]  # fmt: skip
-        variants.append(("fgsm", settings.uncapped_epsilon, False, fgsm_inputs(test, sign, settings.uncapped_epsilon, None)))
+        variants += [
+            ("fgsm", eps, cap is not None, fgsm_inputs(test, sign, eps, cap)) for eps in settings.input_epsilons
+        ]
+        variants.append(
+            ("fgsm", settings.uncapped_epsilon, False, fgsm_inputs(test, sign, settings.uncapped_epsilon, None))
+        )
         for attack, eps, capped, inputs in variants:
             raw = in_slices(inputs, len(data), settings.batch_size, lambda x: test.raw(x)[:, columns])
             n = len(raw)
-            parts.append(pa.table({
-                "model": pa.array([model_name] * n).dictionary_encode(),
-                "label": data.labels.cpu().numpy().astype(np.int8),
-                "attack": pa.array([attack] * n).dictionary_encode(),
-                "epsilon": np.full(n, eps, dtype=np.float32),
-                "capped": np.full(n, capped),
-                **{name: raw[:, i] for i, name in enumerate(names)},
-            }))  # fmt: skip
+            parts.append(
+                pa.table(
+                    {
+                        "model": pa.array([model_name] * n).dictionary_encode(),
+                        "label": data.labels.cpu().numpy().astype(np.int8),
+                        "attack": pa.array([attack] * n).dictionary_encode(),
+                        "epsilon": np.full(n, eps, dtype=np.float32),
+                        "capped": np.full(n, capped),
+                        **{name: raw[:, i] for i, name in enumerate(names)},
+                    }
+                )
+            )
     with atomic_output(output) as tmp:
         pq.write_table(pa.concat_tables(parts, promote_options="permissive"), tmp, compression="zstd")

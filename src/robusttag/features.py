@@ -52,10 +52,22 @@ RAW_JET_FIELDS: tuple[str, ...] = (*JET_KINEMATICS, FLAVOR, *JET_TRACKING, *JET_
 
 TRACK_HELIX: tuple[str, ...] = ("d0", "z0", "phi", "theta", "qoverp")
 TRACK_COVARIANCE: tuple[str, ...] = (
-    "d0d0", "z0d0", "z0z0", "phid0", "phiz0", "phiphi", "thetad0", "thetaz0",
-    "thetaphi", "thetatheta", "qoverpd0", "qoverpz0", "qoverpphi", "qoverptheta",
+    "d0d0",
+    "z0d0",
+    "z0z0",
+    "phid0",
+    "phiz0",
+    "phiphi",
+    "thetad0",
+    "thetaz0",
+    "thetaphi",
+    "thetatheta",
+    "qoverpd0",
+    "qoverpz0",
+    "qoverpphi",
+    "qoverptheta",
     "qoverpqoverp",
-)  # fmt: skip
+)
 TRACK_WEIGHT: tuple[str, ...] = ("weight",)
 TRACK_VERTEX: tuple[str, ...] = (
     "vertex_mass",

@@ -1,5 +1,6 @@
 """Artifact writing (every file appears under its final name only when complete)
-and read-ahead of streamed input."""
+and read-ahead of streamed input.
+"""
 
 from __future__ import annotations
 
@@ -86,7 +87,8 @@ def prefetch(iterator: Iterator[T], depth: int = 2) -> Iterator[T]:
 def logging_to(path: str | os.PathLike | None, level: int = logging.INFO) -> Iterator[logging.Logger]:
     """Send this process's log records (with time stamps) to ``path`` (stderr if None)
     for the duration of the block; an exception leaving the block is logged there
-    too, with its message first, then re-raised."""
+    too, with its message first, then re-raised.
+    """
     handler = logging.FileHandler(path) if path else logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()

@@ -50,8 +50,7 @@ class JetBatch:
         offsets = first.offsets.to_numpy().astype(np.int64)
         offsets = offsets - offsets[0]
         tracks = {
-            field: table.column(raw_track_column(field)).combine_chunks().flatten().to_numpy()
-            for field in TRACK_FIELDS
+            field: table.column(raw_track_column(field)).combine_chunks().flatten().to_numpy() for field in TRACK_FIELDS
         }
         return cls(jets, tracks, offsets)
 

@@ -44,7 +44,9 @@ def _check_inputs(scores, is_signal, weights) -> tuple[np.ndarray, np.ndarray, n
     scores = np.asarray(scores, dtype=np.float64)
     is_signal = np.asarray(is_signal)
     if scores.ndim != 1 or is_signal.shape != scores.shape:
-        raise ResultsError(f"scores and is_signal must be 1-d of equal length, got {scores.shape} and {is_signal.shape}")
+        raise ResultsError(
+            f"scores and is_signal must be 1-d of equal length, got {scores.shape} and {is_signal.shape}"
+        )
     if not np.isfinite(scores).all():
         raise ResultsError("scores contain NaN or infinity")
     if is_signal.dtype != bool:

@@ -192,7 +192,7 @@ class FlavourWeights:
         np.add.at(self.histograms, (label, i, j), 1.0)
 
     def weights(self, label: np.ndarray, eta: np.ndarray, pt: np.ndarray) -> np.ndarray:
-        """target / own-flavour density in the jet's bin, times N_total / (3 N_flavour)
+        """Target / own-flavour density in the jet's bin, times N_total / (3 N_flavour)
         (divided by the share of the target the flavour covers, 1 when no bin is empty).
 
         Jets in a bin that holds no training jet of their flavour get weight 0.
@@ -200,7 +200,9 @@ class FlavourWeights:
         counts = self.histograms.sum(axis=(1, 2))
         if (counts == 0).any():
             missing = [name for name, n in zip(LABELS, counts) if n == 0]
-            raise DataFormatError("training split", f"no training jets of flavour {missing}: cannot compute flavour weights")
+            raise DataFormatError(
+                "training split", f"no training jets of flavour {missing}: cannot compute flavour weights"
+            )
         density = self.histograms / counts[:, None, None]
         target = density.mean(axis=0)
         # Target mass in bins a flavour leaves empty cannot be reached; renormalise so
@@ -245,7 +247,7 @@ def _batches(raw: str | os.PathLike, rows: int) -> iter:
 def preprocess(
     raw: str | os.PathLike,
     output_dir: str | os.PathLike,
-    settings: PreprocessSettings = PreprocessSettings(),
+    settings: PreprocessSettings | None = None,
     *,
     rows_per_batch: int = 100_000,
     provenance: dict | None = None,
@@ -255,6 +257,7 @@ def preprocess(
     Returns the content of ``preprocessing.json``. ``provenance`` (e.g. the
     config that made the run) is stored in it verbatim.
     """
+    settings = settings or PreprocessSettings()
     features = input_features(settings.n_tracks)
     n_jets = pq.ParquetFile(raw).metadata.num_rows
     assignment = split_assignment(n_jets, settings.split, settings.seed)

@@ -240,7 +240,8 @@ class TrainingSettings:
 
 def training_config(section: dict, mode: str) -> dict:
     """The part of the ``training`` section that a mode's training depends on
-    (the rule's params): nominal training reads no adversarial key."""
+    (the rule's params): nominal training reads no adversarial key.
+    """
     return {k: v for k, v in section.items() if mode == "adversarial" or k not in ADVERSARIAL_KEYS}
 
 
@@ -417,7 +418,8 @@ def from_params(cls, params: dict):
 
 def scoring_config(evaluation: dict, *, baselines: bool) -> dict:
     """The scoring rules' params; without ``baselines`` (the per-checkpoint scan)
-    the keys only the baselines read are left out."""
+    the keys only the baselines read are left out.
+    """
     return _subset(ScoringSettings, evaluation, () if baselines else BASELINE_KEYS)
 
 
@@ -512,7 +514,8 @@ def selected_epoch(history_path: str | os.PathLike) -> int:
 
 def scanned_epochs(history_path: str | os.PathLike, epochs: str | tuple[int, ...]) -> list[int]:
     """The checkpoints to evaluate: those of ``epochs`` ('all' or a list) that
-    were trained, and always the selected one."""
+    were trained, and always the selected one.
+    """
     trained = [int(row["epoch"]) for row in read_history(history_path)]
     wanted = set(trained) if epochs == "all" else set(epochs) & set(trained)
     skipped = sorted(set(() if epochs == "all" else epochs) - set(trained))

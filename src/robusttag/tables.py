@@ -65,7 +65,8 @@ def _groups(scores: pd.DataFrame):
 
 def metrics_tables(scores: pd.DataFrame, weighted: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(auc, roc): one AUC row per KEYS with efficiencies at fixed mistag, and
-    the mistag rate on a fixed efficiency grid for every curve."""
+    the mistag rate on a fixed efficiency grid for every curve.
+    """
     auc_rows, roc_parts = [], []
     for key, group in _groups(scores):
         p = group[["p_b", "p_c", "p_light"]].to_numpy(np.float64)
@@ -76,8 +77,9 @@ def metrics_tables(scores: pd.DataFrame, weighted: bool) -> tuple[pd.DataFrame, 
         for name, (signal, background) in DISCRIMINATORS.items():
             both = (labels == signal) | (labels == background)
             score = discriminant(p[both, signal], p[both, background])
-            mistag = roc_points(score, labels[both] == signal, None if weights is None else weights[both],
-                                efficiencies=EFFICIENCY_GRID)  # fmt: skip
+            mistag = roc_points(
+                score, labels[both] == signal, None if weights is None else weights[both], efficiencies=EFFICIENCY_GRID
+            )
             roc_parts.append(pd.DataFrame(dict(zip(KEYS, (*key, name)), efficiency=EFFICIENCY_GRID, mistag=mistag)))
     auc = pd.DataFrame(auc_rows)
     auc = _with_scale_factor(auc)
@@ -92,7 +94,7 @@ def _with_scale_factor(auc: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ratio(numerator, denominator):
-    """numerator / denominator, NaN where the denominator is 0 (no efficiency to compare with)."""
+    """Numerator / denominator, NaN where the denominator is 0 (no efficiency to compare with)."""
     numerator, denominator = np.asarray(numerator, float), np.asarray(denominator, float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(denominator != 0, numerator / np.where(denominator != 0, denominator, 1), np.nan)
@@ -129,7 +131,8 @@ def _shown(value: float, spec: str) -> str:
 
 def checkpoint_trend(auc: pd.DataFrame, model: str, discriminator: str, epsilon: float) -> dict | None:
     """Over the scanned checkpoints (Fig. 9): the range of the raw AUC, of the
-    AUC lost under the model's own FGSM, and their Spearman rank correlation."""
+    AUC lost under the model's own FGSM, and their Spearman rank correlation.
+    """
     rows = auc[(auc["model"] == model) & (auc["discriminator"] == discriminator)]
     raw = rows[rows["attack"] == "raw"].set_index("epoch")["auc"]
     own = rows[(rows["attack"] == "fgsm") & (rows["attack_source"] == model) & np.isclose(rows["epsilon"], epsilon)]
@@ -137,15 +140,24 @@ def checkpoint_trend(auc: pd.DataFrame, model: str, discriminator: str, epsilon:
     if len(lost) < 3:
         return None
     raw = raw.loc[lost.index]
-    return {"checkpoints": len(lost), "raw": (raw.min(), raw.max()), "lost": (lost.min(), lost.max()),
-            "spearman": raw.rank().corr(lost.rank())}  # fmt: skip
+    return {
+        "checkpoints": len(lost),
+        "raw": (raw.min(), raw.max()),
+        "lost": (lost.min(), lost.max()),
+        "spearman": raw.rank().corr(lost.rank()),
+    }
 
 
 def _trend_lines(auc: pd.DataFrame, models, epsilon: float) -> list[str]:
-    lines = ["", f"Over the scanned checkpoints (Fig. 9): AUC lost under the model's own FGSM at epsilon = "
-             f"{epsilon:g} against the raw AUC; a positive rank correlation means the better checkpoints "
-             "are the more vulnerable.", "",
-             "| model | discriminator | checkpoints | raw AUC | AUC lost | Spearman |", "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        f"Over the scanned checkpoints (Fig. 9): AUC lost under the model's own FGSM at epsilon = "
+        f"{epsilon:g} against the raw AUC; a positive rank correlation means the better checkpoints "
+        "are the more vulnerable.",
+        "",
+        "| model | discriminator | checkpoints | raw AUC | AUC lost | Spearman |",
+        "|---|---|---|---|---|---|",
+    ]
     trends = [(m, d, checkpoint_trend(auc, m, d, epsilon)) for m in models for d in ("BvsL", "CvsL")]
     rows = [
         f"| {m} | {d} | {t['checkpoints']} | {t['raw'][0]:.4f}-{t['raw'][1]:.4f} "
@@ -162,7 +174,8 @@ def _cap_text(cap: float | None) -> str:
 
 def summary_markdown(auc: pd.DataFrame, settings: TableSettings) -> str:
     """The selected checkpoints' numbers: raw AUCs, relative AUC drops under
-    FGSM and the baselines, efficiency at 1 % mistag and its scale factor."""
+    FGSM and the baselines, efficiency at 1 % mistag and its scale factor.
+    """
     eps = settings.summary_epsilon
     chosen = auc[auc["selected"]]
     epochs = chosen.groupby("model")["epoch"].first().to_dict()
@@ -170,15 +183,16 @@ def summary_markdown(auc: pd.DataFrame, settings: TableSettings) -> str:
     lines = [
         "# Summary",
         "",
-        f"Selected checkpoints (lowest validation loss): "
-        + ", ".join(f"{m} epoch {e}" for m, e in sorted(epochs.items())) + ".",
+        "Selected checkpoints (lowest validation loss): "
+        + ", ".join(f"{m} epoch {e}" for m, e in sorted(epochs.items()))
+        + ".",
         f"Attacks at epsilon = {eps:g} (standardised units), {cap}; metrics "
         + ("weighted by flavour weights." if settings.weighted else "unweighted, as in the paper."),
         "",
         "| model | discriminator | raw AUC | FGSM AUC | relative drop | noise drop | shift-up drop "
         "| eff. @ 1 % mistag | under FGSM | scale factor |",
         "|---|---|---|---|---|---|---|---|---|---|",
-    ]  # fmt: skip
+    ]
     drops = {}
     for model in ordered_models(epochs):
         for disc in DISCRIMINATORS:
@@ -192,20 +206,35 @@ def summary_markdown(auc: pd.DataFrame, settings: TableSettings) -> str:
             eff = _value(chosen, "eff_at_mistag_0.01", attack="raw", **common)
             eff_fgsm = _value(chosen, "eff_at_mistag_0.01", attack="fgsm", attack_source=model, epsilon=eps, **common)
             drops[model, disc] = (raw - fgsm) / raw
-            cells = [raw, fgsm, drops[model, disc], (raw - noise) / raw, (raw - shift) / raw, eff, eff_fgsm,
-                     _ratio(eff_fgsm, eff)]  # fmt: skip
+            cells = [
+                raw,
+                fgsm,
+                drops[model, disc],
+                (raw - noise) / raw,
+                (raw - shift) / raw,
+                eff,
+                eff_fgsm,
+                _ratio(eff_fgsm, eff),
+            ]
             specs = [".4f", ".4f", ".2%", ".2%", ".2%", ".3f", ".3f", ".3f"]
             lines.append(f"| {model} | {disc} | " + " | ".join(map(_shown, cells, specs)) + " |")
     lines += ["", "Relative AUC drop under its own FGSM, adversarial over nominal:", ""]
     for disc in DISCRIMINATORS:
         ratio = _ratio(drops.get(("adversarial", disc), np.nan), drops.get(("nominal", disc), np.nan))
         lines.append(f"- {disc}: {_shown(ratio, '.2f')}")
-    lines += ["", "Cross attacks (AUC of the target model under FGSM crafted on the source model):", "",
-              "| target | source | BvsL | CvsL |", "|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "Cross attacks (AUC of the target model under FGSM crafted on the source model):",
+        "",
+        "| target | source | BvsL | CvsL |",
+        "|---|---|---|---|",
+    ]
     for target in ordered_models(epochs):
         for source in ordered_models(epochs):
-            values = [_value(chosen, "auc", model=target, attack="fgsm", attack_source=source, epsilon=eps,
-                             discriminator=d) for d in ("BvsL", "CvsL")]  # fmt: skip
+            values = [
+                _value(chosen, "auc", model=target, attack="fgsm", attack_source=source, epsilon=eps, discriminator=d)
+                for d in ("BvsL", "CvsL")
+            ]
             lines.append(f"| {target} | {source} | {_shown(values[0], '.4f')} | {_shown(values[1], '.4f')} |")
     lines += _trend_lines(auc, ordered_models(epochs), eps)
     return "\n".join(lines) + "\n"

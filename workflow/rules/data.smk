@@ -1,5 +1,6 @@
 # Where jets come from, and their conversion to one raw Parquet table.
 
+
 # On a cluster the download runs where Snakemake runs (the login node):
 # compute nodes often have no internet.
 localrules:
@@ -11,13 +12,13 @@ rule generate_synthetic:
         "results/source/synthetic.json.gz",
     log:
         "results/logs/generate_synthetic.log",
+    conda:
+        "../../envs/robusttag.yaml"
+    threads: 1
     params:
         n_jets=config["dataset"]["synthetic"]["n_jets"],
         seed=config["dataset"]["synthetic"]["seed"],
         difficulty=config["dataset"]["synthetic"]["difficulty"],
-    threads: 1
-    conda:
-        "../../envs/robusttag.yaml"
     script:
         "../scripts/generate_synthetic.py"
 
@@ -27,13 +28,13 @@ rule download_uci:
         "results/source/dataset.json.gz",
     log:
         "results/logs/download_uci.log",
-    params:
-        url=config["dataset"]["uci"]["url"],
-        sha256=config["dataset"]["uci"]["sha256"],
-    threads: 1
     retries: 2
     conda:
         "../../envs/robusttag.yaml"
+    threads: 1
+    params:
+        url=config["dataset"]["uci"]["url"],
+        sha256=config["dataset"]["uci"]["sha256"],
     script:
         "../scripts/download_uci.py"
 
@@ -45,10 +46,10 @@ rule convert_to_parquet:
         "results/raw/jets.parquet",
     log:
         "results/logs/convert_to_parquet.log",
-    params:
-        tree=config["dataset"]["root"]["tree"] if config["dataset"]["source"] == "root" else None,
-    threads: 8  # Snakemake lowers it to --cores
     conda:
         "../../envs/robusttag.yaml"
+    threads: 8  # Snakemake lowers it to --cores
+    params:
+        tree=config["dataset"]["root"]["tree"] if config["dataset"]["source"] == "root" else None,
     script:
         "../scripts/convert_to_parquet.py"

@@ -3,6 +3,7 @@
 # The many small scoring jobs form one group, so a cluster gets few jobs.
 # Each rule receives only the settings its output depends on.
 
+
 rule score_checkpoint:
     input:
         model="results/models/{model}",
@@ -13,19 +14,19 @@ rule score_checkpoint:
         "results/scores/{model}/epoch_{epoch}.parquet",
     log:
         "results/logs/scores/{model}_epoch_{epoch}.log",
+    group:
+        "scores"
+    conda:
+        "../../envs/robusttag.yaml"
+    threads: 1
+    resources:
+        gpu=1,
     params:
         epoch=lambda wildcards: int(wildcards.epoch),
         scoring=rt.scoring_config(EVALUATION, baselines=False),
         loss=rt.loss_config(config["training"]),
         white_box=True,
         baselines=False,
-    group:
-        "scores"
-    resources:
-        gpu=1,
-    threads: 1
-    conda:
-        "../../envs/robusttag.yaml"
     script:
         "../scripts/score_checkpoint.py"
 
@@ -58,14 +59,14 @@ rule adversarial_samples:
         "results/samples/fgsm_inputs.parquet",
     log:
         "results/logs/adversarial_samples.log",
+    conda:
+        "../../envs/robusttag.yaml"
+    threads: 1
+    resources:
+        gpu=1,
     params:
         samples=rt.sample_config(EVALUATION),
         loss=rt.loss_config(config["training"]),
-    resources:
-        gpu=1,
-    threads: 1
-    conda:
-        "../../envs/robusttag.yaml"
     script:
         "../scripts/adversarial_samples.py"
 
@@ -84,10 +85,10 @@ rule tables:
         ),
     log:
         "results/logs/tables.log",
-    params:
-        tables=rt.table_config(EVALUATION),
-    threads: 1
     conda:
         "../../envs/robusttag.yaml"
+    threads: 1
+    params:
+        tables=rt.table_config(EVALUATION),
     script:
         "../scripts/tables.py"

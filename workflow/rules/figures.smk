@@ -1,6 +1,7 @@
 # The paper's figures (and the training history), each from the tables or the
 # cached samples, each captioned in the report (workflow/report/*.rst).
 
+
 report: "../report/workflow.rst"
 
 
@@ -43,11 +44,11 @@ for figure, figure_inputs in FIGURE_INPUTS.items():
             pdf=f"results/figures/{figure}.pdf",
         log:
             f"results/logs/figures/{figure}.log",
+        conda:
+            "../../envs/robusttag.yaml"
+        threads: 1
         params:
             figure=figure,
             settings=rt.figure_config(figure, EVALUATION),
-        threads: 1
-        conda:
-            "../../envs/robusttag.yaml"
         script:
             "../scripts/figure.py"

@@ -11,11 +11,11 @@ rule preprocess:
         summary="results/preprocessed/preprocessing.json",
     log:
         "results/logs/preprocess.log",
+    conda:
+        "../../envs/robusttag.yaml"
+    threads: 1
     params:
         settings=config["preprocess"],
         dataset=source_config(),
-    threads: 1
-    conda:
-        "../../envs/robusttag.yaml"
     script:
         "../scripts/preprocess.py"

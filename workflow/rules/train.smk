@@ -11,13 +11,13 @@ checkpoint train:
         directory("results/models/{model}"),
     log:
         "results/logs/train_{model}.log",
+    conda:
+        "../../envs/robusttag.yaml"
+    threads: 2
+    resources:
+        gpu=1,
     params:
         mode=lambda wildcards: wildcards.model,
         training=lambda wildcards: rt.training_config(config["training"], wildcards.model),
-    resources:
-        gpu=1,
-    threads: 2
-    conda:
-        "../../envs/robusttag.yaml"
     script:
         "../scripts/train.py"

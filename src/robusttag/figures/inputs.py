@@ -321,8 +321,9 @@ def fig5_input_shifts(
     ResultsError
         When the input is missing or the table lacks what the figure needs.
     """
-    return plot_input_shifts(_read_samples(inputs), _NOMINAL, input_features, input_epsilons, path,
-                             restrict_impact=restrict_impact)  # fmt: skip
+    return plot_input_shifts(
+        _read_samples(inputs), _NOMINAL, input_features, input_epsilons, path, restrict_impact=restrict_impact
+    )
 
 
 # --------------------------------------------------------------------------
@@ -433,10 +434,12 @@ def plot_first_track_d0(
     if not models:
         raise ResultsError("samples table holds no model")
     data = {
-        m: (_select_samples(samples, model=m, attack="raw"),
-            _select_samples(samples, model=m, attack="fgsm", epsilon=epsilon, capped=False))
+        m: (
+            _select_samples(samples, model=m, attack="raw"),
+            _select_samples(samples, model=m, attack="fgsm", epsilon=epsilon, capped=False),
+        )
         for m in models
-    }  # fmt: skip
+    }
     all_raw = np.concatenate([_finite(raw[column]) for raw, _ in data.values()])
     if all_raw.size == 0:
         raise ResultsError(f"'{column}' has no finite raw values")

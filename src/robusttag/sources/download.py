@@ -44,7 +44,8 @@ _TRANSIENT = (_Interrupted, ConnectionError, TimeoutError, http.client.HTTPExcep
 def sha256_of(path: str | os.PathLike) -> str:
     """Return the SHA-256 hex digest (lower case) of the file at ``path``.
 
-    Raises:
+    Raises
+    ------
         OSError: the file cannot be read.
     """
     return _hash_file(Path(path)).hexdigest()
@@ -62,7 +63,8 @@ def download(
 ) -> str:
     """Download ``url`` to ``output`` and return the file's SHA-256 hex digest.
 
-    Parameters:
+    Parameters
+    ----------
         url: ``http(s)://`` or ``file://`` URL.
         output: final path; its directory is created if missing. An existing
             file there is replaced only by a complete, verified download.
@@ -75,7 +77,8 @@ def download(
             dropped, timed out or ended early (resuming with ``Range`` where
             the server supports it).
 
-    Raises:
+    Raises
+    ------
         ValueError: ``sha256`` is not a 64-digit hex string.
         DownloadError: HTTP error status, unreachable host or missing file
             (message names the URL and the reason); transfer still incomplete
@@ -110,19 +113,15 @@ def download(
         if attempt == retries:
             kept = f"; partial file kept at {transfer.tmp} for resuming" if done else ""
             raise DownloadError(
-                f"{url}: download failed after {retries} retries with {counts} "
-                f"received ({reason}){kept}"
+                f"{url}: download failed after {retries} retries with {counts} received ({reason}){kept}"
             )
-        log.warning("%s: transfer interrupted at %s (%s); retry %d of %d",
-                    url, counts, reason, attempt + 1, retries)
+        log.warning("%s: transfer interrupted at %s (%s); retry %d of %d", url, counts, reason, attempt + 1, retries)
         time.sleep(_RETRY_DELAY_S * (attempt + 1))
 
     actual = transfer.hexdigest()
     if expected is not None and actual != expected:
         transfer.tmp.unlink(missing_ok=True)
-        raise DownloadError(
-            f"{url}: SHA-256 mismatch: expected {expected}, got {actual}; download deleted"
-        )
+        raise DownloadError(f"{url}: SHA-256 mismatch: expected {expected}, got {actual}; download deleted")
     os.replace(transfer.tmp, output)
     log.info("Downloaded %s to %s (%d bytes, sha256 %s)", url, output, output.stat().st_size, actual)
     return actual
@@ -184,8 +183,9 @@ class _Transfer:
                 self.total = None if match[3] == "*" else int(match[3])
             else:  # 200, or None for file:// — the whole file
                 if resumable:
-                    self.log.info("%s: server does not support resuming (Range ignored); "
-                                  "starting over from zero", self.url)
+                    self.log.info(
+                        "%s: server does not support resuming (Range ignored); starting over from zero", self.url
+                    )
                 offset = 0
                 self.total = int(length) if length is not None else None
             if offset == 0:
@@ -229,8 +229,14 @@ class _Progress:
         self.last_step, self.last_time = step, now
         rate = (done - self.start) / 1e6 / max(now - self.t0, 1e-9)
         if self.total:
-            self.log.info("%s: %.1f of %.1f MB (%.0f %%), %.1f MB/s", self.url,
-                          done / 1e6, self.total / 1e6, 100 * done / self.total, rate)
+            self.log.info(
+                "%s: %.1f of %.1f MB (%.0f %%), %.1f MB/s",
+                self.url,
+                done / 1e6,
+                self.total / 1e6,
+                100 * done / self.total,
+                rate,
+            )
         else:
             self.log.info("%s: %.1f MB, %.1f MB/s", self.url, done / 1e6, rate)
 

@@ -94,7 +94,8 @@ def _to_batch(arrays: ak.Array, path: str, first_entry: int) -> JetBatch:
             bad = int(np.argmax(other != counts))
             raise DataFormatError(
                 path,
-                f"entry {first_entry + bad}: branch {name} has {other[bad]} tracks, {TRACK_BRANCHES[0]} has {counts[bad]}",
+                f"entry {first_entry + bad}: branch {name} has {other[bad]} tracks, "
+                f"{TRACK_BRANCHES[0]} has {counts[bad]}",
             )
     jets = {name: ak.to_numpy(arrays[name]).astype(np.float32) for name in RAW_JET_FIELDS}
     flavor = jets[FLAVOR]
@@ -102,7 +103,8 @@ def _to_batch(arrays: ak.Array, path: str, first_entry: int) -> JetBatch:
     if not known.all():
         bad = int(np.argmin(known))
         raise DataFormatError(
-            path, f"entry {first_entry + bad}: unknown flavour code {float(flavor[bad]):g}; expected 0 (light), 4 (c), 5 (b)"
+            path,
+            f"entry {first_entry + bad}: unknown flavour code {float(flavor[bad]):g}; expected 0 (light), 4 (c), 5 (b)",
         )
     jets[FLAVOR] = flavor.astype(np.int8)
     tracks = {f: ak.to_numpy(ak.flatten(arrays[raw_track_column(f)])).astype(np.float32) for f in TRACK_FIELDS}
@@ -118,7 +120,10 @@ def write_jets(path: str | os.PathLike, batches: Iterable[JetBatch], tree: str =
             if i == 0:
                 file.mktree(
                     tree,
-                    {name: value.type if isinstance(value, ak.Array) else value.dtype for name, value in arrays.items()},
+                    {
+                        name: value.type if isinstance(value, ak.Array) else value.dtype
+                        for name, value in arrays.items()
+                    },
                     counter_name=lambda _: "n_tracks",
                     field_name=lambda outer, inner: f"{outer}_{inner}",
                 )
@@ -129,7 +134,5 @@ def _to_branches(batch: JetBatch) -> dict[str, np.ndarray | ak.Array]:
     counts = batch.n_tracks
     branches: dict[str, np.ndarray | ak.Array] = {name: batch.jets[name] for name in RAW_JET_FIELDS}
     # Zipped under "track": uproot names the branches track_<field> with one shared counter.
-    branches["track"] = ak.zip(
-        {f: ak.unflatten(batch.tracks[f], counts) for f in TRACK_FIELDS}, depth_limit=2
-    )
+    branches["track"] = ak.zip({f: ak.unflatten(batch.tracks[f], counts) for f in TRACK_FIELDS}, depth_limit=2)
     return branches

@@ -344,7 +344,8 @@ def _tracking_features(t: _Tracks, eta: np.ndarray, n: int) -> dict[str, np.ndar
 def _jet_probability(jet: np.ndarray, significance: np.ndarray, n: int) -> np.ndarray:
     """ATLAS/ALEPH JetProb: probability that the positive-IP tracks all come from
     the primary vertex, Pi * sum_{k<N} (-ln Pi)^k / k! = Q(N, -ln Pi); -1 if no
-    track has a positive significance."""
+    track has a positive significance.
+    """
     positive = significance > 0
     track_prob = np.maximum(erfc(significance[positive] / np.sqrt(2.0)), 1e-300)
     n_positive = np.bincount(jet[positive], minlength=n)
@@ -375,7 +376,8 @@ def _vertex_features(rng: np.random.Generator, v: dict) -> dict[str, np.ndarray]
 
 def _printed(values: np.ndarray, digits: int = 6) -> np.ndarray:
     """float32 values rounded to ``digits`` significant digits, the precision
-    with which the real file prints its numbers (C++ stream default)."""
+    with which the real file prints its numbers (C++ stream default).
+    """
     values = np.asarray(values, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         exponent = np.floor(np.log10(np.abs(values)))
@@ -386,7 +388,8 @@ def _printed(values: np.ndarray, digits: int = 6) -> np.ndarray:
 
 def _in_file_order(jets: dict, t: _Tracks, n_tracks: np.ndarray) -> JetBatch:
     """Tracks as the real file orders them: primary-vertex tracks first, then
-    secondary-vertex tracks, each group by ascending raw d0."""
+    secondary-vertex tracks, each group by ascending raw d0.
+    """
     a = t.arrays
     order = np.lexsort((a["d0"], a["vertex_displacement"] > 0, t.jet))
     tracks = {name: _printed(a[name][order]) for name in TRACK_FIELDS}

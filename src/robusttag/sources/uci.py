@@ -32,8 +32,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from ..errors import DataFormatError
-from ..io import prefetch, reuse_freed_memory
 from ..features import FLAVOR, FLAVOR_CODES, JET_TRACKING, JET_VERTEX, RAW_JET_FIELDS, TRACK_FIELDS, TRACK_GROUPS
+from ..io import prefetch, reuse_freed_memory
 from ..jets import JetBatch
 
 try:  # Intel's ISA-L inflates about 3x faster than zlib, same interface
@@ -54,9 +54,7 @@ def _list_skeleton(n: int) -> str:
     return "[" + "," * (n - 1) + "]"
 
 
-_SKELETON_HEAD = (
-    "[,,," + _list_skeleton(len(JET_TRACKING)) + "," + _list_skeleton(len(JET_VERTEX)) + ",["
-).encode()
+_SKELETON_HEAD = ("[,,," + _list_skeleton(len(JET_TRACKING)) + "," + _list_skeleton(len(JET_VERTEX)) + ",[").encode()
 _SKELETON_TRACK = ("[" + ",".join(_list_skeleton(len(g)) for g in TRACK_GROUPS) + "]").encode()
 _SKELETON_TAIL = b"]]"
 
@@ -172,7 +170,9 @@ def _assemble(values: np.ndarray, n_tracks: np.ndarray, counts: np.ndarray, path
     if not known.all():
         bad = int(np.argmin(known))
         raise DataFormatError(
-            path, f"unknown flavour code {float(flavor[bad]):g}; expected one of 0 (light), 4 (c), 5 (b)", first_line + bad
+            path,
+            f"unknown flavour code {float(flavor[bad]):g}; expected one of 0 (light), 4 (c), 5 (b)",
+            first_line + bad,
         )
     jets = {name: np.ascontiguousarray(head[:, i]) for i, name in enumerate(RAW_JET_FIELDS)}
     jets[FLAVOR] = flavor.astype(np.int8)
@@ -184,6 +184,7 @@ def _assemble(values: np.ndarray, n_tracks: np.ndarray, counts: np.ndarray, path
 # ---------------------------------------------------------------------------
 # The careful per-line parser: only to explain a failure
 # ---------------------------------------------------------------------------
+
 
 def _raise_first_error(block: bytes, path: str, first_line: int) -> None:
     lines = block.split(b"\n")
@@ -246,7 +247,9 @@ def _explain_number(value: object, name: str) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return f"{name}: expected a number, found {json.dumps(value)[:40]}"
     if isinstance(value, str) and not _QUOTED_NUMBER.fullmatch(value):
-        return f'{name}: the string "{value[:40]}" is not a number (quoted values must be numbers such as "NaN", "-inf")'
+        return (
+            f'{name}: the string "{value[:40]}" is not a number (quoted values must be numbers such as "NaN", "-inf")'
+        )
     return None
 
 
@@ -428,10 +431,12 @@ def encode_jets(batch: JetBatch) -> bytes:
 
     # Interleave separator and value strings; the taken array's data buffer is the text.
     vocabulary = [*_SEPARATORS, *_NON_FINITE.values()]
-    pieces = pa.concat_arrays([
-        pa.array(vocabulary, pa.large_string()),
-        pc.cast(pa.array(values), pa.large_string()),  # shortest text that reads back as the same float32
-    ])  # fmt: skip
+    pieces = pa.concat_arrays(
+        [
+            pa.array(vocabulary, pa.large_string()),
+            pc.cast(pa.array(values), pa.large_string()),  # shortest text that reads back as the same float32
+        ]
+    )
     value_index = len(vocabulary) + np.arange(total)
     value_index[np.isnan(values)] = len(_SEPARATORS)
     value_index[values == np.inf] = len(_SEPARATORS) + 1
