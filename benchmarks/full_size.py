@@ -33,20 +33,23 @@ HERE = Path(__file__).resolve().parent
 
 _TRAIN = """
 import sys
-from robusttag.training import TrainingSettings, train
+from robusttag.settings import TrainingSettings
+from robusttag.training import train
 pre, out, mode = sys.argv[1:4]
+settings = TrainingSettings(mode=mode, device="cpu", batch_size=65536, max_epochs=1)
 history = train(f"{pre}/train.parquet", f"{pre}/val.parquet", f"{pre}/preprocessing.json", out,
-                TrainingSettings(mode=mode, device="cpu", max_epochs=1), state_dir=out + ".state", threads=2)
+                settings, state_dir=out + ".state", threads=2)
 print("jets/s", history[0]["jets_per_s"], "epoch seconds", history[0]["seconds"])
 """
 
 _SCORE = """
 import sys
-from robusttag.evaluate import EvaluationSettings, score_checkpoint
-from robusttag.training import TrainingSettings
+from pathlib import Path
+from robusttag.evaluate import score_checkpoint
+from robusttag.settings import LossSettings, ScoringSettings
 pre, checkpoint, out = sys.argv[1:4]
-score_checkpoint("nominal", checkpoint, f"{pre}/test.parquet", f"{pre}/preprocessing.json", out,
-                 EvaluationSettings(device="cpu"), TrainingSettings(device="cpu"), threads=2)
+score_checkpoint(Path(checkpoint).parent, 1, f"{pre}/test.parquet", f"{pre}/preprocessing.json", out,
+                 ScoringSettings(device="cpu"), LossSettings(), threads=2)
 """
 
 _NAIVE = """
