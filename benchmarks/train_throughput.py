@@ -23,8 +23,8 @@ from collections.abc import Callable
 
 import torch
 
-from robusttag.io import reuse_freed_memory
 from robusttag.data import Split, choose_device
+from robusttag.io import reuse_freed_memory
 from robusttag.model import Tagger
 from robusttag.settings import ModelSettings, TrainingSettings
 from robusttag.training import backpropagate
@@ -42,7 +42,9 @@ def _timed(function, steps: int, device: torch.device) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def gemm_floor(shapes: list[tuple[int, int]], batch: int, device: torch.device, adversarial: bool) -> Callable[[], None]:
+def gemm_floor(
+    shapes: list[tuple[int, int]], batch: int, device: torch.device, adversarial: bool
+) -> Callable[[], None]:
     """Seconds of the matrix products alone of one training step.
 
     Forward: x @ W^T per layer. Backward: the weight gradient of every layer
@@ -132,8 +134,10 @@ def main() -> None:
     for mode, gather in itertools.product(("nominal", "adversarial"), (False, True)):
         step, floor, ratio = step_and_floor(mode, gather, shapes, args.batch, device, args.steps, args.rounds)
         label = f"{mode} {'+ batch gather' if gather else 'step'}"
-        print(f"{label:27s} {step * 1e3:7.1f} ms = {args.batch / step:7.0f} jets/s | "
-              f"GEMM floor {floor * 1e3:6.1f} ms | step/floor {ratio:5.2f}")  # fmt: skip
+        print(
+            f"{label:27s} {step * 1e3:7.1f} ms = {args.batch / step:7.0f} jets/s | "
+            f"GEMM floor {floor * 1e3:6.1f} ms | step/floor {ratio:5.2f}"
+        )
 
 
 if __name__ == "__main__":

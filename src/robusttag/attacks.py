@@ -59,20 +59,21 @@ def _parameters_frozen(model: nn.Module) -> Iterator[None]:
 
 
 def fgsm(x: torch.Tensor, sign: torch.Tensor, movable: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """x + eps * sign where ``movable`` (non-integer, non-default inputs), x elsewhere."""
+    """X + eps * sign where ``movable`` (non-integer, non-default inputs), x elsewhere."""
     return torch.addcmul(x, sign, movable.to(x.dtype), value=epsilon)
 
 
 def raw_step_limit(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, cap: float) -> torch.Tensor:
     """The largest step each input may take under the cap, in standardised units:
-    cap * |raw value| / std, with raw = x * std + mean."""
+    cap * |raw value| / std, with raw = x * std + mean.
+    """
     return (x * std + mean).abs_().mul_(cap / std)
 
 
 def perturb(
     x: torch.Tensor, step: torch.Tensor, movable: torch.Tensor, limit: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """x + step where ``movable``, with each step clipped to +-``limit`` when given."""
+    """X + step where ``movable``, with each step clipped to +-``limit`` when given."""
     if limit is not None:
         step = torch.minimum(torch.maximum(step, -limit), limit)
     return torch.addcmul(x, step, movable.to(x.dtype))

@@ -64,7 +64,7 @@ def _kept(x: torch.Tensor, p: float) -> torch.Tensor:
 
 
 def _random_words(n: int, device: torch.device) -> torch.Tensor:
-    """n uniform random 64-bit integers, determined by the default generator's state.
+    """N uniform random 64-bit integers, determined by the default generator's state.
 
     On a CPU they come from numpy's SFC64, seeded by one draw of the default
     generator: twice as fast as the default generator's Mersenne Twister, and
@@ -78,7 +78,8 @@ def _random_words(n: int, device: torch.device) -> torch.Tensor:
 
 class ReLUDropout(nn.Module):
     """ReLU followed by dropout, fused: the same mathematics as ``nn.ReLU`` then
-    ``nn.Dropout(p)``, at a fraction of the cost; in place, like ``nn.ReLU(inplace=True)``."""
+    ``nn.Dropout(p)``, at a fraction of the cost; in place, like ``nn.ReLU(inplace=True)``.
+    """
 
     def __init__(self, p: float = 0.0, *, feeds_linear: bool = False) -> None:
         super().__init__()
@@ -115,7 +116,8 @@ class _LinearFunction(torch.autograd.Function):
 
 def _sum_over_batch(grad: torch.Tensor, block: int = 256) -> torch.Tensor:
     """Column sums of a (batch, n) matrix: partial sums over row blocks first,
-    which runs about twice as fast on a CPU as a single sum over dimension 0."""
+    which runs about twice as fast on a CPU as a single sum over dimension 0.
+    """
     rows = grad.shape[0] - grad.shape[0] % block
     total = grad[:rows].view(-1, block, grad.shape[1]).sum(1).sum(0) if rows else grad.new_zeros(grad.shape[1])
     return total + grad[rows:].sum(0) if rows < grad.shape[0] else total
@@ -132,9 +134,11 @@ class Linear(nn.Linear):
 
 class Tagger(nn.Sequential):
     """Linear + ReLU (+ dropout but after the last hidden layer) blocks, as the
-    authors' code builds them, then a linear output."""
+    authors' code builds them, then a linear output.
+    """
 
-    def __init__(self, settings: ModelSettings = ModelSettings()) -> None:
+    def __init__(self, settings: ModelSettings | None = None) -> None:
+        settings = settings or ModelSettings()
         layers: list[nn.Module] = []
         width_in = settings.n_inputs
         for layer in range(settings.depth):

@@ -57,7 +57,8 @@ def train_epoch(
     model: Tagger, optimizer: torch.optim.Optimizer, data: Split, settings: TrainingSettings, epoch: int
 ) -> torch.Tensor:
     """One pass over the training split; returns the mean weighted batch loss,
-    still on the device (reading it waits for the device: once per epoch)."""
+    still on the device (reading it waits for the device: once per epoch).
+    """
     model.train()
     order = batch_order(len(data), settings.seed, epoch, data.x.device)
     total, batches = torch.zeros((), device=data.x.device), 0
@@ -184,8 +185,15 @@ def train(
             progress["epochs_without_improvement"] += 1
         progress["history"].append(row)
         save_checkpoint(state_dir / checkpoint_name(epoch), model, optimizer, epoch, row, progress, fingerprint)
-        log.info("epoch %d: train loss %.6g, val loss %.6g, lr %.3g, %.1f s (%.0f jets/s)",
-                 epoch, row["train_loss"], row["val_loss"], row["lr"], row["seconds"], row["jets_per_s"])  # fmt: skip
+        log.info(
+            "epoch %d: train loss %.6g, val loss %.6g, lr %.3g, %.1f s (%.0f jets/s)",
+            epoch,
+            row["train_loss"],
+            row["val_loss"],
+            row["lr"],
+            row["seconds"],
+            row["jets_per_s"],
+        )
     _publish(state_dir, output_dir, progress["history"])
     return progress["history"]
 
@@ -208,7 +216,8 @@ def _run_epoch(model, optimizer, data: Split, val: Split, settings: TrainingSett
 
 def _publish(state_dir: Path, output_dir: Path, history: list[dict]) -> None:
     """Link the finished epochs into the output folder and write history.csv last;
-    the state goes only once all is in place (a crash here still resumes)."""
+    the state goes only once all is in place (a crash here still resumes).
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     for row in history:
         name = checkpoint_name(row["epoch"])
