@@ -34,7 +34,8 @@ def source_format(path: str | os.PathLike) -> str:
 
     Raises
     ------
-    DataFormatError if the suffix is neither.
+    DataFormatError
+        When the suffix is neither a JSON nor a ROOT one.
     """
     name = Path(path).name.lower()
     if name.endswith(JSON_SUFFIXES):
@@ -96,8 +97,9 @@ def convert(
 
     Raises
     ------
-    DataFormatError naming file, line and fault of malformed input; nothing is
-    left at ``output`` then.
+    DataFormatError
+        When an input is malformed (the message names file, line and fault) or
+        holds no jets; nothing is left at ``output`` then.
     """
     paths = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
     summary = ConversionSummary()

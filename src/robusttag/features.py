@@ -212,7 +212,13 @@ def _build_inputs(n_slots: int) -> tuple[Feature, ...]:
 
 
 def input_features(n_slots: int = N_TRACK_SLOTS) -> tuple[Feature, ...]:
-    """The model inputs for ``n_slots`` track slots (paper: 6, giving 184)."""
+    """The model inputs for ``n_slots`` track slots (paper: 6, giving 184).
+
+    Raises
+    ------
+    ConfigError
+        When ``n_slots`` is below 1.
+    """
     if n_slots < 1:
         raise ConfigError(f"the number of track slots must be at least 1, got {n_slots}")
     return _build_inputs(n_slots)

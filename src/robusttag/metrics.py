@@ -40,7 +40,14 @@ def discriminant(p_x, p_y) -> np.ndarray:
 
 
 def _check_inputs(scores, is_signal, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Validated 1-d float scores, boolean signal mask and optional non-negative weights."""
+    """Validated 1-d float scores, boolean signal mask and optional non-negative weights.
+
+    Raises
+    ------
+    ResultsError
+        When the shapes differ, a score is not finite, ``is_signal`` is not
+        boolean or 0/1, or a weight is negative or not finite.
+    """
     scores = np.asarray(scores, dtype=np.float64)
     is_signal = np.asarray(is_signal)
     if scores.ndim != 1 or is_signal.shape != scores.shape:
@@ -68,6 +75,12 @@ def roc_curve(scores, is_signal, weights=None) -> tuple[np.ndarray, np.ndarray]:
     Returns ``(efficiency, mistag)``, both non-decreasing, from (0, 0) to (1, 1).
     Jets with equal scores form a single point, so the segment across a tie is
     a straight diagonal and the trapezoid area gives the tie half credit.
+
+    Raises
+    ------
+    ResultsError
+        When scores, flags or weights are malformed, or the total signal or
+        background weight is zero, leaving efficiency or mistag rate undefined.
     """
     scores, is_signal, weights = _check_inputs(scores, is_signal, weights)
     order = np.argsort(scores)[::-1]
@@ -102,6 +115,12 @@ def _along_curve(x: np.ndarray, y: np.ndarray, x_new: np.ndarray, prefer_last: b
 
     Where the polyline has several points at x_new (a step with constant x),
     take the last of them if ``prefer_last``, else the first.
+
+    Raises
+    ------
+    ResultsError
+        When the curve is empty, ragged or decreasing in x, or x_new lies
+        outside its range.
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -151,6 +170,12 @@ def discriminator_metrics(
     ``probabilities`` is (n, 3) with columns p_b, p_c, p_light; ``labels`` holds
     the codes of `robusttag.features.LABELS`. Result keys per discriminator:
     ``"auc"`` and ``f"eff_at_mistag_{m:g}"`` (e.g. ``"eff_at_mistag_0.01"``).
+
+    Raises
+    ------
+    ResultsError
+        When ``probabilities``, ``labels`` or ``weights`` have the wrong shape,
+        or a discriminator's ROC curve is undefined (the message names it).
     """
     probabilities = np.asarray(probabilities, dtype=np.float64)
     labels = np.asarray(labels)

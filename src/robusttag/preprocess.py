@@ -196,6 +196,11 @@ class FlavourWeights:
         (divided by the share of the target the flavour covers, 1 when no bin is empty).
 
         Jets in a bin that holds no training jet of their flavour get weight 0.
+
+        Raises
+        ------
+        DataFormatError
+            When the training split holds no jet of some flavour.
         """
         counts = self.histograms.sum(axis=(1, 2))
         if (counts == 0).any():
@@ -256,6 +261,12 @@ def preprocess(
 
     Returns the content of ``preprocessing.json``. ``provenance`` (e.g. the
     config that made the run) is stored in it verbatim.
+
+    Raises
+    ------
+    DataFormatError
+        When the training split holds no jet of some flavour, so the flavour
+        weights cannot be computed.
     """
     settings = settings or PreprocessSettings()
     features = input_features(settings.n_tracks)

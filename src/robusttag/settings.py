@@ -48,7 +48,13 @@ def _tuples(section: dict) -> dict:
 
 
 def _known(cls, section: dict, where: str) -> dict:
-    """``section`` restricted to the fields of ``cls``; an unknown key is an error."""
+    """``section`` restricted to the fields of ``cls``; an unknown key is an error.
+
+    Raises
+    ------
+    ConfigError
+        On a key that is not a field of ``cls``, naming ``where``.
+    """
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(section) - names)
     if unknown:

@@ -146,7 +146,13 @@ def _save(fig, path: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def _input(inputs: Sequence[str], suffix: str, what: str) -> str:
-    """Pick the one input file ending in ``suffix``."""
+    """Pick the one input file ending in ``suffix``.
+
+    Raises
+    ------
+    ResultsError
+        When none, or more than one, of the inputs ends in ``suffix``.
+    """
     found = [str(p) for p in inputs if str(p).endswith(suffix)]
     if len(found) != 1:
         raise ResultsError(f"expected one {what} ('*{suffix}') among the inputs, got {list(map(str, inputs))}")
@@ -201,7 +207,13 @@ def _check_model(df: pd.DataFrame, model: str, what: str) -> pd.DataFrame:
 
 
 def _discriminator_rows(auc: pd.DataFrame, discriminator: str) -> pd.DataFrame:
-    """Select the rows of the AUC table for one (known) discriminator."""
+    """Select the rows of the AUC table for one (known) discriminator.
+
+    Raises
+    ------
+    ResultsError
+        When the discriminator is unknown or has no rows in the table.
+    """
     _check_discriminators([discriminator])
     table = auc[auc["discriminator"] == discriminator]
     if table.empty:
@@ -212,7 +224,13 @@ def _discriminator_rows(auc: pd.DataFrame, discriminator: str) -> pd.DataFrame:
 
 
 def _selected_epoch(auc: pd.DataFrame, model: str) -> int:
-    """Find the checkpoint the AUC table flags as ``model``'s selected one."""
+    """Find the checkpoint the AUC table flags as ``model``'s selected one.
+
+    Raises
+    ------
+    ResultsError
+        When the model is absent, or the table flags no or several selected epochs for it.
+    """
     rows = _check_model(auc, model, "auc table")
     epochs = _available(rows.loc[_as_bool(rows["selected"]), "epoch"])
     if len(epochs) != 1:

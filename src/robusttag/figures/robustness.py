@@ -87,7 +87,13 @@ def spread_checkpoints(epochs: Sequence[int], count: int, always: int) -> list[i
 
 
 def _drop_epsilons(adv: pd.DataFrame, models: list[str], epsilons, attack: str, discriminator: str) -> list[float]:
-    """Check the requested epsilons against the attacked AUCs; default: all of the models'."""
+    """Check the requested epsilons against the attacked AUCs; default: all of the models'.
+
+    Raises
+    ------
+    ResultsError
+        When the table has no ``attack`` rows at a requested epsilon.
+    """
     if epsilons is None:
         return _available(adv.loc[adv["model"].isin(models), "epsilon"])
     epsilons = [float(e) for e in epsilons]
@@ -101,7 +107,14 @@ def _drop_epsilons(adv: pd.DataFrame, models: list[str], epsilons, attack: str, 
 
 
 def _auc_drop_points(table: pd.DataFrame, discriminator: str, attack: str, models, epsilons):
-    """Pair, per checkpoint and epsilon, the raw AUC with the AUC under the self-crafted attack."""
+    """Pair, per checkpoint and epsilon, the raw AUC with the AUC under the self-crafted attack.
+
+    Raises
+    ------
+    ResultsError
+        When a model or an epsilon is absent, or no checkpoint has both a raw
+        and a self-crafted AUC.
+    """
     raw = table[table["attack"] == "raw"][["model", "epoch", "auc"] + (["selected"] if "selected" in table else [])]
     raw = raw.drop_duplicates(["model", "epoch"])
     adv = table[(table["attack"] == attack) & (table["attack_source"] == table["model"])]
@@ -292,7 +305,14 @@ def fig9_auc_drop(inputs: Sequence[str], path: str | os.PathLike):
 
 
 def _cross_aucs(table: pd.DataFrame, models: list[str], discriminator: str, epsilon: float):
-    """Each model's selected epoch, raw AUC, and AUC under FGSM crafted on each model."""
+    """Each model's selected epoch, raw AUC, and AUC under FGSM crafted on each model.
+
+    Raises
+    ------
+    ResultsError
+        When a model or its selected epoch is absent, or the raw AUC or a
+        (target, source) FGSM AUC at ``epsilon`` is missing.
+    """
     epochs = {m: _selected_epoch(table, m) for m in models}
     raw_auc: dict[str, float] = {}
     cross: dict[tuple[str, str], float] = {}

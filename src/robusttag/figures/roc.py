@@ -70,7 +70,7 @@ def _check_tables(roc: pd.DataFrame, discriminators: Sequence[str], auc: pd.Data
         _require_columns(auc, _AUC_COLUMNS, "auc table")
 
 
-def _missing_curve(
+def _missing_curve_message(
     sel: pd.DataFrame,
     model: str,
     epoch: int,
@@ -78,7 +78,7 @@ def _missing_curve(
     attack: str,
     source: str | None,
     epsilon: float | None,
-) -> ResultsError:
+) -> str:
     if attack == "raw":
         detail = "no raw curve"
     else:
@@ -87,7 +87,7 @@ def _missing_curve(
             f"no '{attack}' curve crafted on '{source or model}' at epsilon {epsilon}; "
             f"epsilons present for this attack: {_available(have['epsilon'])}"
         )
-    return ResultsError(f"roc table: model '{model}', epoch {epoch}, {discriminator}: {detail}")
+    return f"roc table: model '{model}', epoch {epoch}, {discriminator}: {detail}"
 
 
 def _roc_curve(
@@ -100,7 +100,14 @@ def _roc_curve(
     source: str | None = None,
     epsilon: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(efficiency, mistag) of one stored curve, sorted by efficiency."""
+    """(efficiency, mistag) of one stored curve, sorted by efficiency.
+
+    Raises
+    ------
+    ResultsError
+        When the model, the epoch or the discriminator is absent from ``roc``, or
+        there is no curve for the attack, its source and epsilon.
+    """
     sel = _check_epoch(roc, model, epoch, "roc table")
     sel = sel[sel["discriminator"] == discriminator]
     if sel.empty:
@@ -114,7 +121,7 @@ def _roc_curve(
         if epsilon is not None:
             pool = pool[_eps_mask(pool["epsilon"], epsilon)]
     if pool.empty:
-        raise _missing_curve(sel, model, epoch, discriminator, attack, source, epsilon)
+        raise ResultsError(_missing_curve_message(sel, model, epoch, discriminator, attack, source, epsilon))
     pool = pool.sort_values("efficiency", kind="stable")
     return pool["efficiency"].to_numpy(dtype=float), pool["mistag"].to_numpy(dtype=float)
 

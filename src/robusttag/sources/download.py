@@ -46,7 +46,8 @@ def sha256_of(path: str | os.PathLike) -> str:
 
     Raises
     ------
-        OSError: the file cannot be read.
+    OSError
+        When the file cannot be read.
     """
     return _hash_file(Path(path)).hexdigest()
 
@@ -65,28 +66,31 @@ def download(
 
     Parameters
     ----------
-        url: ``http(s)://`` or ``file://`` URL.
-        output: final path; its directory is created if missing. An existing
-            file there is replaced only by a complete, verified download.
-        sha256: expected SHA-256 hex digest (case-insensitive), or None to skip
-            the check.
-        chunk_size: bytes read from the connection at a time.
-        timeout: socket timeout in seconds for connecting and for each read.
-        log: logger for progress messages (default: this module's logger).
-        retries: how many times in this call to reconnect after the connection
-            dropped, timed out or ended early (resuming with ``Range`` where
-            the server supports it).
+    url : ``http(s)://`` or ``file://`` URL.
+    output : final path; its directory is created if missing. An existing
+        file there is replaced only by a complete, verified download.
+    sha256 : expected SHA-256 hex digest (case-insensitive), or None to skip
+        the check.
+    chunk_size : bytes read from the connection at a time.
+    timeout : socket timeout in seconds for connecting and for each read.
+    log : logger for progress messages (default: this module's logger).
+    retries : how many times in this call to reconnect after the connection
+        dropped, timed out or ended early (resuming with ``Range`` where
+        the server supports it).
 
     Raises
     ------
-        ValueError: ``sha256`` is not a 64-digit hex string.
-        DownloadError: HTTP error status, unreachable host or missing file
-            (message names the URL and the reason); transfer still incomplete
-            after ``retries`` reconnections (message names the URL and the byte
-            counts; the in-progress file is kept for a later run to resume);
-            checksum mismatch (message names the URL and both digests; the
-            in-progress file is deleted).
-        OSError: the output cannot be written.
+    ConfigError
+        When ``sha256`` is not a 64-digit hex string.
+    DownloadError
+        On an HTTP error status, an unreachable host or a missing file (the
+        message names the URL and the reason); a transfer still incomplete
+        after ``retries`` reconnections (the message names the URL and the byte
+        counts; the in-progress file is kept for a later run to resume); or a
+        checksum mismatch (the message names the URL and both digests; the
+        in-progress file is deleted).
+    OSError
+        When the output cannot be written.
     """
     log = log or logger
     expected = None
@@ -149,7 +153,19 @@ class _Transfer:
         return self.hasher.hexdigest()
 
     def run(self) -> None:
-        """One request: append to (or restart) ``tmp`` until the body ends."""
+        """One request: append to (or restart) ``tmp`` until the body ends.
+
+        Raises
+        ------
+        _Interrupted
+            On an HTTP 5xx status, a ``Content-Range`` that does not continue
+            ``tmp``, or a 416 the partial file cannot satisfy; ``download``
+            catches it and reconnects.
+        ConnectionError, TimeoutError
+            When the host cannot be reached in time; ``download`` reconnects.
+        DownloadError
+            On any other HTTP error status or URL error (unknown host, missing file).
+        """
         offset = self.size()
         resumable = offset > 0 and self.url.lower().startswith(("http:", "https:"))
         request = urllib.request.Request(self.url)
@@ -201,7 +217,14 @@ class _Transfer:
                     progress.update(self.hashed)
 
     def _unsatisfiable(self, offset: int, content_range: str) -> None:
-        """Handle 416: the partial file is already complete, or is unusable."""
+        """Handle 416: the partial file is already complete, or is unusable.
+
+        Raises
+        ------
+        _Interrupted
+            When the partial file is unusable (it is deleted); ``download``
+            reconnects and starts over.
+        """
         match = re.fullmatch(r"bytes \*/(\d+)", content_range)
         if match and int(match[1]) == offset:
             self.total = offset

@@ -38,8 +38,10 @@ def read_jets(path: str | os.PathLike, tree: str = DEFAULT_TREE, step_size: int 
 
     Raises
     ------
-    DataFormatError if the file cannot be opened, the tree or a branch is
-    missing, track branches disagree in length, or a flavour code is unknown.
+    DataFormatError
+        While iterating, when the file cannot be opened or read, the tree or a
+        branch is missing, a branch has the wrong list depth, track branches
+        disagree in length, or a flavour code is unknown.
     """
     path = str(path)
     try:
@@ -72,7 +74,13 @@ _TREE_CLASSES = ("TTree", "ROOT::RNTuple", "ROOT::Experimental::RNTuple")
 
 
 def _find_tree(file, tree: str, path: str):
-    """The TTree (or RNTuple) ``tree`` of an open file."""
+    """The TTree (or RNTuple) ``tree`` of an open file.
+
+    Raises
+    ------
+    DataFormatError
+        When ``tree`` is absent or not a tree; the message lists the trees present.
+    """
     classes = {key.split(";")[0]: cls for key, cls in file.classnames().items()}
     trees = sorted(name for name, cls in classes.items() if cls.startswith(_TREE_CLASSES))
     if classes.get(tree, "").startswith(_TREE_CLASSES):

@@ -86,7 +86,13 @@ class _Tracks:
 
 
 def generate(n_jets: int, seed: int, difficulty: Difficulty = Difficulty()) -> JetBatch:
-    """Generate ``n_jets`` jets; the same arguments always give the same jets."""
+    """Generate ``n_jets`` jets; the same arguments always give the same jets.
+
+    Raises
+    ------
+    ConfigError
+        When ``n_jets`` is below 1.
+    """
     if n_jets < 1:
         raise ConfigError(f"n_jets must be at least 1, got {n_jets}")
     batches = [
@@ -419,7 +425,8 @@ def generate_file(
 
     Raises
     ------
-    ValueError for an unknown suffix or ``n_jets < 1``.
+    ConfigError
+        When the suffix is neither a JSON nor a ROOT one, or ``n_jets`` is below 1.
     """
     output = Path(output)
     name = output.name.lower()

@@ -96,7 +96,8 @@ def parse_block(block: bytes, path: str = "<memory>", first_line: int = 1) -> Je
 
     Raises
     ------
-    DataFormatError naming the file, the line and what was wrong.
+    DataFormatError
+        When a line is malformed; the message names the file, the line and what was wrong.
     """
     batch = _fast_parse(block, path, first_line)
     if batch is None:
@@ -271,7 +272,8 @@ def _read_decompressed(path: Path, chunk_bytes: int = 1 << 20) -> Iterator[bytes
 
     Raises
     ------
-    DataFormatError for a truncated or corrupt gzip stream.
+    DataFormatError
+        While iterating, when the gzip stream is corrupt or truncated.
     """
     with open(path, "rb") as stream:
         if path.suffix != ".gz":
@@ -303,8 +305,9 @@ def iter_blocks(path: str | os.PathLike, block_bytes: int = 16 << 20) -> Iterato
 
     Raises
     ------
-    DataFormatError for an empty file, a truncated or corrupt gzip stream
-    (naming the last complete line).
+    DataFormatError
+        While iterating, when the file is empty, or its gzip stream is corrupt or
+        truncated (the message counts the complete lines before the fault).
     """
     path = Path(path)
     line = 1
@@ -345,7 +348,8 @@ def read_jets(path: str | os.PathLike, block_bytes: int = 16 << 20, workers: int
 
     Raises
     ------
-    DataFormatError naming the file and line of any malformed input.
+    DataFormatError
+        While iterating, when the input is malformed; the message names the file and line.
     """
     workers = (os.cpu_count() or 1) if workers is None else workers
     reuse_freed_memory()
