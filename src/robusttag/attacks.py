@@ -59,8 +59,15 @@ def _parameters_frozen(model: nn.Module) -> Iterator[None]:
 
 
 def fgsm(x: torch.Tensor, sign: torch.Tensor, movable: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """X + eps * sign where ``movable`` (non-integer, non-default inputs), x elsewhere."""
-    return torch.addcmul(x, sign, movable.to(x.dtype), value=epsilon)
+    """The inputs moved by eps * sign where ``movable`` (non-integer, non-default inputs), x elsewhere."""
+    return torch.addcmul(x, sign, _as_float(movable, x.dtype), value=epsilon)
+
+
+def _as_float(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A 0/1 mask as floats: a bool mask through its bytes, whose conversion
+    is vectorised (that of bool is not: twice as slow on a CPU).
+    """
+    return (mask.view(torch.uint8) if mask.dtype == torch.bool else mask).to(dtype)
 
 
 def raw_step_limit(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, cap: float) -> torch.Tensor:
@@ -73,7 +80,7 @@ def raw_step_limit(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, cap: 
 def perturb(
     x: torch.Tensor, step: torch.Tensor, movable: torch.Tensor, limit: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """X + step where ``movable``, with each step clipped to +-``limit`` when given."""
+    """The inputs plus ``step`` where ``movable``, with each step clipped to +-``limit`` when given."""
     if limit is not None:
         step = torch.minimum(torch.maximum(step, -limit), limit)
     return torch.addcmul(x, step, movable.to(x.dtype))

@@ -8,6 +8,8 @@ softmax (:func:`probabilities`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -17,20 +19,26 @@ from .settings import ModelSettings
 
 
 class _ReLUDropoutFunction(torch.autograd.Function):
-    """relu(x) * keep / (1 - p), computed in place on x (a linear layer's
+    """relu(x) * keep * scale, computed in place on x (a linear layer's
     output, which its own backward pass does not need).
 
+    ``scale`` is dropout's 1 / (1 - p), or 1 where the next linear layer
+    applies it to its weights instead (:meth:`Tagger.forward`): a pass over
+    the activations less forward and one less backward.
+
     The backward pass needs no saved mask: an output is positive exactly where
-    the input was positive and kept, and there the derivative is 1 / (1 - p).
+    the input was positive and kept, and there the derivative is ``scale``.
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, p: float, own_gradient: bool) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, p: float, scale: float, own_gradient: bool) -> torch.Tensor:
         ctx.mark_dirty(x)
-        x.relu_()
         if p > 0:
-            x.mul_(_kept(x, p)).mul_(1.0 / (1.0 - p))
-        ctx.scale = 1.0 / (1.0 - p)
+            _drop(x, p)
+        x.relu_()
+        if scale != 1.0:
+            x.mul_(scale)
+        ctx.scale = scale
         ctx.own_gradient = own_gradient
         ctx.save_for_backward(x)
         return x
@@ -42,7 +50,76 @@ class _ReLUDropoutFunction(torch.autograd.Function):
             torch.ops.aten.threshold_backward.grad_input(grad, output, 0, grad_input=grad)
         else:
             grad = torch.ops.aten.threshold_backward(grad, output, 0)
-        return (grad.mul_(ctx.scale) if ctx.scale != 1.0 else grad), None, None
+        return (grad.mul_(ctx.scale) if ctx.scale != 1.0 else grad), None, None, None
+
+
+def _drop(x: torch.Tensor, p: float) -> None:
+    """Zero every element of x with probability p, independently, in place.
+
+    On a CPU through the indices of the dropped elements (:func:`_dropped`):
+    one draw per dropped element rather than per element, and a scatter of
+    zeros rather than a mask to build and multiply by. On other devices, and
+    for a non-contiguous x, through a 0/1 mask (:func:`_kept`).
+    """
+    if x.device.type == "cpu" and x.is_contiguous():
+        x.view(-1).index_fill_(0, _dropped(x.numel(), p), 0.0)
+    else:
+        x.mul_(_kept(x, p))
+
+
+#: gaps are drawn for this many standard deviations beyond the expected
+#: number of dropped elements: one round of draws nearly always suffices
+_SPARE_SIGMAS = 8
+
+
+def _dropped(n: int, p: float) -> torch.Tensor:
+    """Flat indices in [0, n) of the dropped elements, each index with probability p.
+
+    The gaps between the dropped elements of a Bernoulli(p) sequence are
+    geometric, G = floor(log(U) / log(1 - p)) + 1 with U uniform in (0, 1];
+    their running sums are the indices. U has 24 bits and the logarithm is
+    taken in float32, so P(G > k) is exact to about 1e-7 (against 6e-6 for
+    the drop probability of the 16-bit mask of :func:`_kept`), and a drop
+    costs one draw, not a draw per element. The random bits come from numpy's SFC64,
+    seeded by one draw of torch's default generator: ``torch.manual_seed``
+    reproduces them, and a restored generator state continues them.
+
+    Parameters
+    ----------
+    n : int
+        Number of elements.
+    p : float
+        Drop probability, 0 < p < 1.
+
+    Returns
+    -------
+    torch.Tensor
+        The indices (int64), increasing.
+    """
+    bits = np.random.SFC64(int(torch.randint(1 << 62, ())))
+    expected = n * p
+    count = int(expected + _SPARE_SIGMAS * math.sqrt(expected)) + 16
+    per_log = 1.0 / math.log1p(-p)
+    chunks, last = [torch.empty(0, dtype=torch.int64)], -1
+    while last < n - 1:  # indices up to n - 1 not all decided yet (rarely a second round)
+        gaps = _geometric(bits, count, per_log)
+        gaps[0] += last  # continue after the last index: the running sum gives indices
+        chunks.append(gaps.cumsum_(0))
+        last = int(chunks[-1][-1])
+    indices = chunks[1] if len(chunks) == 2 else torch.cat(chunks)
+    return indices[: int(torch.searchsorted(indices, n))]
+
+
+def _geometric(bits: np.random.SFC64, count: int, per_log: float) -> torch.Tensor:
+    """Geometric draws floor(log(U) * per_log) + 1 (``count`` of them, int64), per_log = 1 / log(1 - p).
+
+    U = k / 2^24 with k uniform in 1..2^24, from the top 24 bits of the
+    32-bit halves of the generator's words (two draws per word); every step
+    up to the logarithm is exact in float32.
+    """
+    lanes = torch.from_numpy(bits.random_raw((count + 1) // 2).view(np.int32)[:count])
+    uniform = (lanes >> 8).to(torch.float32).add_(float((1 << 23) + 1)).mul_(2.0**-24)
+    return uniform.log_().mul_(per_log).add_(1.0).to(torch.int64)  # >= 1: truncation is floor
 
 
 _LANE_BITS = 16
@@ -51,11 +128,12 @@ _LANE_BITS = 16
 def _kept(x: torch.Tensor, p: float) -> torch.Tensor:
     """Dropout's draws, shaped like x: 1 with probability 1 - p, else 0.
 
-    Each draw is one 16-bit lane of a 64-bit random word (four draws per
-    word), compared with a threshold in exact small integers: several times
-    cheaper on a CPU than ``bernoulli_``, which draws a float per element. The
-    drop probability is p rounded to a multiple of 2^-16 (0.1000061 for 0.1),
-    well below a batch's own fluctuation.
+    Used off the CPU, where no draw may come from the host. Each draw is one
+    16-bit lane of a 64-bit random word (four draws per word), compared with
+    a threshold in exact small integers: several times cheaper than
+    ``bernoulli_``, which draws a float per element. The drop probability is
+    p rounded to a multiple of 2^-16 (0.1000061 for 0.1), well below a
+    batch's own fluctuation.
     """
     n = x.numel()
     lanes = _random_words((n + 3) // 4, x.device).view(torch.int16)[:n]  # uniform in [-2^15, 2^15)
@@ -64,7 +142,7 @@ def _kept(x: torch.Tensor, p: float) -> torch.Tensor:
 
 
 def _random_words(n: int, device: torch.device) -> torch.Tensor:
-    """N uniform random 64-bit integers, determined by the default generator's state.
+    """Uniform random 64-bit integers (n of them), determined by the default generator's state.
 
     On a CPU they come from numpy's SFC64, seeded by one draw of the default
     generator: twice as fast as the default generator's Mersenne Twister, and
@@ -91,27 +169,57 @@ class ReLUDropout(nn.Module):
         self.feeds_linear = feeds_linear
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _ReLUDropoutFunction.apply(x, self.p if self.training else 0.0, self.feeds_linear)
+        p = self.p if self.training else 0.0
+        return _ReLUDropoutFunction.apply(x, p, 1.0 / (1.0 - p), self.feeds_linear)
+
+    def unscaled(self, x: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """The output without dropout's scale, and that scale.
+
+        For a next layer that applies the scale itself (:meth:`Tagger.forward`):
+        relu(x) * keep, and 1 / (1 - p) (1 in evaluation mode).
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The input; overwritten, as by :meth:`forward`.
+
+        Returns
+        -------
+        tuple[torch.Tensor, float]
+            The output (x itself) and the factor that :meth:`forward` would
+            have multiplied it by.
+        """
+        p = self.p if self.training else 0.0
+        return _ReLUDropoutFunction.apply(x, p, 1.0, self.feeds_linear), 1.0 / (1.0 - p)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
 
 class _LinearFunction(torch.autograd.Function):
-    """x W^T + b with the bias gradient summed in blocks (below)."""
+    """(s x) W^T + b, computed as x (s W)^T + b, with the bias gradient summed in blocks (below).
+
+    s (``input_scale``) is the dropout scale of the layer before
+    (:meth:`Tagger.forward`), applied to the small weight matrix rather
+    than the batch of inputs; the weight gradient is then s g^T x.
+    """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(x, weight)
-        return torch.addmm(bias, x, weight.t())
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, input_scale: float) -> torch.Tensor:
+        scaled = weight if input_scale == 1.0 else weight * input_scale
+        ctx.input_scale = input_scale
+        ctx.save_for_backward(x, scaled)
+        return torch.addmm(bias, x, scaled.t())
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        x, weight = ctx.saved_tensors
-        grad_x = grad @ weight if ctx.needs_input_grad[0] else None
+        x, scaled = ctx.saved_tensors
+        grad_x = grad @ scaled if ctx.needs_input_grad[0] else None
         grad_weight = grad.t() @ x if ctx.needs_input_grad[1] else None
+        if grad_weight is not None and ctx.input_scale != 1.0:
+            grad_weight.mul_(ctx.input_scale)
         grad_bias = _sum_over_batch(grad) if ctx.needs_input_grad[2] else None
-        return grad_x, grad_weight, grad_bias
+        return grad_x, grad_weight, grad_bias, None
 
 
 def _sum_over_batch(grad: torch.Tensor, block: int = 256) -> torch.Tensor:
@@ -126,10 +234,24 @@ def _sum_over_batch(grad: torch.Tensor, block: int = 256) -> torch.Tensor:
 class Linear(nn.Linear):
     """``nn.Linear`` (same parameters, same mathematics) with a faster backward pass."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, input_scale: float = 1.0) -> torch.Tensor:
+        """The layer's output for the input times ``input_scale``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The input, (batch, in_features).
+        input_scale : float
+            A factor of the input, applied to the weights instead.
+
+        Returns
+        -------
+        torch.Tensor
+            (input_scale x) W^T + b.
+        """
         if self.bias is None:
-            return super().forward(x)
-        return _LinearFunction.apply(x, self.weight, self.bias)
+            return super().forward(x * input_scale if input_scale != 1.0 else x)
+        return _LinearFunction.apply(x, self.weight, self.bias, input_scale)
 
 
 class Tagger(nn.Sequential):
@@ -148,6 +270,26 @@ class Tagger(nn.Sequential):
         layers.append(Linear(width_in, settings.n_classes))
         super().__init__(*layers)
         self.settings = settings
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The layers in turn, with dropout's scale moved into the next linear layer's weights.
+
+        The same function as applying the layers one after the other, with a
+        pass over the activations less per dropout layer, forward and backward
+        (in evaluation mode the scale is 1 and nothing moves).
+        """
+        scale = 1.0
+        for layer in self:
+            if isinstance(layer, Linear):
+                x, scale = layer(x, input_scale=scale), 1.0
+                continue
+            if scale != 1.0:  # not our linear layer: scale the input, as dropout would have
+                x, scale = x * scale, 1.0
+            if isinstance(layer, ReLUDropout):
+                x, scale = layer.unscaled(x)
+            else:
+                x = layer(x)
+        return x * scale if scale != 1.0 else x
 
 
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
