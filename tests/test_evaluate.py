@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from robusttag.attacks import input_gradient_sign, perturb, raw_step_limit
-from robusttag.checkpoints import load_tagger
+from robusttag.checkpoints import load_tagger, selected_checkpoints
 from robusttag.data import read_summary
 from robusttag.errors import ConfigError, ResultsError
 from robusttag.evaluate import baseline_attacks, fgsm_attacks, load_test_set, predict, score_checkpoint
@@ -28,6 +28,7 @@ from robusttag.settings import (
     check_config,
     scanned_epochs,
     selected_epoch,
+    selected_epochs,
 )
 from robusttag.sources.synthetic import generate
 from robusttag.tables import checkpoint_trend, combined_scores, summary_markdown, write_tables
@@ -208,6 +209,9 @@ def test_selected_and_scanned_epochs(workspace):
     assert selected_epoch(history) == 3  # validation losses 0.5, 0.45, 0.4
     assert scanned_epochs(history, "all") == [1, 2, 3]
     assert scanned_epochs(history, (1, 50)) == [1, 3]  # 50 never trained; selected added
+    dirs = [workspace / "models/nominal", workspace / "models/adversarial"]
+    assert selected_epochs(dirs) == {"nominal": 2, "adversarial": 3}
+    assert selected_checkpoints(dirs) == {"nominal": dirs[0] / "epoch_002.pt", "adversarial": dirs[1] / "epoch_003.pt"}
 
 
 def test_settings_are_checked():

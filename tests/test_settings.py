@@ -71,6 +71,13 @@ def test_every_settings_field_is_a_config_key_or_fixed_by_the_method():
         assert {f.name for f in dataclasses.fields(cls)} - keys <= fixed, cls.__name__
 
 
+def test_the_job_classes_defaults_are_the_sections():
+    section = rt.EvaluationSettings()
+    assert rt.ScoringSettings() == section.scoring
+    assert rt.SampleSettings() == section.samples
+    assert rt.TableSettings() == section.tables
+
+
 def test_each_job_takes_only_its_keys():
     evaluation = CONFIG["evaluation"]
     assert set(rt.scoring_config(evaluation, baselines=False)) == {

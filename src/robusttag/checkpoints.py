@@ -12,7 +12,7 @@ import torch
 
 from .io import atomic_output
 from .model import Tagger
-from .settings import ModelSettings, selected_epoch
+from .settings import ModelSettings, selected_epochs
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +71,9 @@ def load_tagger(path: str | os.PathLike, device: torch.device) -> Tagger:
     return model.eval()
 
 
-def selected_checkpoint(model_dir: str | os.PathLike) -> Path:
-    """The selected checkpoint (lowest validation loss) of a trained model directory."""
-    model_dir = Path(model_dir)
-    return model_dir / checkpoint_name(selected_epoch(model_dir / "history.csv"))
-
-
 def selected_checkpoints(model_dirs) -> dict[str, Path]:
-    """{model name: its selected checkpoint} for trained model directories (named by mode)."""
-    return {Path(d).name: selected_checkpoint(d) for d in model_dirs}
+    """{model name: its selected checkpoint (lowest validation loss)} for trained model directories."""
+    model_dirs = {Path(d).name: Path(d) for d in model_dirs}
+    return {
+        name: model_dirs[name] / checkpoint_name(epoch) for name, epoch in selected_epochs(model_dirs.values()).items()
+    }

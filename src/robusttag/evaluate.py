@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 
 ATTACKS = ("raw", "fgsm", "noise", "shift_up", "shift_down")
 NO_SOURCE = "none"  #: attack_source of raw inputs' and baselines' rows: crafted on no model
-#: The columns of a score file: one row per (attack, test jet).
-SCORE_COLUMNS = ("model", "epoch", "attack", "attack_source", "epsilon", "label", "weight", "p_b", "p_c", "p_light")
 
 
 @dataclass
@@ -216,7 +214,7 @@ def score_checkpoint(
     model_dir : the model's training output (``results/models/{model}``); its name is the model's.
     epoch : the checkpoint scored.
     test_path, summary_path : the test split and ``preprocessing.json``.
-    output : the score file (Parquet, SCORE_COLUMNS).
+    output : the score file (Parquet, the columns ``tables.SCORE_COLUMNS`` reads).
     settings : the attacks' sizes, cap, baselines, test jets and batching.
     loss : the loss whose input gradient the attacks follow.
     white_box : score the raw inputs and FGSM crafted on this checkpoint itself.

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 from .errors import ConfigError, ResultsError
 from .features import input_features
@@ -262,16 +263,25 @@ def loss_config(section: dict) -> dict:
 # ---------------------------------------------------------------------------
 
 
+# Defaults of the evaluation section, shared by the section's class and its job classes.
+_EPSILONS = (0.005, 0.01, 0.02, 0.05)
+_CAP = 0.25  #: the paper's cap: each step at most 25 % of the raw value
+_INPUT_FEATURES = ("trk0_d0", "trk0_z0", "track_2_d0_significance", "vertex_mass")
+_INPUT_EPSILONS = (0.01, 0.05)
+_UNCAPPED_EPSILON = 0.1
+_SCORING_BATCH = 65536
+
+
 @dataclass(frozen=True)
 class ScoringSettings:
     """What a score file depends on: the attacks and how they are run."""
 
-    epsilons: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05)  #: FGSM and baseline sizes, standardised units
-    restrict_impact: float | None = 0.25  #: the cap, fraction of the raw value; None: plain Eq. 2
+    epsilons: tuple[float, ...] = _EPSILONS  #: FGSM and baseline sizes, standardised units
+    restrict_impact: float | None = _CAP  #: the cap, fraction of the raw value; None: plain Eq. 2
     baselines: bool = True  #: Gaussian noise and coherent shifts at the selected checkpoint
     noise_seed: int = 1
     max_jets: int | None = None  #: evaluate only the first test jets (None: all)
-    batch_size: int = 65536
+    batch_size: int = _SCORING_BATCH
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -291,12 +301,12 @@ BASELINE_KEYS = ("baselines", "noise_seed")
 class SampleSettings:
     """What the input samples of Figs. 5 and 10 depend on."""
 
-    input_features: tuple[str, ...] = ("trk0_d0", "trk0_z0", "track_2_d0_significance", "vertex_mass")
-    input_epsilons: tuple[float, ...] = (0.01, 0.05)  #: Fig. 5, capped as configured
-    uncapped_epsilon: float = 0.1  #: Fig. 10, plain Eq. 2
-    restrict_impact: float | None = 0.25
+    input_features: tuple[str, ...] = _INPUT_FEATURES
+    input_epsilons: tuple[float, ...] = _INPUT_EPSILONS  #: Fig. 5, capped as configured
+    uncapped_epsilon: float = _UNCAPPED_EPSILON  #: Fig. 10, plain Eq. 2
+    restrict_impact: float | None = _CAP
     max_jets: int | None = None
-    batch_size: int = 65536
+    batch_size: int = _SCORING_BATCH
     device: str = "auto"
 
     #: the column of Fig. 10, always sampled
@@ -312,16 +322,16 @@ class TableSettings:
 
     weighted: bool = False  #: metrics with the test jets' flavour weights
     summary_epsilon: float = 0.05  #: the epsilon of the summary
-    restrict_impact: float | None = 0.25  #: quoted in the summary
+    restrict_impact: float | None = _CAP  #: quoted in the summary
 
 
 @dataclass(frozen=True)
 class FigureSettings:
     """The ``evaluation.figures`` section."""
 
-    input_features: tuple[str, ...] = ("trk0_d0", "trk0_z0", "track_2_d0_significance", "vertex_mass")
-    input_epsilons: tuple[float, ...] = (0.01, 0.05)  #: Fig. 5
-    uncapped_epsilon: float = 0.1  #: Fig. 10, plain Eq. 2
+    input_features: tuple[str, ...] = _INPUT_FEATURES
+    input_epsilons: tuple[float, ...] = _INPUT_EPSILONS  #: Fig. 5
+    uncapped_epsilon: float = _UNCAPPED_EPSILON  #: Fig. 10, plain Eq. 2
     checkpoints: int = 4  #: Fig. 7: checkpoints drawn, evenly spaced in log(epoch)
 
     def __post_init__(self) -> None:
@@ -335,20 +345,20 @@ class FigureSettings:
 class EvaluationSettings:
     """The whole ``evaluation`` section; the jobs take the parts they depend on."""
 
-    epsilons: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05)
-    restrict_impact: float | None = 0.25
+    epsilons: tuple[float, ...] = _EPSILONS
+    restrict_impact: float | None = _CAP
     epochs: str | tuple[int, ...] = "all"  #: checkpoints scanned (the selected one always is)
     baselines: bool = True
     noise_seed: int = 1
     weighted: bool = False
     max_jets: int | None = None
     summary_epsilon: float = 0.05  #: the epsilon of the summary and of Figs. 4, 7 and 8
-    batch_size: int = 65536
+    batch_size: int = _SCORING_BATCH
     device: str = "auto"
     figures: FigureSettings = field(default_factory=FigureSettings)
 
     def __post_init__(self) -> None:
-        self.scoring  # noqa: B018 - checks the scoring keys
+        self._part(ScoringSettings)  # its own checks of the epsilons, the cap and max_jets
         if self.summary_epsilon not in self.epsilons:
             raise ConfigError(
                 f"evaluation.summary_epsilon {self.summary_epsilon} must be one of evaluation.epsilons "
@@ -516,6 +526,11 @@ def selected_epoch(history_path: str | os.PathLike) -> int:
     if not rows:
         raise ResultsError(f"{history_path}: no epochs in the training history")
     return int(min(rows, key=lambda row: row["val_loss"])["epoch"])
+
+
+def selected_epochs(model_dirs) -> dict[str, int]:
+    """{model name: its selected epoch} for trained model directories (named by mode, holding history.csv)."""
+    return {Path(d).name: selected_epoch(Path(d) / "history.csv") for d in model_dirs}
 
 
 def scanned_epochs(history_path: str | os.PathLike, epochs: str | tuple[int, ...]) -> list[int]:

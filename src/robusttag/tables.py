@@ -19,6 +19,7 @@ MISTAGS = (0.01, 0.1)
 EFFICIENCY_GRID = np.linspace(0.0, 1.0, 201)
 
 
+#: The columns of a score file (written by ``evaluate.score_table``): one row per (attack, test jet).
 SCORE_COLUMNS = ("model", "epoch", "attack", "attack_source", "epsilon", "label", "weight", "p_b", "p_c", "p_light")
 
 

@@ -1,15 +1,13 @@
 """Snakemake adapter: AUC table, ROC curves and summary from all score files."""
 
-from pathlib import Path
-
 from robusttag.io import logging_to
-from robusttag.settings import TableSettings, from_params, selected_epoch
+from robusttag.settings import TableSettings, from_params, selected_epochs
 from robusttag.tables import write_tables
 
 with logging_to(snakemake.log[0]):
     write_tables(
         list(snakemake.input.scores),
-        {Path(d).name: selected_epoch(Path(d) / "history.csv") for d in snakemake.input.models},
+        selected_epochs(snakemake.input.models),
         from_params(TableSettings, snakemake.params.tables),
         snakemake.output.auc,
         snakemake.output.roc,
