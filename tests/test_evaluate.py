@@ -12,18 +12,28 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from robusttag.attacks import input_gradient_sign, perturb, raw_step_limit
+from robusttag.attacks import Constraints, input_gradient_sign
+from robusttag.attacks.iterative import fgsm_vertex
 from robusttag.checkpoints import load_tagger, selected_checkpoints
 from robusttag.data import read_summary
 from robusttag.errors import ConfigError, ResultsError
-from robusttag.evaluate import baseline_attacks, fgsm_attacks, load_test_set, predict, score_checkpoint
+from robusttag.evaluate import (
+    baseline_attacks,
+    fgsm_attacks,
+    load_test_set,
+    predict,
+    score_checkpoint,
+    score_strong_attacks,
+)
 from robusttag.model import Tagger
 from robusttag.preprocess import preprocess
 from robusttag.settings import (
+    AttackSettings,
     EvaluationSettings,
     LossSettings,
     ModelSettings,
     ScoringSettings,
+    StrongAttackSettings,
     TableSettings,
     check_config,
     scanned_epochs,
@@ -54,29 +64,40 @@ def test_fgsm_sign_by_hand_for_a_linear_model():
     assert model.weight.grad is None  # the attack leaves no parameter gradients
 
 
+def _constraints(mean, std, cap=0.25, floor=None) -> Constraints:
+    floor = torch.full_like(mean, -torch.inf) if floor is None else floor
+    return Constraints(mean, std, floor, torch.ones(len(mean), dtype=torch.float64), cap)
+
+
+def _fgsm(x, sign, movable, eps, constraints):
+    return fgsm_vertex(x, *constraints.box(x, movable, eps), sign)
+
+
 def test_exclusions_cap_in_raw_units_and_eps_zero():
     x = torch.tensor([[1.0, -0.5, 0.2]])  # standardised
     mean, std = torch.tensor([2.0, 0.0, 10.0]), torch.tensor([4.0, 2.0, 0.5])
     raw = x * std + mean  # 6.0, -1.0, 10.1
     sign = torch.tensor([[1.0, -1.0, 1.0]])
-    movable = torch.tensor([[1.0, 1.0, 0.0]])  # the third input is a default (or integer): never moves
-    limit = raw_step_limit(x, mean, std, cap=0.25)
-    torch.testing.assert_close(limit, torch.tensor([[0.25 * 6.0 / 4.0, 0.25 * 1.0 / 2.0, 0.25 * 10.1 / 0.5]]))
-    adv = perturb(x, sign * 0.5, movable, limit)
+    movable = torch.tensor([[True, True, False]])  # the third input is a default (or integer): never moves
+    capped = _constraints(mean, std)
+    torch.testing.assert_close(
+        capped.radius(x, None).float(), torch.tensor([[0.25 * 6.0 / 4.0, 0.25 * 1.0 / 2.0, 0.25 * 10.1 / 0.5]])
+    )
+    adv = _fgsm(x, sign, movable, 0.5, capped)
     # first input: eps 0.5 > cap 0.375 -> capped; second: eps 0.5 > 0.125 -> capped; third: fixed
     torch.testing.assert_close(adv, torch.tensor([[1.375, -0.625, 0.2]]))
-    assert torch.all((adv * std + mean - raw).abs() <= 0.25 * raw.abs() + 1e-6)
-    small = perturb(x, sign * 0.1, movable, limit)  # below the cap: plain Eq. 2
+    assert torch.all((adv.double() * std + mean - raw.double()).abs() <= 0.25 * raw.double().abs())
+    small = _fgsm(x, sign, movable, 0.1, capped)  # below the cap: plain Eq. 2
     torch.testing.assert_close(small, torch.tensor([[1.1, -0.6, 0.2]]))
-    assert torch.equal(perturb(x, sign * 0.0, movable, limit), x)  # eps = 0 is the identity
-    uncapped = perturb(x, sign * 0.5, movable)
+    assert torch.equal(_fgsm(x, sign, movable, 0.0, capped), x)  # eps = 0 is the identity
+    uncapped = _fgsm(x, sign, movable, 0.5, _constraints(mean, std, cap=None))
     torch.testing.assert_close(uncapped, torch.tensor([[1.5, -1.0, 0.2]]))
 
 
 def test_a_genuine_zero_does_not_move_under_the_cap():
     mean, std = torch.tensor([1.0]), torch.tensor([2.0])
     x = torch.tensor([[-0.5]])  # raw 0
-    adv = perturb(x, torch.tensor([[0.05]]), torch.ones(1, 1), raw_step_limit(x, mean, std, 0.25))
+    adv = _fgsm(x, torch.ones(1, 1), torch.ones(1, 1, dtype=torch.bool), 0.05, _constraints(mean, std))
     assert torch.equal(adv, x)
 
 
@@ -108,7 +129,10 @@ def workspace(tmp_path_factory):
 def _test_set(workspace, **changes):
     settings = ScoringSettings(**changes)
     summary = read_summary(workspace / "pre/preprocessing.json")
-    return load_test_set(workspace / "pre/test.parquet", summary, torch.device("cpu"), settings.max_jets), settings
+    test = load_test_set(
+        workspace / "pre/test.parquet", summary, torch.device("cpu"), settings.max_jets, settings.restrict_impact
+    )
+    return test, settings
 
 
 def _score(workspace, model, out, settings, **kinds):
@@ -130,11 +154,9 @@ def test_one_gradient_serves_every_epsilon(workspace):
     sign = input_gradient_sign(model, test.data.x, test.data.labels)
     made = {eps: inputs for _, _, eps, inputs in fgsm_attacks(test, settings, {"nominal": sign})}
     shared = {eps: inputs(slice(None)) for eps, inputs in made.items()}
-    limit = test.step_limit(settings.restrict_impact)
     for eps in settings.epsilons:  # a fresh gradient per epsilon gives the very same inputs
-        fresh = perturb(
-            test.data.x, input_gradient_sign(model, test.data.x, test.data.labels) * eps, test.data.movable, limit
-        )
+        sign = input_gradient_sign(model, test.data.x, test.data.labels)
+        fresh = _fgsm(test.data.x, sign, test.data.movable, eps, test.constraints)
         assert torch.equal(shared[eps], fresh)
         # made slice by slice (as the scoring does), the same inputs
         assert torch.equal(torch.cat([made[eps](slice(0, 123)), made[eps](slice(123, None))]), fresh)
@@ -153,8 +175,13 @@ def test_baselines_have_the_attacks_sizes_and_are_seeded(workspace):
         up = first["shift_up", eps] - test.data.x
         torch.testing.assert_close(up[movable], torch.full_like(up[movable], eps))
         assert torch.all(up[~movable] == 0)
-        noise = (first["noise", eps] - test.data.x)[movable]
+        far = movable & (test.data.x - test.constraints.floor > 6 * eps)  # the default floor cannot bite
+        noise = (first["noise", eps] - test.data.x)[far]
         assert abs(noise.std().item() - eps) < 0.05 * eps
+        down = first["shift_down", eps]
+        at_floor = movable & (test.data.x - eps < test.constraints.floor)
+        assert at_floor.any()  # genuine values within eps of their default threshold: held at the floor
+        assert torch.equal(down[at_floor], test.constraints.floor.expand_as(down)[at_floor])
 
 
 def test_cross_attack_scores_are_the_target_on_the_sources_inputs(workspace, tmp_path):
@@ -178,7 +205,7 @@ def test_cross_attack_scores_are_the_target_on_the_sources_inputs(workspace, tmp
     target = load_tagger(sources["nominal"], torch.device("cpu"))
     source = load_tagger(sources["adversarial"], torch.device("cpu"))
     sign = input_gradient_sign(source, test.data.x, test.data.labels)
-    attacked = perturb(test.data.x, sign * 0.05, test.data.movable, test.step_limit(0.25))
+    attacked = _fgsm(test.data.x, sign, test.data.movable, 0.05, test.constraints)
     expected = predict(target, attacked, 1024).numpy()
     rows = scores[
         (scores["attack"] == "fgsm") & (scores["attack_source"] == "adversarial") & np.isclose(scores["epsilon"], 0.05)
@@ -258,13 +285,13 @@ def test_each_attack_is_scored_once_and_a_repeat_is_refused(score_files):
 
 def test_tables_and_summary_from_scores(score_files, tmp_path):
     settings = TableSettings()
+    outputs = {name: tmp_path / name for name in ("auc.csv", "roc.parquet", "summary.md")}
     auc = write_tables(
         score_files,
+        [],
         {"nominal": 2, "adversarial": 2},
         settings,
-        tmp_path / "auc.csv",
-        tmp_path / "roc.parquet",
-        tmp_path / "summary.md",
+        {"auc": outputs["auc.csv"], "roc": outputs["roc.parquet"], "summary": outputs["summary.md"]},
     )
     table = pd.read_csv(tmp_path / "auc.csv")
     # one row per (model, epoch, attack, source, eps, discriminator): raw + 4 fgsm-self + 4 cross + 12 baselines
@@ -352,3 +379,57 @@ def test_summary_writes_the_cap_from_the_settings_and_no_negative_zero():
     assert "| nominal | BvsL | 0.9500 | 0.9100 | 4.21% | 0.00% | n/a |" in text
     assert "-0.00" not in text
     assert "no cap" in summary_markdown(auc, TableSettings(restrict_impact=None))
+
+
+@pytest.fixture(scope="module")
+def strong_files(workspace, tmp_path_factory):
+    """Both models' epoch 2 under a small strong suite (2 steps), on the same 600 jets."""
+    base, files = tmp_path_factory.mktemp("strong"), []
+    settings = StrongAttackSettings(
+        attacks=(AttackSettings("pgd", steps=2), AttackSettings("ngm"), AttackSettings("targeted", steps=2)),
+        epsilons=(0.02, 0.05),
+        max_jets=600,
+    )
+    for model in ("nominal", "adversarial"):
+        files.append((base / f"{model}.parquet", base / f"{model}_checks.csv"))
+        score_strong_attacks(
+            workspace / f"models/{model}",
+            2,
+            workspace / "pre/test.parquet",
+            workspace / "pre/preprocessing.json",
+            *files[-1],
+            settings,
+            LossSettings(),
+        )
+    return files
+
+
+def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, score_files, tmp_path):
+    scores = pq.read_table(strong_files[0][0]).to_pandas()
+    attacks = {"pgd", "ngm", "targeted_BvsL", "targeted_CvsL", "targeted_BvsC"}
+    assert set(scores["attack"].astype(str)) == attacks
+    assert (scores.groupby(["attack", "epsilon"], observed=True).size() == 600).all()
+    checks = pd.read_csv(strong_files[0][1])
+    suite = checks[checks["attack"] != "fgsm"]
+    assert len(suite) == len(attacks) * 2 and suite["identity_at_zero"].all()
+    assert (suite[["immovable_moved", "budget", "cap", "floor"]] == 0).all().all()
+    assert checks["zero_gradient_fraction"].between(0, 1).all()
+    outputs = {k: tmp_path / f"{k}.out" for k in ("auc", "roc", "worst_case", "checks", "summary")}
+    write_tables(
+        [*score_files, *(s for s, _ in strong_files)],
+        [c for _, c in strong_files],
+        {"nominal": 2, "adversarial": 2},
+        TableSettings(),
+        outputs,
+    )
+    auc = pd.read_csv(outputs["auc"])
+    targeted = auc[auc["attack"].str.startswith("targeted_")]
+    assert (targeted["attack"] == "targeted_" + targeted["discriminator"]).all()  # each on its own discriminator
+    worst = pd.read_csv(outputs["worst_case"])
+    assert len(worst) == 2 * 2 * 3  # models x eps x discriminators
+    assert (worst["worst_auc"] <= worst["fgsm_auc"]).all() and (worst["worst_auc"] <= worst["raw_auc"]).all()
+    table = pd.read_csv(outputs["checks"])
+    targeted_checks = table[table["attack"].str.startswith("targeted_")]
+    assert (targeted_checks["auc_rise"] <= 0).all()  # the targeted AUC never rises with eps: by construction
+    assert table.loc[table["attack"] == "pgd", "above_fgsm"].notna().all()
+    assert "Worst case over FGSM and the strong attack suite" in outputs["summary"].read_text()

@@ -40,9 +40,12 @@ def _dataclass_default(path: tuple[str, ...]):
     elif section == "training":
         owner = rt.TrainingSettings().model if rest[0] == "model" else rt.TrainingSettings()
     else:
-        owner = rt.EvaluationSettings().figures if rest[0] == "figures" else rt.EvaluationSettings()
+        evaluation = rt.EvaluationSettings()
+        owner = getattr(evaluation, rest[0]) if rest[0] in ("figures", "strong_attacks") else evaluation
     value = getattr(owner, rest[-1])
-    return list(value) if isinstance(value, tuple) else value
+    if isinstance(value, tuple):  # the attack suite: a list of sections
+        return [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
+    return value
 
 
 def _config_value(path: tuple[str, ...]):
@@ -52,6 +55,7 @@ def _config_value(path: tuple[str, ...]):
     return value
 
 
+SCHEMA_ATTACK_KEYS = SCHEMA["properties"]["evaluation"]["properties"]["attacks"]["items"]["properties"]
 LEAVES = [path for path, _ in _leaves(SCHEMA) if path != ("dataset", "source")]
 
 
@@ -67,12 +71,16 @@ def test_schema_dataclass_and_config_yaml_agree(path):
 def test_every_settings_field_is_a_config_key_or_fixed_by_the_method():
     keys = {path[-1] for path in LEAVES}
     fixed = {"mode", "n_inputs", "n_classes", "weight_bins", "eta_range", "pt_range_gev", "figures", "model"}
-    for cls in (rt.PreprocessSettings, rt.TrainingSettings, rt.ModelSettings, rt.EvaluationSettings, rt.FigureSettings):
+    fixed |= {"strong_attacks"}  # a section
+    classes = (rt.PreprocessSettings, rt.TrainingSettings, rt.ModelSettings, rt.EvaluationSettings, rt.FigureSettings)
+    for cls in (*classes, rt.StrongAttackCheckpoints):
         assert {f.name for f in dataclasses.fields(cls)} - keys <= fixed, cls.__name__
 
 
 def test_the_job_classes_defaults_are_the_sections():
     section = rt.EvaluationSettings()
+    assert rt.StrongAttackSettings() == section.strong
+    assert {f.name for f in dataclasses.fields(rt.AttackSettings)} == set(SCHEMA_ATTACK_KEYS)
     assert rt.ScoringSettings() == section.scoring
     assert rt.SampleSettings() == section.samples
     assert rt.TableSettings() == section.tables
@@ -86,6 +94,7 @@ def test_each_job_takes_only_its_keys():
         "max_jets",
         "batch_size",
         "device",
+        "epsilon_scale",
     }
     assert set(rt.scoring_config(evaluation, baselines=True)) - set(rt.scoring_config(evaluation, baselines=False)) == {
         "baselines",

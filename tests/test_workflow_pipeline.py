@@ -98,6 +98,7 @@ def test_an_adversarial_training_key_retrains_only_the_adversarial_mode(workflow
 # The jobs downstream of each artifact, in the test config (2 models x 2 epochs).
 SCAN = {"score_checkpoint": 4}
 EXTRA = {"score_extra_attacks": 2}
+STRONG = {"score_strong_attacks": 4}  # config/test.yaml: the strong suite at both epochs
 SAMPLES = {"adversarial_samples": 1, "fig5_input_shifts": 1, "fig10_first_track_d0": 1}
 TABLES = {
     "tables": 1,
@@ -114,15 +115,17 @@ TABLES = {
 }
 #: evaluation key -> (a changed value, the jobs whose output depends on it)
 RERUNS = {
-    "epsilons": ("[0.01, 0.03, 0.05]", SCAN | EXTRA | TABLES),
-    "restrict_impact": ("0.1", SCAN | EXTRA | SAMPLES | TABLES),
+    "epsilons": ("[0.01, 0.03, 0.05]", SCAN | EXTRA | STRONG | TABLES),
+    "restrict_impact": ("0.1", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
+    "epsilon_scale": ("quantile", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
+    "attacks": ("[{method: pgd, steps: 1}]", STRONG | TABLES),
     "baselines": ("false", EXTRA | TABLES),
     "noise_seed": ("2", EXTRA | TABLES),
     "weighted": ("true", TABLES),
-    "max_jets": ("300", SCAN | EXTRA | SAMPLES | TABLES),
+    "max_jets": ("300", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
     "summary_epsilon": ("0.02", TABLES),
-    "batch_size": ("1024", SCAN | EXTRA | SAMPLES | TABLES),
-    "device": ("cpu", SCAN | EXTRA | SAMPLES | TABLES),
+    "batch_size": ("1024", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
+    "device": ("cpu", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
     "figures.input_features": ("[trk1_d0]", SAMPLES),
     "figures.input_epsilons": ("[0.02]", SAMPLES),
     "figures.uncapped_epsilon": ("0.2", SAMPLES),
@@ -152,7 +155,7 @@ def test_an_evaluation_key_reruns_exactly_the_jobs_that_depend_on_it(workflow, k
 
 def test_every_evaluation_key_has_its_rerun_test():
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
-    assert _schema_keys(schema["properties"]["evaluation"]) == set(RERUNS) | {"epochs"}
+    assert _schema_keys(schema["properties"]["evaluation"]) == set(RERUNS) | {"epochs", "strong_attacks.epochs"}
 
 
 def test_scanning_fewer_checkpoints_reruns_only_the_tables(workflow):
@@ -162,8 +165,13 @@ def test_scanning_fewer_checkpoints_reruns_only_the_tables(workflow):
     assert counts == ({} if set(selected.values()) == {2} else TABLES)
 
 
+def test_fewer_strong_attack_checkpoints_score_nothing_again(workflow):
+    counts = job_counts(workflow, "evaluation:\n  strong_attacks:\n    epochs: [1]\n")
+    assert counts.keys() <= TABLES.keys()  # at most the tables and their figures; no attack runs again
+
+
 def test_every_figure_and_table_is_made(workflow):
-    for name in ("auc.csv", "roc.parquet", "summary.md"):
+    for name in ("auc.csv", "roc.parquet", "summary.md", "worst_case.csv", "attack_checks.csv"):
         assert (workflow / "results/tables" / name).stat().st_size > 0
     figures = sorted(p.name for p in (workflow / "results/figures").iterdir())
     assert len(figures) == 16 and all(p.endswith((".png", ".pdf")) for p in figures)
@@ -180,7 +188,11 @@ def test_scoring_jobs_are_grouped_and_claim_the_gpu(workflow):
     assert len(blocks) == 4  # 2 models x 2 epochs
     assert all(re.search(r"resources: .*\bgpu=1\b", block) for block in blocks)
     smk = (ROOT / "workflow/rules/evaluate.smk").read_text()
-    assert smk.count('group:\n        "scores"') == 1  # written once: both scoring rules in one group
+    # the FGSM scan (with its extra-attacks variant) and the strong suite: all scoring in one group
+    assert smk.count('group:\n        "scores"') == 2
+    strong = snakemake(workflow, "--forcerun", "score_strong_attacks", "--dry-run").stdout
+    blocks = re.findall(r"^\s*rule score_strong_attacks:\n(.*?)(?=\n\n|\Z)", strong, flags=re.MULTILINE | re.DOTALL)
+    assert len(blocks) == 4 and all(re.search(r"resources: .*\bgpu=1\b", block) for block in blocks)
 
 
 def test_the_report_builds_with_every_figure_captioned(workflow):

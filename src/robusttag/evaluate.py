@@ -14,21 +14,28 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from .attacks import input_gradient_sign, noise_step, perturb, raw_step_limit
+from .attacks import Constraints, input_gradient_sign, noise_step, project
+from .attacks.constraints import budget_scale
+from .attacks.iterative import fgsm_vertex
+from .attacks.objectives import value_and_gradient
+from .attacks.suite import Jets, run_attack
 from .checkpoints import checkpoint_name, load_tagger
 from .data import Split, choose_device, load_split, read_summary
 from .errors import ConfigError
+from .features import default_column
 from .io import atomic_output
+from .metrics import DISCRIMINATORS
 from .model import Tagger, probabilities
-from .settings import LossSettings, SampleSettings, ScoringSettings
+from .settings import LossSettings, SampleSettings, ScoringSettings, StrongAttackSettings
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +46,45 @@ NO_SOURCE = "none"  #: attack_source of raw inputs' and baselines' rows: crafted
 @dataclass
 class TestSet:
     data: Split  #: standardised inputs, labels, flavour weights, movable mask
-    mean: torch.Tensor  #: (features,) for raw = x * std + mean
-    std: torch.Tensor
+    constraints: Constraints  #: the box every attack stays in (scaling, floors, budget scale, cap)
+    genuine_integers: torch.Tensor  #: (n, features) integer inputs that are not defaults
 
-    def step_limit(self, cap: float | None, jets: slice = slice(None)) -> torch.Tensor | None:
-        return None if cap is None else raw_step_limit(self.data.x[jets], self.mean, self.std, cap)
+    def box(self, jets: slice, eps: float | None, capped: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """(lo, hi) of a slice of jets at eps (None: the cap and floors only); without the cap unless ``capped``."""
+        constraints = self.constraints if capped else replace(self.constraints, cap=None)
+        return constraints.box(self.data.x[jets], self.data.movable[jets], eps)
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.std + self.mean
+        return x * self.constraints.std + self.constraints.mean
 
 
-def load_test_set(test_path, summary: dict, device: torch.device, max_jets: int | None = None) -> TestSet:
-    """The test split on ``device`` with the scaling of ``summary`` (``preprocessing.json``)."""
+def load_test_set(
+    test_path,
+    summary: dict,
+    device: torch.device,
+    max_jets: int | None = None,
+    cap: float | None = None,
+    scale: torch.Tensor | None = None,
+) -> TestSet:
+    """The test split on ``device`` with the scaling of ``summary`` (``preprocessing.json``),
+    and the constraints of its attacks (``cap``: the raw-value cap; ``scale``: per-feature budget scale).
+    """
     data = load_split(test_path, summary, device)
+    genuine = genuine_integer_mask(test_path, summary, device)
     if max_jets is not None and max_jets < len(data):
-        data = data.rows(torch.arange(max_jets, device=device))
-    columns = summary["features"]
-    mean = torch.tensor([c["mean"] for c in columns], dtype=torch.float32, device=device)
-    std = torch.tensor([c["std"] for c in columns], dtype=torch.float32, device=device)
-    return TestSet(data, mean, std)
+        data, genuine = data.rows(torch.arange(max_jets, device=device)), genuine[:max_jets]
+    return TestSet(data, Constraints.from_summary(summary, device, cap, scale), genuine)
+
+
+def genuine_integer_mask(path, summary: dict, device: torch.device) -> torch.Tensor:
+    """(n, features) bool: the integer inputs of a split that are not defaults (what an integer step may move)."""
+    names = summary["feature_order"]
+    integer = [n for n, c in zip(names, summary["features"]) if c["is_integer"]]
+    table = pq.read_table(path, columns=[default_column(n) for n in integer])
+    mask = np.zeros((table.num_rows, len(names)), dtype=bool)
+    for name, column in zip(integer, table.columns):
+        mask[:, names.index(name)] = ~column.to_numpy(zero_copy_only=False)
+    return torch.from_numpy(mask).to(device)
 
 
 # ---------------------------------------------------------------------------
@@ -108,32 +135,38 @@ def fgsm_attacks(
     """
     for source, sign in signs.items():
         for eps in settings.epsilons:
-            yield "fgsm", source, eps, fgsm_inputs(test, sign, eps, settings.restrict_impact)
+            yield "fgsm", source, eps, fgsm_inputs(test, sign, eps)
 
 
 def baseline_attacks(test: TestSet, settings: ScoringSettings) -> Iterable[tuple[str, str, float, Inputs]]:
-    """Gaussian noise and coherent up/down shifts of every epsilon, capped as FGSM is.
+    """Gaussian noise and coherent up/down shifts of every epsilon, bounded as the attacks are
+    by the cap and the default floors (the noise's width is eps; it has no eps box).
 
     Each noise attack draws from its own generator, in the order its slices are asked for.
     """
-    x, cap = test.data.x, settings.restrict_impact
+    x = test.data.x
     for index, eps in enumerate(settings.epsilons):
         generator = torch.Generator(device=x.device).manual_seed(settings.noise_seed * 1000 + index)
         noise = lambda jets, g=generator, eps=eps: noise_step(x[jets], eps, g)  # noqa: E731
-        yield "noise", NO_SOURCE, eps, moved(test, noise, cap)
-        yield "shift_up", NO_SOURCE, eps, moved(test, lambda jets, eps=eps: torch.full_like(x[jets], eps), cap)
-        yield "shift_down", NO_SOURCE, eps, moved(test, lambda jets, eps=eps: torch.full_like(x[jets], -eps), cap)
+        yield "noise", NO_SOURCE, eps, moved(test, noise)
+        yield "shift_up", NO_SOURCE, eps, moved(test, lambda jets, eps=eps: torch.full_like(x[jets], eps))
+        yield "shift_down", NO_SOURCE, eps, moved(test, lambda jets, eps=eps: torch.full_like(x[jets], -eps))
 
 
-def fgsm_inputs(test: TestSet, sign: torch.Tensor, eps: float, cap: float | None) -> Inputs:
-    """FGSM (Eq. 2) from the gradient sign of every test jet, capped when ``cap`` is given."""
-    return moved(test, lambda jets: sign[jets] * eps, cap)
+def fgsm_inputs(test: TestSet, sign: torch.Tensor, eps: float, capped: bool = True) -> Inputs:
+    """FGSM (Eq. 2) from the gradient sign of every test jet: the corner of its box at eps
+    the sign points to (the box without the cap unless ``capped``).
+    """
+
+    def inputs(jets: slice) -> torch.Tensor:
+        return fgsm_vertex(test.data.x[jets], *test.box(jets, eps, capped), sign[jets])
+
+    return inputs
 
 
-def moved(test: TestSet, step: Inputs, cap: float | None) -> Inputs:
-    """The test jets moved by ``step`` where movable, each step capped when ``cap`` is given."""
-    data = test.data
-    return lambda jets: perturb(data.x[jets], step(jets), data.movable[jets], test.step_limit(cap, jets))
+def moved(test: TestSet, step: Inputs) -> Inputs:
+    """The test jets moved by ``step``, projected onto their box without an eps budget."""
+    return lambda jets: project(test.data.x[jets] + step(jets), *test.box(jets, None))
 
 
 def in_slices(inputs: Inputs, n: int, batch_size: int, then: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
@@ -205,6 +238,7 @@ def score_checkpoint(
     white_box: bool = True,
     transfer_from: dict[str, str | os.PathLike] | None = None,
     baselines: bool = False,
+    train_path: str | os.PathLike | None = None,
     threads: int | None = None,
 ) -> None:
     """Write the scores of one checkpoint of a trained model.
@@ -222,6 +256,7 @@ def score_checkpoint(
         transferred attacks of Fig. 4); a source named as this model is refused,
         since the white-box attack is scored by its own job.
     baselines : score the noise and shift baselines (when ``settings.baselines``).
+    train_path : the training split, read for ``epsilon_scale: quantile`` only.
 
     Raises
     ------
@@ -236,7 +271,9 @@ def score_checkpoint(
     if not (white_box or transfer_from or baselines):
         raise ConfigError(f"{output}: no attack asked for (white box, transfers or baselines)")
     device = _setup(settings.device, threads)
-    test = load_test_set(test_path, read_summary(summary_path), device, settings.max_jets)
+    summary = read_summary(summary_path)
+    scale = budget_scale(settings.epsilon_scale, train_path, summary, device)
+    test = load_test_set(test_path, summary, device, settings.max_jets, settings.restrict_impact, scale)
     model = load_tagger(model_dir / checkpoint_name(epoch), device)
     attacks = []
     if white_box:
@@ -263,6 +300,7 @@ def adversarial_samples(
     settings: SampleSettings,
     loss: LossSettings,
     *,
+    train_path: str | os.PathLike | None = None,
     threads: int | None = None,
 ) -> None:
     """Write the raw-unit values of the figures' features, raw and under FGSM, per model.
@@ -287,17 +325,16 @@ def adversarial_samples(
         )
     names = sorted(settings.sampled_features(), key=order.index)
     columns = [order.index(n) for n in names]
-    test = load_test_set(test_path, summary, device, settings.max_jets)
+    scale = budget_scale(settings.epsilon_scale, train_path, summary, device)
+    test = load_test_set(test_path, summary, device, settings.max_jets, settings.restrict_impact, scale)
     data, cap = test.data, settings.restrict_impact
     parts = []
     for model_name, checkpoint in checkpoints.items():
         sign = gradient_sign(load_tagger(checkpoint, device), test, loss, settings.batch_size)
         variants = [("raw", 0.0, False, lambda jets: data.x[jets])]
-        variants += [
-            ("fgsm", eps, cap is not None, fgsm_inputs(test, sign, eps, cap)) for eps in settings.input_epsilons
-        ]
+        variants += [("fgsm", eps, cap is not None, fgsm_inputs(test, sign, eps)) for eps in settings.input_epsilons]
         variants.append(
-            ("fgsm", settings.uncapped_epsilon, False, fgsm_inputs(test, sign, settings.uncapped_epsilon, None))
+            ("fgsm", settings.uncapped_epsilon, False, fgsm_inputs(test, sign, settings.uncapped_epsilon, capped=False))
         )
         for attack, eps, capped, inputs in variants:
             raw = in_slices(inputs, len(data), settings.batch_size, lambda x: test.raw(x)[:, columns])
@@ -316,3 +353,177 @@ def adversarial_samples(
             )
     with atomic_output(output) as tmp:
         pq.write_table(pa.concat_tables(parts, promote_options="permissive"), tmp, compression="zstd")
+
+
+# ---------------------------------------------------------------------------
+# The strong attack suite at a few checkpoints
+# ---------------------------------------------------------------------------
+
+#: jets on which each attack is run at eps = 0 (it must return them unchanged)
+IDENTITY_JETS = 256
+#: above this fraction of jets with an all-zero input gradient an attack's numbers are suspect
+ZERO_GRADIENT_WARNING = 0.01
+
+
+def score_strong_attacks(
+    model_dir: str | os.PathLike,
+    epoch: int,
+    test_path: str | os.PathLike,
+    summary_path: str | os.PathLike,
+    output: str | os.PathLike,
+    checks_output: str | os.PathLike,
+    settings: StrongAttackSettings,
+    loss: LossSettings,
+    *,
+    train_path: str | os.PathLike | None = None,
+    threads: int | None = None,
+) -> None:
+    """Write the scores of one checkpoint under every attack of the strong suite, and its sanity checks.
+
+    Parameters
+    ----------
+    model_dir, epoch : the checkpoint (``results/models/{model}``, whose name is the model's).
+    test_path, summary_path : the test split and ``preprocessing.json``.
+    output : the score file (the columns of ``tables.SCORE_COLUMNS``; attack_source is the model).
+    checks_output : CSV, one row per (attack, eps): bound violations (all 0 for a valid
+        attack), whether eps = 0 leaves the jets unchanged, and the fraction of jets whose
+        input gradient is exactly zero at the unattacked point (FGSM's row: the focal loss's).
+    settings : the suite, its sizes, the cap and the budget scale.
+    loss : the training loss, whose gradient FGSM follows (its row of the checks).
+    train_path : the training split, read for ``epsilon_scale: quantile`` only.
+    """
+    device = _setup(settings.device, threads)
+    summary = read_summary(summary_path)
+    scale = budget_scale(settings.epsilon_scale, train_path, summary, device)
+    test = load_test_set(test_path, summary, device, settings.max_jets, settings.restrict_impact, scale)
+    name = Path(model_dir).name
+    model = load_tagger(Path(model_dir) / checkpoint_name(epoch), device)
+    model.eval()
+    epsilons = tuple(sorted(settings.epsilons))
+    probabilities_of: dict[tuple[str, float], list[np.ndarray]] = {}
+    violations: dict[tuple[str, float], dict[str, int]] = {}
+    jets_per_batch = max(1, settings.batch_size // len(epsilons))
+    for part in _batches(len(test.data), jets_per_batch):
+        jets = _attack_jets(test, part)
+        for attack in settings.attacks:
+            for attack_name, per_eps in run_attack(model, attack, jets, test.constraints, epsilons).items():
+                for eps, attacked in per_eps.items():
+                    probabilities_of.setdefault((attack_name, eps), []).append(predict(model, attacked, len(attacked)))
+                    _add_counts(
+                        violations, (attack_name, eps), test.constraints.violations(jets.x, attacked, jets.movable, eps)
+                    )
+    table = _strong_score_table(
+        (name, epoch), test, {k: torch.cat(v).cpu().numpy() for k, v in probabilities_of.items()}
+    )
+    checks = _checks_table((name, epoch), model, test, settings, loss, violations)
+    with atomic_output(output) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    with atomic_output(checks_output) as tmp:
+        checks.to_csv(tmp, index=False, float_format="%.6g")
+    log.info("%s: %d rows from %s epoch %d", output, table.num_rows, name, epoch)
+
+
+def _attack_jets(test: TestSet, part: slice) -> Jets:
+    data = test.data
+    return Jets(data.x[part], data.labels[part], data.movable[part], test.genuine_integers[part])
+
+
+def _add_counts(totals: dict, key, counts: dict[str, int]) -> None:
+    into = totals.setdefault(key, dict.fromkeys(counts, 0))
+    for what, count in counts.items():
+        into[what] += count
+
+
+def _strong_score_table(identity: tuple[str, int], test: TestSet, probabilities_of: dict) -> pa.Table:
+    labels = test.data.labels.cpu().numpy().astype(np.int8)
+    weights = test.data.weights.cpu().numpy()
+    parts = []
+    for (attack, eps), p in probabilities_of.items():
+        columns = {
+            "model": identity[0],
+            "epoch": identity[1],
+            "attack": attack,
+            "attack_source": identity[0],
+            "epsilon": eps,
+            "label": labels,
+            "weight": weights,
+            "p_b": p[:, 0],
+            "p_c": p[:, 1],
+            "p_light": p[:, 2],
+        }
+        parts.append(_constant_columns_filled(columns, len(p)))
+    return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
+
+
+def _checks_table(identity, model, test: TestSet, settings: StrongAttackSettings, loss: LossSettings, violations):
+    """One row per (attack, eps) of the suite, and FGSM's zero-gradient fraction."""
+    probe = _attack_jets(test, slice(0, IDENTITY_JETS))
+    rows = []
+    for attack in settings.attacks:
+        unchanged = run_attack(model, attack, probe, test.constraints, (0.0,))
+        for attack_name, objective in attack.attack_names().items():
+            zero = _zero_gradient_fraction(model, test, objective, settings.batch_size)
+            for eps in sorted(settings.epsilons):
+                rows.append(
+                    {
+                        "model": identity[0],
+                        "epoch": identity[1],
+                        "attack": attack_name,
+                        "method": attack.method,
+                        "epsilon": eps,
+                        "identity_at_zero": bool(torch.equal(unchanged[attack_name][0.0], probe.x)),
+                        **violations[attack_name, eps],
+                        "zero_gradient_fraction": zero,
+                    }
+                )
+    fgsm_zero = _fgsm_zero_gradient_fraction(model, test, loss, settings.batch_size)
+    for eps in sorted(settings.epsilons):  # the scan's FGSM (its bounds hold by the same box)
+        rows.append(
+            {
+                **identity_row(identity),
+                "attack": "fgsm",
+                "method": "fgsm",
+                "epsilon": eps,
+                "zero_gradient_fraction": fgsm_zero,
+            }
+        )
+    checks = pd.DataFrame(rows)
+    for row in checks.itertuples():
+        if row.zero_gradient_fraction > ZERO_GRADIENT_WARNING:
+            log.warning(
+                "%s epoch %d, %s: %.1f %% of the jets have an all-zero input gradient (they are not attacked)",
+                identity[0],
+                identity[1],
+                row.attack,
+                100 * row.zero_gradient_fraction,
+            )
+    return checks
+
+
+def identity_row(identity: tuple[str, int]) -> dict:
+    return {"model": identity[0], "epoch": identity[1]}
+
+
+def _zero_gradient_fraction(model, test: TestSet, objective: str, batch_size: int) -> float:
+    """The fraction of jets (of those the objective attacks) whose gradient over the movable inputs is exactly 0."""
+    zero, counted = 0, 0
+    for part in _batches(len(test.data), batch_size):
+        x, labels, movable = test.data.x[part], test.data.labels[part], test.data.movable[part]
+        _, gradient = value_and_gradient(model, x, labels, objective)
+        attacked = _attacked_jets(labels, objective)
+        zero += int((((gradient != 0) & movable).sum(1) == 0)[attacked].sum())
+        counted += int(attacked.sum())
+    return zero / max(counted, 1)
+
+
+def _attacked_jets(labels: torch.Tensor, objective: str) -> torch.Tensor:
+    """The jets an objective moves: all for the loss, the discriminator's two flavours otherwise."""
+    if objective == "loss":
+        return torch.ones_like(labels, dtype=torch.bool)
+    signal, background = DISCRIMINATORS[objective]
+    return (labels == signal) | (labels == background)
+
+
+def _fgsm_zero_gradient_fraction(model, test: TestSet, loss: LossSettings, batch_size: int) -> float:
+    signs = gradient_sign(model, test, loss, batch_size)
+    return float((((signs != 0) & test.data.movable).sum(1) == 0).float().mean())

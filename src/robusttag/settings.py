@@ -283,6 +283,7 @@ class ScoringSettings:
     max_jets: int | None = None  #: evaluate only the first test jets (None: all)
     batch_size: int = _SCORING_BATCH
     device: str = "auto"
+    epsilon_scale: str = "unit"  #: each input's budget per unit of eps (EPSILON_SCALES)
 
     def __post_init__(self) -> None:
         if not self.epsilons or any(e <= 0 for e in self.epsilons):
@@ -308,6 +309,7 @@ class SampleSettings:
     max_jets: int | None = None
     batch_size: int = _SCORING_BATCH
     device: str = "auto"
+    epsilon_scale: str = "unit"
 
     #: the column of Fig. 10, always sampled
     FIRST_TRACK_D0 = "trk0_d0"
@@ -341,6 +343,135 @@ class FigureSettings:
             raise ConfigError("evaluation.figures.uncapped_epsilon must be > 0 and checkpoints >= 1")
 
 
+#: The methods of the strong attack suite (evaluation.attacks); FGSM is the cheap scan's.
+ATTACK_METHODS: tuple[str, ...] = ("pgd", "ngm", "targeted")
+#: The objectives of an iterative attack: the loss, or each discriminator's log-odds (one attack per discriminator).
+ATTACK_OBJECTIVES: tuple[str, ...] = ("loss", "discriminator")
+_DISCRIMINATOR_NAMES = ("BvsL", "CvsL", "BvsC")  # metrics.DISCRIMINATORS, whose module needs numpy
+
+
+@dataclass(frozen=True)
+class AttackSettings:
+    """One attack of the strong suite: an entry of ``evaluation.attacks``.
+
+    ``pgd``: L-inf projected gradient ascent with sign steps; ``targeted``: PGD
+    on a discriminator's log-odds (the ``discriminator`` objective), one attack
+    per discriminator; ``ngm``: steps along grad / ||grad||_norm. Steps are
+    fractions (``step_size``) of the budget eps * scale, whatever ``steps`` is.
+    """
+
+    method: str
+    name: str = ""  #: as the tables show it; empty: the method's name
+    steps: int = 10
+    step_size: float = 0.25
+    restarts: int = 1
+    random_start: bool = False
+    objective: str = "loss"  #: pgd: loss | discriminator (targeted: always discriminator)
+    norm: float = 2.0  #: ngm's p
+    integer_steps: bool = False  #: then move the integer features by +-1 where that raises the objective
+    seed: int = 1  #: of the random starts
+
+    def __post_init__(self) -> None:
+        where = f"evaluation.attacks '{self.name or self.method}'"
+        if self.method not in ATTACK_METHODS:
+            raise ConfigError(f"{where}: method must be one of {list(ATTACK_METHODS)}, got '{self.method}'")
+        if self.objective not in ATTACK_OBJECTIVES:
+            raise ConfigError(f"{where}: objective must be one of {list(ATTACK_OBJECTIVES)}, got '{self.objective}'")
+        if self.steps < 0 or self.restarts < 1 or self.step_size <= 0 or self.norm < 1:
+            raise ConfigError(f"{where}: needs steps >= 0, restarts >= 1, step_size > 0 and norm >= 1")
+        if self.method == "ngm" and (self.restarts != 1 or self.random_start):
+            raise ConfigError(f"{where}: ngm has neither restarts nor random starts")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.method
+
+    def objectives(self) -> tuple[str, ...]:
+        """What each of its attacks maximises: ``loss``, or one discriminator each."""
+        if self.method == "targeted" or self.objective == "discriminator":
+            return _DISCRIMINATOR_NAMES
+        return ("loss",)
+
+    def attack_names(self) -> dict[str, str]:  # the tables read the aim back from the name (aimed_at)
+        """{attack name in the tables: its objective}; a targeted attack is named after its discriminator."""
+        objectives = self.objectives()
+        if objectives == ("loss",):
+            return {self.label: "loss"}
+        return {f"{self.label}_{d}": d for d in objectives}
+
+
+def aimed_at(attack: str) -> str | None:
+    """The discriminator an attack of the tables is aimed at (its name ends in it), or None."""
+    return next((d for d in _DISCRIMINATOR_NAMES if attack.endswith(f"_{d}")), None)
+
+
+_DEFAULT_ATTACKS = (
+    AttackSettings("pgd", steps=10, step_size=0.25),
+    AttackSettings("ngm", steps=1, step_size=1.0),
+    AttackSettings("ngm", name="ngm_iterated", steps=10, step_size=0.25),
+    AttackSettings("targeted", steps=10, step_size=0.25),
+)
+
+
+def attack_suite(entries) -> tuple[AttackSettings, ...]:
+    """The ``evaluation.attacks`` list as settings; two attacks of one name are refused.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown key, a bad value, or a repeated attack name.
+    """
+    suite = tuple(
+        e if isinstance(e, AttackSettings) else AttackSettings(**_known(AttackSettings, e, "evaluation.attacks"))
+        for e in entries
+    )
+    for attack in suite:
+        if attack.objectives() == ("loss",) and attack.label.endswith(tuple(f"_{d}" for d in _DISCRIMINATOR_NAMES)):
+            raise ConfigError(
+                f"evaluation.attacks '{attack.label}': a name ending in a discriminator's is kept for the attacks "
+                "aimed at that discriminator"
+            )
+    names = [name for attack in suite for name in attack.attack_names()]
+    repeated = sorted({n for n in names if names.count(n) > 1} | ({"fgsm", "raw"} & set(names)))
+    if repeated:
+        raise ConfigError(f"evaluation.attacks: attack name(s) {repeated} used twice (or by the FGSM scan)")
+    return suite
+
+
+@dataclass(frozen=True)
+class StrongAttackSettings:
+    """What a strong-suite score file depends on."""
+
+    attacks: tuple[AttackSettings, ...] = _DEFAULT_ATTACKS
+    epsilons: tuple[float, ...] = _EPSILONS
+    restrict_impact: float | None = _CAP
+    epsilon_scale: str = "unit"
+    max_jets: int | None = None
+    batch_size: int = _SCORING_BATCH
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "attacks", attack_suite(self.attacks))
+        if self.epsilon_scale not in EPSILON_SCALES:
+            raise ConfigError(f"evaluation.epsilon_scale must be one of {list(EPSILON_SCALES)}")
+
+
+#: evaluation.epsilon_scale: each input's budget is eps (unit), or eps times half the
+#: 1 %-99 % quantile range of its genuine training values (quantile, standardised units)
+EPSILON_SCALES: tuple[str, ...] = ("unit", "quantile")
+
+
+@dataclass(frozen=True)
+class StrongAttackCheckpoints:
+    """The ``evaluation.strong_attacks`` section: where the strong suite runs besides the selected checkpoints."""
+
+    epochs: tuple[int, ...] = (2, 8)
+
+    def __post_init__(self) -> None:
+        if any(e < 1 for e in self.epochs):
+            raise ConfigError(f"evaluation.strong_attacks.epochs must be >= 1, got {list(self.epochs)}")
+
+
 @dataclass(frozen=True)
 class EvaluationSettings:
     """The whole ``evaluation`` section; the jobs take the parts they depend on."""
@@ -355,6 +486,9 @@ class EvaluationSettings:
     summary_epsilon: float = 0.05  #: the epsilon of the summary and of Figs. 4, 7 and 8
     batch_size: int = _SCORING_BATCH
     device: str = "auto"
+    epsilon_scale: str = "unit"
+    attacks: tuple[AttackSettings, ...] = _DEFAULT_ATTACKS
+    strong_attacks: StrongAttackCheckpoints = field(default_factory=StrongAttackCheckpoints)
     figures: FigureSettings = field(default_factory=FigureSettings)
 
     def __post_init__(self) -> None:
@@ -378,7 +512,10 @@ class EvaluationSettings:
         """
         values = _tuples(_known(cls, section, "evaluation"))
         figures = FigureSettings(**_tuples(_known(FigureSettings, values.pop("figures", {}), "evaluation.figures")))
-        return cls(figures=figures, **values)
+        strong = _known(StrongAttackCheckpoints, values.pop("strong_attacks", {}), "evaluation.strong_attacks")
+        strong = StrongAttackCheckpoints(**_tuples(strong))
+        attacks = attack_suite(values.pop("attacks", _DEFAULT_ATTACKS))
+        return cls(figures=figures, strong_attacks=strong, attacks=attacks, **values)
 
     def _part(self, cls):
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -396,6 +533,10 @@ class EvaluationSettings:
     @property
     def tables(self) -> TableSettings:
         return self._part(TableSettings)
+
+    @property
+    def strong(self) -> StrongAttackSettings:
+        return self._part(StrongAttackSettings)
 
 
 # ---------------------------------------------------------------------------
@@ -437,6 +578,11 @@ def scoring_config(evaluation: dict, *, baselines: bool) -> dict:
     the keys only the baselines read are left out.
     """
     return _subset(ScoringSettings, evaluation, () if baselines else BASELINE_KEYS)
+
+
+def strong_attack_config(evaluation: dict) -> dict:
+    """The strong-suite scoring rule's params (the attacks as plain dicts)."""
+    return _subset(StrongAttackSettings, evaluation)
 
 
 def sample_config(evaluation: dict) -> dict:

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from .errors import ResultsError
 from .io import atomic_output
 from .metrics import DISCRIMINATORS, discriminant, discriminator_metrics, roc_points
-from .settings import TableSettings, ordered_models
+from .settings import TableSettings, aimed_at, ordered_models
 
 KEYS = ["model", "epoch", "attack", "attack_source", "epsilon", "discriminator"]
 MISTAGS = (0.01, 0.1)
@@ -73,9 +73,13 @@ def metrics_tables(scores: pd.DataFrame, weighted: bool) -> tuple[pd.DataFrame, 
         p = group[["p_b", "p_c", "p_light"]].to_numpy(np.float64)
         labels = group["label"].to_numpy()
         weights = group["weight"].to_numpy(np.float64) if weighted else None
+        aim = aimed_at(key[2])  # an attack aimed at one discriminator is measured on that one only
         for name, values in discriminator_metrics(p, labels, weights, mistags=MISTAGS).items():
-            auc_rows.append(dict(zip(KEYS, (*key, name)), **values))
+            if aim in (None, name):
+                auc_rows.append(dict(zip(KEYS, (*key, name)), **values))
         for name, (signal, background) in DISCRIMINATORS.items():
+            if aim not in (None, name):
+                continue
             both = (labels == signal) | (labels == background)
             score = discriminant(p[both, signal], p[both, background])
             mistag = roc_points(
@@ -103,6 +107,82 @@ def _ratio(numerator, denominator):
 
 def mark_selected(auc: pd.DataFrame, selected: dict[str, int]) -> pd.DataFrame:
     return auc.assign(selected=[selected.get(m) == e for m, e in zip(auc["model"], auc["epoch"])])
+
+
+# ---------------------------------------------------------------------------
+# The strong suite: worst case and sanity checks
+# ---------------------------------------------------------------------------
+
+#: attacks that are not white-box attacks of the model itself
+_NOT_ATTACKS = ("raw", "noise", "shift_up", "shift_down")
+
+
+def _white_box(auc: pd.DataFrame) -> pd.DataFrame:
+    """The rows of attacks crafted on the scored model itself (FGSM and the strong suite)."""
+    return auc[~auc["attack"].isin(_NOT_ATTACKS) & (auc["attack_source"] == auc["model"])]
+
+
+def worst_case_table(auc: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, epoch, eps, discriminator) where the strong suite ran: raw, FGSM and worst AUC.
+
+    The worst case is the lowest AUC over FGSM and every attack of the suite,
+    with the attack that reached it; relative drops are (raw - AUC) / raw.
+    """
+    attacked = _white_box(auc)
+    where = ["model", "epoch", "epsilon"]  # where the strong suite ran
+    attacked = attacked.merge(attacked.loc[attacked["attack"] != "fgsm", where].drop_duplicates(), on=where)
+    raw = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])["auc"]
+    rows = []
+    for (model, epoch, eps, disc), group in attacked.groupby(["model", "epoch", "epsilon", "discriminator"]):
+        worst = group.loc[group["auc"].idxmin()]
+        fgsm = group.loc[group["attack"] == "fgsm", "auc"]
+        reference = raw.get((model, epoch, disc), np.nan)
+        rows.append(
+            {
+                "model": model,
+                "epoch": epoch,
+                "epsilon": eps,
+                "discriminator": disc,
+                "raw_auc": reference,
+                "fgsm_auc": float(fgsm.iloc[0]) if len(fgsm) else np.nan,
+                "worst_auc": float(worst["auc"]),
+                "worst_attack": worst["attack"],
+                "fgsm_relative_drop": (reference - (float(fgsm.iloc[0]) if len(fgsm) else np.nan)) / reference,
+                "worst_relative_drop": (reference - float(worst["auc"])) / reference,
+                "selected": bool(worst["selected"]),
+            }
+        )
+    columns = ["model", "epoch", "epsilon", "discriminator", "raw_auc", "fgsm_auc", "worst_auc", "worst_attack"]
+    return pd.DataFrame(rows, columns=[*columns, "fgsm_relative_drop", "worst_relative_drop", "selected"])
+
+
+def checks_table(auc: pd.DataFrame, check_files) -> pd.DataFrame:
+    """The strong jobs' checks with what the AUC table says of each (attack, eps).
+
+    ``auc_rise``: the largest AUC increase over the next smaller eps (the raw AUC
+    before the smallest), over the discriminators the attack is measured on;
+    a positive value breaks "AUC never rises with eps". ``above_fgsm``: for the
+    attacks on the loss, the largest amount by which their AUC exceeds FGSM's
+    at the same eps (positive: weaker than FGSM on that discriminator).
+    """
+    checks = pd.concat([pd.read_csv(path) for path in check_files], ignore_index=True)
+    attacked = _white_box(auc).copy()
+    raw = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])["auc"]
+    attacked = attacked.sort_values("epsilon")
+    keys = ["model", "epoch", "attack", "discriminator"]
+    previous = attacked.groupby(keys)["auc"].shift(1)
+    start = raw.reindex(pd.MultiIndex.from_frame(attacked[["model", "epoch", "discriminator"]])).to_numpy()
+    attacked["rise"] = attacked["auc"] - np.where(previous.isna(), start, previous)
+    fgsm = attacked[attacked["attack"] == "fgsm"].set_index(["model", "epoch", "epsilon", "discriminator"])["auc"]
+    index = pd.MultiIndex.from_frame(attacked[["model", "epoch", "epsilon", "discriminator"]])
+    attacked["above"] = attacked["auc"].to_numpy() - fgsm.reindex(index).to_numpy()
+    per_attack = attacked.groupby(["model", "epoch", "attack", "epsilon"]).agg(
+        auc_rise=("rise", "max"), above_fgsm=("above", "max")
+    )
+    merged = checks.merge(per_attack.reset_index(), on=["model", "epoch", "attack", "epsilon"], how="left")
+    loss_pgd = (merged["method"] == "pgd") & merged["attack"].map(lambda a: aimed_at(a) is None)
+    merged.loc[~loss_pgd, "above_fgsm"] = np.nan  # "never weaker than FGSM" is PGD's on the loss
+    return merged
 
 
 # ---------------------------------------------------------------------------
@@ -173,7 +253,7 @@ def _cap_text(cap: float | None) -> str:
     return "no cap" if cap is None else f"each step capped at {cap:.0%} of the raw value"
 
 
-def summary_markdown(auc: pd.DataFrame, settings: TableSettings) -> str:
+def summary_markdown(auc: pd.DataFrame, settings: TableSettings, worst_case: pd.DataFrame | None = None) -> str:
     """The selected checkpoints' numbers: raw AUCs, relative AUC drops under
     FGSM and the baselines, efficiency at 1 % mistag and its scale factor.
     """
@@ -238,25 +318,66 @@ def summary_markdown(auc: pd.DataFrame, settings: TableSettings) -> str:
             ]
             lines.append(f"| {target} | {source} | {_shown(values[0], '.4f')} | {_shown(values[1], '.4f')} |")
     lines += _trend_lines(auc, ordered_models(epochs), eps)
+    if worst_case is not None and len(worst_case):
+        lines += _worst_case_lines(worst_case, ordered_models(epochs), eps)
     return "\n".join(lines) + "\n"
+
+
+def _worst_case_lines(worst_case: pd.DataFrame, models, eps: float) -> list[str]:
+    """The selected checkpoints under the worst attack of the suite, beside FGSM."""
+    chosen = worst_case[worst_case["selected"] & np.isclose(worst_case["epsilon"], eps)]
+    lines = [
+        "",
+        f"Worst case over FGSM and the strong attack suite at epsilon = {eps:g} (the lowest AUC of any "
+        "attack, same constraints):",
+        "",
+        "| model | discriminator | raw AUC | FGSM AUC | worst AUC | worst attack | FGSM drop | worst drop |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    drops = {}
+    for model in models:
+        for disc in DISCRIMINATORS:
+            row = chosen[(chosen["model"] == model) & (chosen["discriminator"] == disc)]
+            if len(row) != 1:
+                continue
+            r = row.iloc[0]
+            drops[model, disc] = (r["fgsm_relative_drop"], r["worst_relative_drop"])
+            cells = [r["raw_auc"], r["fgsm_auc"], r["worst_auc"]]
+            text = " | ".join(_shown(v, ".4f") for v in cells)
+            lines.append(
+                f"| {model} | {disc} | {text} | {r['worst_attack']} | {_shown(r['fgsm_relative_drop'], '.2%')} "
+                f"| {_shown(r['worst_relative_drop'], '.2%')} |"
+            )
+    lines += ["", "Relative AUC drop, adversarial over nominal, under FGSM and under the worst case:", ""]
+    for disc in DISCRIMINATORS:
+        nominal, adversarial = drops.get(("nominal", disc)), drops.get(("adversarial", disc))
+        if nominal is None or adversarial is None:
+            continue
+        under_fgsm, under_worst = _ratio(adversarial[0], nominal[0]), _ratio(adversarial[1], nominal[1])
+        lines.append(
+            f"- {disc}: {_shown(float(under_fgsm), '.2f')} under FGSM, {_shown(float(under_worst), '.2f')} "
+            "under the worst case"
+        )
+    return lines
 
 
 def write_tables(
     score_files: list[str | os.PathLike],
+    check_files: list[str | os.PathLike],
     selected: dict[str, int],
     settings: TableSettings,
-    auc_path: str | os.PathLike,
-    roc_path: str | os.PathLike,
-    summary_path: str | os.PathLike,
+    outputs: dict[str, str | os.PathLike],
 ) -> pd.DataFrame:
-    """Write the AUC table, the ROC curves and the summary from the score files.
+    """Write the AUC table, the ROC curves, the worst case, the attack checks and the summary.
 
     Parameters
     ----------
     score_files : every score file of the run.
+    check_files : the strong attack jobs' checks (may be empty).
     selected : {model: its selected epoch}.
     settings : weighting and the summary's epsilon.
-    auc_path, roc_path, summary_path : the outputs (CSV, Parquet, Markdown).
+    outputs : paths of ``auc`` (CSV), ``roc`` (Parquet), ``worst_case`` and ``checks``
+        (CSV; only with check files) and ``summary`` (Markdown).
 
     Returns
     -------
@@ -270,11 +391,19 @@ def write_tables(
     scores = combined_scores(score_files)
     auc, roc = metrics_tables(scores, settings.weighted)
     auc = mark_selected(auc, selected).sort_values(KEYS, ignore_index=True)
-    with atomic_output(auc_path) as tmp:
+    worst_case = worst_case_table(auc)
+    with atomic_output(outputs["auc"]) as tmp:
         auc.to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_output(roc_path) as tmp:
+    with atomic_output(outputs["roc"]) as tmp:
         roc.to_parquet(tmp, index=False)
-    Path(summary_path).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(summary_path) as tmp:
-        Path(tmp).write_text(summary_markdown(auc, settings))
+    if "worst_case" in outputs:
+        with atomic_output(outputs["worst_case"]) as tmp:
+            worst_case.to_csv(tmp, index=False, float_format="%.6g")
+    if "checks" in outputs:
+        checks = checks_table(auc, check_files) if check_files else pd.DataFrame()
+        with atomic_output(outputs["checks"]) as tmp:
+            checks.to_csv(tmp, index=False, float_format="%.6g")
+    Path(outputs["summary"]).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(outputs["summary"]) as tmp:
+        Path(tmp).write_text(summary_markdown(auc, settings, worst_case))
     return auc

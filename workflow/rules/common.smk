@@ -68,13 +68,31 @@ def other_models(wildcards):
     return model_dirs(m for m in MODELS if m != wildcards.model)
 
 
+def budget_scale_inputs(wildcards=None):
+    """The training split, which `evaluation.epsilon_scale: quantile` reads for the per-input budgets."""
+    return [preprocessed()["train"]] if EVALUATION.get("epsilon_scale", "unit") == "quantile" else []
+
+
+def strong_epochs(model):
+    """The checkpoints of the strong attack suite: the selected one and `strong_attacks.epochs` (those trained)."""
+    wanted = rt.EvaluationSettings.from_config(EVALUATION).strong_attacks.epochs
+    return rt.scanned_epochs(history(model), wanted)
+
+
 def score_files(wildcards=None):
-    """Every score file the tables need: each scanned checkpoint, and the extra
-    attacks (baselines, transferred attacks) at each model's selected checkpoint."""
+    """Every score file the tables need: each scanned checkpoint, the extra
+    attacks (baselines, transferred attacks) at each model's selected checkpoint,
+    and the strong suite at its checkpoints."""
     epochs = rt.EvaluationSettings.from_config(EVALUATION).epochs
     files = []
     for model in MODELS:
         scanned = rt.scanned_epochs(history(model), epochs)
         files += [f"results/scores/{model}/epoch_{epoch:03d}.parquet" for epoch in scanned]
         files.append(f"results/scores/{model}/epoch_{rt.selected_epoch(history(model)):03d}_extra_attacks.parquet")
+        files += [f"results/scores/{model}/epoch_{e:03d}_strong_attacks.parquet" for e in strong_epochs(model)]
     return files
+
+
+def check_files(wildcards=None):
+    """The strong suite's sanity checks, one file per (model, checkpoint)."""
+    return [f"results/checks/{model}/epoch_{e:03d}.csv" for model in MODELS for e in strong_epochs(model)]

@@ -10,6 +10,7 @@ rule score_checkpoint:
         test=preprocessed()["test"],
         summary=preprocessed()["summary"],
         transfer_from=[],
+        scale=budget_scale_inputs,
     output:
         "results/scores/{model}/epoch_{epoch}.parquet",
     log:
@@ -38,6 +39,7 @@ use rule score_checkpoint as score_extra_attacks with:
         test=preprocessed()["test"],
         summary=preprocessed()["summary"],
         transfer_from=other_models,
+        scale=budget_scale_inputs,
     output:
         "results/scores/{model}/epoch_{epoch}_extra_attacks.parquet",
     log:
@@ -50,11 +52,39 @@ use rule score_checkpoint as score_extra_attacks with:
         baselines=True,
 
 
+# The strong suite (PGD, NGM, targeted) at the selected checkpoint and a few others.
+rule score_strong_attacks:
+    input:
+        model="results/models/{model}",
+        test=preprocessed()["test"],
+        summary=preprocessed()["summary"],
+        scale=budget_scale_inputs,
+    output:
+        scores="results/scores/{model}/epoch_{epoch}_strong_attacks.parquet",
+        checks="results/checks/{model}/epoch_{epoch}.csv",
+    log:
+        "results/logs/scores/{model}_epoch_{epoch}_strong_attacks.log",
+    group:
+        "scores"
+    conda:
+        "../../envs/robusttag.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        epoch=lambda wildcards: int(wildcards.epoch),
+        strong=rt.strong_attack_config(EVALUATION),
+        loss=rt.loss_config(config["training"]),
+    script:
+        "../scripts/score_strong_attacks.py"
+
+
 rule adversarial_samples:
     input:
         models=model_dirs(),
         test=preprocessed()["test"],
         summary=preprocessed()["summary"],
+        scale=budget_scale_inputs,
     output:
         "results/samples/fgsm_inputs.parquet",
     log:
@@ -74,10 +104,13 @@ rule adversarial_samples:
 rule tables:
     input:
         scores=score_files,
+        checks=check_files,
         models=model_dirs(),
     output:
         auc="results/tables/auc.csv",
         roc="results/tables/roc.parquet",
+        worst_case="results/tables/worst_case.csv",
+        checks="results/tables/attack_checks.csv",
         summary=report(
             "results/tables/summary.md",
             caption="../report/summary.rst",

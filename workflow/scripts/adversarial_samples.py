@@ -13,5 +13,6 @@ with logging_to(snakemake.log[0]):
         snakemake.output[0],
         from_params(SampleSettings, snakemake.params.samples),
         from_params(LossSettings, snakemake.params.loss),
+        train_path=snakemake.input.scale[0] if snakemake.input.scale else None,
         threads=snakemake.threads,
     )

@@ -17,5 +17,6 @@ with logging_to(snakemake.log[0]):
         white_box=snakemake.params.white_box,
         transfer_from=selected_checkpoints(snakemake.input.transfer_from),
         baselines=snakemake.params.baselines,
+        train_path=snakemake.input.scale[0] if snakemake.input.scale else None,
         threads=snakemake.threads,
     )

@@ -1,4 +1,4 @@
-"""Snakemake adapter: AUC table, ROC curves and summary from all score files."""
+"""Snakemake adapter: AUC table, ROC curves, worst case, attack checks and summary from all score files."""
 
 from robusttag.io import logging_to
 from robusttag.settings import TableSettings, from_params, selected_epochs
@@ -7,9 +7,8 @@ from robusttag.tables import write_tables
 with logging_to(snakemake.log[0]):
     write_tables(
         list(snakemake.input.scores),
+        list(snakemake.input.checks),
         selected_epochs(snakemake.input.models),
         from_params(TableSettings, snakemake.params.tables),
-        snakemake.output.auc,
-        snakemake.output.roc,
-        snakemake.output.summary,
+        dict(snakemake.output.items()),
     )
