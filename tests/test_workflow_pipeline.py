@@ -98,7 +98,9 @@ def test_an_adversarial_training_key_retrains_only_the_adversarial_mode(workflow
 # The jobs downstream of each artifact, in the test config (2 models x 2 epochs).
 SCAN = {"score_checkpoint": 4}
 EXTRA = {"score_extra_attacks": 2}
-STRONG = {"score_strong_attacks": 4}  # config/test.yaml: the strong suite at both epochs
+# config/test.yaml: the strong suite at both epochs (the selected one at every eps, the other at the summary's)
+SELECTED_STRONG, PER_CHECKPOINT = {"score_strong_attacks": 2}, {"score_strong_attacks_per_checkpoint": 2}
+STRONG = SELECTED_STRONG | PER_CHECKPOINT
 SAMPLES = {"adversarial_samples": 1, "fig5_input_shifts": 1, "fig10_first_track_d0": 1}
 TABLES = {
     "tables": 1,
@@ -115,7 +117,7 @@ TABLES = {
 }
 #: evaluation key -> (a changed value, the jobs whose output depends on it)
 RERUNS = {
-    "epsilons": ("[0.01, 0.03, 0.05]", SCAN | EXTRA | STRONG | TABLES),
+    "epsilons": ("[0.01, 0.03, 0.05]", SCAN | EXTRA | SELECTED_STRONG | TABLES),  # the summary's eps stays
     "restrict_impact": ("0.1", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
     "epsilon_scale": ("quantile", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
     "attacks": ("[{method: pgd, steps: 1}]", STRONG | TABLES),
@@ -123,7 +125,7 @@ RERUNS = {
     "noise_seed": ("2", EXTRA | TABLES),
     "weighted": ("true", TABLES),
     "max_jets": ("300", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
-    "summary_epsilon": ("0.02", TABLES),
+    "summary_epsilon": ("0.02", PER_CHECKPOINT | TABLES),
     "batch_size": ("1024", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
     "device": ("cpu", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
     "figures.input_features": ("[trk1_d0]", SAMPLES),
@@ -192,7 +194,7 @@ def test_scoring_jobs_are_grouped_and_claim_the_gpu(workflow):
     assert smk.count('group:\n        "scores"') == 2
     strong = snakemake(workflow, "--forcerun", "score_strong_attacks", "--dry-run").stdout
     blocks = re.findall(r"^\s*rule score_strong_attacks:\n(.*?)(?=\n\n|\Z)", strong, flags=re.MULTILINE | re.DOTALL)
-    assert len(blocks) == 4 and all(re.search(r"resources: .*\bgpu=1\b", block) for block in blocks)
+    assert len(blocks) == 2 and all(re.search(r"resources: .*\bgpu=1\b", block) for block in blocks)
 
 
 def test_the_report_builds_with_every_figure_captioned(workflow):

@@ -27,13 +27,12 @@ from .attacks import Constraints, input_gradient_sign, noise_step, project
 from .attacks.constraints import budget_scale
 from .attacks.iterative import fgsm_vertex
 from .attacks.objectives import value_and_gradient
-from .attacks.suite import Jets, run_attack
+from .attacks.suite import Jets, attacked_rows, run_attack
 from .checkpoints import checkpoint_name, load_tagger
 from .data import Split, choose_device, load_split, read_summary
 from .errors import ConfigError
 from .features import default_column
 from .io import atomic_output
-from .metrics import DISCRIMINATORS
 from .model import Tagger, probabilities
 from .settings import LossSettings, SampleSettings, ScoringSettings, StrongAttackSettings
 
@@ -510,18 +509,10 @@ def _zero_gradient_fraction(model, test: TestSet, objective: str, batch_size: in
     for part in _batches(len(test.data), batch_size):
         x, labels, movable = test.data.x[part], test.data.labels[part], test.data.movable[part]
         _, gradient = value_and_gradient(model, x, labels, objective)
-        attacked = _attacked_jets(labels, objective)
+        attacked = attacked_rows(labels, objective)
         zero += int((((gradient != 0) & movable).sum(1) == 0)[attacked].sum())
         counted += int(attacked.sum())
     return zero / max(counted, 1)
-
-
-def _attacked_jets(labels: torch.Tensor, objective: str) -> torch.Tensor:
-    """The jets an objective moves: all for the loss, the discriminator's two flavours otherwise."""
-    if objective == "loss":
-        return torch.ones_like(labels, dtype=torch.bool)
-    signal, background = DISCRIMINATORS[objective]
-    return (labels == signal) | (labels == background)
 
 
 def _fgsm_zero_gradient_fraction(model, test: TestSet, loss: LossSettings, batch_size: int) -> float:

@@ -465,7 +465,7 @@ EPSILON_SCALES: tuple[str, ...] = ("unit", "quantile")
 class StrongAttackCheckpoints:
     """The ``evaluation.strong_attacks`` section: where the strong suite runs besides the selected checkpoints."""
 
-    epochs: tuple[int, ...] = (2, 8)
+    epochs: tuple[int, ...] = (3, 10)
 
     def __post_init__(self) -> None:
         if any(e < 1 for e in self.epochs):
@@ -580,9 +580,14 @@ def scoring_config(evaluation: dict, *, baselines: bool) -> dict:
     return _subset(ScoringSettings, evaluation, () if baselines else BASELINE_KEYS)
 
 
-def strong_attack_config(evaluation: dict) -> dict:
-    """The strong-suite scoring rule's params (the attacks as plain dicts)."""
-    return _subset(StrongAttackSettings, evaluation)
+def strong_attack_config(evaluation: dict, *, per_checkpoint: bool = False) -> dict:
+    """The strong-suite scoring rules' params (the attacks as plain dicts); ``per_checkpoint``:
+    at the summary's epsilon only (the checkpoints of ``strong_attacks.epochs``).
+    """
+    values = _subset(StrongAttackSettings, evaluation)
+    if per_checkpoint:
+        values["epsilons"] = [EvaluationSettings.from_config(evaluation).summary_epsilon]
+    return values
 
 
 def sample_config(evaluation: dict) -> dict:

@@ -73,10 +73,26 @@ def budget_scale_inputs(wildcards=None):
     return [preprocessed()["train"]] if EVALUATION.get("epsilon_scale", "unit") == "quantile" else []
 
 
-def strong_epochs(model):
-    """The checkpoints of the strong attack suite: the selected one and `strong_attacks.epochs` (those trained)."""
+def strong_outputs(model):
+    """(score file, checks file) of the strong suite: at the selected checkpoint every
+    epsilon, at the other checkpoints of `strong_attacks.epochs` (those trained) the summary's."""
+    selected = rt.selected_epoch(history(model))
     wanted = rt.EvaluationSettings.from_config(EVALUATION).strong_attacks.epochs
-    return rt.scanned_epochs(history(model), wanted)
+    others = [e for e in rt.scanned_epochs(history(model), wanted) if e != selected]
+    files = [
+        (
+            f"results/scores/{model}/epoch_{selected:03d}_strong_attacks.parquet",
+            f"results/checks/{model}/epoch_{selected:03d}.csv",
+        )
+    ]
+    for e in others:
+        files.append(
+            (
+                f"results/scores/{model}/epoch_{e:03d}_strong_attacks_per_checkpoint.parquet",
+                f"results/checks/{model}/epoch_{e:03d}_per_checkpoint.csv",
+            )
+        )
+    return files
 
 
 def score_files(wildcards=None):
@@ -89,10 +105,10 @@ def score_files(wildcards=None):
         scanned = rt.scanned_epochs(history(model), epochs)
         files += [f"results/scores/{model}/epoch_{epoch:03d}.parquet" for epoch in scanned]
         files.append(f"results/scores/{model}/epoch_{rt.selected_epoch(history(model)):03d}_extra_attacks.parquet")
-        files += [f"results/scores/{model}/epoch_{e:03d}_strong_attacks.parquet" for e in strong_epochs(model)]
+        files += [scores for scores, _ in strong_outputs(model)]
     return files
 
 
 def check_files(wildcards=None):
     """The strong suite's sanity checks, one file per (model, checkpoint)."""
-    return [f"results/checks/{model}/epoch_{e:03d}.csv" for model in MODELS for e in strong_epochs(model)]
+    return [checks for model in MODELS for _, checks in strong_outputs(model)]

@@ -52,7 +52,7 @@ use rule score_checkpoint as score_extra_attacks with:
         baselines=True,
 
 
-# The strong suite (PGD, NGM, targeted) at the selected checkpoint and a few others.
+# The strong suite (PGD, NGM, targeted) at the selected checkpoint, every epsilon.
 rule score_strong_attacks:
     input:
         model="results/models/{model}",
@@ -77,6 +77,19 @@ rule score_strong_attacks:
         loss=rt.loss_config(config["training"]),
     script:
         "../scripts/score_strong_attacks.py"
+
+
+# At `strong_attacks.epochs`: the suite at the summary's epsilon only, for the worst case per checkpoint.
+use rule score_strong_attacks as score_strong_attacks_per_checkpoint with:
+    output:
+        scores="results/scores/{model}/epoch_{epoch}_strong_attacks_per_checkpoint.parquet",
+        checks="results/checks/{model}/epoch_{epoch}_per_checkpoint.csv",
+    log:
+        "results/logs/scores/{model}_epoch_{epoch}_strong_attacks_per_checkpoint.log",
+    params:
+        epoch=lambda wildcards: int(wildcards.epoch),
+        strong=rt.strong_attack_config(EVALUATION, per_checkpoint=True),
+        loss=rt.loss_config(config["training"]),
 
 
 rule adversarial_samples:

@@ -41,7 +41,7 @@ class _Worst:
 
     def offer(self, x: torch.Tensor, value: torch.Tensor) -> None:
         better = value > self.value
-        self.x[better] = x[better]
+        self.x = torch.where(better[:, None], x, self.x)
         self.value = torch.where(better, value, self.value)
 
 

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..metrics import DISCRIMINATORS
 from ..settings import AttackSettings
 from .constraints import Constraints
 from .iterative import Target, integer_steps, ngm, pgd
+from .objectives import LOSS
 
 
 @dataclass
@@ -47,43 +49,60 @@ def run_attack(
 ) -> dict[str, dict[float, torch.Tensor]]:
     """{attack name: {eps: attacked inputs (n, features)}} of one entry of the suite.
 
-    A targeted entry gives one attack per discriminator. ``integer_steps``
-    adds the integer moves after the continuous attack, jet by jet where they
-    raise the objective.
+    A targeted entry gives one attack per discriminator, run on that
+    discriminator's two flavours only (the others are returned unchanged).
+    ``integer_steps`` adds the integer moves after the continuous attack, jet
+    by jet where they raise the objective.
     """
     order = sorted(epsilons)
     target, movable = stacked_target(jets, constraints, tuple(order))
+    integers = jets.genuine_integers.repeat(len(order), 1) if attack.integer_steps else None
     results = {}
     for name, objective in attack.attack_names().items():
-        if attack.method == "ngm":
-            x, value = ngm(
-                model, target, objective, movable, steps=attack.steps, step_size=attack.step_size, norm=attack.norm
-            )
-        else:
-            x, value = pgd(
-                model,
-                target,
-                objective,
-                steps=attack.steps,
-                step_size=attack.step_size,
-                restarts=attack.restarts,
-                random_start_point=attack.random_start,
-                seed=attack.seed,
-            )
-        if attack.integer_steps:
-            x, value = integer_steps(
-                model,
-                x,
-                target.labels,
-                objective,
-                jets.genuine_integers.repeat(len(order), 1),
-                constraints.mean,
-                constraints.std,
-                value,
-            )
-        per_eps = _worst_so_far(x, value, len(order))
-        results[name] = dict(zip(order, per_eps))
+        rows = attacked_rows(target.labels, objective)
+        x, value = target.x.clone(), torch.zeros(len(target.x), dtype=target.x.dtype, device=target.x.device)
+        part = _rows(target, rows)
+        x[rows], value[rows] = _attack_part(model, attack, objective, part, movable[rows], integers, rows, constraints)
+        results[name] = dict(zip(order, _worst_so_far(x, value, len(order))))
     return results
+
+
+def attacked_rows(labels: torch.Tensor, objective: str) -> torch.Tensor:
+    """The jets an objective moves: all for the loss; a discriminator's signal and
+    background jets for its log-odds (the third flavour is not in its ROC).
+    """
+    if objective == LOSS:
+        return torch.ones_like(labels, dtype=torch.bool)
+    signal, background = DISCRIMINATORS[objective]
+    return (labels == signal) | (labels == background)
+
+
+def _rows(target: Target, rows: torch.Tensor) -> Target:
+    return Target(target.x[rows], target.labels[rows], target.lo[rows], target.hi[rows], target.budget[rows])
+
+
+def _attack_part(model, attack: AttackSettings, objective, target: Target, movable, integers, rows, constraints):
+    """(attacked jets, objective there) of one objective on the jets it moves."""
+    if attack.method == "ngm":
+        x, value = ngm(
+            model, target, objective, movable, steps=attack.steps, step_size=attack.step_size, norm=attack.norm
+        )
+    else:
+        x, value = pgd(
+            model,
+            target,
+            objective,
+            steps=attack.steps,
+            step_size=attack.step_size,
+            restarts=attack.restarts,
+            random_start_point=attack.random_start,
+            seed=attack.seed,
+        )
+    if integers is not None:
+        x, value = integer_steps(
+            model, x, target.labels, objective, integers[rows], constraints.mean, constraints.std, value
+        )
+    return x, value
 
 
 def _worst_so_far(x: torch.Tensor, value: torch.Tensor, k: int) -> list[torch.Tensor]:
