@@ -289,6 +289,7 @@ def test_tables_and_summary_from_scores(score_files, tmp_path):
     auc = write_tables(
         score_files,
         [],
+        [],
         {"nominal": 2, "adversarial": 2},
         settings,
         {"auc": outputs["auc.csv"], "roc": outputs["roc.parquet"], "summary": outputs["summary.md"]},
@@ -389,9 +390,10 @@ def strong_files(workspace, tmp_path_factory):
         attacks=(AttackSettings("pgd", steps=2), AttackSettings("ngm"), AttackSettings("targeted", steps=2)),
         epsilons=(0.02, 0.05),
         max_jets=600,
+        certified_jets=60,
     )
     for model in ("nominal", "adversarial"):
-        files.append((base / f"{model}.parquet", base / f"{model}_checks.csv"))
+        files.append((base / f"{model}.parquet", base / f"{model}_checks.csv", base / f"{model}_certified.csv"))
         score_strong_attacks(
             workspace / f"models/{model}",
             2,
@@ -414,10 +416,11 @@ def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, sco
     assert len(suite) == len(attacks) * 2 and suite["identity_at_zero"].all()
     assert (suite[["immovable_moved", "budget", "cap", "floor"]] == 0).all().all()
     assert checks["zero_gradient_fraction"].between(0, 1).all()
-    outputs = {k: tmp_path / f"{k}.out" for k in ("auc", "roc", "worst_case", "checks", "summary")}
+    outputs = {k: tmp_path / f"{k}.out" for k in ("auc", "roc", "worst_case", "checks", "certified", "summary")}
     write_tables(
-        [*score_files, *(s for s, _ in strong_files)],
-        [c for _, c in strong_files],
+        [*score_files, *(s for s, _, _ in strong_files)],
+        [c for _, c, _ in strong_files],
+        [b for _, _, b in strong_files],
         {"nominal": 2, "adversarial": 2},
         TableSettings(),
         outputs,
@@ -432,4 +435,10 @@ def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, sco
     targeted_checks = table[table["attack"].str.startswith("targeted_")]
     assert (targeted_checks["auc_rise"] <= 0).all()  # the targeted AUC never rises with eps: by construction
     assert table.loc[table["attack"] == "pgd", "above_fgsm"].notna().all()
-    assert "Worst case over FGSM and the strong attack suite" in outputs["summary"].read_text()
+    text = outputs["summary"].read_text()
+    assert "Worst case over FGSM and the strong attack suite" in text and "Certified bracket" in text
+    bounds = pd.read_csv(outputs["certified"])
+    assert len(bounds) == 2 * 2 * 3 and (bounds["jets"] == 60).all()
+    # the certified bound lies below every attack's AUC and the raw AUC on the same jets
+    assert bounds["bound_holds"].all() and (bounds["certified_auc"] <= bounds["raw_auc"]).all()
+    assert (bounds["bracket_width"] >= 0).all()

@@ -121,6 +121,8 @@ RERUNS = {
     "restrict_impact": ("0.1", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
     "epsilon_scale": ("quantile", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
     "attacks": ("[{method: pgd, steps: 1}]", STRONG | TABLES),
+    "certified_method": ("ibp", SELECTED_STRONG | TABLES),
+    "certified_jets": ("50", SELECTED_STRONG | TABLES),
     "baselines": ("false", EXTRA | TABLES),
     "noise_seed": ("2", EXTRA | TABLES),
     "weighted": ("true", TABLES),
@@ -173,7 +175,7 @@ def test_fewer_strong_attack_checkpoints_score_nothing_again(workflow):
 
 
 def test_every_figure_and_table_is_made(workflow):
-    for name in ("auc.csv", "roc.parquet", "summary.md", "worst_case.csv", "attack_checks.csv"):
+    for name in ("auc.csv", "roc.parquet", "summary.md", "worst_case.csv", "attack_checks.csv", "certified.csv"):
         assert (workflow / "results/tables" / name).stat().st_size > 0
     figures = sorted(p.name for p in (workflow / "results/figures").iterdir())
     assert len(figures) == 16 and all(p.endswith((".png", ".pdf")) for p in figures)

@@ -156,6 +156,29 @@ def worst_case_table(auc: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*columns, "fgsm_relative_drop", "worst_relative_drop", "selected"])
 
 
+def certified_bounds(certified_files, weighted: bool) -> pd.DataFrame:
+    """The certified AUC brackets of the selected checkpoints, in the tables' weighting.
+
+    Per (model, epoch, eps, discriminator) on the jets the bound was computed
+    on: the certified lower bound, the lowest AUC of the suite's attacks and
+    the raw AUC on the same jets, the bracket's width (worst attack - bound)
+    and whether the bound is at or below every attack (it must be).
+    """
+    frames = [pd.read_csv(path) for path in certified_files]
+    frames = [f for f in frames if len(f)]
+    columns = ["model", "epoch", "epsilon", "discriminator", "method", "jets", "certified_auc", "worst_attack_auc"]
+    if not frames:
+        return pd.DataFrame(columns=[*columns, "raw_auc", "worst_attack", "bracket_width", "bound_holds"])
+    bounds = pd.concat(frames, ignore_index=True)
+    suffix = "_weighted" if weighted else ""
+    table = bounds[["model", "epoch", "epsilon", "discriminator", "method", "jets", "worst_attack"]].copy()
+    for column in ("certified_auc", "worst_attack_auc", "raw_auc"):
+        table[column] = bounds[column + suffix]
+    table["bracket_width"] = table["worst_attack_auc"] - table["certified_auc"]
+    table["bound_holds"] = table["certified_auc"] <= table["worst_attack_auc"]
+    return table
+
+
 def checks_table(auc: pd.DataFrame, check_files) -> pd.DataFrame:
     """The strong jobs' checks with what the AUC table says of each (attack, eps).
 
@@ -253,7 +276,12 @@ def _cap_text(cap: float | None) -> str:
     return "no cap" if cap is None else f"each step capped at {cap:.0%} of the raw value"
 
 
-def summary_markdown(auc: pd.DataFrame, settings: TableSettings, worst_case: pd.DataFrame | None = None) -> str:
+def summary_markdown(
+    auc: pd.DataFrame,
+    settings: TableSettings,
+    worst_case: pd.DataFrame | None = None,
+    certified: pd.DataFrame | None = None,
+) -> str:
     """The selected checkpoints' numbers: raw AUCs, relative AUC drops under
     FGSM and the baselines, efficiency at 1 % mistag and its scale factor.
     """
@@ -320,7 +348,37 @@ def summary_markdown(auc: pd.DataFrame, settings: TableSettings, worst_case: pd.
     lines += _trend_lines(auc, ordered_models(epochs), eps)
     if worst_case is not None and len(worst_case):
         lines += _worst_case_lines(worst_case, ordered_models(epochs), eps)
+    if certified is not None and len(certified):
+        lines += _certified_lines(certified, ordered_models(epochs), eps)
     return "\n".join(lines) + "\n"
+
+
+def _certified_lines(certified: pd.DataFrame, models, eps: float) -> list[str]:
+    """The certified bracket at the summary's epsilon: the true worst-case AUC lies between bound and attack."""
+    rows = certified[np.isclose(certified["epsilon"], eps)]
+    if not len(rows):
+        return []
+    first = rows.iloc[0]
+    lines = [
+        "",
+        f"Certified bracket at epsilon = {eps:g} ({first['method'].upper()} bound propagation over the same "
+        f"constraint box, on the first {int(first['jets'])} test jets): no attack in the box can push the AUC "
+        "below the certified bound; the worst attack found is above it.",
+        "",
+        "| model | discriminator | raw AUC | worst attack AUC | worst attack | certified AUC | bracket width |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model in models:
+        for disc in DISCRIMINATORS:
+            row = rows[(rows["model"] == model) & (rows["discriminator"] == disc)]
+            if len(row) != 1:
+                continue
+            r = row.iloc[0]
+            lines.append(
+                f"| {model} | {disc} | {_shown(r['raw_auc'], '.4f')} | {_shown(r['worst_attack_auc'], '.4f')} "
+                f"| {r['worst_attack']} | {_shown(r['certified_auc'], '.4f')} | {_shown(r['bracket_width'], '.4f')} |"
+            )
+    return lines
 
 
 def _worst_case_lines(worst_case: pd.DataFrame, models, eps: float) -> list[str]:
@@ -364,6 +422,7 @@ def _worst_case_lines(worst_case: pd.DataFrame, models, eps: float) -> list[str]
 def write_tables(
     score_files: list[str | os.PathLike],
     check_files: list[str | os.PathLike],
+    certified_files: list[str | os.PathLike],
     selected: dict[str, int],
     settings: TableSettings,
     outputs: dict[str, str | os.PathLike],
@@ -374,6 +433,7 @@ def write_tables(
     ----------
     score_files : every score file of the run.
     check_files : the strong attack jobs' checks (may be empty).
+    certified_files : their certified AUC bounds (``evaluate.certified_table``; may be empty).
     selected : {model: its selected epoch}.
     settings : weighting and the summary's epsilon.
     outputs : paths of ``auc`` (CSV), ``roc`` (Parquet), ``worst_case`` and ``checks``
@@ -392,10 +452,14 @@ def write_tables(
     auc, roc = metrics_tables(scores, settings.weighted)
     auc = mark_selected(auc, selected).sort_values(KEYS, ignore_index=True)
     worst_case = worst_case_table(auc)
+    certified = certified_bounds(certified_files, settings.weighted)
     with atomic_output(outputs["auc"]) as tmp:
         auc.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_output(outputs["roc"]) as tmp:
         roc.to_parquet(tmp, index=False)
+    if "certified" in outputs:
+        with atomic_output(outputs["certified"]) as tmp:
+            certified.to_csv(tmp, index=False, float_format="%.6g")
     if "worst_case" in outputs:
         with atomic_output(outputs["worst_case"]) as tmp:
             worst_case.to_csv(tmp, index=False, float_format="%.6g")
@@ -405,5 +469,5 @@ def write_tables(
             checks.to_csv(tmp, index=False, float_format="%.6g")
     Path(outputs["summary"]).parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(outputs["summary"]) as tmp:
-        Path(tmp).write_text(summary_markdown(auc, settings, worst_case))
+        Path(tmp).write_text(summary_markdown(auc, settings, worst_case, certified))
     return auc

@@ -62,6 +62,7 @@ rule score_strong_attacks:
     output:
         scores="results/scores/{model}/epoch_{epoch}_strong_attacks.parquet",
         checks="results/checks/{model}/epoch_{epoch}.csv",
+        certified="results/checks/{model}/epoch_{epoch}_certified.csv",
     log:
         "results/logs/scores/{model}_epoch_{epoch}_strong_attacks.log",
     group:
@@ -84,6 +85,7 @@ use rule score_strong_attacks as score_strong_attacks_per_checkpoint with:
     output:
         scores="results/scores/{model}/epoch_{epoch}_strong_attacks_per_checkpoint.parquet",
         checks="results/checks/{model}/epoch_{epoch}_per_checkpoint.csv",
+        certified="results/checks/{model}/epoch_{epoch}_per_checkpoint_certified.csv",
     log:
         "results/logs/scores/{model}_epoch_{epoch}_strong_attacks_per_checkpoint.log",
     params:
@@ -118,12 +120,14 @@ rule tables:
     input:
         scores=score_files,
         checks=check_files,
+        certified=certified_files,
         models=model_dirs(),
     output:
         auc="results/tables/auc.csv",
         roc="results/tables/roc.parquet",
         worst_case="results/tables/worst_case.csv",
         checks="results/tables/attack_checks.csv",
+        certified="results/tables/certified.csv",
         summary=report(
             "results/tables/summary.md",
             caption="../report/summary.rst",

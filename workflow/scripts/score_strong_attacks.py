@@ -12,6 +12,7 @@ with logging_to(snakemake.log[0]):
         snakemake.input.summary,
         snakemake.output.scores,
         snakemake.output.checks,
+        snakemake.output.certified,
         from_params(StrongAttackSettings, snakemake.params.strong),
         from_params(LossSettings, snakemake.params.loss),
         train_path=snakemake.input.scale[0] if snakemake.input.scale else None,

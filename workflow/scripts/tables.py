@@ -8,6 +8,7 @@ with logging_to(snakemake.log[0]):
     write_tables(
         list(snakemake.input.scores),
         list(snakemake.input.checks),
+        list(snakemake.input.certified),
         selected_epochs(snakemake.input.models),
         from_params(TableSettings, snakemake.params.tables),
         dict(snakemake.output.items()),
