@@ -290,6 +290,7 @@ def test_tables_and_summary_from_scores(score_files, tmp_path):
         score_files,
         [],
         [],
+        [],
         {"nominal": 2, "adversarial": 2},
         settings,
         {"auc": outputs["auc.csv"], "roc": outputs["roc.parquet"], "summary": outputs["summary.md"]},
@@ -391,9 +392,12 @@ def strong_files(workspace, tmp_path_factory):
         epsilons=(0.02, 0.05),
         max_jets=600,
         certified_jets=60,
+        visibility_jets=300,
     )
     for model in ("nominal", "adversarial"):
-        files.append((base / f"{model}.parquet", base / f"{model}_checks.csv", base / f"{model}_certified.csv"))
+        files.append(
+            tuple(base / f"{model}{part}" for part in (".parquet", "_checks.csv", "_certified.csv", "_vis.csv"))
+        )
         score_strong_attacks(
             workspace / f"models/{model}",
             2,
@@ -416,11 +420,11 @@ def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, sco
     assert len(suite) == len(attacks) * 2 and suite["identity_at_zero"].all()
     assert (suite[["immovable_moved", "budget", "cap", "floor"]] == 0).all().all()
     assert checks["zero_gradient_fraction"].between(0, 1).all()
-    outputs = {k: tmp_path / f"{k}.out" for k in ("auc", "roc", "worst_case", "checks", "certified", "summary")}
+    names = ("auc", "roc", "worst_case", "checks", "certified", "visibility", "summary")
+    outputs = {k: tmp_path / f"{k}.out" for k in names}
     write_tables(
-        [*score_files, *(s for s, _, _ in strong_files)],
-        [c for _, c, _ in strong_files],
-        [b for _, _, b in strong_files],
+        [*score_files, *(files[0] for files in strong_files)],
+        *([files[i] for files in strong_files] for i in (1, 2, 3)),
         {"nominal": 2, "adversarial": 2},
         TableSettings(),
         outputs,
@@ -442,3 +446,12 @@ def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, sco
     # the certified bound lies below every attack's AUC and the raw AUC on the same jets
     assert bounds["bound_holds"].all() and (bounds["certified_auc"] <= bounds["raw_auc"]).all()
     assert (bounds["bracket_width"] >= 0).all()
+    per_feature = pd.read_csv(strong_files[0][3])
+    assert set(per_feature["attack"]) == attacks | {"fgsm"} and (per_feature["n_jets"] <= 300).all()
+    assert per_feature["ks"].between(0, 1).all() and (per_feature["wasserstein_1"] >= 0).all()
+    visibility = pd.read_csv(outputs["visibility"])
+    assert len(visibility) == 2 * 2 * (len(attacks) + 1)  # models x eps x (suite + FGSM)
+    # a larger eps shifts the most visible input at least as much (same attack, same jets)
+    for _, group in visibility.groupby(["model", "attack"]):
+        assert group.sort_values("epsilon")["largest_ks"].is_monotonic_increasing
+    assert "How visible each attack is" in text

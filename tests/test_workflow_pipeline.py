@@ -123,6 +123,7 @@ RERUNS = {
     "attacks": ("[{method: pgd, steps: 1}]", STRONG | TABLES),
     "certified_method": ("ibp", SELECTED_STRONG | TABLES),
     "certified_jets": ("50", SELECTED_STRONG | TABLES),
+    "visibility_jets": ("50", SELECTED_STRONG | TABLES),
     "baselines": ("false", EXTRA | TABLES),
     "noise_seed": ("2", EXTRA | TABLES),
     "weighted": ("true", TABLES),
@@ -175,7 +176,15 @@ def test_fewer_strong_attack_checkpoints_score_nothing_again(workflow):
 
 
 def test_every_figure_and_table_is_made(workflow):
-    for name in ("auc.csv", "roc.parquet", "summary.md", "worst_case.csv", "attack_checks.csv", "certified.csv"):
+    for name in (
+        "auc.csv",
+        "roc.parquet",
+        "summary.md",
+        "worst_case.csv",
+        "attack_checks.csv",
+        "certified.csv",
+        "visibility.csv",
+    ):
         assert (workflow / "results/tables" / name).stat().st_size > 0
     figures = sorted(p.name for p in (workflow / "results/figures").iterdir())
     assert len(figures) == 16 and all(p.endswith((".png", ".pdf")) for p in figures)

@@ -37,6 +37,7 @@ from .io import atomic_output
 from .metrics import DISCRIMINATORS, auc, discriminant
 from .model import Tagger, probabilities
 from .settings import LossSettings, SampleSettings, ScoringSettings, StrongAttackSettings, aimed_at
+from .visibility import ks_p_value, visibility_table
 
 log = logging.getLogger(__name__)
 
@@ -374,6 +375,7 @@ def score_strong_attacks(
     output: str | os.PathLike,
     checks_output: str | os.PathLike,
     certified_output: str | os.PathLike,
+    visibility_output: str | os.PathLike,
     settings: StrongAttackSettings,
     loss: LossSettings,
     *,
@@ -393,6 +395,9 @@ def score_strong_attacks(
     certified_output : CSV, one row per (eps, discriminator): the certified lower bound of
         the AUC on the first ``settings.certified_jets`` test jets, beside the raw AUC and
         the worst attack's AUC on the same jets (:func:`certified_table`).
+    visibility_output : CSV, one row per (attack, eps, feature, flavour) on the first
+        ``settings.visibility_jets`` test jets: KS and Wasserstein-1 distances between
+        raw and attacked inputs in raw units (:func:`visibility_rows`).
     settings : the suite, its sizes, the cap and the budget scale.
     loss : the training loss, whose gradient FGSM follows (its row of the checks).
     train_path : the training split, read for ``epsilon_scale: quantile`` only.
@@ -407,13 +412,17 @@ def score_strong_attacks(
     epsilons = tuple(sorted(settings.epsilons))
     probabilities_of: dict[tuple[str, float], list[np.ndarray]] = {}
     violations: dict[tuple[str, float], dict[str, int]] = {}
+    seen: dict[tuple[str, float], list[torch.Tensor]] = {}  # the first visibility_jets attacked jets
     jets_per_batch = max(1, settings.batch_size // len(epsilons))
     for part in _batches(len(test.data), jets_per_batch):
         jets = _attack_jets(test, part)
+        keep = max(0, min(settings.visibility_jets, len(test.data)) - part.start)
         for attack in settings.attacks:
             for attack_name, per_eps in run_attack(model, attack, jets, test.constraints, epsilons).items():
                 for eps, attacked in per_eps.items():
                     probabilities_of.setdefault((attack_name, eps), []).append(predict(model, attacked, len(attacked)))
+                    if keep:
+                        seen.setdefault((attack_name, eps), []).append(attacked[:keep])
                     _add_counts(
                         violations, (attack_name, eps), test.constraints.violations(jets.x, attacked, jets.movable, eps)
                     )
@@ -421,12 +430,15 @@ def score_strong_attacks(
     table = _strong_score_table((name, epoch), test, probabilities_of)
     checks = _checks_table((name, epoch), model, test, settings, loss, violations)
     certified = certified_table((name, epoch), model, test, settings, probabilities_of)
+    visibility = visibility_rows((name, epoch), model, test, settings, loss, seen, summary["feature_order"])
     with atomic_output(output) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     with atomic_output(checks_output) as tmp:
         checks.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_output(certified_output) as tmp:
         certified.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_output(visibility_output) as tmp:
+        visibility.to_csv(tmp, index=False, float_format="%.6g")
     log.info("%s: %d rows from %s epoch %d", output, table.num_rows, name, epoch)
 
 
@@ -474,6 +486,43 @@ def certified_table(identity, model, test: TestSet, settings: StrongAttackSettin
                 row["worst_attack"] = worst if suffix == "" else row["worst_attack"]
             rows.append(row)
     return pd.DataFrame(rows, columns=CERTIFIED_COLUMNS)
+
+
+def visibility_rows(identity, model, test: TestSet, settings, loss: LossSettings, seen, names) -> pd.DataFrame:
+    """How visible each attack would be in data: raw against attacked inputs, feature by feature.
+
+    On the first ``visibility_jets`` test jets, for every attack of the suite
+    and FGSM (the scan's, from the focal loss's gradient sign) at every eps:
+    :func:`.visibility.visibility_table` in raw units. The p-value of a KS
+    distance is given twice: at the jets compared, and (``ks_p_value_test_set``)
+    at the size of the whole test set, as a data/simulation comparison with as
+    many jets would see it.
+    """
+    n = min(settings.visibility_jets, len(test.data))
+    if n == 0:
+        return pd.DataFrame()
+    x, labels = test.data.x[:n], test.data.labels[:n]
+    keywords = _loss_keywords(loss)
+    sign = torch.cat(
+        [input_gradient_sign(model, x[p], labels[p], **keywords) for p in _batches(n, settings.batch_size)]
+    )
+    inputs = {key: torch.cat(parts) for key, parts in seen.items()}
+    for eps in sorted(settings.epsilons):
+        inputs["fgsm", eps] = fgsm_vertex(x, *test.constraints.box(x, test.data.movable[:n], eps), sign)
+    raw = test.raw(x).cpu().numpy()
+    label_array = labels.cpu().numpy()
+    frames = []
+    for (attack, eps), attacked in inputs.items():
+        table = visibility_table(raw, test.raw(attacked).cpu().numpy(), label_array, names)
+        table.insert(0, "epsilon", eps)
+        table.insert(0, "attack", attack)
+        frames.append(table)
+    table = pd.concat(frames, ignore_index=True)
+    total = len(test.data)
+    table["ks_p_value_test_set"] = [ks_p_value(d, total, total) if np.isfinite(d) else np.nan for d in table["ks"]]
+    table.insert(0, "epoch", identity[1])
+    table.insert(0, "model", identity[0])
+    return table
 
 
 def _auc_of(p: np.ndarray, labels: np.ndarray, signal: int, background: int, weights) -> float:

@@ -272,6 +272,8 @@ _UNCAPPED_EPSILON = 0.1
 _SCORING_BATCH = 65536
 #: test jets of the certified bound: CROWN costs ~27 M multiply-adds per jet and eps (the 184-100x5-3 network)
 _CERTIFIED_JETS = 500
+#: test jets whose raw and attacked distributions are compared (KS, Wasserstein-1)
+_VISIBILITY_JETS = 10000
 
 
 @dataclass(frozen=True)
@@ -450,15 +452,17 @@ class StrongAttackSettings:
     epsilon_scale: str = "unit"
     certified_method: str = "crown"
     certified_jets: int = _CERTIFIED_JETS
+    visibility_jets: int = _VISIBILITY_JETS
     max_jets: int | None = None
     batch_size: int = _SCORING_BATCH
     device: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "attacks", attack_suite(self.attacks))
-        if self.certified_method not in CERTIFIED_METHODS or self.certified_jets < 0:
+        if self.certified_method not in CERTIFIED_METHODS or self.certified_jets < 0 or self.visibility_jets < 0:
             raise ConfigError(
-                f"evaluation.certified_method must be one of {list(CERTIFIED_METHODS)} and certified_jets >= 0"
+                f"evaluation.certified_method must be one of {list(CERTIFIED_METHODS)}, "
+                "certified_jets and visibility_jets >= 0"
             )
         if self.epsilon_scale not in EPSILON_SCALES:
             raise ConfigError(f"evaluation.epsilon_scale must be one of {list(EPSILON_SCALES)}")
@@ -501,6 +505,7 @@ class EvaluationSettings:
     attacks: tuple[AttackSettings, ...] = _DEFAULT_ATTACKS
     certified_method: str = "crown"
     certified_jets: int = _CERTIFIED_JETS
+    visibility_jets: int = _VISIBILITY_JETS
     strong_attacks: StrongAttackCheckpoints = field(default_factory=StrongAttackCheckpoints)
     figures: FigureSettings = field(default_factory=FigureSettings)
 
@@ -600,7 +605,7 @@ def strong_attack_config(evaluation: dict, *, per_checkpoint: bool = False) -> d
     values = _subset(StrongAttackSettings, evaluation)
     if per_checkpoint:  # the worst case per checkpoint; the certified bound is the selected checkpoint's
         values["epsilons"] = [EvaluationSettings.from_config(evaluation).summary_epsilon]
-        values["certified_jets"] = 0
+        values["certified_jets"], values["visibility_jets"] = 0, 0
         del values["certified_method"]
     return values
 

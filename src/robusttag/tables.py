@@ -156,6 +156,52 @@ def worst_case_table(auc: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*columns, "fgsm_relative_drop", "worst_relative_drop", "selected"])
 
 
+def visibility_summary(visibility_files, auc: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, epoch, attack, eps): the input an attack shifts most visibly, against the AUC it costs.
+
+    The largest KS distance over the inputs (all flavours together), its feature
+    and p-value at the test set's size, the mean Wasserstein-1 distance in units
+    of each input's raw spread, and the largest relative AUC drop over the
+    discriminators the attack is measured on.
+    """
+    frames = [pd.read_csv(path) for path in visibility_files]
+    frames = [f for f in frames if len(f)]
+    columns = ["model", "epoch", "attack", "epsilon", "largest_ks", "feature", "ks_p_value_test_set"]
+    if not frames:
+        return pd.DataFrame(columns=[*columns, "mean_relative_w1", "auc_lost"])
+    table = pd.concat(frames, ignore_index=True)
+    pooled = table[table["flavour"] == "all"].copy()
+    pooled["relative_w1"] = pooled["wasserstein_1"] / pooled["raw_std"].where(pooled["raw_std"] > 0)
+    rows = []
+    for (model, epoch, attack, eps), group in pooled.groupby(["model", "epoch", "attack", "epsilon"]):
+        top = group.loc[group["ks"].idxmax()]
+        rows.append(
+            {
+                "model": model,
+                "epoch": epoch,
+                "attack": attack,
+                "epsilon": eps,
+                "largest_ks": top["ks"],
+                "feature": top["feature"],
+                "ks_p_value_test_set": top["ks_p_value_test_set"],
+                "mean_relative_w1": group["relative_w1"].mean(),
+                "auc_lost": _largest_drop(auc, model, epoch, attack, eps),
+            }
+        )
+    return pd.DataFrame(rows, columns=[*columns, "mean_relative_w1", "auc_lost"])
+
+
+def _largest_drop(auc: pd.DataFrame, model: str, epoch: int, attack: str, eps: float) -> float:
+    """The largest relative AUC drop of a white-box attack over its discriminators."""
+    rows = _white_box(auc)
+    rows = rows[(rows["model"] == model) & (rows["epoch"] == epoch) & (rows["attack"] == attack)]
+    rows = rows[np.isclose(rows["epsilon"], eps)]
+    raw = auc[(auc["attack"] == "raw") & (auc["model"] == model) & (auc["epoch"] == epoch)]
+    raw = raw.set_index("discriminator")["auc"]
+    drops = [(raw[d] - a) / raw[d] for d, a in zip(rows["discriminator"], rows["auc"]) if d in raw.index]
+    return max(drops) if drops else np.nan
+
+
 def certified_bounds(certified_files, weighted: bool) -> pd.DataFrame:
     """The certified AUC brackets of the selected checkpoints, in the tables' weighting.
 
@@ -281,6 +327,7 @@ def summary_markdown(
     settings: TableSettings,
     worst_case: pd.DataFrame | None = None,
     certified: pd.DataFrame | None = None,
+    visibility: pd.DataFrame | None = None,
 ) -> str:
     """The selected checkpoints' numbers: raw AUCs, relative AUC drops under
     FGSM and the baselines, efficiency at 1 % mistag and its scale factor.
@@ -350,7 +397,31 @@ def summary_markdown(
         lines += _worst_case_lines(worst_case, ordered_models(epochs), eps)
     if certified is not None and len(certified):
         lines += _certified_lines(certified, ordered_models(epochs), eps)
+    if visibility is not None and len(visibility):
+        lines += _visibility_lines(visibility, ordered_models(epochs), eps)
     return "\n".join(lines) + "\n"
+
+
+def _visibility_lines(visibility: pd.DataFrame, models, eps: float) -> list[str]:
+    """Per attack at the summary's epsilon: the most visibly shifted input and the AUC the attack costs."""
+    rows = visibility[np.isclose(visibility["epsilon"], eps)]
+    lines = [
+        "",
+        f"How visible each attack is at epsilon = {eps:g}: the input whose raw distribution it shifts most "
+        "(largest Kolmogorov-Smirnov distance, all flavours), that distance's p-value for a data/simulation "
+        "comparison with as many jets as the test set, and the largest relative AUC drop it causes.",
+        "",
+        "| model | attack | input | KS distance | p-value | mean W1 / spread | AUC drop |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model in models:
+        for r in rows[rows["model"] == model].sort_values("attack").itertuples():
+            lines.append(
+                f"| {model} | {r.attack} | {r.feature} | {_shown(r.largest_ks, '.4f')} "
+                f"| {_shown(r.ks_p_value_test_set, '.2g')} | {_shown(r.mean_relative_w1, '.2g')} "
+                f"| {_shown(r.auc_lost, '.2%')} |"
+            )
+    return lines
 
 
 def _certified_lines(certified: pd.DataFrame, models, eps: float) -> list[str]:
@@ -423,6 +494,7 @@ def write_tables(
     score_files: list[str | os.PathLike],
     check_files: list[str | os.PathLike],
     certified_files: list[str | os.PathLike],
+    visibility_files: list[str | os.PathLike],
     selected: dict[str, int],
     settings: TableSettings,
     outputs: dict[str, str | os.PathLike],
@@ -434,6 +506,7 @@ def write_tables(
     score_files : every score file of the run.
     check_files : the strong attack jobs' checks (may be empty).
     certified_files : their certified AUC bounds (``evaluate.certified_table``; may be empty).
+    visibility_files : their raw-against-attacked distances per feature (``evaluate.visibility_rows``).
     selected : {model: its selected epoch}.
     settings : weighting and the summary's epsilon.
     outputs : paths of ``auc`` (CSV), ``roc`` (Parquet), ``worst_case`` and ``checks``
@@ -457,6 +530,10 @@ def write_tables(
         auc.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_output(outputs["roc"]) as tmp:
         roc.to_parquet(tmp, index=False)
+    visibility = visibility_summary(visibility_files, auc)
+    if "visibility" in outputs:
+        with atomic_output(outputs["visibility"]) as tmp:
+            visibility.to_csv(tmp, index=False, float_format="%.6g")
     if "certified" in outputs:
         with atomic_output(outputs["certified"]) as tmp:
             certified.to_csv(tmp, index=False, float_format="%.6g")
@@ -469,5 +546,5 @@ def write_tables(
             checks.to_csv(tmp, index=False, float_format="%.6g")
     Path(outputs["summary"]).parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(outputs["summary"]) as tmp:
-        Path(tmp).write_text(summary_markdown(auc, settings, worst_case, certified))
+        Path(tmp).write_text(summary_markdown(auc, settings, worst_case, certified, visibility))
     return auc

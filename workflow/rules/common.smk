@@ -74,7 +74,7 @@ def budget_scale_inputs(wildcards=None):
 
 
 def strong_outputs(model):
-    """(score file, checks file, certified-bound file) of the strong suite: at the selected checkpoint every
+    """(score, checks, certified-bound and visibility files) of the strong suite: at the selected checkpoint every
     epsilon, at the other checkpoints of `strong_attacks.epochs` (those trained) the summary's."""
     selected = rt.selected_epoch(history(model))
     wanted = rt.EvaluationSettings.from_config(EVALUATION).strong_attacks.epochs
@@ -84,6 +84,7 @@ def strong_outputs(model):
             f"results/scores/{model}/epoch_{selected:03d}_strong_attacks.parquet",
             f"results/checks/{model}/epoch_{selected:03d}.csv",
             f"results/checks/{model}/epoch_{selected:03d}_certified.csv",
+            f"results/checks/{model}/epoch_{selected:03d}_visibility.csv",
         )
     ]
     for e in others:
@@ -92,6 +93,7 @@ def strong_outputs(model):
                 f"results/scores/{model}/epoch_{e:03d}_strong_attacks_per_checkpoint.parquet",
                 f"results/checks/{model}/epoch_{e:03d}_per_checkpoint.csv",
                 f"results/checks/{model}/epoch_{e:03d}_per_checkpoint_certified.csv",
+                f"results/checks/{model}/epoch_{e:03d}_per_checkpoint_visibility.csv",
             )
         )
     return files
@@ -107,15 +109,20 @@ def score_files(wildcards=None):
         scanned = rt.scanned_epochs(history(model), epochs)
         files += [f"results/scores/{model}/epoch_{epoch:03d}.parquet" for epoch in scanned]
         files.append(f"results/scores/{model}/epoch_{rt.selected_epoch(history(model)):03d}_extra_attacks.parquet")
-        files += [scores for scores, _, _ in strong_outputs(model)]
+        files += [outputs[0] for outputs in strong_outputs(model)]
     return files
 
 
 def check_files(wildcards=None):
     """The strong suite's sanity checks, one file per (model, checkpoint)."""
-    return [checks for model in MODELS for _, checks, _ in strong_outputs(model)]
+    return [outputs[1] for model in MODELS for outputs in strong_outputs(model)]
 
 
 def certified_files(wildcards=None):
     """The certified AUC bounds, one file per strong-suite job (empty but at the selected checkpoint)."""
-    return [certified for model in MODELS for _, _, certified in strong_outputs(model)]
+    return [outputs[2] for model in MODELS for outputs in strong_outputs(model)]
+
+
+def visibility_files(wildcards=None):
+    """How visible each attack is (KS, Wasserstein-1 per feature), one file per strong-suite job."""
+    return [outputs[3] for model in MODELS for outputs in strong_outputs(model)]

@@ -63,6 +63,7 @@ rule score_strong_attacks:
         scores="results/scores/{model}/epoch_{epoch}_strong_attacks.parquet",
         checks="results/checks/{model}/epoch_{epoch}.csv",
         certified="results/checks/{model}/epoch_{epoch}_certified.csv",
+        visibility="results/checks/{model}/epoch_{epoch}_visibility.csv",
     log:
         "results/logs/scores/{model}_epoch_{epoch}_strong_attacks.log",
     group:
@@ -86,6 +87,7 @@ use rule score_strong_attacks as score_strong_attacks_per_checkpoint with:
         scores="results/scores/{model}/epoch_{epoch}_strong_attacks_per_checkpoint.parquet",
         checks="results/checks/{model}/epoch_{epoch}_per_checkpoint.csv",
         certified="results/checks/{model}/epoch_{epoch}_per_checkpoint_certified.csv",
+        visibility="results/checks/{model}/epoch_{epoch}_per_checkpoint_visibility.csv",
     log:
         "results/logs/scores/{model}_epoch_{epoch}_strong_attacks_per_checkpoint.log",
     params:
@@ -121,6 +123,7 @@ rule tables:
         scores=score_files,
         checks=check_files,
         certified=certified_files,
+        visibility=visibility_files,
         models=model_dirs(),
     output:
         auc="results/tables/auc.csv",
@@ -128,6 +131,7 @@ rule tables:
         worst_case="results/tables/worst_case.csv",
         checks="results/tables/attack_checks.csv",
         certified="results/tables/certified.csv",
+        visibility="results/tables/visibility.csv",
         summary=report(
             "results/tables/summary.md",
             caption="../report/summary.rst",

@@ -13,6 +13,7 @@ with logging_to(snakemake.log[0]):
         snakemake.output.scores,
         snakemake.output.checks,
         snakemake.output.certified,
+        snakemake.output.visibility,
         from_params(StrongAttackSettings, snakemake.params.strong),
         from_params(LossSettings, snakemake.params.loss),
         train_path=snakemake.input.scale[0] if snakemake.input.scale else None,

@@ -9,6 +9,7 @@ with logging_to(snakemake.log[0]):
         list(snakemake.input.scores),
         list(snakemake.input.checks),
         list(snakemake.input.certified),
+        list(snakemake.input.visibility),
         selected_epochs(snakemake.input.models),
         from_params(TableSettings, snakemake.params.tables),
         dict(snakemake.output.items()),
