@@ -156,6 +156,14 @@ def worst_case_table(auc: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*columns, "fgsm_relative_drop", "worst_relative_drop", "selected"])
 
 
+def _read_rows(path) -> pd.DataFrame:
+    """A job's CSV table; a job with nothing to report (e.g. no visibility jets) wrote an empty file."""
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
 def visibility_summary(visibility_files, auc: pd.DataFrame) -> pd.DataFrame:
     """Per (model, epoch, attack, eps): the input an attack shifts most visibly, against the AUC it costs.
 
@@ -164,8 +172,7 @@ def visibility_summary(visibility_files, auc: pd.DataFrame) -> pd.DataFrame:
     of each input's raw spread, and the largest relative AUC drop over the
     discriminators the attack is measured on.
     """
-    frames = [pd.read_csv(path) for path in visibility_files]
-    frames = [f for f in frames if len(f)]
+    frames = [f for f in map(_read_rows, visibility_files) if len(f)]
     columns = ["model", "epoch", "attack", "epsilon", "largest_ks", "feature", "ks_p_value_test_set"]
     if not frames:
         return pd.DataFrame(columns=[*columns, "mean_relative_w1", "auc_lost"])
@@ -210,8 +217,7 @@ def certified_bounds(certified_files, weighted: bool) -> pd.DataFrame:
     the raw AUC on the same jets, the bracket's width (worst attack - bound)
     and whether the bound is at or below every attack (it must be).
     """
-    frames = [pd.read_csv(path) for path in certified_files]
-    frames = [f for f in frames if len(f)]
+    frames = [f for f in map(_read_rows, certified_files) if len(f)]
     columns = ["model", "epoch", "epsilon", "discriminator", "method", "jets", "certified_auc", "worst_attack_auc"]
     if not frames:
         return pd.DataFrame(columns=[*columns, "raw_auc", "worst_attack", "bracket_width", "bound_holds"])
