@@ -252,3 +252,20 @@ def test_the_whole_dag_with_four_track_slots(tmp_path):
     mean, std = summary["features"][column]["mean"], summary["features"][column]["std"]
     np.testing.assert_allclose(raw["trk3_d0"].to_numpy(), test["trk3_d0"].to_numpy() * std + mean, rtol=1e-5, atol=1e-6)
     assert len(list((workdir / "results/figures").glob("*.png"))) == 8
+
+
+def test_the_strong_suite_beats_fgsm_and_the_certified_bound_lies_below_it(workflow):
+    worst = pd.read_csv(workflow / "results/tables/worst_case.csv")
+    chosen = worst[worst["selected"] & np.isclose(worst["epsilon"], 0.05)]
+    assert len(chosen) == 2 * 3  # both models, every discriminator
+    assert (chosen["worst_auc"] <= chosen["fgsm_auc"]).all()
+    auc = pd.read_csv(workflow / "results/tables/auc.csv")
+    white_box = auc["attack_source"] == auc["model"]
+    at = auc[white_box & auc["selected"] & np.isclose(auc["epsilon"], 0.05) & (auc["model"] == "nominal")]
+    cvsl = at[at["discriminator"] == "CvsL"].set_index("attack")["auc"]
+    assert cvsl["targeted_CvsL"] < cvsl["fgsm"]  # (a): the discriminator's own attack is the stronger
+    bounds = pd.read_csv(workflow / "results/tables/certified.csv")
+    assert len(bounds) and bounds["bound_holds"].all()  # (d)
+    checks = pd.read_csv(workflow / "results/tables/attack_checks.csv")
+    suite = checks[checks["attack"] != "fgsm"]
+    assert suite["identity_at_zero"].all() and (suite[["immovable_moved", "budget", "cap", "floor"]] == 0).all().all()
