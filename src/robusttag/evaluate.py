@@ -78,6 +78,12 @@ def load_test_set(
     return TestSet(data, Constraints.from_summary(summary, device, cap, scale), genuine)
 
 
+def _constrained_test_set(test_path, summary: dict, device: torch.device, settings, train_path) -> TestSet:
+    """The test set of a job's settings: its jets, cap and budget scale (the quantile one from the training split)."""
+    scale = budget_scale(settings.epsilon_scale, train_path, summary, device)
+    return load_test_set(test_path, summary, device, settings.max_jets, settings.restrict_impact, scale)
+
+
 def genuine_integer_mask(path, summary: dict, device: torch.device) -> torch.Tensor:
     """(n, features) bool: the integer inputs of a split that are not defaults (what an integer step may move)."""
     names = summary["feature_order"]
@@ -181,11 +187,19 @@ def score_table(model: Tagger, identity: tuple[str, int], test: TestSet, attacks
 
     ``identity`` (model name, epoch) is written into every row: a score file says what it scores.
     """
-    parts = []
+    probabilities_of = {
+        (attack, source, eps): in_slices(inputs, len(test.data), batch_size, lambda x: predict(model, x, batch_size))
+        for attack, source, eps, inputs in attacks
+    }
+    return scores_of(identity, test, probabilities_of)
+
+
+def scores_of(identity: tuple[str, int], test: TestSet, probabilities_of: dict) -> pa.Table:
+    """The score table of {(attack, attack_source, epsilon): (jets, 3) probabilities of every test jet}."""
     labels = test.data.labels.cpu().numpy().astype(np.int8)
     weights = test.data.weights.cpu().numpy()
-    for attack, source, eps, inputs in attacks:
-        p = in_slices(inputs, len(labels), batch_size, lambda x: predict(model, x, batch_size))
+    parts = []
+    for (attack, source, eps), p in probabilities_of.items():
         columns = {
             "model": identity[0],
             "epoch": identity[1],
@@ -274,8 +288,7 @@ def score_checkpoint(
         raise ConfigError(f"{output}: no attack asked for (white box, transfers or baselines)")
     device = _setup(settings.device, threads)
     summary = read_summary(summary_path)
-    scale = budget_scale(settings.epsilon_scale, train_path, summary, device)
-    test = load_test_set(test_path, summary, device, settings.max_jets, settings.restrict_impact, scale)
+    test = _constrained_test_set(test_path, summary, device, settings, train_path)
     model = load_tagger(model_dir / checkpoint_name(epoch), device)
     attacks = []
     if white_box:
@@ -327,8 +340,7 @@ def adversarial_samples(
         )
     names = sorted(settings.sampled_features(), key=order.index)
     columns = [order.index(n) for n in names]
-    scale = budget_scale(settings.epsilon_scale, train_path, summary, device)
-    test = load_test_set(test_path, summary, device, settings.max_jets, settings.restrict_impact, scale)
+    test = _constrained_test_set(test_path, summary, device, settings, train_path)
     data, cap = test.data, settings.restrict_impact
     parts = []
     for model_name, checkpoint in checkpoints.items():
@@ -404,8 +416,7 @@ def score_strong_attacks(
     """
     device = _setup(settings.device, threads)
     summary = read_summary(summary_path)
-    scale = budget_scale(settings.epsilon_scale, train_path, summary, device)
-    test = load_test_set(test_path, summary, device, settings.max_jets, settings.restrict_impact, scale)
+    test = _constrained_test_set(test_path, summary, device, settings, train_path)
     name = Path(model_dir).name
     model = load_tagger(Path(model_dir) / checkpoint_name(epoch), device)
     model.eval()
@@ -427,7 +438,7 @@ def score_strong_attacks(
                         violations, (attack_name, eps), test.constraints.violations(jets.x, attacked, jets.movable, eps)
                     )
     probabilities_of = {k: torch.cat(v).cpu().numpy() for k, v in probabilities_of.items()}
-    table = _strong_score_table((name, epoch), test, probabilities_of)
+    table = scores_of((name, epoch), test, {(a, name, eps): p for (a, eps), p in probabilities_of.items()})
     checks = _checks_table((name, epoch), model, test, settings, loss, violations)
     certified = certified_table((name, epoch), model, test, settings, probabilities_of)
     visibility = visibility_rows((name, epoch), model, test, settings, loss, seen, summary["feature_order"])
@@ -540,27 +551,6 @@ def _add_counts(totals: dict, key, counts: dict[str, int]) -> None:
     into = totals.setdefault(key, dict.fromkeys(counts, 0))
     for what, count in counts.items():
         into[what] += count
-
-
-def _strong_score_table(identity: tuple[str, int], test: TestSet, probabilities_of: dict) -> pa.Table:
-    labels = test.data.labels.cpu().numpy().astype(np.int8)
-    weights = test.data.weights.cpu().numpy()
-    parts = []
-    for (attack, eps), p in probabilities_of.items():
-        columns = {
-            "model": identity[0],
-            "epoch": identity[1],
-            "attack": attack,
-            "attack_source": identity[0],
-            "epsilon": eps,
-            "label": labels,
-            "weight": weights,
-            "p_b": p[:, 0],
-            "p_c": p[:, 1],
-            "p_light": p[:, 2],
-        }
-        parts.append(_constant_columns_filled(columns, len(p)))
-    return pa.concat_tables(parts, promote_options="permissive").combine_chunks()
 
 
 def _checks_table(identity, model, test: TestSet, settings: StrongAttackSettings, loss: LossSettings, violations):
