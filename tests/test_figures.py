@@ -17,7 +17,9 @@ from robusttag.figures import history as figure_history
 from robusttag.figures import inputs as figure_inputs
 from robusttag.figures import robustness as figure_robustness
 from robusttag.figures import roc as figure_roc
+from robusttag.figures import suite as figure_suite
 from robusttag.settings import FIGURE_KEYS
+from robusttag.tables import worst_case_table
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MODELS = ("nominal", "adversarial")
@@ -146,7 +148,7 @@ def _low_dpi(request, monkeypatch):
 def drawn(monkeypatch) -> list[dict]:
     """Every figure saved, with the titles and entries of its legends, in drawing order."""
     saved = []
-    for module in (figure_inputs, figure_roc, figure_robustness, figure_history):
+    for module in (figure_inputs, figure_roc, figure_robustness, figure_history, figure_suite):
 
         def save(fig, path, real=module._save):
             legends = fig.findobj(Legend)
@@ -410,6 +412,9 @@ KEYWORDS = {
     "fig9_auc_drop": {},
     "fig10_first_track_d0": {"uncapped_epsilon": 0.1},
     "training_history": {},
+    "attack_suite_vs_epsilon": {},
+    "worst_case_per_checkpoint": {"summary_epsilon": 0.05},
+    "auc_lost_vs_visibility": {},
 }
 
 
@@ -425,11 +430,14 @@ def test_figures_registry_reads_exactly_the_figure_keys():
 
 
 @pytest.fixture(scope="module")
-def pipeline_files(tmp_path_factory, roc, auc, samples, histories) -> dict[str, list[str]]:
+def pipeline_files(tmp_path_factory, roc, suite_auc, certified, visibility, samples, histories) -> dict[str, list[str]]:
     """The inputs of each figure rule (workflow/rules/figures.smk), written as the pipeline writes them."""
     root = tmp_path_factory.mktemp("results")
     auc_csv, roc_parquet, samples_parquet = root / "auc.csv", root / "roc.parquet", root / "fgsm_inputs.parquet"
-    auc.to_csv(auc_csv, index=False)
+    suite_auc.to_csv(auc_csv, index=False)
+    certified.to_csv(root / "certified.csv", index=False)
+    worst_case_table(suite_auc).to_csv(root / "worst_case.csv", index=False)
+    visibility.to_csv(root / "visibility.csv", index=False)
     roc.to_parquet(roc_parquet)
     samples.to_parquet(samples_parquet)
     models = []
@@ -447,6 +455,9 @@ def pipeline_files(tmp_path_factory, roc, auc, samples, histories) -> dict[str, 
         "fig9_auc_drop": [str(auc_csv)],
         "fig10_first_track_d0": [str(samples_parquet)],
         "training_history": models,
+        "attack_suite_vs_epsilon": [str(auc_csv), str(root / "certified.csv")],
+        "worst_case_per_checkpoint": [str(root / "worst_case.csv")],
+        "auc_lost_vs_visibility": [str(root / "visibility.csv")],
     }
 
 
@@ -492,3 +503,144 @@ def test_make_figure_refuses_unknown_names_and_settings(pipeline_files, tmp_path
     with pytest.raises(ResultsError, match="expected one ROC table"):
         figures.make_figure("fig6_roc_vs_epsilon", pipeline_files["fig9_auc_drop"], tmp_path / "x", epsilons=[0.05])
     assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------------------
+# The strong suite's figures
+# ---------------------------------------------------------------------------
+
+SUITE = ("pgd", "ngm")
+SELECTED = {"nominal": 3, "adversarial": 2}
+
+
+def _suite_drop(model: str, attack: str, eps: float) -> float:
+    """AUC lost: the targeted attacks twice PGD's, the nominal model twice the adversarial's."""
+    strength = {"pgd": 1.0, "ngm": 0.8}.get(attack, 2.0)
+    return eps * strength * (2.0 if model == "nominal" else 1.0)
+
+
+@pytest.fixture(scope="module")
+def suite_auc(auc) -> pd.DataFrame:
+    """The AUC table with the suite at the selected checkpoints (every eps) and at epoch 1 (eps 0.05)."""
+    rows = []
+    raw = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])["auc"]
+    for model in MODELS:
+        for epoch, epsilons in ((SELECTED[model], EPSILONS), (1, (0.05,))):
+            for disc in DISCS:
+                for attack in (*SUITE, f"targeted_{disc}"):
+                    for eps in epsilons:
+                        value = raw[(model, epoch, disc)] - _suite_drop(model, attack, eps)
+                        rows.append(
+                            (model, epoch, attack, model, eps, disc, value, 0.3, 0.6, 0.9, epoch == SELECTED[model])
+                        )
+    return pd.concat([auc, pd.DataFrame(rows, columns=auc.columns)], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def certified() -> pd.DataFrame:
+    """Certified bounds on 50 jets with a raw AUC of 0.9: three times PGD's drop below, the attack's at 1.2 times."""
+    rows = []
+    for model in MODELS:
+        for disc in DISCS:
+            for eps in EPSILONS:
+                drop = _suite_drop(model, "pgd", eps)
+                rows.append(
+                    (
+                        model,
+                        SELECTED[model],
+                        eps,
+                        disc,
+                        "crown",
+                        50,
+                        f"targeted_{disc}",
+                        0.9 - 3 * drop,
+                        0.9 - 1.2 * drop,
+                        0.9,
+                    )
+                )
+    columns = ["model", "epoch", "epsilon", "discriminator", "method", "jets", "worst_attack", "certified_auc"]
+    return pd.DataFrame(rows, columns=[*columns, "worst_attack_auc", "raw_auc"])
+
+
+@pytest.fixture(scope="module")
+def visibility() -> pd.DataFrame:
+    rows = []
+    for model in MODELS:
+        for attack in ("fgsm", *SUITE, "targeted_CvsL"):
+            for eps in EPSILONS:
+                ks = 0.1 + eps + (0.05 if model == "nominal" else 0.0)
+                rows.append(
+                    (model, SELECTED[model], attack, eps, ks, "trk0_d0", 0.0, eps / 10, _suite_drop(model, attack, eps))
+                )
+    columns = ["model", "epoch", "attack", "epsilon", "largest_ks", "feature", "ks_p_value_test_set"]
+    return pd.DataFrame(rows, columns=[*columns, "mean_relative_w1", "auc_lost"])
+
+
+def _curves(ax) -> dict[str, np.ndarray]:
+    return {line.get_label(): np.asarray(line.get_ydata(), float) for line in ax.get_lines()}
+
+
+def test_attack_suite_curves_are_the_auc_lost_and_the_band_starts_at_the_certified_bound(
+    suite_auc, certified, tmp_path, drawn
+):
+    figures.plot_attack_suite_vs_epsilon(suite_auc, certified, tmp_path / "suite")
+    _assert_written(tmp_path / "suite")
+    axes = drawn[-1]["figure"].axes
+    assert drawn[-1]["titles"] == ["nominal, epoch 3", "adversarial, epoch 2"] * 2
+    (bvsl_nominal, bvsl_adversarial), (cvsl_nominal, _) = axes[:2], axes[2:]
+    # the targeted attack appears on its own discriminator only
+    assert set(_curves(bvsl_nominal)) >= {"FGSM", "PGD", "NGM", "targeted BvsL", "certified bound (CROWN)"}
+    assert "targeted CvsL" not in _curves(bvsl_nominal) and "targeted CvsL" in _curves(cvsl_nominal)
+    epsilons = np.array(EPSILONS)
+    np.testing.assert_allclose(_curves(bvsl_nominal)["PGD"], -2.0 * epsilons)
+    np.testing.assert_allclose(_curves(bvsl_adversarial)["targeted BvsL"], -2.0 * epsilons)
+    np.testing.assert_allclose(_curves(cvsl_nominal)["certified bound (CROWN)"], -6.0 * epsilons)
+    # FGSM is the scan's own row at the selected checkpoint (exponent k divided by 1 + 30 eps)
+    k = 2.0 + 3
+    fgsm = [(k / (1 + eps * 30)) / (k / (1 + eps * 30) + 1) - k / (k + 1) for eps in EPSILONS]
+    np.testing.assert_allclose(_curves(cvsl_nominal)["FGSM"], fgsm)
+    # the band from the certified bound (3 x PGD's drop) to the worst attack on the bound's jets (1.2 x)
+    band = np.unique(bvsl_nominal.collections[0].get_paths()[0].vertices[:, 1].round(9))
+    np.testing.assert_allclose(band, np.unique(np.r_[-6.0 * epsilons, -2.4 * epsilons].round(9)))
+
+
+def test_attack_suite_without_a_certified_bound_or_a_suite(suite_auc, certified, tmp_path, drawn):
+    figures.plot_attack_suite_vs_epsilon(suite_auc, certified.iloc[:0], tmp_path / "no_bound")
+    assert not any("certified" in e for e in drawn[-1]["entries"])
+    with pytest.raises(ResultsError, match="no white-box attack at a selected checkpoint"):
+        figures.plot_attack_suite_vs_epsilon(suite_auc.assign(selected=False), certified, tmp_path / "x")
+    with pytest.raises(ResultsError, match=r"certified table lacks column\(s\) \['raw_auc'\]"):
+        figures.plot_attack_suite_vs_epsilon(suite_auc, certified.drop(columns="raw_auc"), tmp_path / "x")
+
+
+def test_worst_case_per_checkpoint_puts_each_checkpoint_at_its_worst_drop(suite_auc, tmp_path, drawn):
+    worst = worst_case_table(suite_auc)
+    figures.plot_worst_case_per_checkpoint(worst, 0.05, tmp_path / "worst")
+    _assert_written(tmp_path / "worst")
+    bvsl = drawn[-1]["figure"].axes[0]
+    points = np.vstack([c.get_offsets() for c in bvsl.collections if len(c.get_offsets())])
+    raw = suite_auc[(suite_auc["attack"] == "raw") & (suite_auc["discriminator"] == "BvsL")]
+    raw = raw.set_index(["model", "epoch"])["auc"]
+    for model in MODELS:
+        for epoch in (1, SELECTED[model]):
+            # the targeted attack is the worst: twice PGD's drop
+            expected = (raw[(model, epoch)], -_suite_drop(model, "targeted_BvsL", 0.05))
+            assert np.isclose(points, expected).all(axis=1).any(), (model, epoch)
+    assert drawn[-1]["titles"] == [r"$\epsilon = 0.05$"] * 2
+    with pytest.raises(ResultsError, match=r"no row at epsilon 0.3; epsilons present: \[0.01, 0.05, 0.1\]"):
+        figures.plot_worst_case_per_checkpoint(worst, 0.3, tmp_path / "x")
+
+
+def test_auc_lost_against_visibility_one_point_per_attack_and_eps(visibility, tmp_path, drawn):
+    figures.plot_auc_lost_vs_visibility(visibility, tmp_path / "vis")
+    _assert_written(tmp_path / "vis")
+    ks_axis, w1_axis = drawn[-1]["figure"].axes
+    ks_points = np.vstack([c.get_offsets() for c in ks_axis.collections])
+    w1_points = np.vstack([c.get_offsets() for c in w1_axis.collections])
+    assert len(ks_points) == len(w1_points) == len(visibility)
+    np.testing.assert_allclose(np.sort(ks_points[:, 0]), np.sort(visibility["largest_ks"]))
+    np.testing.assert_allclose(np.sort(w1_points[:, 0]), np.sort(visibility["mean_relative_w1"]))
+    np.testing.assert_allclose(np.sort(ks_points[:, 1]), np.sort(visibility["auc_lost"]))
+    assert {"FGSM", "PGD", "NGM", "targeted CvsL", "nominal", "adversarial"} <= set(drawn[-1]["entries"])
+    with pytest.raises(ResultsError, match="visibility table is empty"):
+        figures.plot_auc_lost_vs_visibility(visibility.iloc[:0], tmp_path / "x")

@@ -112,6 +112,9 @@ TABLES = {
             "fig7_roc_per_checkpoint",
             "fig8_nominal_vs_adversarial",
             "fig9_auc_drop",
+            "attack_suite_vs_epsilon",
+            "worst_case_per_checkpoint",
+            "auc_lost_vs_visibility",
         )
     },
 }
@@ -220,6 +223,9 @@ def test_the_report_builds_with_every_figure_captioned(workflow):
     html = (workflow / "report.html").read_text(errors="replace")
     for figure in ("fig5_input_shifts", "fig9_auc_drop", "fig10_first_track_d0", "training_history"):
         assert f"{figure}.png" in html
+    for figure in ("attack_suite_vs_epsilon", "worst_case_per_checkpoint", "auc_lost_vs_visibility"):
+        assert f"{figure}.png" in html
+    assert "CROWN bound" in html and "pgd, ngm, targeted" in html  # the suite's captions, from the settings
     assert "selected checkpoint" in html  # a caption's words made it in
     # numbers written from the settings, not fixed in the text
     assert "eps = 0.01" in html and "the first 6" in html and "184 inputs" in html

@@ -572,6 +572,9 @@ FIGURE_KEYS: dict[str, tuple[str, ...]] = {
     "fig9_auc_drop": (),
     "fig10_first_track_d0": ("figures.uncapped_epsilon",),
     "training_history": (),
+    "attack_suite_vs_epsilon": (),
+    "worst_case_per_checkpoint": ("summary_epsilon",),
+    "auc_lost_vs_visibility": (),
 }
 
 

@@ -1,4 +1,4 @@
-# The paper's figures (and the training history), each from the tables or the
+# The paper's figures, the training history and the strong suite's figures, each from the tables or the
 # cached samples, each captioned in the report (workflow/report/*.rst).
 
 
@@ -14,6 +14,9 @@ FIGURE_INPUTS = {
     "fig9_auc_drop": ["results/tables/auc.csv"],
     "fig10_first_track_d0": ["results/samples/fgsm_inputs.parquet"],
     "training_history": model_dirs(),
+    "attack_suite_vs_epsilon": ["results/tables/auc.csv", "results/tables/certified.csv"],
+    "worst_case_per_checkpoint": ["results/tables/worst_case.csv"],
+    "auc_lost_vs_visibility": ["results/tables/visibility.csv"],
 }
 FIGURE_CATEGORY = {
     "fig4_cross_attacks": "Robustness",
@@ -24,6 +27,9 @@ FIGURE_CATEGORY = {
     "fig9_auc_drop": "Robustness",
     "fig10_first_track_d0": "Inputs",
     "training_history": "Training",
+    "attack_suite_vs_epsilon": "Strong attacks",
+    "worst_case_per_checkpoint": "Strong attacks",
+    "auc_lost_vs_visibility": "Strong attacks",
 }
 
 

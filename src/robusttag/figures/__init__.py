@@ -1,4 +1,4 @@
-"""Plotting functions for the paper's figures (Stein et al. 2022, Figs. 4-10).
+"""Plotting functions for the paper's figures (Stein et al. 2022, Figs. 4-10) and the strong suite's.
 
 Every function here only *draws*: it takes tables that the evaluation steps
 have already computed (ROC curves, AUC values, input samples, training
@@ -33,6 +33,8 @@ Input tables (long format, one row per point):
     ``label`` is a training label of :data:`robusttag.features.LABELS`.
 ``history``
     ``epoch, train_loss, val_loss, lr, seconds, jets_per_s``.
+``worst_case``, ``certified``, ``visibility``
+    The strong suite's tables (see :mod:`robusttag.figures.suite`).
 
 The pipeline draws a figure by name with :func:`make_figure`; :data:`FIGURES`
 maps each name to its drawing function ``(inputs, path, **keywords)``, whose
@@ -68,10 +70,20 @@ from .roc import (  # noqa: E402
     plot_roc_per_checkpoint,
     plot_roc_vs_epsilon,
 )
+from .suite import (  # noqa: E402
+    attack_suite_vs_epsilon,
+    auc_lost_vs_visibility,
+    plot_attack_suite_vs_epsilon,
+    plot_auc_lost_vs_visibility,
+    plot_worst_case_per_checkpoint,
+    worst_case_per_checkpoint,
+)
 
 __all__ = [
     "FIGURES",
     "make_figure",
+    "plot_attack_suite_vs_epsilon",
+    "plot_auc_lost_vs_visibility",
     "plot_auc_drop_vs_auc",
     "plot_cross_attacks",
     "plot_first_track_d0",
@@ -80,6 +92,7 @@ __all__ = [
     "plot_roc_per_checkpoint",
     "plot_roc_vs_epsilon",
     "plot_training_history",
+    "plot_worst_case_per_checkpoint",
     "spread_checkpoints",
 ]
 
@@ -95,6 +108,9 @@ FIGURES: dict[str, Callable[..., tuple[Path, Path]]] = {
     "fig9_auc_drop": fig9_auc_drop,
     "fig10_first_track_d0": fig10_first_track_d0,
     "training_history": training_history,
+    "attack_suite_vs_epsilon": attack_suite_vs_epsilon,
+    "worst_case_per_checkpoint": worst_case_per_checkpoint,
+    "auc_lost_vs_visibility": auc_lost_vs_visibility,
 }
 
 
