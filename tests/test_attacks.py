@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from robusttag.attacks import Constraints, genuine_floor, project
+from robusttag.attacks import constraints as attack_constraints
 from robusttag.attacks.iterative import Target, fgsm_vertex, integer_steps, ngm, pgd
 from robusttag.attacks.objectives import per_jet_objective, value_at
 from robusttag.attacks.suite import Jets, run_attack
@@ -29,7 +30,7 @@ def _random_constraints(n_features: int, cap: float | None, seed: int = 0) -> Co
 
 
 @pytest.mark.parametrize("cap", [0.25, None])
-def test_every_point_of_the_box_keeps_every_bound_in_float64(cap):
+def test_every_point_of_the_box_keeps_every_bound_in_float64(cap, monkeypatch):
     constraints = _random_constraints(40, cap)
     g = torch.Generator().manual_seed(1)
     x = torch.maximum(torch.randn(3000, 40, generator=g) * 2, constraints.floor)  # genuine values: above the floor
@@ -37,6 +38,8 @@ def test_every_point_of_the_box_keeps_every_bound_in_float64(cap):
     movable = torch.rand(3000, 40, generator=g) > 0.2
     eps = torch.tensor([0.003, 0.05, 0.7], dtype=torch.float64).repeat_interleave(1000)[:, None]
     lo, hi = constraints.box(x, movable, eps)
+    monkeypatch.setattr(attack_constraints, "BOX_JETS", 10**9)  # one pass: the same box as 12 passes of 256 jets
+    assert all(torch.equal(a, b) for a, b in zip((lo, hi), constraints.box(x, movable, eps)))
     assert torch.all(lo <= x) and torch.all(x <= hi)
     assert torch.equal(lo[~movable], x[~movable]) and torch.equal(hi[~movable], x[~movable])
     for corner in (lo, hi, project(x + 10 * torch.randn(x.shape, generator=g), lo, hi)):
