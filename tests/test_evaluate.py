@@ -23,7 +23,6 @@ from robusttag.evaluate import (
     load_test_set,
     predict,
     score_checkpoint,
-    score_strong_attacks,
 )
 from robusttag.model import Tagger
 from robusttag.preprocess import preprocess
@@ -41,6 +40,7 @@ from robusttag.settings import (
     selected_epochs,
 )
 from robusttag.sources.synthetic import generate
+from robusttag.strong_attacks import score_strong_attacks
 from robusttag.tables import checkpoint_trend, combined_scores, summary_markdown, write_tables
 
 # --- FGSM on a 3-feature linear model, by hand ---------------------------------------

@@ -18,26 +18,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
 from .attacks import Constraints, input_gradient_sign, noise_step, project
-from .attacks.bounds import certified_auc, logit_difference_bounds
 from .attacks.constraints import budget_scale
 from .attacks.iterative import fgsm_vertex
-from .attacks.objectives import value_and_gradient
-from .attacks.suite import Jets, attacked_rows, run_attack
 from .checkpoints import checkpoint_name, load_tagger
 from .data import Split, choose_device, load_split, read_summary
 from .errors import ConfigError
 from .features import default_column
 from .io import atomic_output
-from .metrics import DISCRIMINATORS, auc, discriminant
 from .model import Tagger, probabilities
-from .settings import LossSettings, SampleSettings, ScoringSettings, StrongAttackSettings, aimed_at
-from .visibility import ks_p_value, visibility_table
+from .settings import LossSettings, SampleSettings, ScoringSettings
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +72,7 @@ def load_test_set(
     return TestSet(data, Constraints.from_summary(summary, device, cap, scale), genuine)
 
 
-def _constrained_test_set(test_path, summary: dict, device: torch.device, settings, train_path) -> TestSet:
+def constrained_test_set(test_path, summary: dict, device: torch.device, settings, train_path) -> TestSet:
     """The test set of a job's settings: its jets, cap and budget scale (the quantile one from the training split)."""
     scale = budget_scale(settings.epsilon_scale, train_path, summary, device)
     return load_test_set(test_path, summary, device, settings.max_jets, settings.restrict_impact, scale)
@@ -100,7 +94,8 @@ def genuine_integer_mask(path, summary: dict, device: torch.device) -> torch.Ten
 # ---------------------------------------------------------------------------
 
 
-def _batches(n: int, size: int) -> Iterable[slice]:
+def jet_slices(n: int, size: int) -> Iterable[slice]:
+    """Consecutive slices of ``size`` jets covering ``n``."""
     return (slice(start, start + size) for start in range(0, n, size))
 
 
@@ -108,11 +103,12 @@ def gradient_sign(model: Tagger, test: TestSet, loss: LossSettings, batch_size: 
     """sign(grad_x J) of the unweighted loss for every test jet, model in eval mode."""
     model.eval()
     data = test.data
-    parts = _batches(len(data), batch_size)
-    return torch.cat([input_gradient_sign(model, data.x[p], data.labels[p], **_loss_keywords(loss)) for p in parts])
+    parts = jet_slices(len(data), batch_size)
+    return torch.cat([input_gradient_sign(model, data.x[p], data.labels[p], **loss_keywords(loss)) for p in parts])
 
 
-def _loss_keywords(loss: LossSettings) -> dict:
+def loss_keywords(loss: LossSettings) -> dict:
+    """The keywords of the focal loss (:func:`.losses.focal_loss`) from the training's loss settings."""
     return {"gamma": loss.focal_gamma, "double_softmax": loss.double_softmax}
 
 
@@ -120,7 +116,7 @@ def _loss_keywords(loss: LossSettings) -> dict:
 def predict(model: Tagger, x: torch.Tensor, batch_size: int) -> torch.Tensor:
     """(n, 3) probabilities p_b, p_c, p_light, on the inputs' device."""
     model.eval()
-    return torch.cat([probabilities(model(x[part])) for part in _batches(len(x), batch_size)])
+    return torch.cat([probabilities(model(x[part])) for part in jet_slices(len(x), batch_size)])
 
 
 Inputs = Callable[[slice], torch.Tensor]  #: the (attacked) inputs of a slice of test jets
@@ -179,7 +175,7 @@ def moved(test: TestSet, step: Inputs) -> Inputs:
 
 def in_slices(inputs: Inputs, n: int, batch_size: int, then: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
     """``then`` of the inputs of every slice of ``batch_size`` jets, joined on the host."""
-    return np.concatenate([then(inputs(jets)).cpu().numpy() for jets in _batches(n, batch_size)])
+    return np.concatenate([then(inputs(jets)).cpu().numpy() for jets in jet_slices(n, batch_size)])
 
 
 def score_table(model: Tagger, identity: tuple[str, int], test: TestSet, attacks, batch_size: int) -> pa.Table:
@@ -236,7 +232,8 @@ def _constant_columns_filled(columns: dict, n: int) -> pa.Table:
 # ---------------------------------------------------------------------------
 
 
-def _setup(device: str, threads: int | None) -> torch.device:
+def job_device(device: str, threads: int | None) -> torch.device:
+    """A job's device (``auto``: CUDA when present) and its CPU threads."""
     if threads:
         torch.set_num_threads(threads)
     return choose_device(device)
@@ -286,9 +283,9 @@ def score_checkpoint(
     baselines = baselines and settings.baselines
     if not (white_box or transfer_from or baselines):
         raise ConfigError(f"{output}: no attack asked for (white box, transfers or baselines)")
-    device = _setup(settings.device, threads)
+    device = job_device(settings.device, threads)
     summary = read_summary(summary_path)
-    test = _constrained_test_set(test_path, summary, device, settings, train_path)
+    test = constrained_test_set(test_path, summary, device, settings, train_path)
     model = load_tagger(model_dir / checkpoint_name(epoch), device)
     attacks = []
     if white_box:
@@ -330,7 +327,7 @@ def adversarial_samples(
     ConfigError
         When a feature asked for is not among the preprocessed inputs.
     """
-    device = _setup(settings.device, threads)
+    device = job_device(settings.device, threads)
     summary = read_summary(summary_path)
     order = summary["feature_order"]
     missing = [n for n in settings.sampled_features() if n not in order]
@@ -340,7 +337,7 @@ def adversarial_samples(
         )
     names = sorted(settings.sampled_features(), key=order.index)
     columns = [order.index(n) for n in names]
-    test = _constrained_test_set(test_path, summary, device, settings, train_path)
+    test = constrained_test_set(test_path, summary, device, settings, train_path)
     data, cap = test.data, settings.restrict_impact
     parts = []
     for model_name, checkpoint in checkpoints.items():
@@ -367,253 +364,3 @@ def adversarial_samples(
             )
     with atomic_output(output) as tmp:
         pq.write_table(pa.concat_tables(parts, promote_options="permissive"), tmp, compression="zstd")
-
-
-# ---------------------------------------------------------------------------
-# The strong attack suite at a few checkpoints
-# ---------------------------------------------------------------------------
-
-#: jets on which each attack is run at eps = 0 (it must return them unchanged)
-IDENTITY_JETS = 256
-#: above this fraction of jets with an all-zero input gradient an attack's numbers are suspect
-ZERO_GRADIENT_WARNING = 0.01
-
-
-def score_strong_attacks(
-    model_dir: str | os.PathLike,
-    epoch: int,
-    test_path: str | os.PathLike,
-    summary_path: str | os.PathLike,
-    output: str | os.PathLike,
-    checks_output: str | os.PathLike,
-    certified_output: str | os.PathLike,
-    visibility_output: str | os.PathLike,
-    settings: StrongAttackSettings,
-    loss: LossSettings,
-    *,
-    train_path: str | os.PathLike | None = None,
-    threads: int | None = None,
-) -> None:
-    """Write the scores of one checkpoint under every attack of the strong suite, and its sanity checks.
-
-    Parameters
-    ----------
-    model_dir, epoch : the checkpoint (``results/models/{model}``, whose name is the model's).
-    test_path, summary_path : the test split and ``preprocessing.json``.
-    output : the score file (the columns of ``tables.SCORE_COLUMNS``; attack_source is the model).
-    checks_output : CSV, one row per (attack, eps): bound violations (all 0 for a valid
-        attack), whether eps = 0 leaves the jets unchanged, and the fraction of jets whose
-        input gradient is exactly zero at the unattacked point (FGSM's row: the focal loss's).
-    certified_output : CSV, one row per (eps, discriminator): the certified lower bound of
-        the AUC on the first ``settings.certified_jets`` test jets, beside the raw AUC and
-        the worst attack's AUC on the same jets (:func:`certified_table`).
-    visibility_output : CSV, one row per (attack, eps, feature, flavour) on the first
-        ``settings.visibility_jets`` test jets: KS and Wasserstein-1 distances between
-        raw and attacked inputs in raw units (:func:`visibility_rows`).
-    settings : the suite, its sizes, the cap and the budget scale.
-    loss : the training loss, whose gradient FGSM follows (its row of the checks).
-    train_path : the training split, read for ``epsilon_scale: quantile`` only.
-    """
-    device = _setup(settings.device, threads)
-    summary = read_summary(summary_path)
-    test = _constrained_test_set(test_path, summary, device, settings, train_path)
-    name = Path(model_dir).name
-    model = load_tagger(Path(model_dir) / checkpoint_name(epoch), device)
-    model.eval()
-    epsilons = tuple(sorted(settings.epsilons))
-    probabilities_of: dict[tuple[str, float], list[np.ndarray]] = {}
-    violations: dict[tuple[str, float], dict[str, int]] = {}
-    seen: dict[tuple[str, float], list[torch.Tensor]] = {}  # the first visibility_jets attacked jets
-    jets_per_batch = max(1, settings.batch_size // len(epsilons))
-    for part in _batches(len(test.data), jets_per_batch):
-        jets = _attack_jets(test, part)
-        keep = max(0, min(settings.visibility_jets, len(test.data)) - part.start)
-        for attack in settings.attacks:
-            for attack_name, per_eps in run_attack(model, attack, jets, test.constraints, epsilons).items():
-                for eps, attacked in per_eps.items():
-                    probabilities_of.setdefault((attack_name, eps), []).append(predict(model, attacked, len(attacked)))
-                    if keep:
-                        seen.setdefault((attack_name, eps), []).append(attacked[:keep])
-                    _add_counts(
-                        violations, (attack_name, eps), test.constraints.violations(jets.x, attacked, jets.movable, eps)
-                    )
-    probabilities_of = {k: torch.cat(v).cpu().numpy() for k, v in probabilities_of.items()}
-    table = scores_of((name, epoch), test, {(a, name, eps): p for (a, eps), p in probabilities_of.items()})
-    checks = _checks_table((name, epoch), model, test, settings, loss, violations)
-    certified = certified_table((name, epoch), model, test, settings, probabilities_of)
-    visibility = visibility_rows((name, epoch), model, test, settings, loss, seen, summary["feature_order"])
-    with atomic_output(output) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
-    with atomic_output(checks_output) as tmp:
-        checks.to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_output(certified_output) as tmp:
-        certified.to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_output(visibility_output) as tmp:
-        visibility.to_csv(tmp, index=False, float_format="%.6g")
-    log.info("%s: %d rows from %s epoch %d", output, table.num_rows, name, epoch)
-
-
-CERTIFIED_COLUMNS = (
-    "model", "epoch", "epsilon", "discriminator", "method", "jets", "certified_auc", "certified_auc_weighted",
-    "raw_auc", "raw_auc_weighted", "worst_attack_auc", "worst_attack_auc_weighted", "worst_attack",
-)  # fmt: skip
-
-
-def certified_table(identity, model, test: TestSet, settings: StrongAttackSettings, probabilities_of) -> pd.DataFrame:
-    """The certified AUC bracket per (eps, discriminator), on the first ``certified_jets`` test jets.
-
-    Bound propagation (:mod:`.attacks.bounds`) gives every jet's lowest and
-    highest log-odds over its whole box; with signal jets at the lowest and
-    background jets at the highest the AUC is a lower bound under any attack
-    in the box. Beside it, on the same jets, the raw AUC and the lowest AUC of
-    the suite's attacks: the true worst case lies between the two. Both
-    unweighted and with the flavour weights (the tables pick by ``weighted``).
-    """
-    n = min(settings.certified_jets, len(test.data))
-    rows = []
-    if n == 0:
-        return pd.DataFrame(rows, columns=CERTIFIED_COLUMNS)
-    jets = _attack_jets(test, slice(0, n))
-    labels = jets.labels.cpu().numpy()
-    weights = test.data.weights[:n].cpu().numpy().astype(np.float64)
-    raw = predict(model, jets.x, settings.batch_size).cpu().numpy().astype(np.float64)
-    for eps in sorted(settings.epsilons):
-        lo, hi = test.constraints.box(jets.x, jets.movable, eps)
-        bounds = logit_difference_bounds(model, lo, hi, DISCRIMINATORS, settings.certified_method)
-        for disc, (signal, background) in DISCRIMINATORS.items():
-            lower, upper = (b.cpu().numpy() for b in bounds[disc])
-            row = {**identity_row(identity), "epsilon": eps, "discriminator": disc}
-            row |= {"method": settings.certified_method, "jets": n}
-            for suffix, w in (("", None), ("_weighted", weights)):
-                row["certified_auc" + suffix] = certified_auc(lower, upper, labels, signal, background, w)
-                row["raw_auc" + suffix] = _auc_of(raw, labels, signal, background, w)
-                attacked = {
-                    attack: _auc_of(p[:n].astype(np.float64), labels, signal, background, w)
-                    for (attack, e), p in probabilities_of.items()
-                    if e == eps and aimed_at(attack) in (None, disc)
-                }
-                worst = min(attacked, key=attacked.get)
-                row["worst_attack_auc" + suffix] = attacked[worst]
-                row["worst_attack"] = worst if suffix == "" else row["worst_attack"]
-            rows.append(row)
-    return pd.DataFrame(rows, columns=CERTIFIED_COLUMNS)
-
-
-def visibility_rows(identity, model, test: TestSet, settings, loss: LossSettings, seen, names) -> pd.DataFrame:
-    """How visible each attack would be in data: raw against attacked inputs, feature by feature.
-
-    On the first ``visibility_jets`` test jets, for every attack of the suite
-    and FGSM (the scan's, from the focal loss's gradient sign) at every eps:
-    :func:`.visibility.visibility_table` in raw units. The p-value of a KS
-    distance is given twice: at the jets compared, and (``ks_p_value_test_set``)
-    at the size of the whole test set, as a data/simulation comparison with as
-    many jets would see it.
-    """
-    n = min(settings.visibility_jets, len(test.data))
-    if n == 0:
-        return pd.DataFrame()
-    x, labels = test.data.x[:n], test.data.labels[:n]
-    keywords = _loss_keywords(loss)
-    sign = torch.cat(
-        [input_gradient_sign(model, x[p], labels[p], **keywords) for p in _batches(n, settings.batch_size)]
-    )
-    inputs = {key: torch.cat(parts) for key, parts in seen.items()}
-    for eps in sorted(settings.epsilons):
-        inputs["fgsm", eps] = fgsm_vertex(x, *test.constraints.box(x, test.data.movable[:n], eps), sign)
-    raw = test.raw(x).cpu().numpy()
-    label_array = labels.cpu().numpy()
-    frames = []
-    for (attack, eps), attacked in inputs.items():
-        table = visibility_table(raw, test.raw(attacked).cpu().numpy(), label_array, names)
-        table.insert(0, "epsilon", eps)
-        table.insert(0, "attack", attack)
-        frames.append(table)
-    table = pd.concat(frames, ignore_index=True)
-    total = len(test.data)
-    table["ks_p_value_test_set"] = [ks_p_value(d, total, total) if np.isfinite(d) else np.nan for d in table["ks"]]
-    table.insert(0, "epoch", identity[1])
-    table.insert(0, "model", identity[0])
-    return table
-
-
-def _auc_of(p: np.ndarray, labels: np.ndarray, signal: int, background: int, weights) -> float:
-    both = (labels == signal) | (labels == background)
-    score = discriminant(p[both, signal], p[both, background])
-    return auc(score, labels[both] == signal, None if weights is None else weights[both])
-
-
-def _attack_jets(test: TestSet, part: slice) -> Jets:
-    data = test.data
-    return Jets(data.x[part], data.labels[part], data.movable[part], test.genuine_integers[part])
-
-
-def _add_counts(totals: dict, key, counts: dict[str, int]) -> None:
-    into = totals.setdefault(key, dict.fromkeys(counts, 0))
-    for what, count in counts.items():
-        into[what] += count
-
-
-def _checks_table(identity, model, test: TestSet, settings: StrongAttackSettings, loss: LossSettings, violations):
-    """One row per (attack, eps) of the suite, and FGSM's zero-gradient fraction."""
-    probe = _attack_jets(test, slice(0, IDENTITY_JETS))
-    rows = []
-    for attack in settings.attacks:
-        unchanged = run_attack(model, attack, probe, test.constraints, (0.0,))
-        for attack_name, objective in attack.attack_names().items():
-            zero = _zero_gradient_fraction(model, test, objective, settings.batch_size)
-            for eps in sorted(settings.epsilons):
-                rows.append(
-                    {
-                        "model": identity[0],
-                        "epoch": identity[1],
-                        "attack": attack_name,
-                        "method": attack.method,
-                        "epsilon": eps,
-                        "identity_at_zero": bool(torch.equal(unchanged[attack_name][0.0], probe.x)),
-                        **violations[attack_name, eps],
-                        "zero_gradient_fraction": zero,
-                    }
-                )
-    fgsm_zero = _fgsm_zero_gradient_fraction(model, test, loss, settings.batch_size)
-    for eps in sorted(settings.epsilons):  # the scan's FGSM (its bounds hold by the same box)
-        rows.append(
-            {
-                **identity_row(identity),
-                "attack": "fgsm",
-                "method": "fgsm",
-                "epsilon": eps,
-                "zero_gradient_fraction": fgsm_zero,
-            }
-        )
-    checks = pd.DataFrame(rows)
-    for row in checks.itertuples():
-        if row.zero_gradient_fraction > ZERO_GRADIENT_WARNING:
-            log.warning(
-                "%s epoch %d, %s: %.1f %% of the jets have an all-zero input gradient (they are not attacked)",
-                identity[0],
-                identity[1],
-                row.attack,
-                100 * row.zero_gradient_fraction,
-            )
-    return checks
-
-
-def identity_row(identity: tuple[str, int]) -> dict:
-    return {"model": identity[0], "epoch": identity[1]}
-
-
-def _zero_gradient_fraction(model, test: TestSet, objective: str, batch_size: int) -> float:
-    """The fraction of jets (of those the objective attacks) whose gradient over the movable inputs is exactly 0."""
-    zero, counted = 0, 0
-    for part in _batches(len(test.data), batch_size):
-        x, labels, movable = test.data.x[part], test.data.labels[part], test.data.movable[part]
-        _, gradient = value_and_gradient(model, x, labels, objective)
-        attacked = attacked_rows(labels, objective)
-        zero += int((((gradient != 0) & movable).sum(1) == 0)[attacked].sum())
-        counted += int(attacked.sum())
-    return zero / max(counted, 1)
-
-
-def _fgsm_zero_gradient_fraction(model, test: TestSet, loss: LossSettings, batch_size: int) -> float:
-    signs = gradient_sign(model, test, loss, batch_size)
-    return float((((signs != 0) & test.data.movable).sum(1) == 0).float().mean())

@@ -244,7 +244,7 @@ def labels_of(flavor: np.ndarray) -> np.ndarray:
     return lookup[flavor]
 
 
-def _batches(raw: str | os.PathLike, rows: int) -> iter:
+def jet_slices(raw: str | os.PathLike, rows: int) -> iter:
     for record_batch in pq.ParquetFile(raw).iter_batches(batch_size=rows):
         yield JetBatch.from_arrow(pa.Table.from_batches([record_batch]))
 
@@ -276,7 +276,7 @@ def preprocess(
     stats = _RunningColumns(len(features))
     weights = FlavourWeights.empty(settings)
     start = 0
-    for batch in _batches(raw, rows_per_batch):
+    for batch in jet_slices(raw, rows_per_batch):
         train = assignment[start : start + len(batch)] == 0
         start += len(batch)
         matrix, absent = raw_inputs(batch, features, settings.track_order)
@@ -313,7 +313,7 @@ def preprocess(
         ]
         try:
             start = 0
-            for batch in _batches(raw, rows_per_batch):
+            for batch in jet_slices(raw, rows_per_batch):
                 part = assignment[start : start + len(batch)]
                 start += len(batch)
                 table = _transform(batch, features, settings, defaults, mean, std, weights, schema)

@@ -511,8 +511,8 @@ def write_tables(
     ----------
     score_files : every score file of the run.
     check_files : the strong attack jobs' checks (may be empty).
-    certified_files : their certified AUC bounds (``evaluate.certified_table``; may be empty).
-    visibility_files : their raw-against-attacked distances per feature (``evaluate.visibility_rows``).
+    certified_files : their certified AUC bounds (``strong_attacks.certified_table``; may be empty).
+    visibility_files : their raw-against-attacked distances per feature (``strong_attacks.visibility_rows``).
     selected : {model: its selected epoch}.
     settings : weighting and the summary's epsilon.
     outputs : paths of ``auc`` (CSV), ``roc`` (Parquet), ``worst_case`` and ``checks``

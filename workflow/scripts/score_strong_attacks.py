@@ -1,6 +1,6 @@
 """Snakemake adapter: scores of one checkpoint under the strong attack suite, and its sanity checks."""
 
-from robusttag.evaluate import score_strong_attacks
+from robusttag.strong_attacks import score_strong_attacks
 from robusttag.io import logging_to
 from robusttag.settings import LossSettings, StrongAttackSettings, from_params
 
