@@ -151,25 +151,34 @@ def efficiency_at_mistag(efficiency, mistag, target: float) -> float:
     return float(_along_curve(mistag, efficiency, np.atleast_1d(np.float64(target)), prefer_last=True)[0])
 
 
-def roc_points(scores, is_signal, weights=None, efficiencies=DEFAULT_EFFICIENCIES) -> np.ndarray:
-    """Mistag rate at each efficiency of a fixed grid: a compact, comparable curve to store for plots.
+def mistag_on_grid(efficiency, mistag, efficiencies=DEFAULT_EFFICIENCIES) -> np.ndarray:
+    """The mistag rate of a ROC curve at each efficiency of a fixed grid.
 
     Where the curve runs at constant efficiency (thresholds that only add
     background), the lowest mistag at that efficiency is returned.
     """
-    efficiency, mistag = roc_curve(scores, is_signal, weights)
-    grid = np.asarray(efficiencies, dtype=np.float64)
-    return _along_curve(efficiency, mistag, grid, prefer_last=False)
+    return _along_curve(efficiency, mistag, np.asarray(efficiencies, dtype=np.float64), prefer_last=False)
 
 
-def discriminator_metrics(
-    probabilities, labels, weights=None, mistags: Sequence[float] = (0.01, 0.1)
-) -> dict[str, dict[str, float]]:
-    """AUC and efficiency at each mistag for every discriminator, each on its own two flavours only.
+def roc_points(scores, is_signal, weights=None, efficiencies=DEFAULT_EFFICIENCIES) -> np.ndarray:
+    """Mistag rate at each efficiency of a fixed grid: a compact, comparable curve to store for plots."""
+    return mistag_on_grid(*roc_curve(scores, is_signal, weights), efficiencies)
+
+
+def curve_metrics(efficiency, mistag, mistags: Sequence[float] = (0.01, 0.1)) -> dict[str, float]:
+    """``"auc"`` and ``f"eff_at_mistag_{m:g}"`` of one ROC curve."""
+    return {"auc": _area(efficiency, mistag)} | {
+        f"eff_at_mistag_{m:g}": efficiency_at_mistag(efficiency, mistag, m) for m in mistags
+    }
+
+
+def discriminator_curves(
+    probabilities, labels, weights=None, names: Sequence[str] | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The ROC curve (efficiency, mistag) of every discriminator (or of ``names``), each on its own two flavours only.
 
     ``probabilities`` is (n, 3) with columns p_b, p_c, p_light; ``labels`` holds
-    the codes of `robusttag.features.LABELS`. Result keys per discriminator:
-    ``"auc"`` and ``f"eff_at_mistag_{m:g}"`` (e.g. ``"eff_at_mistag_0.01"``).
+    the codes of `robusttag.features.LABELS`.
 
     Raises
     ------
@@ -187,18 +196,33 @@ def discriminator_metrics(
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != labels.shape:
             raise ResultsError(f"weights must have shape {labels.shape}, got {weights.shape}")
-    results = {}
-    for name, (signal_label, background_label) in DISCRIMINATORS.items():
+    curves = {}
+    for name in DISCRIMINATORS if names is None else names:
+        signal_label, background_label = DISCRIMINATORS[name]
         selected = (labels == signal_label) | (labels == background_label)
         p = probabilities[selected]
         scores = discriminant(p[:, signal_label], p[:, background_label])
         try:
-            efficiency, mistag = roc_curve(
+            curves[name] = roc_curve(
                 scores, labels[selected] == signal_label, None if weights is None else weights[selected]
             )
         except ResultsError as err:
             raise ResultsError(f"{name}: {err}") from err
-        results[name] = {"auc": _area(efficiency, mistag)} | {
-            f"eff_at_mistag_{m:g}": efficiency_at_mistag(efficiency, mistag, m) for m in mistags
-        }
-    return results
+    return curves
+
+
+def discriminator_metrics(
+    probabilities, labels, weights=None, mistags: Sequence[float] = (0.01, 0.1)
+) -> dict[str, dict[str, float]]:
+    """AUC and efficiency at each mistag for every discriminator, each on its own two flavours only.
+
+    Result keys per discriminator: ``"auc"`` and ``f"eff_at_mistag_{m:g}"``
+    (e.g. ``"eff_at_mistag_0.01"``); see :func:`discriminator_curves`.
+
+    Raises
+    ------
+    ResultsError
+        As :func:`discriminator_curves`.
+    """
+    curves = discriminator_curves(probabilities, labels, weights)
+    return {name: curve_metrics(*curve, mistags) for name, curve in curves.items()}
