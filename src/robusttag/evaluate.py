@@ -29,7 +29,7 @@ from .checkpoints import checkpoint_name, load_tagger
 from .data import Split, choose_device, load_split, read_summary
 from .errors import ConfigError
 from .features import default_column
-from .io import atomic_output
+from .io import atomic_output, reuse_freed_memory
 from .model import Tagger, probabilities
 from .settings import LossSettings, SampleSettings, ScoringSettings
 
@@ -233,7 +233,8 @@ def _constant_columns_filled(columns: dict, n: int) -> pa.Table:
 
 
 def job_device(device: str, threads: int | None) -> torch.device:
-    """A job's device (``auto``: CUDA when present) and its CPU threads."""
+    """A job's device (``auto``: CUDA when present) and its CPU threads; freed buffers stay in the heap."""
+    reuse_freed_memory()
     if threads:
         torch.set_num_threads(threads)
     return choose_device(device)

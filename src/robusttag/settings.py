@@ -410,10 +410,10 @@ def aimed_at(attack: str) -> str | None:
 
 
 _DEFAULT_ATTACKS = (
-    AttackSettings("pgd", steps=10, step_size=0.25),
+    AttackSettings("pgd", steps=5, step_size=0.5),
     AttackSettings("ngm", steps=1, step_size=1.0),
-    AttackSettings("ngm", name="ngm_iterated", steps=10, step_size=0.25),
-    AttackSettings("targeted", steps=10, step_size=0.25),
+    AttackSettings("ngm", name="ngm_iterated", steps=5, step_size=0.5),
+    AttackSettings("targeted", steps=5, step_size=0.5),
 )
 
 

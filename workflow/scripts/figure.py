@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from robusttag.figures import make_figure
-from robusttag.io import logging_to
+from robusttag.io import end_job, logging_to
 
 with logging_to(snakemake.log[0]):
     make_figure(
@@ -12,3 +12,4 @@ with logging_to(snakemake.log[0]):
         Path(snakemake.output.png).with_suffix(""),
         **snakemake.params.settings,
     )
+end_job()  # outputs written and closed: skip the interpreter's teardown

@@ -1,6 +1,6 @@
 """Snakemake adapter: the embedded synthetic dataset in the real format."""
 
-from robusttag.io import logging_to
+from robusttag.io import end_job, logging_to
 from robusttag.sources.synthetic import Difficulty, generate_file
 
 with logging_to(snakemake.log[0]):
@@ -10,3 +10,4 @@ with logging_to(snakemake.log[0]):
         seed=snakemake.params.seed,
         difficulty=Difficulty(**snakemake.params.difficulty),
     )
+end_job()  # outputs written and closed: skip the interpreter's teardown

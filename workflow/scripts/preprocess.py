@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from robusttag.io import logging_to
+from robusttag.io import end_job, logging_to
 from robusttag.preprocess import preprocess
 from robusttag.settings import PreprocessSettings
 
@@ -13,3 +13,4 @@ with logging_to(snakemake.log[0]):
         PreprocessSettings.from_config(snakemake.params.settings),
         provenance={"dataset": snakemake.params.dataset, "preprocess": snakemake.params.settings},
     )
+end_job()  # outputs written and closed: skip the interpreter's teardown

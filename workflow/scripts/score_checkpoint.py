@@ -2,7 +2,7 @@
 
 from robusttag.checkpoints import selected_checkpoints
 from robusttag.evaluate import score_checkpoint
-from robusttag.io import logging_to
+from robusttag.io import end_job, logging_to
 from robusttag.settings import LossSettings, ScoringSettings, from_params
 
 with logging_to(snakemake.log[0]):
@@ -20,3 +20,4 @@ with logging_to(snakemake.log[0]):
         train_path=snakemake.input.scale[0] if snakemake.input.scale else None,
         threads=snakemake.threads,
     )
+end_job()  # outputs written and closed: skip the interpreter's teardown

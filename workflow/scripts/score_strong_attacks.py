@@ -1,7 +1,7 @@
 """Snakemake adapter: scores of one checkpoint under the strong attack suite, and its sanity checks."""
 
 from robusttag.strong_attacks import score_strong_attacks
-from robusttag.io import logging_to
+from robusttag.io import end_job, logging_to
 from robusttag.settings import LossSettings, StrongAttackSettings, from_params
 
 with logging_to(snakemake.log[0]):
@@ -19,3 +19,4 @@ with logging_to(snakemake.log[0]):
         train_path=snakemake.input.scale[0] if snakemake.input.scale else None,
         threads=snakemake.threads,
     )
+end_job()  # outputs written and closed: skip the interpreter's teardown

@@ -1,6 +1,6 @@
 """Snakemake adapter: AUC table, ROC curves, worst case, attack checks and summary from all score files."""
 
-from robusttag.io import logging_to
+from robusttag.io import end_job, logging_to
 from robusttag.settings import TableSettings, from_params, selected_epochs
 from robusttag.tables import write_tables
 
@@ -14,3 +14,4 @@ with logging_to(snakemake.log[0]):
         from_params(TableSettings, snakemake.params.tables),
         dict(snakemake.output.items()),
     )
+end_job()  # outputs written and closed: skip the interpreter's teardown

@@ -1,6 +1,6 @@
 """Snakemake adapter: train one mode, checkpoint every epoch, resume if interrupted."""
 
-from robusttag.io import logging_to
+from robusttag.io import end_job, logging_to
 from robusttag.settings import TrainingSettings
 from robusttag.training import train
 
@@ -13,3 +13,4 @@ with logging_to(snakemake.log[0]):
         TrainingSettings.from_config(snakemake.params.training, snakemake.params.mode),
         threads=snakemake.threads,
     )
+end_job()  # outputs written and closed: skip the interpreter's teardown
