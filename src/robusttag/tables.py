@@ -122,7 +122,7 @@ def mark_selected(auc: pd.DataFrame, selected: dict[str, int]) -> pd.DataFrame:
 _NOT_ATTACKS = ("raw", "noise", "shift_up", "shift_down")
 
 
-def _white_box(auc: pd.DataFrame) -> pd.DataFrame:
+def white_box(auc: pd.DataFrame) -> pd.DataFrame:
     """The rows of attacks crafted on the scored model itself (FGSM and the strong suite)."""
     return auc[~auc["attack"].isin(_NOT_ATTACKS) & (auc["attack_source"] == auc["model"])]
 
@@ -133,7 +133,7 @@ def worst_case_table(auc: pd.DataFrame) -> pd.DataFrame:
     The worst case is the lowest AUC over FGSM and every attack of the suite,
     with the attack that reached it; relative drops are (raw - AUC) / raw.
     """
-    attacked = _white_box(auc)
+    attacked = white_box(auc)
     where = ["model", "epoch", "epsilon"]  # where the strong suite ran
     attacked = attacked.merge(attacked.loc[attacked["attack"] != "fgsm", where].drop_duplicates(), on=where)
     raw = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])["auc"]
@@ -205,7 +205,7 @@ def visibility_summary(visibility_files, auc: pd.DataFrame) -> pd.DataFrame:
 
 def _largest_drop(auc: pd.DataFrame, model: str, epoch: int, attack: str, eps: float) -> float:
     """The largest relative AUC drop of a white-box attack over its discriminators."""
-    rows = _white_box(auc)
+    rows = white_box(auc)
     rows = rows[(rows["model"] == model) & (rows["epoch"] == epoch) & (rows["attack"] == attack)]
     rows = rows[np.isclose(rows["epsilon"], eps)]
     raw = auc[(auc["attack"] == "raw") & (auc["model"] == model) & (auc["epoch"] == epoch)]
@@ -246,7 +246,7 @@ def checks_table(auc: pd.DataFrame, check_files) -> pd.DataFrame:
     at the same eps (positive: weaker than FGSM on that discriminator).
     """
     checks = pd.concat([pd.read_csv(path) for path in check_files], ignore_index=True)
-    attacked = _white_box(auc).copy()
+    attacked = white_box(auc).copy()
     raw = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])["auc"]
     attacked = attacked.sort_values("epsilon")
     keys = ["model", "epoch", "attack", "discriminator"]

@@ -26,6 +26,7 @@ from matplotlib.ticker import PercentFormatter
 
 from ..errors import ResultsError
 from ..settings import aimed_at, ordered_models
+from ..tables import white_box
 from .base import (
     _AUC_COLUMNS,
     _as_bool,
@@ -43,8 +44,6 @@ from .base import (
 )
 
 _PANELS = ("BvsL", "CvsL")  #: the discriminators drawn, as in Figs. 6 to 9
-#: Rows of the AUC table that are not a white-box attack of the scored model.
-_NOT_ATTACKS = ("raw", "noise", "shift_up", "shift_down")
 _CERTIFIED_COLUMNS = ("model", "epoch", "epsilon", "discriminator", "method", "jets", "certified_auc", "raw_auc")
 _WORST_COLUMNS = ("model", "epoch", "epsilon", "discriminator", "raw_auc", "fgsm_auc", "worst_auc", "selected")
 _VISIBILITY_COLUMNS = ("model", "epoch", "attack", "epsilon", "largest_ks", "auc_lost")
@@ -91,8 +90,7 @@ def _selected_attacks(auc: pd.DataFrame) -> pd.DataFrame:
         When no row is flagged as selected or none is an attack.
     """
     _require_columns(auc, (*_AUC_COLUMNS, "selected"), "auc table")
-    rows = auc[_as_bool(auc["selected"])]
-    rows = rows[~rows["attack"].isin(_NOT_ATTACKS) & (rows["attack_source"] == rows["model"])]
+    rows = white_box(auc[_as_bool(auc["selected"])])
     if rows.empty:
         raise ResultsError("auc table has no white-box attack at a selected checkpoint")
     return rows
