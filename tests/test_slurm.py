@@ -30,6 +30,8 @@ import yaml
 from slurm_cluster import PARTITION, SlurmCluster, SlurmUnavailable, missing
 from workflow_copy import copy_workflow
 
+from robusttag.settings import FIGURE_KEYS
+
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "profiles/slurm/config.yaml"
 HARD_TIMEOUT = 600  # s, the whole SLURM run; it takes about 3 min on 2 busy cores
@@ -173,14 +175,14 @@ def test_every_job_went_through_slurm_in_few_grouped_jobs(cluster, runs):
     workdir, log, _ = runs
     finished = set(re.findall(r"^Finished jobid: (\d+) \(Rule: (\w+)\)", log, flags=re.MULTILINE))
     # 3 data, 2 trainings, 2 x 2 checkpoints + 2 extra attacks + 2 x 2 strong suites + samples, tables,
-    # 8 figures, all
-    assert len(finished) == 26, sorted(finished)
+    # every figure, all
+    assert len(finished) == 18 + len(FIGURE_KEYS), sorted(finished)
     assert re.findall(r"^\s*localrule (\w+):", log, flags=re.MULTILINE) == ["all"]  # the rest: SLURM
     submitted = SUBMITTED.findall(log)
     slurm_ids = [slurm_id for _, slurm_id, _ in submitted]
     # one SLURM job each: the data chain, each training, the scores with the samples and their
     # two figures (known once both trainings are: the tables ask for both models' checkpoints),
-    # the tables with five figures, and training_history
+    # the tables with the eight figures drawn from them, and training_history
     assert len(slurm_ids) == 6, submitted
     assert len(set(job for job, _, _ in submitted)) == 6  # no group job submitted twice
     states = {job["jobid"]: job for job in cluster.jobs()}
@@ -203,7 +205,7 @@ def test_results_equal_a_local_run(runs):
         pd.testing.assert_frame_equal(history[0][columns], history[1][columns], check_exact=True)
     auc = [pd.read_csv(run / "results/tables/auc.csv") for run in (workdir, local_run)]
     pd.testing.assert_frame_equal(auc[0], auc[1], check_exact=True)
-    assert len(list((workdir / "results/figures").glob("*.png"))) == 8
+    assert len(list((workdir / "results/figures").glob("*.png"))) == len(FIGURE_KEYS)
 
 
 def test_the_profile_asks_for_one_gpu_per_gpu_job(cluster, runs, tmp_path):

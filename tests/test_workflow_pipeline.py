@@ -17,7 +17,7 @@ import torch
 import yaml
 from workflow_copy import copy_workflow
 
-from robusttag.settings import MODES, selected_epoch
+from robusttag.settings import FIGURE_KEYS, MODES, selected_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -190,7 +190,7 @@ def test_every_figure_and_table_is_made(workflow):
     ):
         assert (workflow / "results/tables" / name).stat().st_size > 0
     figures = sorted(p.name for p in (workflow / "results/figures").iterdir())
-    assert len(figures) == 16 and all(p.endswith((".png", ".pdf")) for p in figures)
+    assert len(figures) == 2 * len(FIGURE_KEYS) and all(p.endswith((".png", ".pdf")) for p in figures)
     for mode in ("nominal", "adversarial"):  # every trained epoch scanned (config: epochs all)
         assert sorted(p.name for p in (workflow / f"results/scores/{mode}").glob("epoch_???.parquet")) == [
             "epoch_001.parquet",
@@ -257,7 +257,7 @@ def test_the_whole_dag_with_four_track_slots(tmp_path):
     column = summary["feature_order"].index("trk3_d0")
     mean, std = summary["features"][column]["mean"], summary["features"][column]["std"]
     np.testing.assert_allclose(raw["trk3_d0"].to_numpy(), test["trk3_d0"].to_numpy() * std + mean, rtol=1e-5, atol=1e-6)
-    assert len(list((workdir / "results/figures").glob("*.png"))) == 8
+    assert len(list((workdir / "results/figures").glob("*.png"))) == len(FIGURE_KEYS)
 
 
 def test_the_strong_suite_beats_fgsm_and_the_certified_bound_lies_below_it(workflow):
