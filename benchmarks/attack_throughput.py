@@ -1,6 +1,6 @@
 """Strong-attack throughput: a PGD step against a bare input-gradient pass, and the suite per checkpoint.
 
-    python benchmarks/attack_throughput.py [--jets 60000] [--batch 65536] [--rounds 5] [--device auto]
+    python benchmarks/attack_throughput.py [--jets 40000] [--batch 65536] [--rounds 5] [--device auto]
 
 For the paper's network (random weights: the time does not depend on them) on
 random standardised jets in the constraint box of the default settings:
@@ -11,7 +11,7 @@ random standardised jets in the constraint box of the default settings:
   attack adds to the gradient it cannot do without (goal <= 1.3);
 - the whole default suite (``evaluation.attacks``) at every default eps on
   ``--jets`` jets, batched as the scoring job batches them: the cost of one
-  strong-attack job of the default run (60 000 test jets).
+  strong-attack job of the default run (40 000 test jets).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def step_against_pass(model, target: Target, device, rounds: int) -> tuple[float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--jets", type=int, default=60000, help="test jets of one suite job (the default run's)")
+    parser.add_argument("--jets", type=int, default=40000, help="test jets of one suite job (the default run's)")
     parser.add_argument("--batch", type=int, default=65536, help="stacked jets per pass (evaluation.batch_size)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--device", default="auto")

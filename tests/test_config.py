@@ -149,7 +149,7 @@ def test_schema_accepts_root_files():
 def test_schema_fills_in_the_defaults():
     config = {"dataset": {"source": "synthetic"}}
     validate(config, SCHEMA)
-    assert config["dataset"]["synthetic"]["n_jets"] == 300000
+    assert config["dataset"]["synthetic"]["n_jets"] == 200000
     assert config["dataset"]["root"] == {"files": [], "tree": "jets"}
     assert config["preprocess"] == {
         "n_tracks": 6,

@@ -70,7 +70,7 @@ def _known(cls, section: dict, where: str) -> dict:
 
 @dataclass(frozen=True)
 class SyntheticSettings:
-    n_jets: int = 300_000
+    n_jets: int = 200_000
     seed: int = 1
     difficulty: dict = field(default_factory=dict)  #: overrides of sources.synthetic.Difficulty
 
@@ -202,8 +202,8 @@ class TrainingSettings:
     device: str = "auto"
     lr: float = 1e-3
     lr_decay_epochs: float = 30.0  #: lr(epoch) = lr / (1 + epoch / lr_decay_epochs)
-    batch_size: int = 8192
-    max_epochs: int = 60
+    batch_size: int = 4096
+    max_epochs: int = 15
     patience: int = 10  #: epochs without a lower validation loss before stopping
     focal_gamma: float = 25.0
     epsilon: float = 0.01  #: FGSM step of adversarial training, standardised units
