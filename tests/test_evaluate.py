@@ -23,7 +23,9 @@ from robusttag.evaluate import (
     load_test_set,
     predict,
     score_checkpoint,
+    score_validation,
 )
+from robusttag.metrics import DISCRIMINATORS, discriminant
 from robusttag.model import Tagger
 from robusttag.preprocess import preprocess
 from robusttag.settings import (
@@ -41,7 +43,15 @@ from robusttag.settings import (
 )
 from robusttag.sources.synthetic import generate
 from robusttag.strong_attacks import score_strong_attacks
-from robusttag.tables import checkpoint_trend, combined_scores, summary_markdown, write_tables
+from robusttag.tables import (
+    checkpoint_trend,
+    combined_scores,
+    metrics_tables,
+    summary_markdown,
+    with_relative_drops,
+    write_tables,
+)
+from robusttag.uncertainties import Bootstrap, resampled_aucs, standard_error
 
 # --- FGSM on a 3-feature linear model, by hand ---------------------------------------
 
@@ -289,6 +299,8 @@ def test_tables_and_summary_from_scores(score_files, tmp_path):
     auc = write_tables(
         score_files,
         [],
+        None,
+        [],
         [],
         [],
         {"nominal": 2, "adversarial": 2},
@@ -308,7 +320,38 @@ def test_tables_and_summary_from_scores(score_files, tmp_path):
     assert len(roc) == len(table) * 201
     text = (tmp_path / "summary.md").read_text()
     assert "| nominal | BvsL |" in text and "adversarial over nominal" in text
-    assert text == summary_markdown(auc, settings)
+    # the same seed gives the same resamples: the summary is reproduced from the scores
+    _, _, replicas = metrics_tables(combined_scores(score_files), False, settings.bootstrap, settings.bootstrap_seed)
+    assert text == summary_markdown(auc, settings, replicas=replicas)
+    assert text.count(" ± ") >= 6 * 7 and "Errors are statistical only" in text
+
+
+def test_statistical_errors_are_the_paired_bootstrap_of_the_test_jets(score_files):
+    scores = combined_scores(score_files)
+    auc, _, replicas = metrics_tables(scores, False, bootstrap=50, bootstrap_seed=4)
+    assert (auc["auc_err"] > 0).all() and len(replicas) == len(auc)
+    # one row by hand: the nominal model's raw CvsL AUC over the same 50 resamples of the 600 test jets
+    jets = scores[(scores["model"] == "nominal") & (scores["attack"] == "raw")]
+    labels = jets["label"].to_numpy()
+    signal, background = DISCRIMINATORS["CvsL"]
+    both = np.flatnonzero((labels == signal) | (labels == background))
+    p = jets[["p_b", "p_c", "p_light"]].to_numpy()
+    by_hand = resampled_aucs(
+        Bootstrap(600, 50, seed=4), both, discriminant(p[both, signal], p[both, background]), labels[both] == signal
+    )
+    row = auc[(auc["model"] == "nominal") & (auc["attack"] == "raw") & (auc["discriminator"] == "CvsL")]
+    assert row["auc_err"].item() == pytest.approx(standard_error(by_hand), rel=1e-12)
+    # a drop's error from the same resamples of raw and attacked jets is smaller than the two errors combined
+    drops = with_relative_drops(auc, replicas)
+    raw = drops[drops["attack"] == "raw"]
+    assert (raw["relative_drop"] == 0).all() and (raw["relative_drop_err"] == 0).all()
+    own = drops[(drops["attack"] == "fgsm") & (drops["attack_source"] == drops["model"])].merge(
+        raw[["model", "epoch", "discriminator", "auc", "auc_err"]],
+        on=["model", "epoch", "discriminator"],
+        suffixes=("", "_raw"),
+    )
+    unpaired = np.hypot(own["auc_err"], own["auc_err_raw"]) / own["auc_raw"]
+    assert (own["relative_drop_err"] < unpaired).all()
 
 
 def _tidy(model, rows):
@@ -410,7 +453,7 @@ def strong_files(workspace, tmp_path_factory):
     return files
 
 
-def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, score_files, tmp_path):
+def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, score_files, workspace, tmp_path):
     scores = pq.read_table(strong_files[0][0]).to_pandas()
     attacks = {"pgd", "ngm", "targeted_BvsL", "targeted_CvsL", "targeted_BvsC"}
     assert set(scores["attack"].astype(str)) == attacks
@@ -420,10 +463,20 @@ def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, sco
     assert len(suite) == len(attacks) * 2 and suite["identity_at_zero"].all()
     assert (suite[["immovable_moved", "budget", "cap", "floor"]] == 0).all().all()
     assert checks["zero_gradient_fraction"].between(0, 1).all()
-    names = ("auc", "roc", "worst_case", "checks", "certified", "visibility", "summary")
-    outputs = {k: tmp_path / f"{k}.out" for k in names}
+    names = ("auc", "roc", "worst_case", "checks", "certified", "visibility", "working_points", "scale_factors")
+    outputs = {k: tmp_path / f"{k}.out" for k in (*names, "summary")}
+    validation = [tmp_path / f"{model}_validation.parquet" for model in ("nominal", "adversarial")]
+    pre = workspace / "pre"
+    for model, path in zip(("nominal", "adversarial"), validation):
+        model_dir = workspace / f"models/{model}"
+        score_validation(model_dir, 2, pre / "val.parquet", pre / "preprocessing.json", path, ScoringSettings())
+    scored = pq.read_table(validation[0]).to_pandas()
+    assert len(scored) == pq.ParquetFile(workspace / "pre/val.parquet").metadata.num_rows  # every validation jet
+    assert set(scored["attack"]) == {"raw"} and (scored["model"] == "nominal").all()
     write_tables(
         [*score_files, *(files[0] for files in strong_files)],
+        validation,
+        workspace / "pre/test.parquet",
         *([files[i] for files in strong_files] for i in (1, 2, 3)),
         {"nominal": 2, "adversarial": 2},
         TableSettings(),
@@ -455,3 +508,16 @@ def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, sco
     for _, group in visibility.groupby(["model", "attack"]):
         assert group.sort_values("epsilon")["largest_ks"].is_monotonic_increasing
     assert "How visible each attack is" in text
+    # fixed-cut working points at the selected checkpoints: every attack of the selected epoch, the raw one's SF 1
+    points = pd.read_csv(outputs["working_points"])
+    assert set(points["attack"]) == set(auc["attack"]) and set(points["mistag_target"]) == {0.01, 0.1}
+    assert (points.loc[points["attack"] == "raw", "sf_efficiency"].dropna() == 1).all()
+    assert points["cut"].notna().all() and "Working points at a fixed cut" in text
+    per_bin = pd.read_csv(outputs["scale_factors"])
+    assert len(per_bin) and np.isclose(per_bin.loc[per_bin["attack"] != "raw", "epsilon"], 0.05).all()
+    # the (pT, |eta|) bins cover every jet of the default binning's range: their jets add up to the 600
+    raw = per_bin[(per_bin["attack"] == "raw") & (per_bin["model"] == "nominal") & (per_bin["mistag_target"] == 0.1)]
+    labels = pq.read_table(score_files[0], columns=["attack", "label"]).to_pandas().query("attack == 'raw'")["label"]
+    for disc, (signal, background) in DISCRIMINATORS.items():
+        in_bins = raw.loc[raw["discriminator"] == disc, ["signal_jets", "background_jets"]].sum()
+        assert tuple(in_bins) == ((labels == signal).sum(), (labels == background).sum()), disc

@@ -13,6 +13,7 @@ from robusttag import figures
 from robusttag.errors import ConfigError, ResultsError
 from robusttag.features import feature_label
 from robusttag.figures import base as figure_base
+from robusttag.figures import calibration as figure_calibration
 from robusttag.figures import history as figure_history
 from robusttag.figures import inputs as figure_inputs
 from robusttag.figures import robustness as figure_robustness
@@ -148,7 +149,7 @@ def _low_dpi(request, monkeypatch):
 def drawn(monkeypatch) -> list[dict]:
     """Every figure saved, with the titles and entries of its legends, in drawing order."""
     saved = []
-    for module in (figure_inputs, figure_roc, figure_robustness, figure_history, figure_suite):
+    for module in (figure_inputs, figure_roc, figure_robustness, figure_history, figure_suite, figure_calibration):
 
         def save(fig, path, real=module._save):
             legends = fig.findobj(Legend)
@@ -415,6 +416,7 @@ KEYWORDS = {
     "attack_suite_vs_epsilon": {},
     "worst_case_per_checkpoint": {"summary_epsilon": 0.05},
     "auc_lost_vs_visibility": {},
+    "scale_factors_per_bin": {"summary_epsilon": 0.05},
 }
 
 
@@ -438,6 +440,7 @@ def pipeline_files(tmp_path_factory, roc, suite_auc, certified, visibility, samp
     certified.to_csv(root / "certified.csv", index=False)
     worst_case_table(suite_auc).to_csv(root / "worst_case.csv", index=False)
     visibility.to_csv(root / "visibility.csv", index=False)
+    _scale_factor_tables()[0].to_csv(root / "scale_factors.csv", index=False)
     roc.to_parquet(roc_parquet)
     samples.to_parquet(samples_parquet)
     models = []
@@ -458,6 +461,7 @@ def pipeline_files(tmp_path_factory, roc, suite_auc, certified, visibility, samp
         "attack_suite_vs_epsilon": [str(auc_csv), str(root / "certified.csv")],
         "worst_case_per_checkpoint": [str(root / "worst_case.csv")],
         "auc_lost_vs_visibility": [str(root / "visibility.csv")],
+        "scale_factors_per_bin": [str(root / "scale_factors.csv"), str(root / "worst_case.csv")],
     }
 
 
@@ -644,3 +648,48 @@ def test_auc_lost_against_visibility_one_point_per_attack_and_eps(visibility, tm
     assert {"FGSM", "PGD", "NGM", "targeted CvsL", "nominal", "adversarial"} <= set(drawn[-1]["entries"])
     with pytest.raises(ResultsError, match="visibility table is empty"):
         figures.plot_auc_lost_vs_visibility(visibility.iloc[:0], tmp_path / "x")
+
+
+def _scale_factor_tables():
+    """Per-bin scale factors of both models under FGSM and their targeted attacks (2 x 2 bins), the worst case."""
+    rows = []
+    edges = [(20, 50, 0.0, 1.2), (50, 900, 0.0, 1.2), (20, 50, 1.2, 2.5), (50, 900, 1.2, 2.5)]
+    for m, model in enumerate(MODELS):
+        for disc in ("BvsL", "CvsL"):
+            for a, attack in enumerate(("fgsm", f"targeted_{disc}")):
+                for b, (pt_low, pt_high, eta_low, eta_high) in enumerate(edges):
+                    for target in (0.01, 0.1):
+                        rows.append(dict(
+                            model=model, epoch=2, attack=attack, attack_source=model, epsilon=0.05,
+                            discriminator=disc, mistag_target=target, pt_low=pt_low, pt_high=pt_high,
+                            abs_eta_low=eta_low, abs_eta_high=eta_high, signal_jets=100, background_jets=200,
+                            efficiency=0.5, mistag=0.1, sf_efficiency=0.9 - 0.01 * (b + 4 * a + 8 * m),
+                            sf_efficiency_err=0.01, sf_mistag=1.5 + 0.1 * (b + 4 * a + 8 * m), sf_mistag_err=0.05,
+                        ))  # fmt: skip
+    worst = pd.DataFrame(
+        [dict(model=m, epoch=2, epsilon=0.05, discriminator=d, worst_attack=f"targeted_{d}", selected=True)
+         for m in MODELS for d in ("BvsL", "CvsL")]
+    )  # fmt: skip
+    return pd.DataFrame(rows), worst
+
+
+def test_scale_factors_per_bin_draw_each_series_in_bin_order(tmp_path, drawn):
+    table, worst = _scale_factor_tables()
+    figures.plot_scale_factors_per_bin(table, worst, 0.05, tmp_path / "sf")
+    _assert_written(tmp_path / "sf")
+    axes = drawn[-1]["figure"].axes
+    assert len(axes) == 4  # BvsL and CvsL, efficiency and mistag
+    for ax, column in zip(axes, ("sf_efficiency", "sf_mistag", "sf_efficiency", "sf_mistag")):
+        drawn_series = [np.asarray(line.get_ydata(), float) for line in ax.lines if len(line.get_ydata()) == 4]
+        expected = [
+            table[(table["model"] == model) & (table["attack"] == attack) & (table["mistag_target"] == 0.1)
+                  & (table["discriminator"] == ("BvsL" if ax in axes[:2] else "CvsL"))][column].to_numpy()
+            for model in MODELS for attack in ("fgsm", "targeted_" + ("BvsL" if ax in axes[:2] else "CvsL"))
+        ]  # fmt: skip
+        assert len(drawn_series) == 4
+        for got, want in zip(drawn_series, expected):
+            np.testing.assert_allclose(got, want)
+    assert "nominal, targeted_CvsL" in drawn[-1]["entries"]
+    assert "$\\epsilon = 0.05$, 10% mistag cut" in drawn[-1]["titles"]
+    with pytest.raises(ResultsError, match="no row at epsilon 0.02 and mistag 0.1"):
+        figures.plot_scale_factors_per_bin(table, worst, 0.02, tmp_path / "x")

@@ -12,11 +12,13 @@ from robusttag.metrics import (
     DEFAULT_EFFICIENCIES,
     DISCRIMINATORS,
     auc,
+    cut_at_mistag,
     discriminant,
     discriminator_metrics,
     efficiency_at_mistag,
     roc_curve,
     roc_points,
+    tagged_fraction,
 )
 
 B, C, L = LABELS["b"], LABELS["c"], LABELS["light"]
@@ -224,3 +226,18 @@ def test_discriminator_metrics_rejects_bad_shapes():
         discriminator_metrics(np.ones((4, 2)), np.zeros(4, dtype=int))
     with pytest.raises(ResultsError, match="labels"):
         discriminator_metrics(np.ones((4, 3)), np.zeros(3, dtype=int))
+
+
+def test_a_cut_fixed_at_a_mistag_rate_tags_at_most_that_fraction_of_background():
+    background = np.array([0.9, 0.8, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])
+    is_signal = np.zeros(10, dtype=bool)
+    # 10 %: only the 0.9 jet; 20 %: the tied pair at 0.8 would make 30 %, so still 10 %; 30 %: down to 0.8
+    for target, tagged in ((0.05, 0.0), (0.1, 0.1), (0.2, 0.1), (0.3, 0.3), (1.0, 1.0)):
+        cut = cut_at_mistag(background, is_signal, target)
+        assert tagged_fraction(background, cut) == pytest.approx(tagged), target
+    assert cut_at_mistag(background, is_signal, 0.1) > 0.8  # just above the first group left out
+    weights = np.array([1.0, 3.0, 0, 0, 0, 0, 0, 0, 0, 6.0])  # the 0.9 jet carries 10 % of the weight
+    cut = cut_at_mistag(background, is_signal, 0.1, weights)
+    assert cut > 0.8 and tagged_fraction(background, cut, weights) == pytest.approx(0.1)
+    with pytest.raises(ResultsError, match="no background"):
+        cut_at_mistag([0.5], [True], 0.1)

@@ -100,9 +100,18 @@ def test_each_job_takes_only_its_keys():
         "baselines",
         "noise_seed",
     }
-    assert set(rt.table_config(evaluation)) == {"weighted", "summary_epsilon", "restrict_impact"}
+    assert set(rt.table_config(evaluation)) == {
+        "weighted",
+        "summary_epsilon",
+        "restrict_impact",
+        "bootstrap",
+        "bootstrap_seed",
+        "scale_factor_pt_bins",
+        "scale_factor_abs_eta_bins",
+    }
     assert rt.figure_config("fig7_roc_per_checkpoint", evaluation) == {"summary_epsilon": 0.05, "checkpoints": 4}
     assert rt.figure_config("fig9_auc_drop", evaluation) == {}
+    assert rt.validation_config(evaluation) == {"batch_size": 65536, "device": "auto"}
     assert "adversarial" not in rt.training_config(CONFIG["training"], "nominal")
     assert rt.training_config(CONFIG["training"], "adversarial") == CONFIG["training"]
     params = rt.scoring_config(evaluation, baselines=True)

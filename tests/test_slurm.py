@@ -85,6 +85,7 @@ GPU_RULES = (
     "train",
     "score_checkpoint",
     "score_extra_attacks",
+    "score_validation",
     "score_strong_attacks",
     "score_strong_attacks_per_checkpoint",
     "adversarial_samples",
@@ -174,9 +175,9 @@ def runs(cluster, tmp_path_factory) -> tuple[Path, str, Path]:
 def test_every_job_went_through_slurm_in_few_grouped_jobs(cluster, runs):
     workdir, log, _ = runs
     finished = set(re.findall(r"^Finished jobid: (\d+) \(Rule: (\w+)\)", log, flags=re.MULTILINE))
-    # 3 data, 2 trainings, 2 x 2 checkpoints + 2 extra attacks + 2 x 2 strong suites + samples, tables,
-    # every figure, all
-    assert len(finished) == 18 + len(FIGURE_KEYS), sorted(finished)
+    # 3 data, 2 trainings, 2 x 2 checkpoints + 2 extra attacks + 2 validation scorings + 2 x 2 strong
+    # suites + samples, tables, every figure, all
+    assert len(finished) == 20 + len(FIGURE_KEYS), sorted(finished)
     assert re.findall(r"^\s*localrule (\w+):", log, flags=re.MULTILINE) == ["all"]  # the rest: SLURM
     submitted = SUBMITTED.findall(log)
     slurm_ids = [slurm_id for _, slurm_id, _ in submitted]

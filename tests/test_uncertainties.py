@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from robusttag import uncertainties
 from robusttag.errors import ResultsError
 from robusttag.metrics import auc
 from robusttag.uncertainties import (
@@ -32,17 +33,20 @@ def test_each_resampled_auc_is_the_weighted_auc_with_its_counts():
     jets = np.arange(1000, 1500)  # positions in a larger test set
     bootstrap = Bootstrap(2000, 5, seed=11)
     values = resampled_aucs(bootstrap, jets, scores, is_signal, weights)
-    counts = np.vstack(list(bootstrap.blocks(jets)))
+    counts = np.hstack(list(bootstrap.blocks()))[jets].T
     for b in range(5):
         assert values[b] == pytest.approx(auc(scores, is_signal, counts[b] * weights), abs=1e-12)
 
 
-def test_the_same_seed_gives_the_same_resamples_and_a_subset_sees_its_own_counts():
-    first = np.vstack(list(Bootstrap(300, 40, seed=5).blocks()))
-    again = np.vstack(list(Bootstrap(300, 40, seed=5).blocks(np.arange(100, 200))))
-    assert np.array_equal(first[:, 100:200], again)
-    assert not np.array_equal(first, np.vstack(list(Bootstrap(300, 40, seed=6).blocks())))
-    assert first.mean() == pytest.approx(1.0, abs=0.02)  # Poisson(1) counts
+def test_the_same_seed_gives_the_same_resamples_whether_kept_or_drawn_block_by_block(monkeypatch):
+    kept = np.hstack(list(Bootstrap(300, 70, seed=5).blocks()))
+    monkeypatch.setattr(uncertainties, "KEPT_COUNTS", 0)
+    monkeypatch.setattr(uncertainties, "BLOCK_COUNTS", 300 * 32)  # blocks of 32, 32 and 6 resamples
+    drawn = [*Bootstrap(300, 70, seed=5).blocks()]
+    assert [block.shape[1] for block in drawn] == [32, 32, 6]
+    assert np.array_equal(kept, np.hstack(drawn)) and kept.shape == (300, 70)
+    assert not np.array_equal(kept, np.hstack(list(Bootstrap(300, 70, seed=6).blocks())))
+    assert kept.mean() == pytest.approx(1.0, abs=0.02)  # Poisson(1) counts
 
 
 def test_the_interval_covers_a_known_auc_at_its_nominal_rate():

@@ -98,6 +98,7 @@ def test_an_adversarial_training_key_retrains_only_the_adversarial_mode(workflow
 # The jobs downstream of each artifact, in the test config (2 models x 2 epochs).
 SCAN = {"score_checkpoint": 4}
 EXTRA = {"score_extra_attacks": 2}
+VALIDATION = {"score_validation": 2}
 # config/test.yaml: the strong suite at both epochs (the selected one at every eps, the other at the summary's)
 SELECTED_STRONG, PER_CHECKPOINT = {"score_strong_attacks": 2}, {"score_strong_attacks_per_checkpoint": 2}
 STRONG = SELECTED_STRONG | PER_CHECKPOINT
@@ -115,6 +116,7 @@ TABLES = {
             "attack_suite_vs_epsilon",
             "worst_case_per_checkpoint",
             "auc_lost_vs_visibility",
+            "scale_factors_per_bin",
         )
     },
 }
@@ -130,10 +132,14 @@ RERUNS = {
     "baselines": ("false", EXTRA | TABLES),
     "noise_seed": ("2", EXTRA | TABLES),
     "weighted": ("true", TABLES),
+    "bootstrap": ("20", TABLES),
+    "bootstrap_seed": ("2", TABLES),
+    "scale_factor_pt_bins": ("[20, 100, 900]", TABLES),
+    "scale_factor_abs_eta_bins": ("[0, 2.5]", TABLES),
     "max_jets": ("300", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
     "summary_epsilon": ("0.02", PER_CHECKPOINT | TABLES),
-    "batch_size": ("1024", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
-    "device": ("cpu", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
+    "batch_size": ("1024", SCAN | EXTRA | VALIDATION | STRONG | SAMPLES | TABLES),
+    "device": ("cpu", SCAN | EXTRA | VALIDATION | STRONG | SAMPLES | TABLES),
     "figures.input_features": ("[trk1_d0]", SAMPLES),
     "figures.input_epsilons": ("[0.02]", SAMPLES),
     "figures.uncapped_epsilon": ("0.2", SAMPLES),
@@ -187,6 +193,8 @@ def test_every_figure_and_table_is_made(workflow):
         "attack_checks.csv",
         "certified.csv",
         "visibility.csv",
+        "working_points.csv",
+        "scale_factors.csv",
     ):
         assert (workflow / "results/tables" / name).stat().st_size > 0
     figures = sorted(p.name for p in (workflow / "results/figures").iterdir())
@@ -204,8 +212,8 @@ def test_scoring_jobs_are_grouped_and_claim_the_gpu(workflow):
     assert len(blocks) == 4  # 2 models x 2 epochs
     assert all(re.search(r"resources: .*\bgpu=1\b", block) for block in blocks)
     smk = (ROOT / "workflow/rules/evaluate.smk").read_text()
-    # the FGSM scan (with its extra-attacks variant) and the strong suite: all scoring in one group
-    assert smk.count('group:\n        "scores"') == 2
+    # the FGSM scan (with its extra-attacks variant), the validation scores and the strong suite: one group
+    assert smk.count('group:\n        "scores"') == 3
     strong = snakemake(workflow, "--forcerun", "score_strong_attacks", "--dry-run").stdout
     blocks = re.findall(r"^\s*rule score_strong_attacks:\n(.*?)(?=\n\n|\Z)", strong, flags=re.MULTILINE | re.DOTALL)
     assert len(blocks) == 2 and all(re.search(r"resources: .*\bgpu=1\b", block) for block in blocks)

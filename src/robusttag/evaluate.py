@@ -305,6 +305,33 @@ def score_checkpoint(
     log.info("%s: %d rows from %s epoch %d", output, table.num_rows, name, epoch)
 
 
+def score_validation(
+    model_dir: str | os.PathLike,
+    epoch: int,
+    validation_path: str | os.PathLike,
+    summary_path: str | os.PathLike,
+    output: str | os.PathLike,
+    settings: ScoringSettings,
+    *,
+    threads: int | None = None,
+) -> None:
+    """Write the raw scores of the validation split (attack ``raw``): where the
+    fixed-cut working points get their cuts (:mod:`.working_points`).
+
+    Every validation jet is scored (``max_jets`` limits the test jets only).
+    """
+    device = job_device(settings.device, threads)
+    data = load_split(validation_path, read_summary(summary_path), device, with_movable=False)
+    name = Path(model_dir).name
+    model = load_tagger(Path(model_dir) / checkpoint_name(epoch), device)
+    validation = TestSet(data, None, None)  # scores_of reads the labels and weights only
+    p = predict(model, data.x, settings.batch_size).cpu().numpy()
+    table = scores_of((name, epoch), validation, {("raw", NO_SOURCE, 0.0): p})
+    with atomic_output(output) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    log.info("%s: %d validation jets from %s epoch %d", output, table.num_rows, name, epoch)
+
+
 def adversarial_samples(
     checkpoints: dict[str, str | os.PathLike],
     test_path: str | os.PathLike,

@@ -226,3 +226,45 @@ def discriminator_metrics(
     """
     curves = discriminator_curves(probabilities, labels, weights)
     return {name: curve_metrics(*curve, mistags) for name, curve in curves.items()}
+
+
+# ---------------------------------------------------------------------------
+# Working points at a fixed cut (the analyst's definition)
+# ---------------------------------------------------------------------------
+
+
+def cut_at_mistag(scores, is_signal, target: float, weights=None) -> float:
+    """The lowest threshold (tag if score >= t) whose background mistag rate does not exceed ``target``.
+
+    Fixed once on a reference sample (raw validation jets), the cut is then
+    applied unchanged to other samples (:func:`tagged_fraction`): the working
+    point as an analysis uses it, unlike :func:`efficiency_at_mistag`, which
+    re-tunes the cut on each sample. A group of equal background scores is
+    tagged or not as a whole, so the mistag reached may lie below ``target``.
+
+    Raises
+    ------
+    ResultsError
+        When the inputs are malformed or there is no background weight.
+    """
+    scores, is_signal, weights = _check_inputs(scores, is_signal, weights)
+    background = scores[~is_signal]
+    w = np.ones(background.size) if weights is None else weights[~is_signal]
+    if not w.sum() > 0:
+        raise ResultsError("no background jets (or zero total background weight): no cut at a mistag rate")
+    order = np.argsort(background)[::-1]
+    descending, fraction = background[order], np.cumsum(w[order]) / w.sum()
+    # the fraction tagged by a cut at a score counts every jet of that score: take the last of each group
+    group_ends = np.append(np.flatnonzero(np.diff(descending)), descending.size - 1)
+    over = group_ends[fraction[group_ends] > target]
+    if over.size == 0:
+        return float("-inf")  # every background jet may be tagged
+    return float(np.nextafter(descending[over[0]], np.inf))  # just above the first group that would exceed it
+
+
+def tagged_fraction(scores, cut: float, weights=None) -> float:
+    """The (weighted) fraction of jets with score >= ``cut`` (NaN without weight)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    w = np.ones(scores.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    total = w.sum()
+    return float(w[scores >= cut].sum() / total) if total > 0 else float("nan")

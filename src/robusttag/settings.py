@@ -274,6 +274,9 @@ _SCORING_BATCH = 65536
 _CERTIFIED_JETS = 500
 #: test jets whose raw and attacked distributions are compared (KS, Wasserstein-1)
 _VISIBILITY_JETS = 10000
+_BOOTSTRAP = 100
+_PT_BINS = (20.0, 30.0, 50.0, 70.0, 100.0, 150.0, 200.0, 300.0, 500.0, 900.0)
+_ABS_ETA_BINS = (0.0, 1.2, 2.5)
 
 
 @dataclass(frozen=True)
@@ -329,6 +332,20 @@ class TableSettings:
     weighted: bool = False  #: metrics with the test jets' flavour weights
     summary_epsilon: float = 0.05  #: the epsilon of the summary
     restrict_impact: float | None = _CAP  #: quoted in the summary
+    bootstrap: int = _BOOTSTRAP  #: resamples of the test jets for the statistical errors (0: none)
+    bootstrap_seed: int = 1
+    scale_factor_pt_bins: tuple[float, ...] = _PT_BINS  #: GeV, the fixed-cut scale factors per bin
+    scale_factor_abs_eta_bins: tuple[float, ...] = _ABS_ETA_BINS
+
+    def __post_init__(self) -> None:
+        if self.bootstrap == 1 or self.bootstrap < 0:
+            raise ConfigError(
+                f"evaluation.bootstrap must be 0 (no errors) or at least 2 resamples, got {self.bootstrap}"
+            )
+        for name in ("scale_factor_pt_bins", "scale_factor_abs_eta_bins"):
+            edges = getattr(self, name)
+            if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] < 0:
+                raise ConfigError(f"evaluation.{name} must be at least two increasing edges >= 0, got {list(edges)}")
 
 
 @dataclass(frozen=True)
@@ -499,6 +516,10 @@ class EvaluationSettings:
     weighted: bool = False
     max_jets: int | None = None
     summary_epsilon: float = 0.05  #: the epsilon of the summary and of Figs. 4, 7 and 8
+    bootstrap: int = _BOOTSTRAP
+    bootstrap_seed: int = 1
+    scale_factor_pt_bins: tuple[float, ...] = _PT_BINS
+    scale_factor_abs_eta_bins: tuple[float, ...] = _ABS_ETA_BINS
     batch_size: int = _SCORING_BATCH
     device: str = "auto"
     epsilon_scale: str = "unit"
@@ -511,6 +532,7 @@ class EvaluationSettings:
 
     def __post_init__(self) -> None:
         self._part(ScoringSettings)  # its own checks of the epsilons, the cap and max_jets
+        self._part(TableSettings)  # and of the bootstrap
         if self.summary_epsilon not in self.epsilons:
             raise ConfigError(
                 f"evaluation.summary_epsilon {self.summary_epsilon} must be one of evaluation.epsilons "
@@ -575,6 +597,7 @@ FIGURE_KEYS: dict[str, tuple[str, ...]] = {
     "attack_suite_vs_epsilon": (),
     "worst_case_per_checkpoint": ("summary_epsilon",),
     "auc_lost_vs_visibility": (),
+    "scale_factors_per_bin": ("summary_epsilon",),
 }
 
 
@@ -611,6 +634,12 @@ def strong_attack_config(evaluation: dict, *, per_checkpoint: bool = False) -> d
         values["certified_jets"], values["visibility_jets"] = 0, 0
         del values["certified_method"]
     return values
+
+
+def validation_config(evaluation: dict) -> dict:
+    """The validation-scoring rule's params: how it runs, nothing that changes its scores."""
+    scoring = _subset(ScoringSettings, evaluation)
+    return {key: scoring[key] for key in ("batch_size", "device")}
 
 
 def sample_config(evaluation: dict) -> dict:

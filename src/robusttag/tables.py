@@ -12,8 +12,10 @@ from pandas.api.types import union_categoricals
 
 from .errors import ResultsError
 from .io import atomic_output
-from .metrics import DISCRIMINATORS, curve_metrics, discriminator_curves, mistag_on_grid
+from .metrics import DISCRIMINATORS, curve_metrics, discriminant, discriminator_curves, mistag_on_grid
 from .settings import TableSettings, aimed_at, ordered_models
+from .uncertainties import Bootstrap, binomial_error, effective_jets, resampled_aucs, standard_error
+from .working_points import fixed_cut_tables
 
 KEYS = ["model", "epoch", "attack", "attack_source", "epsilon", "discriminator"]
 MISTAGS = (0.01, 0.1)
@@ -73,27 +75,90 @@ def _groups(scores: pd.DataFrame):
     return sorted(positions.items())
 
 
-def metrics_tables(scores: pd.DataFrame, weighted: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(auc, roc): one AUC row per KEYS with efficiencies at fixed mistag, and
-    the mistag rate on a fixed efficiency grid for every curve.
+#: (model, epoch, attack, attack_source, epsilon, discriminator) -> the AUC of every bootstrap resample
+Replicas = dict[tuple, np.ndarray]
+
+
+def metrics_tables(
+    scores: pd.DataFrame, weighted: bool, bootstrap: int = 0, bootstrap_seed: int = 1
+) -> tuple[pd.DataFrame, pd.DataFrame, Replicas]:
+    """(auc, roc, replicas): one AUC row per KEYS with efficiencies at fixed
+    mistag and their statistical errors, the mistag rate on a fixed efficiency
+    grid for every curve, and the resampled AUCs behind the errors.
+
+    ``auc_err`` is the standard deviation of the AUC over ``bootstrap`` Poisson
+    resamples of the test jets (:mod:`.uncertainties`; NaN with 0), the same
+    resamples for every curve, so that differences get paired errors
+    (:func:`with_relative_drops`); ``eff_at_mistag_*_err`` are binomial, over
+    the effective number of signal jets (the cut's own fluctuation left out).
+
+    Raises
+    ------
+    ResultsError
+        When a curve does not score the same number of jets as the others
+        (a bootstrap pairs the jets by their position in the test set).
     """
     # the columns as arrays once: a pandas group per curve costs more than its ROC curve
     probabilities = scores[["p_b", "p_c", "p_light"]].to_numpy()
     labels, weights = scores["label"].to_numpy(), scores["weight"].to_numpy(np.float64)
-    auc_rows, roc_parts = [], []
-    for key, rows in _groups(scores):
+    groups = _groups(scores)
+    resamples = Bootstrap(len(groups[0][1]), bootstrap, bootstrap_seed) if bootstrap and groups else None
+    auc_rows, roc_parts, replicas = [], [], {}
+    for key, rows in groups:
         aim = aimed_at(key[2])  # an attack aimed at one discriminator is measured on that one only
+        jet_weights = weights[rows] if weighted else None
         curves = discriminator_curves(
-            probabilities[rows], labels[rows], weights[rows] if weighted else None, names=None if aim is None else [aim]
+            probabilities[rows], labels[rows], jet_weights, names=None if aim is None else [aim]
         )
+        if resamples is not None and len(rows) != resamples.n_jets:
+            raise ResultsError(f"{dict(zip(KEYS, key))} scores {len(rows)} jets, other curves {resamples.n_jets}")
         for name, (efficiency, mistag) in curves.items():
             identity = dict(zip(KEYS, (*key, name)))
-            auc_rows.append(identity | curve_metrics(efficiency, mistag, MISTAGS))
+            row = identity | curve_metrics(efficiency, mistag, MISTAGS)
+            replica, errors = _statistical_errors(row, probabilities[rows], labels[rows], jet_weights, name, resamples)
+            auc_rows.append(row | errors)
+            if replica is not None:
+                replicas[tuple(identity.values())] = replica
             on_grid = mistag_on_grid(efficiency, mistag, EFFICIENCY_GRID)
             roc_parts.append(pd.DataFrame(identity | {"efficiency": EFFICIENCY_GRID, "mistag": on_grid}))
     auc = pd.DataFrame(auc_rows)
     auc = _with_scale_factor(auc)
-    return auc, pd.concat(roc_parts, ignore_index=True)
+    return auc, pd.concat(roc_parts, ignore_index=True), replicas
+
+
+def _statistical_errors(metrics: dict, probabilities, labels, weights, name: str, resamples: Bootstrap | None):
+    """(resampled AUCs or None, {"auc_err": ..., "eff_at_mistag_*_err": ...}) of one discriminator's curve."""
+    signal, background = DISCRIMINATORS[name]
+    jets = np.flatnonzero((labels == signal) | (labels == background))
+    is_signal = labels[jets] == signal
+    signal_weights = np.ones(int(is_signal.sum())) if weights is None else weights[jets][is_signal]
+    n_signal = effective_jets(signal_weights)
+    errors = {"auc_err": np.nan} | {
+        f"{m}_err": binomial_error(metrics[m], n_signal) for m in metrics if m.startswith("eff_at_mistag_")
+    }
+    if resamples is None:
+        return None, errors
+    scores = discriminant(probabilities[jets, signal], probabilities[jets, background])
+    replica = resampled_aucs(resamples, jets, scores, is_signal, None if weights is None else weights[jets])
+    return replica, errors | {"auc_err": standard_error(replica)}
+
+
+def with_relative_drops(auc: pd.DataFrame, replicas: Replicas) -> pd.DataFrame:
+    """``relative_drop`` = (raw AUC - AUC) / raw AUC of every row against the raw row of its
+    model, epoch and discriminator, and ``relative_drop_err`` from the same resamples of both.
+    """
+    raw = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])
+    reference = raw["auc"].reindex(pd.MultiIndex.from_frame(auc[["model", "epoch", "discriminator"]])).to_numpy()
+    errors = []
+    for row in auc.itertuples(index=False):
+        attacked = replicas.get(tuple(getattr(row, k) for k in KEYS))
+        key = (row.model, row.epoch, "raw", "none", 0.0, row.discriminator)
+        unattacked = replicas.get(key)
+        if attacked is None or unattacked is None:
+            errors.append(np.nan)
+        else:
+            errors.append(standard_error((unattacked - attacked) / unattacked))
+    return auc.assign(relative_drop=(reference - auc["auc"].to_numpy()) / reference, relative_drop_err=errors)
 
 
 def _with_scale_factor(auc: pd.DataFrame) -> pd.DataFrame:
@@ -131,16 +196,21 @@ def worst_case_table(auc: pd.DataFrame) -> pd.DataFrame:
     """Per (model, epoch, eps, discriminator) where the strong suite ran: raw, FGSM and worst AUC.
 
     The worst case is the lowest AUC over FGSM and every attack of the suite,
-    with the attack that reached it; relative drops are (raw - AUC) / raw.
+    with the attack that reached it; relative drops are (raw - AUC) / raw. The
+    ``*_err`` columns are the AUC table's statistical errors of those rows
+    (NaN where it has none).
     """
+    auc = auc.assign(**{c: auc[c] if c in auc else np.nan for c in ("auc_err", "relative_drop_err")})
     attacked = white_box(auc)
     where = ["model", "epoch", "epsilon"]  # where the strong suite ran
     attacked = attacked.merge(attacked.loc[attacked["attack"] != "fgsm", where].drop_duplicates(), on=where)
     raw = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])["auc"]
+    raw_err = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])["auc_err"]
     rows = []
     for (model, epoch, eps, disc), group in attacked.groupby(["model", "epoch", "epsilon", "discriminator"]):
         worst = group.loc[group["auc"].idxmin()]
-        fgsm = group.loc[group["attack"] == "fgsm", "auc"]
+        fgsm = group[group["attack"] == "fgsm"]
+        fgsm = fgsm.iloc[0] if len(fgsm) else pd.Series(np.nan, index=group.columns)
         reference = raw.get((model, epoch, disc), np.nan)
         rows.append(
             {
@@ -149,16 +219,27 @@ def worst_case_table(auc: pd.DataFrame) -> pd.DataFrame:
                 "epsilon": eps,
                 "discriminator": disc,
                 "raw_auc": reference,
-                "fgsm_auc": float(fgsm.iloc[0]) if len(fgsm) else np.nan,
+                "fgsm_auc": float(fgsm["auc"]),
                 "worst_auc": float(worst["auc"]),
                 "worst_attack": worst["attack"],
-                "fgsm_relative_drop": (reference - (float(fgsm.iloc[0]) if len(fgsm) else np.nan)) / reference,
+                "fgsm_relative_drop": (reference - float(fgsm["auc"])) / reference,
                 "worst_relative_drop": (reference - float(worst["auc"])) / reference,
+                "raw_auc_err": raw_err.get((model, epoch, disc), np.nan),
+                "fgsm_auc_err": float(fgsm["auc_err"]),
+                "worst_auc_err": float(worst["auc_err"]),
+                "fgsm_relative_drop_err": float(fgsm["relative_drop_err"]),
+                "worst_relative_drop_err": float(worst["relative_drop_err"]),
                 "selected": bool(worst["selected"]),
             }
         )
-    columns = ["model", "epoch", "epsilon", "discriminator", "raw_auc", "fgsm_auc", "worst_auc", "worst_attack"]
-    return pd.DataFrame(rows, columns=[*columns, "fgsm_relative_drop", "worst_relative_drop", "selected"])
+    return pd.DataFrame(rows, columns=WORST_CASE_COLUMNS)
+
+
+WORST_CASE_COLUMNS = (
+    "model", "epoch", "epsilon", "discriminator", "raw_auc", "fgsm_auc", "worst_auc", "worst_attack",
+    "fgsm_relative_drop", "worst_relative_drop", "raw_auc_err", "fgsm_auc_err", "worst_auc_err",
+    "fgsm_relative_drop_err", "worst_relative_drop_err", "selected",
+)  # fmt: skip
 
 
 def _read_rows(path) -> pd.DataFrame:
@@ -271,12 +352,37 @@ def checks_table(auc: pd.DataFrame, check_files) -> pd.DataFrame:
 
 
 def _value(auc: pd.DataFrame, column: str, **where) -> float:
+    if column not in auc:
+        return float("nan")
     rows = auc
     for key, value in where.items():
         rows = rows[np.isclose(rows[key], value)] if key == "epsilon" else rows[rows[key] == value]
     if len(rows) != 1:
         return float("nan")
     return float(rows[column].iloc[0])
+
+
+def _with_error(value: float, error: float, spec: str) -> str:
+    """The value and its error for the summary, both in the value's format; the value alone without one."""
+    if np.isnan(error) or np.isnan(value):
+        return _shown(value, spec)
+    return f"{_shown(value, spec)} ± {_shown(error, spec)}"
+
+
+def ratio_error(replicas: Replicas | None, numerator: tuple, denominator: tuple) -> float:
+    """The statistical error of a ratio of two relative AUC drops, from the same resamples of both.
+
+    ``numerator`` and ``denominator`` are (raw key, attacked key) pairs of
+    :data:`Replicas` keys (NaN where one is missing).
+    """
+    if replicas is None or any(k not in replicas for k in (*numerator, *denominator)):
+        return np.nan
+
+    def drop(raw_key, attacked_key):
+        return (replicas[raw_key] - replicas[attacked_key]) / replicas[raw_key]
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return standard_error(drop(*numerator) / drop(*denominator))
 
 
 def _shown(value: float, spec: str) -> str:
@@ -339,10 +445,16 @@ def summary_markdown(
     worst_case: pd.DataFrame | None = None,
     certified: pd.DataFrame | None = None,
     visibility: pd.DataFrame | None = None,
+    replicas: Replicas | None = None,
+    working_points: pd.DataFrame | None = None,
 ) -> str:
     """The selected checkpoints' numbers: raw AUCs, relative AUC drops under
-    FGSM and the baselines, efficiency at 1 % mistag and its scale factor.
+    FGSM and the baselines, efficiency at 1 % mistag and its scale factor,
+    each with its statistical error where the AUC table has one (``replicas``:
+    the resampled AUCs, for the errors of the adversarial/nominal ratios).
     """
+    if "relative_drop_err" not in auc:
+        auc = with_relative_drops(auc, replicas or {})
     eps = settings.summary_epsilon
     chosen = auc[auc["selected"]]
     epochs = chosen.groupby("model")["epoch"].first().to_dict()
@@ -355,6 +467,7 @@ def summary_markdown(
         + ".",
         f"Attacks at epsilon = {eps:g} (standardised units), {cap}; metrics "
         + ("weighted by flavour weights." if settings.weighted else "unweighted, as in the paper."),
+        *_errors_note(settings),
         "",
         "| model | discriminator | raw AUC | FGSM AUC | relative drop | noise drop | shift-up drop "
         "| eff. @ 1 % mistag | under FGSM | scale factor |",
@@ -367,28 +480,33 @@ def summary_markdown(
             raw = _value(chosen, "auc", attack="raw", **common)
             if np.isnan(raw):
                 continue
-            fgsm = _value(chosen, "auc", attack="fgsm", attack_source=model, epsilon=eps, **common)
-            noise = _value(chosen, "auc", attack="noise", epsilon=eps, **common)
-            shift = _value(chosen, "auc", attack="shift_up", epsilon=eps, **common)
-            eff = _value(chosen, "eff_at_mistag_0.01", attack="raw", **common)
-            eff_fgsm = _value(chosen, "eff_at_mistag_0.01", attack="fgsm", attack_source=model, epsilon=eps, **common)
-            drops[model, disc] = (raw - fgsm) / raw
+            own = dict(attack="fgsm", attack_source=model, epsilon=eps, **common)
+            noise, shift = dict(attack="noise", epsilon=eps, **common), dict(attack="shift_up", epsilon=eps, **common)
+            eff = "eff_at_mistag_0.01"
+            drops[model, disc] = _value(chosen, "relative_drop", **own)
             cells = [
-                raw,
-                fgsm,
-                drops[model, disc],
-                (raw - noise) / raw,
-                (raw - shift) / raw,
-                eff,
-                eff_fgsm,
-                _ratio(eff_fgsm, eff),
+                (raw, _value(chosen, "auc_err", attack="raw", **common), ".4f"),
+                (_value(chosen, "auc", **own), _value(chosen, "auc_err", **own), ".4f"),
+                (drops[model, disc], _value(chosen, "relative_drop_err", **own), ".2%"),
+                (_value(chosen, "relative_drop", **noise), _value(chosen, "relative_drop_err", **noise), ".2%"),
+                (_value(chosen, "relative_drop", **shift), _value(chosen, "relative_drop_err", **shift), ".2%"),
+                (
+                    _value(chosen, eff, attack="raw", **common),
+                    _value(chosen, eff + "_err", attack="raw", **common),
+                    ".3f",
+                ),
+                (_value(chosen, eff, **own), _value(chosen, eff + "_err", **own), ".3f"),
+                (_ratio(_value(chosen, eff, **own), _value(chosen, eff, attack="raw", **common)), np.nan, ".3f"),
             ]
-            specs = [".4f", ".4f", ".2%", ".2%", ".2%", ".3f", ".3f", ".3f"]
-            lines.append(f"| {model} | {disc} | " + " | ".join(map(_shown, cells, specs)) + " |")
+            lines.append(f"| {model} | {disc} | " + " | ".join(_with_error(*cell) for cell in cells) + " |")
     lines += ["", "Relative AUC drop under its own FGSM, adversarial over nominal:", ""]
+    epochs_of = {m: int(e) for m, e in epochs.items()}
     for disc in DISCRIMINATORS:
         ratio = _ratio(drops.get(("adversarial", disc), np.nan), drops.get(("nominal", disc), np.nan))
-        lines.append(f"- {disc}: {_shown(ratio, '.2f')}")
+        error = ratio_error(
+            replicas, *(_drop_keys(m, epochs_of.get(m), "fgsm", m, eps, disc) for m in ("adversarial", "nominal"))
+        )
+        lines.append(f"- {disc}: {_with_error(float(ratio), error, '.3f' if np.isfinite(error) else '.2f')}")
     lines += [
         "",
         "Cross attacks (AUC of the target model under FGSM crafted on the source model):",
@@ -405,12 +523,77 @@ def summary_markdown(
             lines.append(f"| {target} | {source} | {_shown(values[0], '.4f')} | {_shown(values[1], '.4f')} |")
     lines += _trend_lines(auc, ordered_models(epochs), eps)
     if worst_case is not None and len(worst_case):
-        lines += _worst_case_lines(worst_case, ordered_models(epochs), eps)
+        lines += _worst_case_lines(worst_case, ordered_models(epochs), eps, replicas)
+    if working_points is not None and len(working_points):
+        lines += _fixed_cut_lines(working_points, worst_case, ordered_models(epochs), eps)
     if certified is not None and len(certified):
         lines += _certified_lines(certified, ordered_models(epochs), eps)
     if visibility is not None and len(visibility):
         lines += _visibility_lines(visibility, ordered_models(epochs), eps)
     return "\n".join(lines) + "\n"
+
+
+def _fixed_cut_lines(working_points: pd.DataFrame, worst_case: pd.DataFrame | None, models, eps: float) -> list[str]:
+    """Efficiency and mistag at cuts fixed on raw validation jets; scale factors under FGSM and the worst attack."""
+    lines = [
+        "",
+        f"Working points at a fixed cut (epsilon = {eps:g}): the cut is fixed on the raw validation jets at the target "
+        "mistag rate (light jets for BvsL and CvsL, c jets for BvsC) and applied unchanged to the attacked test jets, "
+        "as an analysis applies a calibrated working point to data; SF = attacked / raw at that cut. (The first "
+        "table's efficiency at 1 % mistag re-tunes the cut on each sample instead, as the paper does.)",
+        "",
+        "| model | discriminator | mistag target | raw eff. | raw mistag | FGSM SF eff. | FGSM SF mistag "
+        "| worst attack | its SF eff. | its SF mistag |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    chosen = working_points[np.isclose(working_points["epsilon"], eps) | (working_points["attack"] == "raw")]
+    for model in models:
+        for disc in DISCRIMINATORS:
+            worst = _worst_attack(worst_case, model, disc, eps)
+            for target in sorted(chosen["mistag_target"].unique()):
+                common = dict(model=model, discriminator=disc, mistag_target=target)
+                raw = dict(attack="raw", **common)
+                fgsm = dict(attack="fgsm", attack_source=model, epsilon=eps, **common)
+                strongest = dict(attack=worst, attack_source=model, epsilon=eps, **common)
+                if np.isnan(_value(chosen, "efficiency", **raw)):
+                    continue
+
+                def cell(column, where, spec=".3f"):
+                    return _with_error(_value(chosen, column, **where), _value(chosen, column + "_err", **where), spec)
+
+                cells = [cell("efficiency", raw), cell("mistag", raw, ".4f")]
+                cells += [cell("sf_efficiency", fgsm), cell("sf_mistag", fgsm), worst or "n/a"]
+                cells += [cell("sf_efficiency", strongest), cell("sf_mistag", strongest)]
+                lines.append(f"| {model} | {disc} | {target:g} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _worst_attack(worst_case: pd.DataFrame | None, model: str, disc: str, eps: float) -> str | None:
+    """The attack behind the worst case of a model's selected checkpoint (None where the suite did not run)."""
+    if worst_case is None or not len(worst_case):
+        return None
+    rows = worst_case[
+        worst_case["selected"]
+        & (worst_case["model"] == model)
+        & (worst_case["discriminator"] == disc)
+        & np.isclose(worst_case["epsilon"], eps)
+    ]
+    return str(rows["worst_attack"].iloc[0]) if len(rows) == 1 else None
+
+
+def _errors_note(settings: TableSettings) -> list[str]:
+    if not settings.bootstrap:
+        return []
+    return [
+        f"Errors are statistical only: the standard deviation over {settings.bootstrap} Poisson resamples of the "
+        "test jets, the same resamples for every model and attack (so a drop or a ratio has the smaller error of "
+        "paired quantities); efficiencies have binomial errors. The spread over training seeds is not included."
+    ]
+
+
+def _drop_keys(model: str, epoch, attack: str, source: str, eps: float, disc: str) -> tuple[tuple, tuple]:
+    """The :data:`Replicas` keys (raw, attacked) of a model's relative drop under an attack."""
+    return (model, epoch, "raw", "none", 0.0, disc), (model, epoch, attack, source, round(eps, 6), disc)
 
 
 def _visibility_lines(visibility: pd.DataFrame, models, eps: float) -> list[str]:
@@ -463,8 +646,8 @@ def _certified_lines(certified: pd.DataFrame, models, eps: float) -> list[str]:
     return lines
 
 
-def _worst_case_lines(worst_case: pd.DataFrame, models, eps: float) -> list[str]:
-    """The selected checkpoints under the worst attack of the suite, beside FGSM."""
+def _worst_case_lines(worst_case: pd.DataFrame, models, eps: float, replicas: Replicas | None = None) -> list[str]:
+    """The selected checkpoints under the worst attack of the suite, beside FGSM, with statistical errors."""
     chosen = worst_case[worst_case["selected"] & np.isclose(worst_case["epsilon"], eps)]
     lines = [
         "",
@@ -474,7 +657,7 @@ def _worst_case_lines(worst_case: pd.DataFrame, models, eps: float) -> list[str]
         "| model | discriminator | raw AUC | FGSM AUC | worst AUC | worst attack | FGSM drop | worst drop |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    drops = {}
+    drops, keys = {}, {}
     for model in models:
         for disc in DISCRIMINATORS:
             row = chosen[(chosen["model"] == model) & (chosen["discriminator"] == disc)]
@@ -482,27 +665,60 @@ def _worst_case_lines(worst_case: pd.DataFrame, models, eps: float) -> list[str]
                 continue
             r = row.iloc[0]
             drops[model, disc] = (r["fgsm_relative_drop"], r["worst_relative_drop"])
-            cells = [r["raw_auc"], r["fgsm_auc"], r["worst_auc"]]
-            text = " | ".join(_shown(v, ".4f") for v in cells)
+            keys[model, disc] = [
+                _drop_keys(model, int(r["epoch"]), a, model, eps, disc) for a in ("fgsm", r["worst_attack"])
+            ]
+            text = " | ".join(
+                _with_error(r[c], r.get(c + "_err", np.nan), ".4f") for c in ("raw_auc", "fgsm_auc", "worst_auc")
+            )
             lines.append(
-                f"| {model} | {disc} | {text} | {r['worst_attack']} | {_shown(r['fgsm_relative_drop'], '.2%')} "
-                f"| {_shown(r['worst_relative_drop'], '.2%')} |"
+                f"| {model} | {disc} | {text} | {r['worst_attack']} "
+                f"| {_with_error(r['fgsm_relative_drop'], r.get('fgsm_relative_drop_err', np.nan), '.2%')} "
+                f"| {_with_error(r['worst_relative_drop'], r.get('worst_relative_drop_err', np.nan), '.2%')} |"
             )
     lines += ["", "Relative AUC drop, adversarial over nominal, under FGSM and under the worst case:", ""]
     for disc in DISCRIMINATORS:
         nominal, adversarial = drops.get(("nominal", disc)), drops.get(("adversarial", disc))
         if nominal is None or adversarial is None:
             continue
-        under_fgsm, under_worst = _ratio(adversarial[0], nominal[0]), _ratio(adversarial[1], nominal[1])
-        lines.append(
-            f"- {disc}: {_shown(float(under_fgsm), '.2f')} under FGSM, {_shown(float(under_worst), '.2f')} "
-            "under the worst case"
-        )
+        texts = []
+        for i, under in enumerate(("FGSM", "the worst case")):
+            ratio = float(_ratio(adversarial[i], nominal[i]))
+            error = ratio_error(replicas, keys["adversarial", disc][i], keys["nominal", disc][i])
+            texts.append(f"{_with_error(ratio, error, '.3f' if np.isfinite(error) else '.2f')} under {under}")
+        lines.append(f"- {disc}: " + ", ".join(texts))
     return lines
+
+
+def _fixed_cut(scores: pd.DataFrame, validation_files, kinematics_path, settings: TableSettings):
+    """(working points, scale factors per bin) at the checkpoints with validation scores (empty without)."""
+    if not validation_files:
+        return pd.DataFrame(), pd.DataFrame()
+    validation = combined_scores(validation_files)
+    groups = _groups(scores)
+    n_jets = len(groups[0][1])
+    resamples = Bootstrap(n_jets, settings.bootstrap, settings.bootstrap_seed) if settings.bootstrap else None
+    kinematics = None
+    if kinematics_path is not None:
+        kinematics = pq.read_table(kinematics_path, columns=["raw_jet_pt", "raw_jet_eta"]).slice(0, n_jets).to_pandas()
+    return fixed_cut_tables(
+        scores,
+        groups,
+        validation,
+        MISTAGS,
+        settings.weighted,
+        resamples,
+        kinematics,
+        settings.scale_factor_pt_bins,
+        settings.scale_factor_abs_eta_bins,
+        settings.summary_epsilon,
+    )
 
 
 def write_tables(
     score_files: list[str | os.PathLike],
+    validation_files: list[str | os.PathLike],
+    kinematics_path: str | os.PathLike | None,
     check_files: list[str | os.PathLike],
     certified_files: list[str | os.PathLike],
     visibility_files: list[str | os.PathLike],
@@ -515,13 +731,18 @@ def write_tables(
     Parameters
     ----------
     score_files : every score file of the run.
+    validation_files : raw validation scores at the selected checkpoints (the
+        fixed-cut working points' cuts; may be empty).
+    kinematics_path : the test split, whose ``raw_jet_pt`` and ``raw_jet_eta``
+        bin the fixed-cut scale factors (None: no per-bin table).
     check_files : the strong attack jobs' checks (may be empty).
     certified_files : their certified AUC bounds (``strong_attacks.certified_table``; may be empty).
     visibility_files : their raw-against-attacked distances per feature (``strong_attacks.visibility_rows``).
     selected : {model: its selected epoch}.
     settings : weighting and the summary's epsilon.
     outputs : paths of ``auc`` (CSV), ``roc`` (Parquet), ``worst_case`` and ``checks``
-        (CSV; only with check files) and ``summary`` (Markdown).
+        (CSV; only with check files), ``working_points`` and ``scale_factors``
+        (CSV; only with validation files) and ``summary`` (Markdown).
 
     Returns
     -------
@@ -533,14 +754,19 @@ def write_tables(
         When a score file lacks a column, or two files score the same attack.
     """
     scores = combined_scores(score_files)
-    auc, roc = metrics_tables(scores, settings.weighted)
-    auc = mark_selected(auc, selected).sort_values(KEYS, ignore_index=True)
+    auc, roc, replicas = metrics_tables(scores, settings.weighted, settings.bootstrap, settings.bootstrap_seed)
+    auc = with_relative_drops(mark_selected(auc, selected).sort_values(KEYS, ignore_index=True), replicas)
     worst_case = worst_case_table(auc)
     certified = certified_bounds(certified_files, settings.weighted)
     with atomic_output(outputs["auc"]) as tmp:
         auc.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_output(outputs["roc"]) as tmp:
         roc.to_parquet(tmp, index=False)
+    working_points, scale_factors = _fixed_cut(scores, validation_files, kinematics_path, settings)
+    for name, table in (("working_points", working_points), ("scale_factors", scale_factors)):
+        if name in outputs:
+            with atomic_output(outputs[name]) as tmp:
+                table.to_csv(tmp, index=False, float_format="%.6g")
     visibility = visibility_summary(visibility_files, auc)
     if "visibility" in outputs:
         with atomic_output(outputs["visibility"]) as tmp:
@@ -557,5 +783,7 @@ def write_tables(
             checks.to_csv(tmp, index=False, float_format="%.6g")
     Path(outputs["summary"]).parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(outputs["summary"]) as tmp:
-        Path(tmp).write_text(summary_markdown(auc, settings, worst_case, certified, visibility))
+        Path(tmp).write_text(
+            summary_markdown(auc, settings, worst_case, certified, visibility, replicas, working_points)
+        )
     return auc

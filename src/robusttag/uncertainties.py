@@ -24,8 +24,10 @@ import numpy as np
 
 from .errors import ResultsError
 
-#: resamples generated at once: bounds the memory to block x jets x 8 bytes
-RESAMPLE_BLOCK = 32
+#: counts handled at once (a block of resamples of every jet): 128 MB per array of them
+BLOCK_COUNTS = 1 << 24
+#: up to this many counts (1 GB) are drawn once and kept; beyond, each block is drawn afresh
+KEPT_COUNTS = 1 << 27
 
 
 class Bootstrap:
@@ -47,20 +49,27 @@ class Bootstrap:
         if n_jets < 1:
             raise ResultsError(f"a bootstrap needs test jets, got {n_jets}")
         self.n_jets, self.resamples, self.seed = n_jets, resamples, seed
-        self._counts = None if n_jets * resamples > (1 << 27) else np.vstack(list(self._generate(0, resamples)))
+        self.block = max(1, min(resamples, BLOCK_COUNTS // n_jets))
+        self._kept = [self._generate(start, stop) for start, stop in self._ranges()]
+        self._kept = self._kept if n_jets * resamples <= KEPT_COUNTS else None
 
-    def _generate(self, start: int, stop: int) -> Iterator[np.ndarray]:
-        for b in range(start, stop):
-            yield np.random.default_rng([self.seed, b]).poisson(1.0, self.n_jets).astype(np.float64)
+    def _ranges(self) -> list[tuple[int, int]]:
+        return [(start, min(start + self.block, self.resamples)) for start in range(0, self.resamples, self.block)]
 
-    def blocks(self, jets: np.ndarray | slice = slice(None)) -> Iterator[np.ndarray]:
-        """(block, len(jets)) counts of the given jets, resample after resample, in blocks of RESAMPLE_BLOCK."""
-        for start in range(0, self.resamples, RESAMPLE_BLOCK):
-            stop = min(start + RESAMPLE_BLOCK, self.resamples)
-            counts = (
-                self._counts[start:stop] if self._counts is not None else np.vstack(list(self._generate(start, stop)))
-            )
-            yield counts[:, jets]
+    def _generate(self, start: int, stop: int) -> np.ndarray:
+        """(n_jets, stop - start) counts: jets along the rows, so that gathering jets copies whole rows."""
+        counts = np.empty((self.n_jets, stop - start))
+        for column, b in enumerate(range(start, stop)):
+            counts[:, column] = np.random.default_rng([self.seed, b]).poisson(1.0, self.n_jets)
+        return counts
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """(n_jets, block) counts of every test jet, for one block of resamples after the other."""
+        if self._kept is not None:
+            yield from self._kept
+        else:
+            for start, stop in self._ranges():
+                yield self._generate(start, stop)
 
 
 def resampled_aucs(bootstrap: Bootstrap, jets: np.ndarray, scores, is_signal, weights=None) -> np.ndarray:
@@ -70,8 +79,11 @@ def resampled_aucs(bootstrap: Bootstrap, jets: np.ndarray, scores, is_signal, we
     discriminator's two flavours); ``scores``, ``is_signal`` and the optional
     per-jet ``weights`` are theirs, in that order. Each resample's AUC is the
     weighted Mann-Whitney statistic with weight count x weight, ties counting
-    1/2: exactly :func:`robusttag.metrics.auc` with those weights, computed for
-    all resamples from one sort.
+    1/2: exactly :func:`robusttag.metrics.auc` with those weights.
+
+    One sort serves every resample: each signal jet's place among the sorted
+    background scores is found once, and per resample the background weight
+    below it is read off a cumulative sum.
 
     Raises
     ------
@@ -79,29 +91,35 @@ def resampled_aucs(bootstrap: Bootstrap, jets: np.ndarray, scores, is_signal, we
         When the arrays disagree in length, or a resample leaves no signal or
         no background weight (too few jets for a bootstrap).
     """
-    scores, is_signal = np.asarray(scores, dtype=np.float64), np.asarray(is_signal, dtype=bool)
-    jets = np.asarray(jets)
+    scores, is_signal, jets = np.asarray(scores, dtype=np.float64), np.asarray(is_signal, dtype=bool), np.asarray(jets)
     if not (scores.shape == is_signal.shape == jets.shape) or scores.ndim != 1:
         raise ResultsError(
-            f"jets, scores and is_signal must be 1-d of equal length, got {jets.shape}, "
-            f"{scores.shape}, {is_signal.shape}"
+            f"jets, scores and is_signal must be 1-d of equal length, got {jets.shape}, {scores.shape}, "
+            f"{is_signal.shape}"
         )
-    order = np.argsort(scores, kind="stable")
-    sorted_scores, signal = scores[order], is_signal[order]
-    starts = np.flatnonzero(np.r_[True, np.diff(sorted_scores) > 0])  # first jet of each group of equal scores
-    weight = np.ones(scores.size) if weights is None else np.asarray(weights, dtype=np.float64)[order]
+    order = np.argsort(scores[~is_signal], kind="stable")
+    background_scores, background_jets = scores[~is_signal][order], jets[~is_signal][order]
+    signal_jets, signal_scores = jets[is_signal], scores[is_signal]
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+        signal_weight, background_weight = weights[is_signal][:, None], weights[~is_signal][order][:, None]
+    below = np.searchsorted(background_scores, signal_scores, side="left")  # background strictly below
+    not_above = np.searchsorted(background_scores, signal_scores, side="right")  # below or tied
+    tied = not np.array_equal(below, not_above)
     values = []
-    for counts in bootstrap.blocks(jets[order]):
-        w = counts * weight
-        signal_w, background_w = w * signal, w * ~signal
-        signal_group = np.add.reduceat(signal_w, starts, axis=1)
-        background_group = np.add.reduceat(background_w, starts, axis=1)
-        background_below = np.cumsum(background_group, axis=1) - background_group
-        pairs = np.sum(signal_group * (background_below + 0.5 * background_group), axis=1)
-        total = signal_w.sum(1) * background_w.sum(1)
+    for counts in bootstrap.blocks():
+        signal_w, background_w = counts[signal_jets], counts[background_jets]
+        if weights is not None:
+            signal_w, background_w = signal_w * signal_weight, background_w * background_weight
+        cumulative = np.zeros((background_jets.size + 1, counts.shape[1]))
+        np.cumsum(background_w, axis=0, out=cumulative[1:])
+        under = cumulative[below]
+        if tied:  # a tie counts 1/2
+            under = 0.5 * (under + cumulative[not_above])
+        total = signal_w.sum(0) * cumulative[-1]
         if not (total > 0).all():
             raise ResultsError("a bootstrap resample has no signal or no background weight: too few jets")
-        values.append(pairs / total)
+        values.append(np.einsum("ij,ij->j", signal_w, under) / total)
     return np.concatenate(values)
 
 
@@ -110,14 +128,17 @@ def resampled_efficiencies(bootstrap: Bootstrap, jets: np.ndarray, passes, weigh
 
     ``passes`` flags the jets above the cut (a fixed cut: the same for every resample).
     """
-    passes = np.asarray(passes, dtype=bool)
-    weight = np.ones(passes.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    passes, jets = np.asarray(passes, dtype=bool), np.asarray(jets)
+    weights = None if weights is None else np.asarray(weights, dtype=np.float64)[:, None]
     values = []
-    for counts in bootstrap.blocks(np.asarray(jets)):
-        w = counts * weight
-        total = w.sum(1)
+    for counts in bootstrap.blocks():
+        if weights is None:
+            tagged, total = counts[jets[passes]].sum(0), counts[jets].sum(0)
+        else:
+            w = counts[jets] * weights
+            tagged, total = w[passes].sum(0), w.sum(0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            values.append((w * passes).sum(1) / total)
+            values.append(tagged / total)
     return np.concatenate(values)
 
 

@@ -113,6 +113,11 @@ def score_files(wildcards=None):
     return files
 
 
+def validation_files(wildcards=None):
+    """The raw validation scores at each model's selected checkpoint (the working points' cuts)."""
+    return [f"results/scores/{m}/epoch_{rt.selected_epoch(history(m)):03d}_validation.parquet" for m in MODELS]
+
+
 def check_files(wildcards=None):
     """The strong suite's sanity checks, one file per (model, checkpoint)."""
     return [outputs[1] for model in MODELS for outputs in strong_outputs(model)]

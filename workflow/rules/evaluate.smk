@@ -96,6 +96,30 @@ use rule score_strong_attacks as score_strong_attacks_per_checkpoint with:
         loss=rt.loss_config(config["training"]),
 
 
+# At the selected checkpoint: the raw validation jets, on which the working points' cuts are fixed.
+rule score_validation:
+    input:
+        model="results/models/{model}",
+        validation=preprocessed()["val"],
+        summary=preprocessed()["summary"],
+    output:
+        "results/scores/{model}/epoch_{epoch}_validation.parquet",
+    log:
+        "results/logs/scores/{model}_epoch_{epoch}_validation.log",
+    group:
+        "scores"
+    conda:
+        "../../envs/robusttag.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        epoch=lambda wildcards: int(wildcards.epoch),
+        scoring=rt.validation_config(EVALUATION),
+    script:
+        "../scripts/score_validation.py"
+
+
 rule adversarial_samples:
     input:
         models=model_dirs(),
@@ -121,6 +145,8 @@ rule adversarial_samples:
 rule tables:
     input:
         scores=score_files,
+        validation=validation_files,
+        kinematics=preprocessed()["test"],
         checks=check_files,
         certified=certified_files,
         visibility=visibility_files,
@@ -132,6 +158,8 @@ rule tables:
         checks="results/tables/attack_checks.csv",
         certified="results/tables/certified.csv",
         visibility="results/tables/visibility.csv",
+        working_points="results/tables/working_points.csv",
+        scale_factors="results/tables/scale_factors.csv",
         summary=report(
             "results/tables/summary.md",
             caption="../report/summary.rst",

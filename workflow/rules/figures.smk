@@ -17,6 +17,7 @@ FIGURE_INPUTS = {
     "attack_suite_vs_epsilon": ["results/tables/auc.csv", "results/tables/certified.csv"],
     "worst_case_per_checkpoint": ["results/tables/worst_case.csv"],
     "auc_lost_vs_visibility": ["results/tables/visibility.csv"],
+    "scale_factors_per_bin": ["results/tables/scale_factors.csv", "results/tables/worst_case.csv"],
 }
 FIGURE_CATEGORY = {
     "fig4_cross_attacks": "Robustness",
@@ -30,6 +31,7 @@ FIGURE_CATEGORY = {
     "attack_suite_vs_epsilon": "Strong attacks",
     "worst_case_per_checkpoint": "Strong attacks",
     "auc_lost_vs_visibility": "Strong attacks",
+    "scale_factors_per_bin": "Calibration",
 }
 
 

@@ -7,6 +7,8 @@ from robusttag.tables import write_tables
 with logging_to(snakemake.log[0]):
     write_tables(
         list(snakemake.input.scores),
+        list(snakemake.input.validation),
+        snakemake.input.kinematics,
         list(snakemake.input.checks),
         list(snakemake.input.certified),
         list(snakemake.input.visibility),

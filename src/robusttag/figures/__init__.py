@@ -35,6 +35,8 @@ Input tables (long format, one row per point):
     ``epoch, train_loss, val_loss, lr, seconds, jets_per_s``.
 ``worst_case``, ``certified``, ``visibility``
     The strong suite's tables (see :mod:`robusttag.figures.suite`).
+``scale_factors``
+    The fixed-cut scale factors per (pT, |eta|) bin (see :mod:`robusttag.figures.calibration`).
 
 The pipeline draws a figure by name with :func:`make_figure`; :data:`FIGURES`
 maps each name to its drawing function ``(inputs, path, **keywords)``, whose
@@ -53,6 +55,7 @@ import matplotlib
 matplotlib.use("Agg")  # never open a window; must precede every import of pyplot (in the modules below)
 
 from ..errors import ConfigError  # noqa: E402
+from .calibration import plot_scale_factors_per_bin, scale_factors_per_bin  # noqa: E402
 from .history import plot_training_history, training_history  # noqa: E402
 from .inputs import fig5_input_shifts, fig10_first_track_d0, plot_first_track_d0, plot_input_shifts  # noqa: E402
 from .robustness import (  # noqa: E402
@@ -91,6 +94,7 @@ __all__ = [
     "plot_roc_nominal_vs_adversarial",
     "plot_roc_per_checkpoint",
     "plot_roc_vs_epsilon",
+    "plot_scale_factors_per_bin",
     "plot_training_history",
     "plot_worst_case_per_checkpoint",
     "spread_checkpoints",
@@ -111,6 +115,7 @@ FIGURES: dict[str, Callable[..., tuple[Path, Path]]] = {
     "attack_suite_vs_epsilon": attack_suite_vs_epsilon,
     "worst_case_per_checkpoint": worst_case_per_checkpoint,
     "auc_lost_vs_visibility": auc_lost_vs_visibility,
+    "scale_factors_per_bin": scale_factors_per_bin,
 }
 
 

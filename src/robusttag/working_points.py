@@ -1,0 +1,167 @@
+"""Working points as analyses use them: a cut fixed on raw validation jets, applied unchanged to attacked test jets.
+
+For every discriminator and target mistag rate (light for BvsL and CvsL, c
+for BvsC) the cut is fixed on the model's raw scores of the validation split
+(:func:`.metrics.cut_at_mistag`). On the test jets, raw and under every
+attack, the same cut gives an efficiency and a mistag rate, and the scale
+factors SF = attacked / raw of both: the shift a calibration would have to
+absorb if data differed from simulation as the attack does. (The paper's
+arithmetic re-tunes the cut on each attacked sample instead: the AUC table's
+``eff_at_mistag_*``.) Errors come from the same paired bootstrap as the AUC's
+(:mod:`.uncertainties`), the cut held fixed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .metrics import DISCRIMINATORS, cut_at_mistag, discriminant, tagged_fraction
+from .settings import aimed_at
+from .uncertainties import Bootstrap, resampled_efficiencies, standard_error
+
+IDENTITY = ("model", "epoch", "attack", "attack_source", "epsilon", "discriminator")
+COLUMNS = (
+    *IDENTITY, "mistag_target", "cut", "efficiency", "efficiency_err", "mistag", "mistag_err",
+    "sf_efficiency", "sf_efficiency_err", "sf_mistag", "sf_mistag_err",
+)  # fmt: skip
+BIN_COLUMNS = (
+    *IDENTITY[:-1], "discriminator", "mistag_target", "pt_low", "pt_high", "abs_eta_low", "abs_eta_high",
+    "signal_jets", "background_jets", "efficiency", "mistag", "sf_efficiency", "sf_efficiency_err",
+    "sf_mistag", "sf_mistag_err",
+)  # fmt: skip
+
+
+def validation_cuts(validation: pd.DataFrame, mistags, weighted: bool) -> dict[tuple, float]:
+    """{(model, epoch, discriminator, target mistag): cut} from raw validation scores (score-file columns).
+
+    A discriminator without validation jets of both its flavours gets no cut (and no working point).
+    """
+    cuts = {}
+    for (model, epoch), jets in validation.groupby(["model", "epoch"], observed=True):
+        p, labels = jets[["p_b", "p_c", "p_light"]].to_numpy(), jets["label"].to_numpy()
+        weights = jets["weight"].to_numpy(np.float64) if weighted else None
+        for disc, (signal, background) in DISCRIMINATORS.items():
+            both = (labels == signal) | (labels == background)
+            if not ((labels == signal).any() and (labels == background).any()):
+                continue
+            scores = discriminant(p[both, signal], p[both, background])
+            for target in mistags:
+                w = None if weights is None else weights[both]
+                cuts[model, epoch, disc, target] = cut_at_mistag(scores, labels[both] == signal, target, w)
+    return cuts
+
+
+class _Curve:
+    """One discriminator's test jets of one scored attack: scores, signal flags, weights, positions."""
+
+    def __init__(self, probabilities, labels, weights, disc: str) -> None:
+        signal, background = DISCRIMINATORS[disc]
+        self.jets = np.flatnonzero((labels == signal) | (labels == background))
+        self.scores = discriminant(probabilities[self.jets, signal], probabilities[self.jets, background])
+        self.is_signal = labels[self.jets] == signal
+        self.weights = None if weights is None else weights[self.jets]
+
+    def fractions(self, cut: float, keep: np.ndarray | None, bootstrap: Bootstrap | None):
+        """((efficiency, mistag), their resampled values or None) at the cut, on the jets ``keep`` flags."""
+        values, replicas = [], []
+        for flavour in (self.is_signal, ~self.is_signal):
+            chosen = flavour if keep is None else flavour & keep
+            w = None if self.weights is None else self.weights[chosen]
+            passes = self.scores[chosen] >= cut
+            values.append(tagged_fraction(self.scores[chosen], cut, w))
+            replicas.append(
+                None if bootstrap is None else resampled_efficiencies(bootstrap, self.jets[chosen], passes, w)
+            )
+        return values, replicas
+
+
+def fixed_cut_tables(
+    scores: pd.DataFrame,
+    groups,
+    validation: pd.DataFrame,
+    mistags,
+    weighted: bool,
+    bootstrap: Bootstrap | None,
+    kinematics: pd.DataFrame | None = None,
+    pt_bins=(),
+    abs_eta_bins=(),
+    bin_epsilon: float | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(working points, scale factors per bin) of every scored curve of a (model, epoch) with validation scores.
+
+    ``groups`` are the (key, row positions) of the score table's curves (as
+    ``tables._groups`` gives them; every group holds the test jets in order).
+    ``kinematics`` holds ``raw_jet_pt`` and ``raw_jet_eta`` of the test jets
+    (in their order) for the per-bin table at ``pt_bins`` x ``abs_eta_bins``,
+    which holds the raw jets and the attacks at ``bin_epsilon`` (all eps if None).
+    """
+    cuts = validation_cuts(validation, mistags, weighted)
+    probabilities = scores[["p_b", "p_c", "p_light"]].to_numpy()
+    labels, weights = scores["label"].to_numpy(), scores["weight"].to_numpy(np.float64) if weighted else None
+    bins = _bins(kinematics, pt_bins, abs_eta_bins)
+    raw_of, rows, bin_rows = {}, [], []
+    checkpoints = {(model, epoch) for model, epoch, *_ in cuts}
+    keyed = [(key, positions) for key, positions in groups if (key[0], key[1]) in checkpoints]
+    keyed.sort(key=lambda item: item[0][2] != "raw")  # the raw curves first: the scale factors' reference
+    for key, positions in keyed:
+        aim = aimed_at(key[2])
+        for disc in DISCRIMINATORS if aim is None else [aim]:
+            if (key[0], key[1], disc, mistags[0]) not in cuts:
+                continue
+            curve = _Curve(
+                probabilities[positions], labels[positions], None if weights is None else weights[positions], disc
+            )
+            for target in mistags:
+                cut = cuts[key[0], key[1], disc, target]
+                identity = (*key, disc, target)
+                values, replicas = curve.fractions(cut, None, bootstrap)
+                if key[2] == "raw":
+                    raw_of[key[0], key[1], disc, target] = (values, replicas)
+                raw = raw_of[key[0], key[1], disc, target]
+                rows.append(_row(identity, cut, values, replicas, raw))
+                binned = key[2] == "raw" or bin_epsilon is None or np.isclose(key[4], bin_epsilon)
+                for edges, keep in bins if binned else ():
+                    values, replicas = curve.fractions(cut, keep[curve.jets], bootstrap)
+                    raw_bin = raw_of.setdefault((key[0], key[1], disc, target, edges), (values, replicas))
+                    counts = (
+                        int((curve.is_signal & keep[curve.jets]).sum()),
+                        int((~curve.is_signal & keep[curve.jets]).sum()),
+                    )
+                    bin_rows.append(_bin_row(identity, edges, counts, values, replicas, raw_bin))
+    return pd.DataFrame(rows, columns=COLUMNS), pd.DataFrame(bin_rows, columns=BIN_COLUMNS)
+
+
+def _bins(kinematics, pt_bins, abs_eta_bins):
+    """[((pt_low, pt_high, eta_low, eta_high), jet mask)] of the (pT, |eta|) bins."""
+    if kinematics is None or len(pt_bins) < 2 or len(abs_eta_bins) < 2:
+        return []
+    pt, abs_eta = kinematics["raw_jet_pt"].to_numpy(), np.abs(kinematics["raw_jet_eta"].to_numpy())
+    out = []
+    for pt_low, pt_high in zip(pt_bins[:-1], pt_bins[1:]):
+        for eta_low, eta_high in zip(abs_eta_bins[:-1], abs_eta_bins[1:]):
+            keep = (pt >= pt_low) & (pt < pt_high) & (abs_eta >= eta_low) & (abs_eta < eta_high)
+            out.append(((pt_low, pt_high, eta_low, eta_high), keep))
+    return out
+
+
+def _scale_factor(value: float, replica, reference: float, reference_replica) -> tuple[float, float]:
+    """(attacked / raw, its error from the same resamples of both)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = value / reference if reference > 0 else np.nan
+        error = np.nan if replica is None else standard_error(replica / reference_replica)
+    return ratio, error
+
+
+def _row(identity, cut, values, replicas, raw) -> dict:
+    (efficiency, mistag), (raw_efficiency, raw_mistag) = values, raw[0]
+    sf_eff = _scale_factor(efficiency, replicas[0], raw_efficiency, raw[1][0])
+    sf_mistag = _scale_factor(mistag, replicas[1], raw_mistag, raw[1][1])
+    errors = [np.nan if r is None else standard_error(r) for r in replicas]
+    return dict(zip(COLUMNS, (*identity, cut, efficiency, errors[0], mistag, errors[1], *sf_eff, *sf_mistag)))
+
+
+def _bin_row(identity, edges, counts, values, replicas, raw) -> dict:
+    sf_eff = _scale_factor(values[0], replicas[0], raw[0][0], raw[1][0])
+    sf_mistag = _scale_factor(values[1], replicas[1], raw[0][1], raw[1][1])
+    return dict(zip(BIN_COLUMNS, (*identity, *edges, *counts, *values, *sf_eff, *sf_mistag)))

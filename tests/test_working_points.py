@@ -1,0 +1,87 @@
+"""Working points at a cut fixed on raw validation jets: the cut, the scale factors and their errors by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from robusttag.features import LABELS
+from robusttag.metrics import cut_at_mistag, discriminant, tagged_fraction
+from robusttag.tables import _groups
+from robusttag.uncertainties import Bootstrap, resampled_efficiencies, standard_error
+from robusttag.working_points import fixed_cut_tables
+
+B, L = LABELS["b"], LABELS["light"]
+
+
+def _scores(model, attack, eps, labels, p_b, source="none"):
+    n = len(labels)
+    p_light = 1.0 - p_b
+    return pd.DataFrame(
+        {
+            "model": model, "epoch": 3, "attack": attack, "attack_source": source, "epsilon": eps,
+            "label": labels, "weight": np.ones(n), "p_b": p_b * 0.99, "p_c": p_b * 0.01,
+            "p_light": p_light,
+        }
+    )  # fmt: skip
+
+
+@pytest.fixture()
+def samples():
+    rng = np.random.default_rng(5)
+    n = 4000
+    labels = rng.choice([B, L], size=n, p=[0.4, 0.6])
+    raw = np.clip(rng.normal(0.35 + 0.3 * (labels == B), 0.15), 0.001, 0.999)
+    attacked = np.clip(raw + 0.05 * np.where(labels == B, -1, 1), 0.001, 0.999)  # b jets down, light jets up
+    validation_labels = rng.choice([B, L], size=3000, p=[0.4, 0.6])
+    validation = np.clip(rng.normal(0.35 + 0.3 * (validation_labels == B), 0.15), 0.001, 0.999)
+    scores = pd.concat(
+        [_scores("nominal", "raw", 0.0, labels, raw), _scores("nominal", "fgsm", 0.05, labels, attacked, "nominal")],
+        ignore_index=True,
+    )
+    kinematics = pd.DataFrame({"raw_jet_pt": rng.uniform(20, 200, n), "raw_jet_eta": rng.uniform(-2.5, 2.5, n)})
+    return scores, _scores("nominal", "raw", 0.0, validation_labels, validation), kinematics
+
+
+def test_the_cut_comes_from_validation_and_the_scale_factors_from_the_test_jets(samples):
+    scores, validation, kinematics = samples
+    bootstrap = Bootstrap(4000, 60, seed=2)
+    table, bins = fixed_cut_tables(
+        scores, _groups(scores), validation, (0.01, 0.1), False, bootstrap, kinematics, (20, 100, 200), (0, 1.2, 2.5)
+    )
+    row = table[(table["attack"] == "fgsm") & (table["discriminator"] == "BvsL") & (table["mistag_target"] == 0.1)]
+    row = row.iloc[0]
+    # by hand: the discriminant of the validation jets fixes the cut at 10 % light mistag
+    vp = validation[["p_b", "p_light"]].to_numpy()
+    v_scores, v_signal = discriminant(vp[:, 0], vp[:, 1]), validation["label"].to_numpy() == B
+    cut = cut_at_mistag(v_scores, v_signal, 0.1)  # b against light: the samples have no c jets
+    assert row["cut"] == cut
+    labels = scores["label"].to_numpy()[:4000]
+    raw_p, fgsm_p = scores.iloc[:4000], scores.iloc[4000:]
+    raw_s, fgsm_s = (discriminant(f["p_b"].to_numpy(), f["p_light"].to_numpy()) for f in (raw_p, fgsm_p))
+    b, light = labels == B, labels == L
+    assert row["efficiency"] == pytest.approx(tagged_fraction(fgsm_s[b], cut))
+    assert row["mistag"] == pytest.approx(tagged_fraction(fgsm_s[light], cut))
+    assert row["sf_efficiency"] == pytest.approx(tagged_fraction(fgsm_s[b], cut) / tagged_fraction(raw_s[b], cut))
+    assert row["sf_efficiency"] < 1 < row["sf_mistag"]  # the attack moved b jets down and light jets up
+    # the scale factor's error from the same resamples of raw and attacked jets
+    jets = np.flatnonzero(b)
+    paired = resampled_efficiencies(bootstrap, jets, fgsm_s[b] >= cut) / resampled_efficiencies(
+        bootstrap, jets, raw_s[b] >= cut
+    )
+    assert row["sf_efficiency_err"] == pytest.approx(standard_error(paired))
+    raw_rows = table[table["attack"] == "raw"]
+    assert (raw_rows["sf_efficiency"] == 1).all() and (raw_rows["sf_efficiency_err"] == 0).all()
+    # the bins: 2 x 2 of them per (attack, discriminator, target); their jets add up to all
+    per_row = bins[(bins["attack"] == "fgsm") & (bins["discriminator"] == "BvsL") & (bins["mistag_target"] == 0.1)]
+    assert len(per_row) == 4 and per_row["signal_jets"].sum() == b.sum()
+    assert per_row["background_jets"].sum() == light.sum()
+    assert (per_row["sf_efficiency_err"] > 0).all()
+
+
+def test_without_validation_scores_of_a_checkpoint_it_has_no_working_points(samples):
+    scores, validation, _ = samples
+    validation = validation.assign(epoch=7)
+    table, bins = fixed_cut_tables(scores, _groups(scores), validation, (0.01,), False, None)
+    assert table.empty and bins.empty
