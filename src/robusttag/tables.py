@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,7 @@ Replicas = dict[tuple, np.ndarray]
 
 
 def metrics_tables(
-    scores: pd.DataFrame, weighted: bool, bootstrap: int = 0, bootstrap_seed: int = 1
+    scores: pd.DataFrame, weighted: bool, bootstrap: int = 0, bootstrap_seed: int = 1, threads: int = 1
 ) -> tuple[pd.DataFrame, pd.DataFrame, Replicas]:
     """(auc, roc, replicas): one AUC row per KEYS with efficiencies at fixed
     mistag and their statistical errors, the mistag rate on a fixed efficiency
@@ -91,6 +92,9 @@ def metrics_tables(
     resamples for every curve, so that differences get paired errors
     (:func:`with_relative_drops`); ``eff_at_mistag_*_err`` are binomial, over
     the effective number of signal jets (the cut's own fluctuation left out).
+
+    The curves are computed ``threads`` at a time (numpy's sorts and sums
+    release the interpreter lock); the result does not depend on it.
 
     Raises
     ------
@@ -103,8 +107,9 @@ def metrics_tables(
     labels, weights = scores["label"].to_numpy(), scores["weight"].to_numpy(np.float64)
     groups = _groups(scores)
     resamples = Bootstrap(len(groups[0][1]), bootstrap, bootstrap_seed) if bootstrap and groups else None
-    auc_rows, roc_parts, replicas = [], [], {}
-    for key, rows in groups:
+
+    def curves_of(group):
+        key, rows = group
         aim = aimed_at(key[2])  # an attack aimed at one discriminator is measured on that one only
         jet_weights = weights[rows] if weighted else None
         curves = discriminator_curves(
@@ -112,15 +117,20 @@ def metrics_tables(
         )
         if resamples is not None and len(rows) != resamples.n_jets:
             raise ResultsError(f"{dict(zip(KEYS, key))} scores {len(rows)} jets, other curves {resamples.n_jets}")
+        out = []
         for name, (efficiency, mistag) in curves.items():
             identity = dict(zip(KEYS, (*key, name)))
             row = identity | curve_metrics(efficiency, mistag, MISTAGS)
             replica, errors = _statistical_errors(row, probabilities[rows], labels[rows], jet_weights, name, resamples)
-            auc_rows.append(row | errors)
-            if replica is not None:
-                replicas[tuple(identity.values())] = replica
             on_grid = mistag_on_grid(efficiency, mistag, EFFICIENCY_GRID)
-            roc_parts.append(pd.DataFrame(identity | {"efficiency": EFFICIENCY_GRID, "mistag": on_grid}))
+            out.append((row | errors, replica, identity | {"efficiency": EFFICIENCY_GRID, "mistag": on_grid}))
+        return out
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        curves = [curve for per_group in pool.map(curves_of, groups) for curve in per_group]
+    auc_rows = [row for row, _, _ in curves]
+    replicas = {tuple(row[k] for k in KEYS): replica for row, replica, _ in curves if replica is not None}
+    roc_parts = [pd.DataFrame(points) for _, _, points in curves]
     auc = pd.DataFrame(auc_rows)
     auc = _with_scale_factor(auc)
     return auc, pd.concat(roc_parts, ignore_index=True), replicas
@@ -690,7 +700,7 @@ def _worst_case_lines(worst_case: pd.DataFrame, models, eps: float, replicas: Re
     return lines
 
 
-def _fixed_cut(scores: pd.DataFrame, validation_files, kinematics_path, settings: TableSettings):
+def _fixed_cut(scores: pd.DataFrame, validation_files, kinematics_path, settings: TableSettings, threads: int):
     """(working points, scale factors per bin) at the checkpoints with validation scores (empty without)."""
     if not validation_files:
         return pd.DataFrame(), pd.DataFrame()
@@ -712,6 +722,7 @@ def _fixed_cut(scores: pd.DataFrame, validation_files, kinematics_path, settings
         settings.scale_factor_pt_bins,
         settings.scale_factor_abs_eta_bins,
         settings.summary_epsilon,
+        threads,
     )
 
 
@@ -725,6 +736,7 @@ def write_tables(
     selected: dict[str, int],
     settings: TableSettings,
     outputs: dict[str, str | os.PathLike],
+    threads: int = 1,
 ) -> pd.DataFrame:
     """Write the AUC table, the ROC curves, the worst case, the attack checks and the summary.
 
@@ -743,6 +755,7 @@ def write_tables(
     outputs : paths of ``auc`` (CSV), ``roc`` (Parquet), ``worst_case`` and ``checks``
         (CSV; only with check files), ``working_points`` and ``scale_factors``
         (CSV; only with validation files) and ``summary`` (Markdown).
+    threads : curves computed at once (the tables do not depend on it).
 
     Returns
     -------
@@ -754,7 +767,7 @@ def write_tables(
         When a score file lacks a column, or two files score the same attack.
     """
     scores = combined_scores(score_files)
-    auc, roc, replicas = metrics_tables(scores, settings.weighted, settings.bootstrap, settings.bootstrap_seed)
+    auc, roc, replicas = metrics_tables(scores, settings.weighted, settings.bootstrap, settings.bootstrap_seed, threads)
     auc = with_relative_drops(mark_selected(auc, selected).sort_values(KEYS, ignore_index=True), replicas)
     worst_case = worst_case_table(auc)
     certified = certified_bounds(certified_files, settings.weighted)
@@ -762,7 +775,7 @@ def write_tables(
         auc.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_output(outputs["roc"]) as tmp:
         roc.to_parquet(tmp, index=False)
-    working_points, scale_factors = _fixed_cut(scores, validation_files, kinematics_path, settings)
+    working_points, scale_factors = _fixed_cut(scores, validation_files, kinematics_path, settings, threads)
     for name, table in (("working_points", working_points), ("scale_factors", scale_factors)):
         if name in outputs:
             with atomic_output(outputs[name]) as tmp:

@@ -13,6 +13,8 @@ arithmetic re-tunes the cut on each attacked sample instead: the AUC table's
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -87,6 +89,7 @@ def fixed_cut_tables(
     pt_bins=(),
     abs_eta_bins=(),
     bin_epsilon: float | None = None,
+    threads: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(working points, scale factors per bin) of every scored curve of a (model, epoch) with validation scores.
 
@@ -95,41 +98,52 @@ def fixed_cut_tables(
     ``kinematics`` holds ``raw_jet_pt`` and ``raw_jet_eta`` of the test jets
     (in their order) for the per-bin table at ``pt_bins`` x ``abs_eta_bins``,
     which holds the raw jets and the attacks at ``bin_epsilon`` (all eps if None).
+    The curves are computed ``threads`` at a time, the raw ones (the scale
+    factors' reference) first; the result does not depend on it.
     """
     cuts = validation_cuts(validation, mistags, weighted)
     probabilities = scores[["p_b", "p_c", "p_light"]].to_numpy()
     labels, weights = scores["label"].to_numpy(), scores["weight"].to_numpy(np.float64) if weighted else None
     bins = _bins(kinematics, pt_bins, abs_eta_bins)
-    raw_of, rows, bin_rows = {}, [], []
     checkpoints = {(model, epoch) for model, epoch, *_ in cuts}
     keyed = [(key, positions) for key, positions in groups if (key[0], key[1]) in checkpoints]
-    keyed.sort(key=lambda item: item[0][2] != "raw")  # the raw curves first: the scale factors' reference
-    for key, positions in keyed:
-        aim = aimed_at(key[2])
+    raw_of: dict[tuple, tuple] = {}
+
+    def rows_of(group):
+        key, positions = group
+        aim, rows, bin_rows, references = aimed_at(key[2]), [], [], {}
         for disc in DISCRIMINATORS if aim is None else [aim]:
             if (key[0], key[1], disc, mistags[0]) not in cuts:
                 continue
-            curve = _Curve(
-                probabilities[positions], labels[positions], None if weights is None else weights[positions], disc
-            )
+            group_weights = None if weights is None else weights[positions]
+            curve = _Curve(probabilities[positions], labels[positions], group_weights, disc)
+            binned = key[2] == "raw" or bin_epsilon is None or np.isclose(key[4], bin_epsilon)
             for target in mistags:
-                cut = cuts[key[0], key[1], disc, target]
-                identity = (*key, disc, target)
-                values, replicas = curve.fractions(cut, None, bootstrap)
-                if key[2] == "raw":
-                    raw_of[key[0], key[1], disc, target] = (values, replicas)
-                raw = raw_of[key[0], key[1], disc, target]
-                rows.append(_row(identity, cut, values, replicas, raw))
-                binned = key[2] == "raw" or bin_epsilon is None or np.isclose(key[4], bin_epsilon)
-                for edges, keep in bins if binned else ():
-                    values, replicas = curve.fractions(cut, keep[curve.jets], bootstrap)
-                    raw_bin = raw_of.setdefault((key[0], key[1], disc, target, edges), (values, replicas))
-                    counts = (
-                        int((curve.is_signal & keep[curve.jets]).sum()),
-                        int((~curve.is_signal & keep[curve.jets]).sum()),
-                    )
-                    bin_rows.append(_bin_row(identity, edges, counts, values, replicas, raw_bin))
-    return pd.DataFrame(rows, columns=COLUMNS), pd.DataFrame(bin_rows, columns=BIN_COLUMNS)
+                cut, identity = cuts[key[0], key[1], disc, target], (*key, disc, target)
+                for edges, keep in [(None, None), *(bins if binned else ())]:
+                    values, replicas = curve.fractions(cut, None if keep is None else keep[curve.jets], bootstrap)
+                    reference = (key[0], key[1], disc, target, edges)
+                    if key[2] == "raw":
+                        references[reference] = (values, replicas)
+                    raw = references.get(reference) or raw_of[reference]
+                    if edges is None:
+                        rows.append(_row(identity, cut, values, replicas, raw))
+                    else:
+                        chosen = keep[curve.jets]
+                        counts = (int((curve.is_signal & chosen).sum()), int((~curve.is_signal & chosen).sum()))
+                        bin_rows.append(_bin_row(identity, edges, counts, values, replicas, raw))
+        return rows, bin_rows, references
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        raw = list(pool.map(rows_of, [g for g in keyed if g[0][2] == "raw"]))
+        for _, _, references in raw:
+            raw_of.update(references)
+        attacked = list(pool.map(rows_of, [g for g in keyed if g[0][2] != "raw"]))
+    results = raw + attacked
+    return (
+        pd.DataFrame([row for rows, _, _ in results for row in rows], columns=COLUMNS),
+        pd.DataFrame([row for _, rows, _ in results for row in rows], columns=BIN_COLUMNS),
+    )
 
 
 def _bins(kinematics, pt_bins, abs_eta_bins):

@@ -169,7 +169,7 @@ rule tables:
         "results/logs/tables.log",
     conda:
         "../../envs/robusttag.yaml"
-    threads: 1
+    threads: 2  # the curves two at a time: the tables job runs alone at the end of the DAG
     params:
         tables=rt.table_config(EVALUATION),
     script:

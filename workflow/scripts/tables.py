@@ -15,5 +15,6 @@ with logging_to(snakemake.log[0]):
         selected_epochs(snakemake.input.models),
         from_params(TableSettings, snakemake.params.tables),
         dict(snakemake.output.items()),
+        threads=snakemake.threads,
     )
 end_job()  # outputs written and closed: skip the interpreter's teardown
