@@ -187,13 +187,13 @@ def score_table(model: Tagger, identity: tuple[str, int], test: TestSet, attacks
         (attack, source, eps): in_slices(inputs, len(test.data), batch_size, lambda x: predict(model, x, batch_size))
         for attack, source, eps, inputs in attacks
     }
-    return scores_of(identity, test, probabilities_of)
+    return scores_of(identity, test.data, probabilities_of)
 
 
-def scores_of(identity: tuple[str, int], test: TestSet, probabilities_of: dict) -> pa.Table:
-    """The score table of {(attack, attack_source, epsilon): (jets, 3) probabilities of every test jet}."""
-    labels = test.data.labels.cpu().numpy().astype(np.int8)
-    weights = test.data.weights.cpu().numpy()
+def scores_of(identity: tuple[str, int], data: Split, probabilities_of: dict) -> pa.Table:
+    """The score table of {(attack, attack_source, epsilon): (jets, 3) probabilities of every jet of ``data``}."""
+    labels = data.labels.cpu().numpy().astype(np.int8)
+    weights = data.weights.cpu().numpy()
     parts = []
     for (attack, source, eps), p in probabilities_of.items():
         columns = {
@@ -324,9 +324,8 @@ def score_validation(
     data = load_split(validation_path, read_summary(summary_path), device, with_movable=False)
     name = Path(model_dir).name
     model = load_tagger(Path(model_dir) / checkpoint_name(epoch), device)
-    validation = TestSet(data, None, None)  # scores_of reads the labels and weights only
     p = predict(model, data.x, settings.batch_size).cpu().numpy()
-    table = scores_of((name, epoch), validation, {("raw", NO_SOURCE, 0.0): p})
+    table = scores_of((name, epoch), data, {("raw", NO_SOURCE, 0.0): p})
     with atomic_output(output) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     log.info("%s: %d validation jets from %s epoch %d", output, table.num_rows, name, epoch)

@@ -107,7 +107,7 @@ def score_strong_attacks(
                         violations, (attack_name, eps), test.constraints.violations(jets.x, attacked, jets.movable, eps)
                     )
     probabilities_of = {k: torch.cat(v).cpu().numpy() for k, v in probabilities_of.items()}
-    table = scores_of((name, epoch), test, {(a, name, eps): p for (a, eps), p in probabilities_of.items()})
+    table = scores_of((name, epoch), test.data, {(a, name, eps): p for (a, eps), p in probabilities_of.items()})
     checks = _checks_table((name, epoch), model, test, settings, loss, violations)
     certified = certified_table((name, epoch), model, test, settings, probabilities_of)
     visibility = visibility_rows((name, epoch), model, test, settings, loss, seen, summary["feature_order"])

@@ -50,8 +50,8 @@ class Bootstrap:
             raise ResultsError(f"a bootstrap needs test jets, got {n_jets}")
         self.n_jets, self.resamples, self.seed = n_jets, resamples, seed
         self.block = max(1, min(resamples, BLOCK_COUNTS // n_jets))
-        self._kept = [self._generate(start, stop) for start, stop in self._ranges()]
-        self._kept = self._kept if n_jets * resamples <= KEPT_COUNTS else None
+        kept = n_jets * resamples <= KEPT_COUNTS  # beyond, never hold them all at once
+        self._kept = [self._generate(start, stop) for start, stop in self._ranges()] if kept else None
 
     def _ranges(self) -> list[tuple[int, int]]:
         return [(start, min(start + self.block, self.resamples)) for start in range(0, self.resamples, self.block)]
