@@ -91,12 +91,12 @@ def main() -> None:
         ("preprocess", pre / "preprocessing.json", [*cli, "preprocess", str(raw), "--output-dir", str(pre)]),
     ]
     for mode in ("nominal", "adversarial"):
-        out = work / f"models_{mode}"
+        out = work / "models" / mode / "seed_1"  # a training's folder names its mode and seed
         stages.append(
             (f"train 1 epoch {mode}", out / "history.csv", [sys.executable, "-c", _TRAIN, str(pre), str(out), mode])
         )
     scores = work / "scores_epoch_001.parquet"
-    checkpoint = work / "models_nominal" / "epoch_001.pt"
+    checkpoint = work / "models" / "nominal" / "seed_1" / "epoch_001.pt"
     stages.append(
         ("score 1 checkpoint", scores, [sys.executable, "-c", _SCORE, str(pre), str(checkpoint), str(scores)])
     )

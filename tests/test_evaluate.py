@@ -29,6 +29,7 @@ from robusttag.metrics import DISCRIMINATORS, discriminant
 from robusttag.model import Tagger
 from robusttag.preprocess import preprocess
 from robusttag.settings import (
+    HISTORY_COLUMNS,
     AttackSettings,
     EvaluationSettings,
     LossSettings,
@@ -37,6 +38,8 @@ from robusttag.settings import (
     StrongAttackSettings,
     TableSettings,
     check_config,
+    model_dir,
+    model_identity,
     scanned_epochs,
     selected_epoch,
     selected_epochs,
@@ -123,16 +126,18 @@ def workspace(tmp_path_factory):
     for seed, name in ((1, "nominal"), (2, "adversarial")):
         torch.manual_seed(seed)
         model = Tagger()
-        directory = base / "models" / name
+        directory = base / "models" / name / "seed_1"
         directory.mkdir(parents=True)
         for epoch in (1, 2, 3):
             state = {"model": model.state_dict(), "model_settings": asdict(ModelSettings())}
             torch.save(state, directory / f"epoch_{epoch:03d}.pt")
         with open(directory / "history.csv", "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["epoch", "train_loss", "val_loss", "lr", "seconds", "jets_per_s"])
+            writer.writerow(HISTORY_COLUMNS)
             for epoch, val in ((1, 0.5), (2, 0.3 + 0.15 * (seed - 1)), (3, 0.4)):
-                writer.writerow([epoch, 0.6, val, 1e-3, 1.0, 1000.0])
+                row = {"epoch": epoch, "train_loss": 0.6, "val_loss": val, "val_auc_bvsl": 0.9, "val_auc_cvsl": 0.7}
+                row |= {"selection_score": val, "lr": 1e-3, "seconds": 1.0, "jets_per_s": 1000.0}
+                writer.writerow([row[c] for c in HISTORY_COLUMNS])
     return base
 
 
@@ -147,7 +152,7 @@ def _test_set(workspace, **changes):
 
 def _score(workspace, model, out, settings, **kinds):
     score_checkpoint(
-        workspace / f"models/{model}",
+        workspace / f"models/{model}/seed_1",
         2,
         workspace / "pre/test.parquet",
         workspace / "pre/preprocessing.json",
@@ -160,7 +165,7 @@ def _score(workspace, model, out, settings, **kinds):
 
 def test_one_gradient_serves_every_epsilon(workspace):
     test, settings = _test_set(workspace, max_jets=500)
-    model = load_tagger(workspace / "models/nominal/epoch_001.pt", torch.device("cpu"))
+    model = load_tagger(workspace / "models/nominal/seed_1/epoch_001.pt", torch.device("cpu"))
     sign = input_gradient_sign(model, test.data.x, test.data.labels)
     made = {eps: inputs for _, _, eps, inputs in fgsm_attacks(test, settings, {"nominal": sign})}
     shared = {eps: inputs(slice(None)) for eps, inputs in made.items()}
@@ -197,7 +202,7 @@ def test_baselines_have_the_attacks_sizes_and_are_seeded(workspace):
 def test_cross_attack_scores_are_the_target_on_the_sources_inputs(workspace, tmp_path):
     test, settings = _test_set(workspace, max_jets=400, epsilons=(0.02, 0.05))
     out = tmp_path / "extra.parquet"
-    sources = {m: workspace / f"models/{m}/epoch_002.pt" for m in ("nominal", "adversarial")}
+    sources = {m: workspace / f"models/{m}/seed_1/epoch_002.pt" for m in ("nominal", "adversarial")}
     _score(
         workspace,
         "nominal",
@@ -233,7 +238,7 @@ def test_the_white_box_attack_is_refused_as_a_transfer(workspace, tmp_path):
             tmp_path / "x.parquet",
             settings,
             white_box=False,
-            transfer_from={"nominal": workspace / "models/nominal/epoch_002.pt"},
+            transfer_from={"nominal": workspace / "models/nominal/seed_1/epoch_002.pt"},
         )
     with pytest.raises(ConfigError, match="no attack"):
         _score(workspace, "nominal", tmp_path / "x.parquet", settings, white_box=False)
@@ -241,14 +246,25 @@ def test_the_white_box_attack_is_refused_as_a_transfer(workspace, tmp_path):
 
 
 def test_selected_and_scanned_epochs(workspace):
-    history = workspace / "models/adversarial/history.csv"
-    assert selected_epoch(workspace / "models/nominal/history.csv") == 2
+    history = workspace / "models/adversarial/seed_1/history.csv"
+    assert selected_epoch(workspace / "models/nominal/seed_1/history.csv") == 2
     assert selected_epoch(history) == 3  # validation losses 0.5, 0.45, 0.4
     assert scanned_epochs(history, "all") == [1, 2, 3]
     assert scanned_epochs(history, (1, 50)) == [1, 3]  # 50 never trained; selected added
-    dirs = [workspace / "models/nominal", workspace / "models/adversarial"]
-    assert selected_epochs(dirs) == {"nominal": 2, "adversarial": 3}
+    dirs = [workspace / "models/nominal/seed_1", workspace / "models/adversarial/seed_1"]
+    assert selected_epochs(dirs) == {("nominal", 1): 2, ("adversarial", 1): 3}
     assert selected_checkpoints(dirs) == {"nominal": dirs[0] / "epoch_002.pt", "adversarial": dirs[1] / "epoch_003.pt"}
+    with pytest.raises(ResultsError, match="one training per mode"):
+        selected_checkpoints([dirs[0], dirs[0].with_name("seed_2")])
+    with pytest.raises(ResultsError, match="seed_"):
+        selected_epochs([workspace / "models/nominal"])
+
+
+def test_a_training_folder_names_its_mode_and_seed():
+    assert model_identity(model_dir("adversarial", 7)) == ("adversarial", 7)
+    assert model_dir("nominal", 2) == "results/models/nominal/seed_2"
+    with pytest.raises(ResultsError, match="seed_"):
+        model_identity("results/models/nominal")
 
 
 def test_settings_are_checked():
@@ -279,7 +295,7 @@ def score_files(workspace, tmp_path_factory):
             settings,
             white_box=False,
             baselines=True,
-            transfer_from={other: workspace / f"models/{other}/epoch_002.pt"},
+            transfer_from={other: workspace / f"models/{other}/seed_1/epoch_002.pt"},
         )
     return files
 
@@ -303,7 +319,7 @@ def test_tables_and_summary_from_scores(score_files, tmp_path):
         [],
         [],
         [],
-        {"nominal": 2, "adversarial": 2},
+        {("nominal", 1): 2, ("adversarial", 1): 2},
         settings,
         {"auc": outputs["auc.csv"], "roc": outputs["roc.parquet"], "summary": outputs["summary.md"]},
     )
@@ -360,12 +376,20 @@ def _tidy(model, rows):
     for epoch, raw, fgsm in rows:
         out.append(
             dict(
-                model=model, epoch=epoch, attack="raw", attack_source="none", epsilon=0.0, discriminator="BvsL", auc=raw
+                model=model,
+                seed=1,
+                epoch=epoch,
+                attack="raw",
+                attack_source="none",
+                epsilon=0.0,
+                discriminator="BvsL",
+                auc=raw,
             )
         )
         out.append(
             dict(
                 model=model,
+                seed=1,
                 epoch=epoch,
                 attack="fgsm",
                 attack_source=model,
@@ -377,6 +401,7 @@ def _tidy(model, rows):
         out.append(
             dict(
                 model=model,
+                seed=1,
                 epoch=epoch,
                 attack="fgsm",
                 attack_source="other",
@@ -416,7 +441,9 @@ def test_summary_writes_the_cap_from_the_settings_and_no_negative_zero():
     # noise at eps 0.05 raises the AUC by 1e-5: a drop of -0.001 %, shown as 0.00%, not -0.00%
     rows = [(3, 0.95, 0.91)]
     auc = pd.DataFrame(_tidy("nominal", rows)).assign(**{"eff_at_mistag_0.01": 0.5})
-    noise = dict(model="nominal", epoch=3, attack="noise", attack_source="none", epsilon=0.05, discriminator="BvsL")
+    noise = dict(
+        model="nominal", seed=1, epoch=3, attack="noise", attack_source="none", epsilon=0.05, discriminator="BvsL"
+    )
     auc = pd.concat([auc, pd.DataFrame([dict(noise, auc=0.95001, **{"eff_at_mistag_0.01": 0.5})])])
     auc["selected"] = True
     text = summary_markdown(auc, TableSettings(restrict_impact=0.1))
@@ -442,7 +469,7 @@ def strong_files(workspace, tmp_path_factory):
             tuple(base / f"{model}{part}" for part in (".parquet", "_checks.csv", "_certified.csv", "_vis.csv"))
         )
         score_strong_attacks(
-            workspace / f"models/{model}",
+            workspace / f"models/{model}/seed_1",
             2,
             workspace / "pre/test.parquet",
             workspace / "pre/preprocessing.json",
@@ -468,7 +495,7 @@ def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, sco
     validation = [tmp_path / f"{model}_validation.parquet" for model in ("nominal", "adversarial")]
     pre = workspace / "pre"
     for model, path in zip(("nominal", "adversarial"), validation):
-        model_dir = workspace / f"models/{model}"
+        model_dir = workspace / f"models/{model}/seed_1"
         score_validation(model_dir, 2, pre / "val.parquet", pre / "preprocessing.json", path, ScoringSettings())
     scored = pq.read_table(validation[0]).to_pandas()
     assert len(scored) == pq.ParquetFile(workspace / "pre/val.parquet").metadata.num_rows  # every validation jet
@@ -478,7 +505,7 @@ def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, sco
         validation,
         workspace / "pre/test.parquet",
         *([files[i] for files in strong_files] for i in (1, 2, 3)),
-        {"nominal": 2, "adversarial": 2},
+        {("nominal", 1): 2, ("adversarial", 1): 2},
         TableSettings(),
         outputs,
     )

@@ -83,7 +83,7 @@ def auc() -> pd.DataFrame:
             "scale_factor_at_mistag_0.01",
             "selected",
         ],
-    )
+    ).assign(seed=1)  # one training seed: the reference
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +130,9 @@ def histories() -> dict[str, pd.DataFrame]:
                 "epoch": epoch,
                 "train_loss": 1.0 / epoch + 0.1 * i,
                 "val_loss": 1.0 / epoch + 0.02 * (epoch - 6) ** 2 / 10 + 0.1 * i,
+                "val_auc_bvsl": 0.95 - 0.1 / epoch - 0.01 * i,
+                "val_auc_cvsl": 0.75 - 0.1 / epoch - 0.01 * i,
+                "selection_score": np.abs(epoch - 7 + i) + 0.1,  # selected: epoch 7, then 6
                 "lr": 1e-4 / (1 + epoch / 30),
                 "seconds": 2.0,
                 "jets_per_s": 1e5,
@@ -252,6 +255,22 @@ def test_roc_nominal_vs_adversarial(roc, auc, tmp_path):
         figures.plot_roc_nominal_vs_adversarial(roc, {"nominal": 3, "adversarial": 2}, 0.07, tmp_path / "x")
 
 
+def test_fig8_band_spans_the_seeds_curves(roc, tmp_path, drawn):
+    # seed 2: the same curves with every mistag rate 1.5 times higher, selected one epoch later
+    other = roc.assign(seed=2, epoch=roc["epoch"] + 1, mistag=roc["mistag"] * 1.5)
+    both = pd.concat([roc.assign(seed=1), other], ignore_index=True)
+    seeds = {"nominal": {1: 3, 2: 4}, "adversarial": {1: 2, 2: 3}}
+    figures.plot_roc_nominal_vs_adversarial(both, {"nominal": 3, "adversarial": 2}, 0.05, tmp_path / "f", seeds=seeds)
+    figure = drawn[-1]
+    assert "nominal: range over 2 seeds" in figure["entries"] and "adversarial: range over 2 seeds" in figure["entries"]
+    ax = figure["figure"].axes[0]
+    [band] = [c for c in ax.collections if c.get_label() == "nominal: range over 2 seeds"]
+    mistag = band.get_paths()[0].vertices[:, 1]
+    raw = roc[(roc["model"] == "nominal") & (roc["epoch"] == 3) & (roc["attack"] == "raw")]
+    raw = raw[(raw["discriminator"] == "BvsL") & (raw["mistag"] > 0)]["mistag"]
+    assert mistag.max() == pytest.approx(1.5 * raw.max()) and mistag.min() == pytest.approx(raw.min())
+
+
 def test_auc_drop_vs_auc(auc, tmp_path):
     figures.plot_auc_drop_vs_auc(auc, "BvsL", tmp_path / "fig9")
     _assert_written(tmp_path / "fig9")
@@ -302,8 +321,9 @@ def test_training_history(histories, tmp_path):
     _assert_written(tmp_path / "history")
     with pytest.raises(ResultsError, match="at least one"):
         figures.plot_training_history({}, tmp_path / "x")
-    with pytest.raises(ResultsError, match="val_loss"):
-        figures.plot_training_history({"nominal": histories["nominal"].drop(columns="val_loss")}, tmp_path / "x")
+    for column in ("val_loss", "selection_score"):
+        with pytest.raises(ResultsError, match=column):
+            figures.plot_training_history({"nominal": histories["nominal"].drop(columns=column)}, tmp_path / "x")
 
 
 def test_overwrite_dotted_name_and_closed(histories, tmp_path):
@@ -380,14 +400,16 @@ def test_training_history_legend_inside_the_axes(histories, tmp_path, drawn):
     assert figure["entries"] == [
         "nominal: training",
         "nominal: validation",
-        "nominal: lowest validation loss (epoch 9)",
+        "nominal: selected (epoch 7)",
         "adversarial: training",
         "adversarial: validation",
-        "adversarial: lowest validation loss (epoch 9)",
+        "adversarial: selected (epoch 6)",
+        "nominal",
+        "adversarial",
     ]
     fig = figure["figure"]
     fig.canvas.draw()
-    [legend] = fig.findobj(Legend)
+    legend = fig.findobj(Legend)[0]
     inside, outer = legend.get_window_extent(), legend.axes.get_window_extent()
     assert outer.x0 <= inside.x0 < inside.x1 <= outer.x1 and outer.y0 <= inside.y0 < inside.y1 <= outer.y1
     # the legend sits above every curve: the highest loss drawn is below its lower edge
@@ -445,9 +467,9 @@ def pipeline_files(tmp_path_factory, roc, suite_auc, certified, visibility, samp
     samples.to_parquet(samples_parquet)
     models = []
     for mode, history in histories.items():
-        (root / mode).mkdir()
-        history.to_csv(root / mode / "history.csv", index=False)
-        models.append(str(root / mode))
+        (root / mode / "seed_1").mkdir(parents=True)
+        history.to_csv(root / mode / "seed_1" / "history.csv", index=False)
+        models.append(str(root / mode / "seed_1"))
     tables = [str(roc_parquet), str(auc_csv)]
     return {
         "fig4_cross_attacks": [str(auc_csv)],
@@ -537,7 +559,8 @@ def suite_auc(auc) -> pd.DataFrame:
                         rows.append(
                             (model, epoch, attack, model, eps, disc, value, 0.3, 0.6, 0.9, epoch == SELECTED[model])
                         )
-    return pd.concat([auc, pd.DataFrame(rows, columns=auc.columns)], ignore_index=True)
+    suite = pd.DataFrame(rows, columns=[c for c in auc.columns if c != "seed"]).assign(seed=1)
+    return pd.concat([auc, suite], ignore_index=True)
 
 
 @pytest.fixture(scope="module")

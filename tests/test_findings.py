@@ -23,6 +23,7 @@ REDUCED = """\
 dataset:
   synthetic: {n_jets: 60000, seed: 1}
 training:
+  seeds: [1]
   batch_size: 2048
   max_epochs: 12
   patience: 12

@@ -39,6 +39,10 @@ def _dataclass_default(path: tuple[str, ...]):
         owner = rt.PreprocessSettings()
     elif section == "training":
         owner = rt.TrainingSettings().model if rest[0] == "model" else rt.TrainingSettings()
+        if rest[0] == "selection":  # flattened into the training settings
+            return getattr(owner, f"selection_{rest[-1]}")
+        if rest[0] == "seeds":  # one training per seed: each training's settings hold one
+            return list(rt.DEFAULT_SEEDS)
     else:
         evaluation = rt.EvaluationSettings()
         owner = getattr(evaluation, rest[0]) if rest[0] in ("figures", "strong_attacks") else evaluation
@@ -69,8 +73,11 @@ def test_schema_dataclass_and_config_yaml_agree(path):
 
 
 def test_every_settings_field_is_a_config_key_or_fixed_by_the_method():
-    keys = {path[-1] for path in LEAVES}
+    keys = {path[-1] for path in LEAVES} | {
+        f"selection_{path[-1]}" for path in LEAVES if path[:2] == ("training", "selection")
+    }
     fixed = {"mode", "n_inputs", "n_classes", "weight_bins", "eta_range", "pt_range_gev", "figures", "model"}
+    fixed |= {"seed"}  # a training's own, one of training.seeds
     fixed |= {"strong_attacks"}  # a section
     classes = (rt.PreprocessSettings, rt.TrainingSettings, rt.ModelSettings, rt.EvaluationSettings, rt.FigureSettings)
     for cls in (*classes, rt.StrongAttackCheckpoints):
@@ -112,8 +119,9 @@ def test_each_job_takes_only_its_keys():
     assert rt.figure_config("fig7_roc_per_checkpoint", evaluation) == {"summary_epsilon": 0.05, "checkpoints": 4}
     assert rt.figure_config("fig9_auc_drop", evaluation) == {}
     assert rt.validation_config(evaluation) == {"batch_size": 65536, "device": "auto"}
-    assert "adversarial" not in rt.training_config(CONFIG["training"], "nominal")
-    assert rt.training_config(CONFIG["training"], "adversarial") == CONFIG["training"]
+    assert "adversarial" not in rt.training_config(CONFIG["training"], "nominal", 1)
+    expected = {k: v for k, v in CONFIG["training"].items() if k != "seeds"} | {"seed": 2}
+    assert rt.training_config(CONFIG["training"], "adversarial", 2) == expected
     params = rt.scoring_config(evaluation, baselines=True)
     assert rt.from_params(rt.ScoringSettings, params) == rt.EvaluationSettings.from_config(evaluation).scoring
     with pytest.raises(ConfigError, match=r"unknown key\(s\) \['weighted'\]"):
@@ -157,3 +165,13 @@ def test_settings_and_the_workflow_parse_import_no_torch(tmp_path):
     imported = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
     assert "robusttag.settings" in imported
     assert not {name for name in imported if name.split(".")[0] in ("torch", "matplotlib")}
+
+
+def test_training_seeds_are_distinct_and_the_lowest_is_the_reference():
+    assert rt.training_seeds({"seeds": [3, 1, 2]}) == [1, 2, 3]
+    assert rt.training_seeds({}) == list(rt.DEFAULT_SEEDS)
+    for wrong in ([], [1, 1]):
+        with pytest.raises(ConfigError, match="training.seeds"):
+            rt.training_seeds({"seeds": wrong})
+    assert rt.TrainingSettings.from_config({"seeds": [4, 2]}, "nominal").seed == 2  # the config's: the reference
+    assert rt.TrainingSettings.from_config(rt.training_config({"seeds": [4, 2]}, "nominal", 4), "nominal").seed == 4

@@ -175,17 +175,18 @@ def runs(cluster, tmp_path_factory) -> tuple[Path, str, Path]:
 def test_every_job_went_through_slurm_in_few_grouped_jobs(cluster, runs):
     workdir, log, _ = runs
     finished = set(re.findall(r"^Finished jobid: (\d+) \(Rule: (\w+)\)", log, flags=re.MULTILINE))
-    # 3 data, 2 trainings, 2 x 2 checkpoints + 2 extra attacks + 2 validation scorings + 2 x 2 strong
-    # suites + samples, tables, every figure, all
-    assert len(finished) == 20 + len(FIGURE_KEYS), sorted(finished)
+    # 3 data, 2 x 2 trainings (2 seeds), reference seed: 2 x 2 checkpoints + 2 extra attacks + 2 validation
+    # scorings + 2 x 2 strong suites, other seed: 2 x (checkpoint + validation + strong suite); samples,
+    # tables, every figure, all
+    assert len(finished) == 28 + len(FIGURE_KEYS), sorted(finished)
     assert re.findall(r"^\s*localrule (\w+):", log, flags=re.MULTILINE) == ["all"]  # the rest: SLURM
     submitted = SUBMITTED.findall(log)
     slurm_ids = [slurm_id for _, slurm_id, _ in submitted]
     # one SLURM job each: the data chain, each training, the scores with the samples and their
-    # two figures (known once both trainings are: the tables ask for both models' checkpoints),
+    # two figures (known once every training is: the tables ask for every training's checkpoints),
     # the tables with the eight figures drawn from them, and training_history
-    assert len(slurm_ids) == 6, submitted
-    assert len(set(job for job, _, _ in submitted)) == 6  # no group job submitted twice
+    assert len(slurm_ids) == 8, submitted
+    assert len(set(job for job, _, _ in submitted)) == 8  # no group job submitted twice
     states = {job["jobid"]: job for job in cluster.jobs()}
     assert all(states[i]["state"] == "COMPLETED" and states[i]["exit_code"] == "0:0" for i in slurm_ids), states
     logdir = workdir / ".snakemake/slurm_logs"
@@ -200,9 +201,9 @@ def test_every_job_went_through_slurm_in_few_grouped_jobs(cluster, runs):
 
 def test_results_equal_a_local_run(runs):
     workdir, _, local_run = runs
-    for mode in ("nominal", "adversarial"):  # the losses, epoch by epoch (not the timings)
-        history = [pd.read_csv(run / f"results/models/{mode}/history.csv") for run in (workdir, local_run)]
-        columns = ["epoch", "train_loss", "val_loss", "lr"]
+    for where in ("nominal/seed_1", "adversarial/seed_2"):  # the losses, epoch by epoch (not the timings)
+        history = [pd.read_csv(run / f"results/models/{where}/history.csv") for run in (workdir, local_run)]
+        columns = ["epoch", "train_loss", "val_loss", "val_auc_bvsl", "val_auc_cvsl", "selection_score", "lr"]
         pd.testing.assert_frame_equal(history[0][columns], history[1][columns], check_exact=True)
     auc = [pd.read_csv(run / "results/tables/auc.csv") for run in (workdir, local_run)]
     pd.testing.assert_frame_equal(auc[0], auc[1], check_exact=True)

@@ -24,9 +24,9 @@ from robusttag.features import default_column
 from robusttag.losses import focal_loss
 from robusttag.model import ReLUDropout, Tagger
 from robusttag.preprocess import preprocess
-from robusttag.settings import ModelSettings, TrainingSettings
+from robusttag.settings import HISTORY_COLUMNS, ModelSettings, TrainingSettings, read_history
 from robusttag.sources.synthetic import generate
-from robusttag.training import adversarial_batch, backpropagate, train, train_epoch, validation_loss
+from robusttag.training import adversarial_batch, backpropagate, train, train_epoch, validation_metrics
 
 # --- focal loss -------------------------------------------------------------------
 
@@ -242,9 +242,10 @@ def test_one_epoch_lowers_the_validation_loss(data):
     summary = json.loads((data / "preprocessing.json").read_text())
     val = load_split(data / "val.parquet", summary, torch.device("cpu"))
     torch.manual_seed(5)
-    before = validation_loss(Tagger(), val, quick())
+    before = validation_metrics(Tagger(), val, quick())
     history = run_training(data, data.parent / "one", replace(quick(), max_epochs=1))
-    assert history[0]["val_loss"] < before
+    assert history[0]["val_loss"] < before["val_loss"]
+    assert history[0]["val_auc_bvsl"] > before["val_auc_bvsl"] and history[0]["val_auc_cvsl"] > before["val_auc_cvsl"]
     assert history[0]["train_loss"] > 0
 
 
@@ -254,20 +255,36 @@ def test_checkpoints_and_history(data, mode):
     history = run_training(data, output, quick(mode, max_epochs=3))
     assert sorted(p.name for p in output.iterdir()) == ["epoch_001.pt", "epoch_002.pt", "epoch_003.pt", "history.csv"]
     lines = (output / "history.csv").read_text().splitlines()
-    assert lines[0] == "epoch,train_loss,val_loss,lr,seconds,jets_per_s"
-    assert [line.split(",")[0] for line in lines[1:]] == ["1", "2", "3"]
-    lrs = [float(line.split(",")[3]) for line in lines[1:]]
-    assert lrs == pytest.approx([1e-3, 1e-3 / (1 + 1 / 30), 1e-3 / (1 + 2 / 30)])
+    assert lines[0] == ",".join(HISTORY_COLUMNS)
+    rows = read_history(output / "history.csv")
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    assert [row["lr"] for row in rows] == pytest.approx([1e-3, 1e-3 / (1 + 1 / 30), 1e-3 / (1 + 2 / 30)])
+    # the default selection: the trailing mean over 3 epochs of 1 - the mean of the two validation AUCs
+    misses = [1 - (row["val_auc_bvsl"] + row["val_auc_cvsl"]) / 2 for row in rows]
+    expected = [misses[0], (misses[0] + misses[1]) / 2, sum(misses) / 3]
+    assert [row["selection_score"] for row in rows] == pytest.approx(expected, rel=1e-12)
     state = torch.load(output / "epoch_002.pt", weights_only=True)
     assert state["epoch"] == 2 and state["val_loss"] == history[1]["val_loss"]
     assert {"model", "optimizer", "rng_cpu", "config_hash", "train_loss"} <= set(state)
     assert not output.with_name(f".{output.name}.in_progress").exists()
 
 
-def test_early_stopping(data):
+def test_early_stopping_the_papers_rule(data):
     # a learning rate so large that the validation loss cannot keep improving
-    history = run_training(data, data.parent / "early", replace(quick(), lr=5.0, max_epochs=30, patience=2))
+    paper = replace(quick(), lr=5.0, max_epochs=30, patience=2, selection_metric="val_loss", selection_smoothing=1)
+    history = run_training(data, data.parent / "early", paper)
     best = min(range(len(history)), key=lambda i: history[i]["val_loss"])
+    assert len(history) == best + 1 + 2 < 30
+    assert [row["selection_score"] for row in history] == [row["val_loss"] for row in history]
+
+
+def test_early_stopping_on_the_smoothed_score(data):
+    settings = replace(quick(), lr=5.0, max_epochs=30, patience=2, selection_metric="val_loss", selection_smoothing=2)
+    history = run_training(data, data.parent / "early_smoothed", settings)
+    losses = [row["val_loss"] for row in history]
+    smoothed = [losses[0]] + [(a + b) / 2 for a, b in zip(losses, losses[1:])]
+    assert [row["selection_score"] for row in history] == pytest.approx(smoothed, rel=1e-12)
+    best = min(range(len(history)), key=lambda i: smoothed[i])
     assert len(history) == best + 1 + 2 < 30
 
 

@@ -51,12 +51,15 @@ def rules_to_run(workdir: Path, *args: str, **kwargs) -> set[str]:
     return set(re.findall(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):", out, flags=re.MULTILINE))
 
 
-def test_both_modes_trained(workflow):
+def test_both_modes_trained_once_per_seed(workflow):
     for mode in ("nominal", "adversarial"):
-        lines = (workflow / f"results/models/{mode}/history.csv").read_text().splitlines()
-        assert len(lines) == 3  # header and the 2 epochs of config/test.yaml
-        assert (workflow / f"results/models/{mode}/epoch_002.pt").exists()
-        assert "epoch 2: train loss" in (workflow / f"results/logs/train_{mode}.log").read_text()
+        for seed in (1, 2):  # config/test.yaml: training.seeds
+            lines = (workflow / f"results/models/{mode}/seed_{seed}/history.csv").read_text().splitlines()
+            assert len(lines) == 3  # header and the 2 epochs of config/test.yaml
+            assert (workflow / f"results/models/{mode}/seed_{seed}/epoch_002.pt").exists()
+            assert "epoch 2: train loss" in (workflow / f"results/logs/train_{mode}_seed_{seed}.log").read_text()
+    first, second = (pd.read_csv(workflow / f"results/models/nominal/seed_{s}/history.csv") for s in (1, 2))
+    assert (first["val_loss"] != second["val_loss"]).all()  # another seed, another training
 
 
 def test_nothing_to_do_the_second_time(workflow):
@@ -66,7 +69,8 @@ def test_nothing_to_do_the_second_time(workflow):
 def test_the_training_rule_claims_one_gpu_for_every_mode(workflow):
     out = snakemake(workflow, "--forcerun", "train", "--dry-run").stdout
     blocks = re.findall(r"^checkpoint train:\n(.*?)(?=\n\n|\Z)", out, flags=re.MULTILINE | re.DOTALL)
-    assert sorted(re.search(r"wildcards: model=(\w+)", block).group(1) for block in blocks) == sorted(MODES)
+    trained = sorted(re.search(r"wildcards: model=(\w+), seed=(\d+)", block).groups() for block in blocks)
+    assert trained == sorted((mode, seed) for mode in MODES for seed in ("1", "2"))
     for block in blocks:
         assert re.search(r"resources: .*\bgpu=1\b", block), block
 
@@ -82,25 +86,33 @@ def job_counts(workdir: Path, override: str) -> dict[str, int]:
     return {rule: int(n) for rule, n in counts.items() if rule != "all"}
 
 
-def test_changing_a_training_parameter_retrains_every_mode_and_nothing_before(workflow):
+def test_changing_a_training_parameter_retrains_every_mode_and_seed_and_nothing_before(workflow):
     counts = job_counts(workflow, "training:\n  lr: 0.002\n")
-    assert counts["train"] == 2 and counts["tables"] == 1  # scores join once the epochs are known
+    assert counts["train"] == 4 and counts["tables"] == 1  # scores join once the epochs are known
     assert not counts.keys() & {"generate_synthetic", "convert_to_parquet", "preprocess"}
 
 
 def test_an_adversarial_training_key_retrains_only_the_adversarial_mode(workflow):
     counts = job_counts(workflow, "training:\n  adversarial:\n    epsilon: 0.02\n")
-    assert counts["train"] == 1
+    assert counts["train"] == 2
     out = snakemake(workflow, "--dry-run", configs=("config/test.yaml", "override.yaml")).stdout
-    assert re.findall(r"wildcards: model=(\w+)", out.split("checkpoint train:", 1)[1])[:1] == ["adversarial"]
+    assert set(re.findall(r"wildcards: model=(\w+), seed=\d+", out)) == {"adversarial"}
 
 
-# The jobs downstream of each artifact, in the test config (2 models x 2 epochs).
-SCAN = {"score_checkpoint": 4}
+def test_another_seed_trains_only_that_seed(workflow):
+    counts = job_counts(workflow, "training:\n  seeds: [1, 2, 3]\n")
+    assert counts["train"] == 2 and counts["tables"] == 1
+    out = snakemake(workflow, "--dry-run", configs=("config/test.yaml", "override.yaml")).stdout
+    assert set(re.findall(r"wildcards: model=\w+, seed=(\d+)", out)) == {"3"}
+
+
+# The jobs downstream of each artifact, in the test config (2 models x 2 epochs x 2 seeds): the reference
+# seed at both epochs, the other at its selected epoch (FGSM, the strong suite at the summary's eps).
+SCAN = {"score_checkpoint": 4 + 2}
 EXTRA = {"score_extra_attacks": 2}
-VALIDATION = {"score_validation": 2}
+VALIDATION = {"score_validation": 2 + 2}
 # config/test.yaml: the strong suite at both epochs (the selected one at every eps, the other at the summary's)
-SELECTED_STRONG, PER_CHECKPOINT = {"score_strong_attacks": 2}, {"score_strong_attacks_per_checkpoint": 2}
+SELECTED_STRONG, PER_CHECKPOINT = {"score_strong_attacks": 2}, {"score_strong_attacks_per_checkpoint": 2 + 2}
 STRONG = SELECTED_STRONG | PER_CHECKPOINT
 SAMPLES = {"adversarial_samples": 1, "fig5_input_shifts": 1, "fig10_first_track_d0": 1}
 TABLES = {
@@ -173,7 +185,7 @@ def test_every_evaluation_key_has_its_rerun_test():
 
 
 def test_scanning_fewer_checkpoints_reruns_only_the_tables(workflow):
-    selected = {model: selected_epoch(workflow / f"results/models/{model}/history.csv") for model in MODES}
+    selected = {model: selected_epoch(workflow / f"results/models/{model}/seed_1/history.csv") for model in MODES}
     counts = job_counts(workflow, "evaluation:\n  epochs: [1]\n")  # scanned: epoch 1 and the selected one
     # no score file changes; the tables lose the files of epoch 2 where it is not selected
     assert counts == ({} if set(selected.values()) == {2} else TABLES)
@@ -195,21 +207,30 @@ def test_every_figure_and_table_is_made(workflow):
         "visibility.csv",
         "working_points.csv",
         "scale_factors.csv",
+        "seeds.csv",
     ):
         assert (workflow / "results/tables" / name).stat().st_size > 0
     figures = sorted(p.name for p in (workflow / "results/figures").iterdir())
     assert len(figures) == 2 * len(FIGURE_KEYS) and all(p.endswith((".png", ".pdf")) for p in figures)
     for mode in ("nominal", "adversarial"):  # every trained epoch scanned (config: epochs all)
-        assert sorted(p.name for p in (workflow / f"results/scores/{mode}").glob("epoch_???.parquet")) == [
+        assert sorted(p.name for p in (workflow / f"results/scores/{mode}/seed_1").glob("epoch_???.parquet")) == [
             "epoch_001.parquet",
             "epoch_002.parquet",
         ]
+        best = selected_epoch(workflow / f"results/models/{mode}/seed_2/history.csv")  # the other seed: selected only
+        scored = sorted(p.name for p in (workflow / f"results/scores/{mode}/seed_2").glob("epoch_*.parquet"))
+        assert scored == [
+            f"epoch_{best:03d}{kind}.parquet" for kind in ("", "_strong_attacks_per_checkpoint", "_validation")
+        ]
+    auc = pd.read_csv(workflow / "results/tables/auc.csv")
+    raw = auc[(auc["attack"] == "raw") & (auc["model"] == "nominal")]
+    assert raw.groupby("seed")["epoch"].nunique().to_dict() == {1: 2, 2: 1}  # the seed column: every row's training
 
 
 def test_scoring_jobs_are_grouped_and_claim_the_gpu(workflow):
     out = snakemake(workflow, "--forcerun", "score_checkpoint", "--dry-run").stdout
     blocks = re.findall(r"^\s*rule score_checkpoint:\n(.*?)(?=\n\n|\Z)", out, flags=re.MULTILINE | re.DOTALL)
-    assert len(blocks) == 4  # 2 models x 2 epochs
+    assert len(blocks) == 6  # 2 models x 2 epochs of the reference seed, 2 models x 1 of the other
     assert all(re.search(r"resources: .*\bgpu=1\b", block) for block in blocks)
     smk = (ROOT / "workflow/rules/evaluate.smk").read_text()
     # the FGSM scan (with its extra-attacks variant), the validation scores and the strong suite: one group
@@ -244,7 +265,7 @@ def test_the_report_builds_with_every_figure_captioned(workflow):
 FOUR_TRACKS = """
 dataset: {synthetic: {n_jets: 3000}}
 preprocess: {n_tracks: 4}
-training: {max_epochs: 1}
+training: {max_epochs: 1, seeds: [1]}
 evaluation: {epsilons: [0.05], summary_epsilon: 0.05, figures: {input_features: [trk3_d0, vertex_mass],
              input_epsilons: [0.05]}}
 """
@@ -257,7 +278,7 @@ def test_the_whole_dag_with_four_track_slots(tmp_path):
     snakemake(workdir, "--resources", "gpu=1", configs=("config/test.yaml", "four.yaml"))
     summary = yaml.safe_load((workdir / "results/preprocessed/preprocessing.json").read_text())
     assert len(summary["feature_order"]) == 128 and summary["feature_order"][-1] == "trk3_vertex_energy_fraction"
-    state = torch.load(workdir / "results/models/adversarial/epoch_001.pt", weights_only=True)
+    state = torch.load(workdir / "results/models/adversarial/seed_1/epoch_001.pt", weights_only=True)
     assert state["model_settings"]["n_inputs"] == 128
     samples = pd.read_parquet(workdir / "results/samples/fgsm_inputs.parquet")
     raw = samples[(samples["attack"] == "raw") & (samples["model"] == "nominal")]
@@ -271,11 +292,12 @@ def test_the_whole_dag_with_four_track_slots(tmp_path):
 def test_the_strong_suite_beats_fgsm_and_the_certified_bound_lies_below_it(workflow):
     worst = pd.read_csv(workflow / "results/tables/worst_case.csv")
     chosen = worst[worst["selected"] & np.isclose(worst["epsilon"], 0.05)]
-    assert len(chosen) == 2 * 3  # both models, every discriminator
+    assert len(chosen) == 2 * 2 * 3  # both models, both seeds, every discriminator
     assert (chosen["worst_auc"] <= chosen["fgsm_auc"]).all()
     auc = pd.read_csv(workflow / "results/tables/auc.csv")
     white_box = auc["attack_source"] == auc["model"]
     at = auc[white_box & auc["selected"] & np.isclose(auc["epsilon"], 0.05) & (auc["model"] == "nominal")]
+    at = at[at["seed"] == 1]
     cvsl = at[at["discriminator"] == "CvsL"].set_index("attack")["auc"]
     assert cvsl["targeted_CvsL"] < cvsl["fgsm"]  # (a): the discriminator's own attack is the stronger
     bounds = pd.read_csv(workflow / "results/tables/certified.csv")

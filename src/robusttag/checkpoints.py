@@ -10,9 +10,10 @@ from pathlib import Path
 
 import torch
 
+from .errors import ResultsError
 from .io import atomic_output
 from .model import Tagger
-from .settings import ModelSettings, selected_epochs
+from .settings import ModelSettings, model_identity, selected_epochs
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def save_checkpoint(path: Path, model, optimizer, epoch: int, row: dict, progres
         "val_loss": row["val_loss"],
         "lr": row["lr"],
         "history": progress["history"],
-        "best_val_loss": progress["best_val_loss"],
+        "best_selection_score": progress["best_selection_score"],
         "epochs_without_improvement": progress["epochs_without_improvement"],
         "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -72,8 +73,18 @@ def load_tagger(path: str | os.PathLike, device: torch.device) -> Tagger:
 
 
 def selected_checkpoints(model_dirs) -> dict[str, Path]:
-    """{model name: its selected checkpoint (lowest validation loss)} for trained model directories."""
-    model_dirs = {Path(d).name: Path(d) for d in model_dirs}
+    """{mode: its selected checkpoint (``training.selection``)} for the training folders of one seed.
+
+    Raises
+    ------
+    ResultsError
+        When two folders are of the same mode (the checkpoints are named by mode).
+    """
+    folders = {model_identity(d): Path(d) for d in model_dirs}
+    modes = [mode for mode, _ in folders]
+    if len(set(modes)) != len(modes):
+        raise ResultsError(f"{sorted(map(str, model_dirs))}: one training per mode, please (one seed)")
     return {
-        name: model_dirs[name] / checkpoint_name(epoch) for name, epoch in selected_epochs(model_dirs.values()).items()
+        mode: folders[mode, seed] / checkpoint_name(epoch)
+        for (mode, seed), epoch in selected_epochs(folders.values()).items()
     }

@@ -2,8 +2,8 @@
 
 Per (model, checkpoint): test-set probabilities under raw inputs and under
 FGSM at every epsilon. One input-gradient pass serves every epsilon, since
-sign(grad) does not depend on it. At each model's selected checkpoint (the
-lowest validation loss), a second file adds what is scored only there: the
+sign(grad) does not depend on it. At each model's selected checkpoint
+(``training.selection``), a second file adds what is scored only there: the
 baselines of the same sizes (Gaussian noise, coherent up/down shift) and the
 transferred attacks, FGSM crafted on each other model. Each (attack, source,
 epsilon) is scored once per checkpoint.
@@ -31,7 +31,7 @@ from .errors import ConfigError
 from .features import default_column
 from .io import atomic_output, reuse_freed_memory
 from .model import Tagger, probabilities
-from .settings import LossSettings, SampleSettings, ScoringSettings
+from .settings import LossSettings, SampleSettings, ScoringSettings, model_identity
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +178,10 @@ def in_slices(inputs: Inputs, n: int, batch_size: int, then: Callable[[torch.Ten
     return np.concatenate([then(inputs(jets)).cpu().numpy() for jets in jet_slices(n, batch_size)])
 
 
-def score_table(model: Tagger, identity: tuple[str, int], test: TestSet, attacks, batch_size: int) -> pa.Table:
+def score_table(model: Tagger, identity: tuple[str, int, int], test: TestSet, attacks, batch_size: int) -> pa.Table:
     """One row per (attack, test jet): the model's probabilities and the jet's label and weight.
 
-    ``identity`` (model name, epoch) is written into every row: a score file says what it scores.
+    ``identity`` (mode, seed, epoch) is written into every row: a score file says what it scores.
     """
     probabilities_of = {
         (attack, source, eps): in_slices(inputs, len(test.data), batch_size, lambda x: predict(model, x, batch_size))
@@ -190,7 +190,7 @@ def score_table(model: Tagger, identity: tuple[str, int], test: TestSet, attacks
     return scores_of(identity, test.data, probabilities_of)
 
 
-def scores_of(identity: tuple[str, int], data: Split, probabilities_of: dict) -> pa.Table:
+def scores_of(identity: tuple[str, int, int], data: Split, probabilities_of: dict) -> pa.Table:
     """The score table of {(attack, attack_source, epsilon): (jets, 3) probabilities of every jet of ``data``}."""
     labels = data.labels.cpu().numpy().astype(np.int8)
     weights = data.weights.cpu().numpy()
@@ -198,7 +198,8 @@ def scores_of(identity: tuple[str, int], data: Split, probabilities_of: dict) ->
     for (attack, source, eps), p in probabilities_of.items():
         columns = {
             "model": identity[0],
-            "epoch": identity[1],
+            "seed": identity[1],
+            "epoch": identity[2],
             "attack": attack,
             "attack_source": source,
             "epsilon": eps,
@@ -218,7 +219,7 @@ def _constant_columns_filled(columns: dict, n: int) -> pa.Table:
     def column(name, value):
         if isinstance(value, str):
             return pa.array([value] * n).dictionary_encode()
-        if name == "epoch":
+        if name in ("seed", "epoch"):
             return np.full(n, value, dtype=np.int32)
         if np.isscalar(value):
             return np.full(n, value, dtype=np.float32)
@@ -259,7 +260,7 @@ def score_checkpoint(
 
     Parameters
     ----------
-    model_dir : the model's training output (``results/models/{model}``); its name is the model's.
+    model_dir : the model's training output (``results/models/{mode}/seed_{seed}``: its identity).
     epoch : the checkpoint scored.
     test_path, summary_path : the test split and ``preprocessing.json``.
     output : the score file (Parquet, the columns ``tables.SCORE_COLUMNS`` reads).
@@ -278,7 +279,7 @@ def score_checkpoint(
         When nothing is asked for, or a transfer source is the model itself.
     """
     model_dir, transfer_from = Path(model_dir), dict(transfer_from or {})
-    name = model_dir.name
+    name, seed = model_identity(model_dir)
     if name in transfer_from:
         raise ConfigError(f"{name}: the white-box FGSM is scored by the checkpoint's own job, not as a transfer")
     baselines = baselines and settings.baselines
@@ -299,10 +300,10 @@ def score_checkpoint(
     attacks += list(fgsm_attacks(test, settings, signs))
     if baselines:
         attacks += list(baseline_attacks(test, settings))
-    table = score_table(model, (name, epoch), test, attacks, settings.batch_size)
+    table = score_table(model, (name, seed, epoch), test, attacks, settings.batch_size)
     with atomic_output(output) as tmp:
         pq.write_table(table, tmp, compression="zstd")
-    log.info("%s: %d rows from %s epoch %d", output, table.num_rows, name, epoch)
+    log.info("%s: %d rows from %s seed %d epoch %d", output, table.num_rows, name, seed, epoch)
 
 
 def score_validation(
@@ -322,13 +323,13 @@ def score_validation(
     """
     device = job_device(settings.device, threads)
     data = load_split(validation_path, read_summary(summary_path), device, with_movable=False)
-    name = Path(model_dir).name
+    name, seed = model_identity(model_dir)
     model = load_tagger(Path(model_dir) / checkpoint_name(epoch), device)
     p = predict(model, data.x, settings.batch_size).cpu().numpy()
-    table = scores_of((name, epoch), data, {("raw", NO_SOURCE, 0.0): p})
+    table = scores_of((name, seed, epoch), data, {("raw", NO_SOURCE, 0.0): p})
     with atomic_output(output) as tmp:
         pq.write_table(table, tmp, compression="zstd")
-    log.info("%s: %d validation jets from %s epoch %d", output, table.num_rows, name, epoch)
+    log.info("%s: %d validation jets from %s seed %d epoch %d", output, table.num_rows, name, seed, epoch)
 
 
 def adversarial_samples(

@@ -40,7 +40,12 @@ def ordered_models(names) -> list[str]:
 
 TRACK_ORDERS: tuple[str, ...] = ("signed_d0_significance", "abs_d0_significance", "file")
 SOURCES: tuple[str, ...] = ("synthetic", "uci", "root")
-HISTORY_COLUMNS: tuple[str, ...] = ("epoch", "train_loss", "val_loss", "lr", "seconds", "jets_per_s")
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "epoch", "train_loss", "val_loss", "val_auc_bvsl", "val_auc_cvsl", "selection_score", "lr", "seconds", "jets_per_s",
+)  # fmt: skip
+#: What checkpoint selection (and early stopping) minimises: the validation loss, as the paper,
+#: or 1 - the mean of the validation BvsL and CvsL AUCs; either as a trailing mean over epochs.
+SELECTION_METRICS: tuple[str, ...] = ("val_loss", "val_auc")
 
 
 def _tuples(section: dict) -> dict:
@@ -189,6 +194,18 @@ class LossSettings:
     double_softmax: bool = False  #: paper-compatibility: softmax twice (the authors' code)
 
 
+def selection_score(history: list[dict], metric: str, smoothing: int) -> float:
+    """The quantity checkpoint selection minimises, at the last epoch of ``history``: the trailing mean
+    over its last ``smoothing`` epochs (fewer at the start) of the validation loss, or of one minus the
+    mean validation AUC of BvsL and CvsL. Trailing, so that early stopping can use it as it goes.
+    """
+    if metric == "val_loss":
+        values = [row["val_loss"] for row in history[-smoothing:]]
+    else:
+        values = [1.0 - (row["val_auc_bvsl"] + row["val_auc_cvsl"]) / 2 for row in history[-smoothing:]]
+    return sum(values) / len(values)
+
+
 #: The config's ``training`` keys that only adversarial training reads.
 ADVERSARIAL_KEYS = ("adversarial",)
 
@@ -204,7 +221,9 @@ class TrainingSettings:
     lr_decay_epochs: float = 30.0  #: lr(epoch) = lr / (1 + epoch / lr_decay_epochs)
     batch_size: int = 4096
     max_epochs: int = 15
-    patience: int = 10  #: epochs without a lower validation loss before stopping
+    patience: int = 10  #: epochs without a lower selection score before stopping
+    selection_metric: str = "val_auc"  #: of SELECTION_METRICS; "val_loss" with smoothing 1 is the paper's rule
+    selection_smoothing: int = 3  #: epochs of the trailing mean that selection and early stopping minimise
     focal_gamma: float = 25.0
     epsilon: float = 0.01  #: FGSM step of adversarial training, standardised units
     attack_dropout: bool = True  #: craft the attack with dropout on, as the authors did
@@ -217,21 +236,30 @@ class TrainingSettings:
             raise ConfigError(f"training mode '{self.mode}' is unknown; choose from {MODES}")
         if self.batch_size < 1 or self.max_epochs < 1 or self.patience < 1:
             raise ConfigError("training.batch_size, max_epochs and patience must be at least 1")
+        if self.selection_metric not in SELECTION_METRICS or self.selection_smoothing < 1:
+            raise ConfigError(
+                f"training.selection: metric must be one of {SELECTION_METRICS} and smoothing at least 1, "
+                f"got {self.selection_metric!r} and {self.selection_smoothing}"
+            )
         if self.lr <= 0 or self.lr_decay_epochs <= 0 or self.focal_gamma < 0 or self.epsilon < 0:
             raise ConfigError("training.lr and lr_decay_epochs must be positive, focal_gamma and epsilon >= 0")
 
     @classmethod
     def from_config(cls, section: dict, mode: str) -> TrainingSettings:
-        """From the config's ``training`` section (nested as in config.yaml).
+        """From the config's ``training`` section (nested as in config.yaml; its ``seeds`` give the
+        reference seed) or a training rule's params (:func:`training_config`: one ``seed``).
 
         Raises
         ------
         ConfigError
             On an unknown key or mode, or a value out of range.
         """
-        flat = {k: v for k, v in section.items() if k not in ("model", "adversarial", "compat")}
+        ignored = ("model", "adversarial", "compat", "selection", "seeds")
+        flat = {k: v for k, v in section.items() if k not in ignored}
+        flat.setdefault("seed", training_seeds(section)[0])  # the config's section: the reference seed
         flat.update(section.get("adversarial", {}))
         flat.update(section.get("compat", {}))
+        flat.update({f"selection_{k}": v for k, v in section.get("selection", {}).items()})
         model = ModelSettings(**_known(ModelSettings, section.get("model", {}), "training.model"))
         return cls(mode=mode, model=model, **_known(cls, flat, "training"))
 
@@ -245,11 +273,51 @@ class TrainingSettings:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def training_config(section: dict, mode: str) -> dict:
-    """The part of the ``training`` section that a mode's training depends on
-    (the rule's params): nominal training reads no adversarial key.
+def training_config(section: dict, mode: str, seed: int) -> dict:
+    """The part of the ``training`` section that one training (mode and seed) depends on
+    (the rule's params): nominal training reads no adversarial key, and no training the other seeds.
     """
-    return {k: v for k, v in section.items() if mode == "adversarial" or k not in ADVERSARIAL_KEYS}
+    kept = {k: v for k, v in section.items() if k != "seeds" and (mode == "adversarial" or k not in ADVERSARIAL_KEYS)}
+    return kept | {"seed": seed}
+
+
+#: The default ``training.seeds``: every mode is trained once per seed.
+DEFAULT_SEEDS: tuple[int, ...] = (1, 2, 3)
+
+
+def training_seeds(section: dict) -> list[int]:
+    """The config's training seeds, the reference seed (the lowest) first: its trainings are studied at every
+    checkpoint, the others at their selected checkpoint (the spread over seeds).
+
+    Raises
+    ------
+    ConfigError
+        When the list is empty or repeats a seed.
+    """
+    seeds = list(section.get("seeds", DEFAULT_SEEDS))
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ConfigError(f"training.seeds must be distinct non-negative integers, at least one; got {seeds}")
+    return sorted(seeds)
+
+
+def model_dir(mode: str, seed: int) -> str:
+    """Where the training of a mode with a seed writes its checkpoints and history."""
+    return f"results/models/{mode}/seed_{seed}"
+
+
+def model_identity(path: str | os.PathLike) -> tuple[str, int]:
+    """(mode, seed) of a training's output folder, ``.../{mode}/seed_{seed}`` (:func:`model_dir`).
+
+    Raises
+    ------
+    ResultsError
+        When the folder is not named so.
+    """
+    path = Path(path)
+    seed = path.name.removeprefix("seed_")
+    if not seed.isdigit() or not path.parent.name:
+        raise ResultsError(f"{path}: a training's folder is named .../{{mode}}/seed_{{seed}}")
+    return path.parent.name, int(seed)
 
 
 def loss_config(section: dict) -> dict:
@@ -718,7 +786,8 @@ def read_history(path: str | os.PathLike) -> list[dict]:
 
 
 def selected_epoch(history_path: str | os.PathLike) -> int:
-    """The checkpoint a model is judged by: the epoch of the lowest validation loss.
+    """The checkpoint a model is judged by: the epoch of the lowest selection score
+    (the quantity ``training.selection`` names, written by the training; the first of equals).
 
     Raises
     ------
@@ -728,12 +797,12 @@ def selected_epoch(history_path: str | os.PathLike) -> int:
     rows = read_history(history_path)
     if not rows:
         raise ResultsError(f"{history_path}: no epochs in the training history")
-    return int(min(rows, key=lambda row: row["val_loss"])["epoch"])
+    return int(min(rows, key=lambda row: row["selection_score"])["epoch"])
 
 
-def selected_epochs(model_dirs) -> dict[str, int]:
-    """{model name: its selected epoch} for trained model directories (named by mode, holding history.csv)."""
-    return {Path(d).name: selected_epoch(Path(d) / "history.csv") for d in model_dirs}
+def selected_epochs(model_dirs) -> dict[tuple[str, int], int]:
+    """{(mode, seed): its selected epoch} for trained model directories (:func:`model_dir`, holding history.csv)."""
+    return {model_identity(d): selected_epoch(Path(d) / "history.csv") for d in model_dirs}
 
 
 def scanned_epochs(history_path: str | os.PathLike, epochs: str | tuple[int, ...]) -> list[int]:

@@ -37,7 +37,7 @@ from .evaluate import (
 )
 from .io import atomic_output
 from .metrics import DISCRIMINATORS, auc, discriminant
-from .settings import LossSettings, StrongAttackSettings, aimed_at
+from .settings import LossSettings, StrongAttackSettings, aimed_at, model_identity
 from .visibility import ks_p_value, visibility_table
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def score_strong_attacks(
 
     Parameters
     ----------
-    model_dir, epoch : the checkpoint (``results/models/{model}``, whose name is the model's).
+    model_dir, epoch : the checkpoint (``results/models/{mode}/seed_{seed}``: its identity).
     test_path, summary_path : the test split and ``preprocessing.json``.
     output : the score file (the columns of ``tables.SCORE_COLUMNS``; attack_source is the model).
     checks_output : CSV, one row per (attack, eps): bound violations (all 0 for a valid
@@ -86,7 +86,8 @@ def score_strong_attacks(
     device = job_device(settings.device, threads)
     summary = read_summary(summary_path)
     test = constrained_test_set(test_path, summary, device, settings, train_path)
-    name = Path(model_dir).name
+    name, seed = model_identity(model_dir)
+    identity = (name, seed, epoch)
     model = load_tagger(Path(model_dir) / checkpoint_name(epoch), device)
     model.eval()
     epsilons = tuple(sorted(settings.epsilons))
@@ -107,10 +108,10 @@ def score_strong_attacks(
                         violations, (attack_name, eps), test.constraints.violations(jets.x, attacked, jets.movable, eps)
                     )
     probabilities_of = {k: torch.cat(v).cpu().numpy() for k, v in probabilities_of.items()}
-    table = scores_of((name, epoch), test.data, {(a, name, eps): p for (a, eps), p in probabilities_of.items()})
-    checks = _checks_table((name, epoch), model, test, settings, loss, violations)
-    certified = certified_table((name, epoch), model, test, settings, probabilities_of)
-    visibility = visibility_rows((name, epoch), model, test, settings, loss, seen, summary["feature_order"])
+    table = scores_of(identity, test.data, {(a, name, eps): p for (a, eps), p in probabilities_of.items()})
+    checks = _checks_table(identity, model, test, settings, loss, violations)
+    certified = certified_table(identity, model, test, settings, probabilities_of)
+    visibility = visibility_rows(identity, model, test, settings, loss, seen, summary["feature_order"])
     with atomic_output(output) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     with atomic_output(checks_output) as tmp:
@@ -119,11 +120,11 @@ def score_strong_attacks(
         certified.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_output(visibility_output) as tmp:
         visibility.to_csv(tmp, index=False, float_format="%.6g")
-    log.info("%s: %d rows from %s epoch %d", output, table.num_rows, name, epoch)
+    log.info("%s: %d rows from %s seed %d epoch %d", output, table.num_rows, name, seed, epoch)
 
 
 CERTIFIED_COLUMNS = (
-    "model", "epoch", "epsilon", "discriminator", "method", "jets", "certified_auc", "certified_auc_weighted",
+    "model", "seed", "epoch", "epsilon", "discriminator", "method", "jets", "certified_auc", "certified_auc_weighted",
     "raw_auc", "raw_auc_weighted", "worst_attack_auc", "worst_attack_auc_weighted", "worst_attack",
 )  # fmt: skip
 
@@ -200,8 +201,8 @@ def visibility_rows(identity, model, test: TestSet, settings, loss: LossSettings
     table = pd.concat(frames, ignore_index=True)
     total = len(test.data)
     table["ks_p_value_test_set"] = [ks_p_value(d, total, total) if np.isfinite(d) else np.nan for d in table["ks"]]
-    table.insert(0, "epoch", identity[1])
-    table.insert(0, "model", identity[0])
+    for i, (column, value) in enumerate(identity_row(identity).items()):
+        table.insert(i, column, value)
     return table
 
 
@@ -233,8 +234,7 @@ def _checks_table(identity, model, test: TestSet, settings: StrongAttackSettings
             for eps in sorted(settings.epsilons):
                 rows.append(
                     {
-                        "model": identity[0],
-                        "epoch": identity[1],
+                        **identity_row(identity),
                         "attack": attack_name,
                         "method": attack.method,
                         "epsilon": eps,
@@ -258,17 +258,17 @@ def _checks_table(identity, model, test: TestSet, settings: StrongAttackSettings
     for row in checks.itertuples():
         if row.zero_gradient_fraction > ZERO_GRADIENT_WARNING:
             log.warning(
-                "%s epoch %d, %s: %.1f %% of the jets have an all-zero input gradient (they are not attacked)",
-                identity[0],
-                identity[1],
+                "%s seed %d epoch %d, %s: %.1f %% of the jets have an all-zero input gradient (they are not attacked)",
+                *identity,
                 row.attack,
                 100 * row.zero_gradient_fraction,
             )
     return checks
 
 
-def identity_row(identity: tuple[str, int]) -> dict:
-    return {"model": identity[0], "epoch": identity[1]}
+def identity_row(identity: tuple[str, int, int]) -> dict:
+    """The identity columns of a job's tables: the model (mode), its training seed and the epoch."""
+    return {"model": identity[0], "seed": identity[1], "epoch": identity[2]}
 
 
 def _zero_gradient_fraction(model, test: TestSet, objective: str, batch_size: int) -> float:

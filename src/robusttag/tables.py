@@ -14,17 +14,21 @@ from pandas.api.types import union_categoricals
 from .errors import ResultsError
 from .io import atomic_output
 from .metrics import DISCRIMINATORS, curve_metrics, discriminant, discriminator_curves, mistag_on_grid
+from .seeds import SIGNIFICANCE, seed_table
 from .settings import TableSettings, aimed_at, ordered_models
 from .uncertainties import Bootstrap, binomial_error, effective_jets, resampled_aucs, standard_error
 from .working_points import fixed_cut_tables
 
-KEYS = ["model", "epoch", "attack", "attack_source", "epsilon", "discriminator"]
+KEYS = ["model", "seed", "epoch", "attack", "attack_source", "epsilon", "discriminator"]
+CHECKPOINT = ["model", "seed", "epoch"]  #: a trained model's checkpoint: mode, training seed, epoch
 MISTAGS = (0.01, 0.1)
 EFFICIENCY_GRID = np.linspace(0.0, 1.0, 201)
 
 
 #: The columns of a score file (written by ``evaluate.score_table``): one row per (attack, test jet).
-SCORE_COLUMNS = ("model", "epoch", "attack", "attack_source", "epsilon", "label", "weight", "p_b", "p_c", "p_light")
+SCORE_COLUMNS = (
+    "model", "seed", "epoch", "attack", "attack_source", "epsilon", "label", "weight", "p_b", "p_c", "p_light",
+)  # fmt: skip
 _NAMES = ("model", "attack", "attack_source")  #: the score files' string columns
 
 
@@ -76,7 +80,7 @@ def _groups(scores: pd.DataFrame):
     return sorted(positions.items())
 
 
-#: (model, epoch, attack, attack_source, epsilon, discriminator) -> the AUC of every bootstrap resample
+#: (model, seed, epoch, attack, attack_source, epsilon, discriminator) -> the AUC of every bootstrap resample
 Replicas = dict[tuple, np.ndarray]
 
 
@@ -110,7 +114,7 @@ def metrics_tables(
 
     def curves_of(group):
         key, rows = group
-        aim = aimed_at(key[2])  # an attack aimed at one discriminator is measured on that one only
+        aim = aimed_at(key[KEYS.index("attack")])  # an attack aimed at one discriminator is measured on that one only
         jet_weights = weights[rows] if weighted else None
         curves = discriminator_curves(
             probabilities[rows], labels[rows], jet_weights, names=None if aim is None else [aim]
@@ -155,14 +159,13 @@ def _statistical_errors(metrics: dict, probabilities, labels, weights, name: str
 
 def with_relative_drops(auc: pd.DataFrame, replicas: Replicas) -> pd.DataFrame:
     """``relative_drop`` = (raw AUC - AUC) / raw AUC of every row against the raw row of its
-    model, epoch and discriminator, and ``relative_drop_err`` from the same resamples of both.
+    checkpoint and discriminator, and ``relative_drop_err`` from the same resamples of both.
     """
-    raw = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])
-    reference = raw["auc"].reindex(pd.MultiIndex.from_frame(auc[["model", "epoch", "discriminator"]])).to_numpy()
+    reference = _raw_of(auc, "auc")
     errors = []
     for row in auc.itertuples(index=False):
         attacked = replicas.get(tuple(getattr(row, k) for k in KEYS))
-        key = (row.model, row.epoch, "raw", "none", 0.0, row.discriminator)
+        key = (row.model, row.seed, row.epoch, "raw", "none", 0.0, row.discriminator)
         unattacked = replicas.get(key)
         if attacked is None or unattacked is None:
             errors.append(np.nan)
@@ -171,10 +174,16 @@ def with_relative_drops(auc: pd.DataFrame, replicas: Replicas) -> pd.DataFrame:
     return auc.assign(relative_drop=(reference - auc["auc"].to_numpy()) / reference, relative_drop_err=errors)
 
 
+def _raw_of(auc: pd.DataFrame, column: str) -> np.ndarray:
+    """Per row of ``auc``: the ``column`` of the raw row of the same checkpoint and discriminator."""
+    where = [*CHECKPOINT, "discriminator"]
+    raw = auc[auc["attack"] == "raw"].set_index(where)[column]
+    return raw.reindex(pd.MultiIndex.from_frame(auc[where])).to_numpy()
+
+
 def _with_scale_factor(auc: pd.DataFrame) -> pd.DataFrame:
-    """Efficiency at 1 % mistag under attack over the raw one (same model, epoch, discriminator)."""
-    raw = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])["eff_at_mistag_0.01"]
-    reference = raw.reindex(pd.MultiIndex.from_frame(auc[["model", "epoch", "discriminator"]])).to_numpy()
+    """Efficiency at 1 % mistag under attack over the raw one (same checkpoint, discriminator)."""
+    reference = _raw_of(auc, "eff_at_mistag_0.01")
     return auc.assign(**{"scale_factor_at_mistag_0.01": _ratio(auc["eff_at_mistag_0.01"].to_numpy(), reference)})
 
 
@@ -185,8 +194,17 @@ def _ratio(numerator, denominator):
         return np.where(denominator != 0, numerator / np.where(denominator != 0, denominator, 1), np.nan)
 
 
-def mark_selected(auc: pd.DataFrame, selected: dict[str, int]) -> pd.DataFrame:
-    return auc.assign(selected=[selected.get(m) == e for m, e in zip(auc["model"], auc["epoch"])])
+def mark_selected(auc: pd.DataFrame, selected: dict[tuple[str, int], int]) -> pd.DataFrame:
+    """``selected``: whether a row is of its training's selected checkpoint ({(mode, seed): epoch})."""
+    rows = zip(auc["model"], auc["seed"], auc["epoch"])
+    return auc.assign(selected=[selected.get((m, s)) == e for m, s, e in rows])
+
+
+def reference_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the reference seed (the lowest), studied at every checkpoint; all rows without a seed column."""
+    if "seed" not in table or not len(table):
+        return table
+    return table[table["seed"] == table["seed"].min()]
 
 
 # ---------------------------------------------------------------------------
@@ -203,7 +221,7 @@ def white_box(auc: pd.DataFrame) -> pd.DataFrame:
 
 
 def worst_case_table(auc: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, epoch, eps, discriminator) where the strong suite ran: raw, FGSM and worst AUC.
+    """Per (model, seed, epoch, eps, discriminator) where the strong suite ran: raw, FGSM and worst AUC.
 
     The worst case is the lowest AUC over FGSM and every attack of the suite,
     with the attack that reached it; relative drops are (raw - AUC) / raw. The
@@ -212,19 +230,20 @@ def worst_case_table(auc: pd.DataFrame) -> pd.DataFrame:
     """
     auc = auc.assign(**{c: auc[c] if c in auc else np.nan for c in ("auc_err", "relative_drop_err")})
     attacked = white_box(auc)
-    where = ["model", "epoch", "epsilon"]  # where the strong suite ran
+    where = [*CHECKPOINT, "epsilon"]  # where the strong suite ran
     attacked = attacked.merge(attacked.loc[attacked["attack"] != "fgsm", where].drop_duplicates(), on=where)
-    raw = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])["auc"]
-    raw_err = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])["auc_err"]
+    raw = auc[auc["attack"] == "raw"].set_index([*CHECKPOINT, "discriminator"])["auc"]
+    raw_err = auc[auc["attack"] == "raw"].set_index([*CHECKPOINT, "discriminator"])["auc_err"]
     rows = []
-    for (model, epoch, eps, disc), group in attacked.groupby(["model", "epoch", "epsilon", "discriminator"]):
+    for (model, seed, epoch, eps, disc), group in attacked.groupby([*where, "discriminator"]):
         worst = group.loc[group["auc"].idxmin()]
         fgsm = group[group["attack"] == "fgsm"]
         fgsm = fgsm.iloc[0] if len(fgsm) else pd.Series(np.nan, index=group.columns)
-        reference = raw.get((model, epoch, disc), np.nan)
+        reference = raw.get((model, seed, epoch, disc), np.nan)
         rows.append(
             {
                 "model": model,
+                "seed": seed,
                 "epoch": epoch,
                 "epsilon": eps,
                 "discriminator": disc,
@@ -234,7 +253,7 @@ def worst_case_table(auc: pd.DataFrame) -> pd.DataFrame:
                 "worst_attack": worst["attack"],
                 "fgsm_relative_drop": (reference - float(fgsm["auc"])) / reference,
                 "worst_relative_drop": (reference - float(worst["auc"])) / reference,
-                "raw_auc_err": raw_err.get((model, epoch, disc), np.nan),
+                "raw_auc_err": raw_err.get((model, seed, epoch, disc), np.nan),
                 "fgsm_auc_err": float(fgsm["auc_err"]),
                 "worst_auc_err": float(worst["auc_err"]),
                 "fgsm_relative_drop_err": float(fgsm["relative_drop_err"]),
@@ -246,7 +265,7 @@ def worst_case_table(auc: pd.DataFrame) -> pd.DataFrame:
 
 
 WORST_CASE_COLUMNS = (
-    "model", "epoch", "epsilon", "discriminator", "raw_auc", "fgsm_auc", "worst_auc", "worst_attack",
+    "model", "seed", "epoch", "epsilon", "discriminator", "raw_auc", "fgsm_auc", "worst_auc", "worst_attack",
     "fgsm_relative_drop", "worst_relative_drop", "raw_auc_err", "fgsm_auc_err", "worst_auc_err",
     "fgsm_relative_drop_err", "worst_relative_drop_err", "selected",
 )  # fmt: skip
@@ -261,7 +280,7 @@ def _read_rows(path) -> pd.DataFrame:
 
 
 def visibility_summary(visibility_files, auc: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, epoch, attack, eps): the input an attack shifts most visibly, against the AUC it costs.
+    """Per (model, seed, epoch, attack, eps): the input an attack shifts most visibly, against the AUC it costs.
 
     The largest KS distance over the inputs (all flavours together), its feature
     and p-value at the test set's size, the mean Wasserstein-1 distance in units
@@ -269,18 +288,19 @@ def visibility_summary(visibility_files, auc: pd.DataFrame) -> pd.DataFrame:
     discriminators the attack is measured on.
     """
     frames = [f for f in map(_read_rows, visibility_files) if len(f)]
-    columns = ["model", "epoch", "attack", "epsilon", "largest_ks", "feature", "ks_p_value_test_set"]
+    columns = [*CHECKPOINT, "attack", "epsilon", "largest_ks", "feature", "ks_p_value_test_set"]
     if not frames:
         return pd.DataFrame(columns=[*columns, "mean_relative_w1", "auc_lost"])
     table = pd.concat(frames, ignore_index=True)
     pooled = table[table["flavour"] == "all"].copy()
     pooled["relative_w1"] = pooled["wasserstein_1"] / pooled["raw_std"].where(pooled["raw_std"] > 0)
     rows = []
-    for (model, epoch, attack, eps), group in pooled.groupby(["model", "epoch", "attack", "epsilon"]):
+    for (model, seed, epoch, attack, eps), group in pooled.groupby([*CHECKPOINT, "attack", "epsilon"]):
         top = group.loc[group["ks"].idxmax()]
         rows.append(
             {
                 "model": model,
+                "seed": seed,
                 "epoch": epoch,
                 "attack": attack,
                 "epsilon": eps,
@@ -288,19 +308,18 @@ def visibility_summary(visibility_files, auc: pd.DataFrame) -> pd.DataFrame:
                 "feature": top["feature"],
                 "ks_p_value_test_set": top["ks_p_value_test_set"],
                 "mean_relative_w1": group["relative_w1"].mean(),
-                "auc_lost": _largest_drop(auc, model, epoch, attack, eps),
+                "auc_lost": _largest_drop(auc, (model, seed, epoch), attack, eps),
             }
         )
     return pd.DataFrame(rows, columns=[*columns, "mean_relative_w1", "auc_lost"])
 
 
-def _largest_drop(auc: pd.DataFrame, model: str, epoch: int, attack: str, eps: float) -> float:
-    """The largest relative AUC drop of a white-box attack over its discriminators."""
-    rows = white_box(auc)
-    rows = rows[(rows["model"] == model) & (rows["epoch"] == epoch) & (rows["attack"] == attack)]
-    rows = rows[np.isclose(rows["epsilon"], eps)]
-    raw = auc[(auc["attack"] == "raw") & (auc["model"] == model) & (auc["epoch"] == epoch)]
-    raw = raw.set_index("discriminator")["auc"]
+def _largest_drop(auc: pd.DataFrame, checkpoint: tuple, attack: str, eps: float) -> float:
+    """The largest relative AUC drop of a white-box attack over its discriminators, at a (model, seed, epoch)."""
+    at = auc[(auc[CHECKPOINT] == checkpoint).all(axis=1)]
+    rows = white_box(at)
+    rows = rows[(rows["attack"] == attack) & np.isclose(rows["epsilon"], eps)]
+    raw = at[at["attack"] == "raw"].set_index("discriminator")["auc"]
     drops = [(raw[d] - a) / raw[d] for d, a in zip(rows["discriminator"], rows["auc"]) if d in raw.index]
     return max(drops) if drops else np.nan
 
@@ -308,18 +327,18 @@ def _largest_drop(auc: pd.DataFrame, model: str, epoch: int, attack: str, eps: f
 def certified_bounds(certified_files, weighted: bool) -> pd.DataFrame:
     """The certified AUC brackets of the selected checkpoints, in the tables' weighting.
 
-    Per (model, epoch, eps, discriminator) on the jets the bound was computed
+    Per (model, seed, epoch, eps, discriminator) on the jets the bound was computed
     on: the certified lower bound, the lowest AUC of the suite's attacks and
     the raw AUC on the same jets, the bracket's width (worst attack - bound)
     and whether the bound is at or below every attack (it must be).
     """
     frames = [f for f in map(_read_rows, certified_files) if len(f)]
-    columns = ["model", "epoch", "epsilon", "discriminator", "method", "jets", "certified_auc", "worst_attack_auc"]
+    columns = [*CHECKPOINT, "epsilon", "discriminator", "method", "jets", "certified_auc", "worst_attack_auc"]
     if not frames:
         return pd.DataFrame(columns=[*columns, "raw_auc", "worst_attack", "bracket_width", "bound_holds"])
     bounds = pd.concat(frames, ignore_index=True)
     suffix = "_weighted" if weighted else ""
-    table = bounds[["model", "epoch", "epsilon", "discriminator", "method", "jets", "worst_attack"]].copy()
+    table = bounds[[*CHECKPOINT, "epsilon", "discriminator", "method", "jets", "worst_attack"]].copy()
     for column in ("certified_auc", "worst_attack_auc", "raw_auc"):
         table[column] = bounds[column + suffix]
     table["bracket_width"] = table["worst_attack_auc"] - table["certified_auc"]
@@ -338,19 +357,18 @@ def checks_table(auc: pd.DataFrame, check_files) -> pd.DataFrame:
     """
     checks = pd.concat([pd.read_csv(path) for path in check_files], ignore_index=True)
     attacked = white_box(auc).copy()
-    raw = auc[auc["attack"] == "raw"].set_index(["model", "epoch", "discriminator"])["auc"]
+    raw = auc[auc["attack"] == "raw"].set_index([*CHECKPOINT, "discriminator"])["auc"]
     attacked = attacked.sort_values("epsilon")
-    keys = ["model", "epoch", "attack", "discriminator"]
-    previous = attacked.groupby(keys)["auc"].shift(1)
-    start = raw.reindex(pd.MultiIndex.from_frame(attacked[["model", "epoch", "discriminator"]])).to_numpy()
+    previous = attacked.groupby([*CHECKPOINT, "attack", "discriminator"])["auc"].shift(1)
+    start = raw.reindex(pd.MultiIndex.from_frame(attacked[[*CHECKPOINT, "discriminator"]])).to_numpy()
     attacked["rise"] = attacked["auc"] - np.where(previous.isna(), start, previous)
-    fgsm = attacked[attacked["attack"] == "fgsm"].set_index(["model", "epoch", "epsilon", "discriminator"])["auc"]
-    index = pd.MultiIndex.from_frame(attacked[["model", "epoch", "epsilon", "discriminator"]])
-    attacked["above"] = attacked["auc"].to_numpy() - fgsm.reindex(index).to_numpy()
-    per_attack = attacked.groupby(["model", "epoch", "attack", "epsilon"]).agg(
+    at_eps = [*CHECKPOINT, "epsilon", "discriminator"]
+    fgsm = attacked[attacked["attack"] == "fgsm"].set_index(at_eps)["auc"]
+    attacked["above"] = attacked["auc"].to_numpy() - fgsm.reindex(pd.MultiIndex.from_frame(attacked[at_eps])).to_numpy()
+    per_attack = attacked.groupby([*CHECKPOINT, "attack", "epsilon"]).agg(
         auc_rise=("rise", "max"), above_fgsm=("above", "max")
     )
-    merged = checks.merge(per_attack.reset_index(), on=["model", "epoch", "attack", "epsilon"], how="left")
+    merged = checks.merge(per_attack.reset_index(), on=[*CHECKPOINT, "attack", "epsilon"], how="left")
     loss_pgd = (merged["method"] == "pgd") & merged["attack"].map(lambda a: aimed_at(a) is None)
     merged.loc[~loss_pgd, "above_fgsm"] = np.nan  # "never weaker than FGSM" is PGD's on the loss
     return merged
@@ -457,22 +475,26 @@ def summary_markdown(
     visibility: pd.DataFrame | None = None,
     replicas: Replicas | None = None,
     working_points: pd.DataFrame | None = None,
+    seeds: pd.DataFrame | None = None,
 ) -> str:
     """The selected checkpoints' numbers: raw AUCs, relative AUC drops under
     FGSM and the baselines, efficiency at 1 % mistag and its scale factor,
     each with its statistical error where the AUC table has one (``replicas``:
     the resampled AUCs, for the errors of the adversarial/nominal ratios).
+    The tables are of the reference seed; ``seeds`` (:func:`.seeds.seed_table`)
+    adds the mean over the training seeds with its errors, and which comparisons are significant.
     """
     if "relative_drop_err" not in auc:
         auc = with_relative_drops(auc, replicas or {})
     eps = settings.summary_epsilon
     chosen = auc[auc["selected"]]
     epochs = chosen.groupby("model")["epoch"].first().to_dict()
+    seed = int(chosen["seed"].iloc[0]) if len(chosen) else None
     cap = _cap_text(settings.restrict_impact)
     lines = [
         "# Summary",
         "",
-        "Selected checkpoints (lowest validation loss): "
+        f"Training seed {seed}; selected checkpoints (lowest selection score, `training.selection`): "
         + ", ".join(f"{m} epoch {e}" for m, e in sorted(epochs.items()))
         + ".",
         f"Attacks at epsilon = {eps:g} (standardised units), {cap}; metrics "
@@ -514,7 +536,8 @@ def summary_markdown(
     for disc in DISCRIMINATORS:
         ratio = _ratio(drops.get(("adversarial", disc), np.nan), drops.get(("nominal", disc), np.nan))
         error = ratio_error(
-            replicas, *(_drop_keys(m, epochs_of.get(m), "fgsm", m, eps, disc) for m in ("adversarial", "nominal"))
+            replicas,
+            *(_drop_keys((m, seed, epochs_of.get(m)), "fgsm", m, eps, disc) for m in ("adversarial", "nominal")),
         )
         lines.append(f"- {disc}: {_with_error(float(ratio), error, '.3f' if np.isfinite(error) else '.2f')}")
     lines += [
@@ -540,7 +563,59 @@ def summary_markdown(
         lines += _certified_lines(certified, ordered_models(epochs), eps)
     if visibility is not None and len(visibility):
         lines += _visibility_lines(visibility, ordered_models(epochs), eps)
+    if seeds is not None and len(seeds) and seeds["seeds"].max() > 1:
+        lines += _seed_lines(seeds, eps)
     return "\n".join(lines) + "\n"
+
+
+_QUANTITY_TEXT = {
+    "raw_auc": ("raw AUC", ".4f"),
+    "fgsm_relative_drop": ("relative drop under FGSM", ".2%"),
+    "worst_relative_drop": ("relative drop under the worst case", ".2%"),
+    "worst_minus_fgsm_drop": ("worst-case drop minus FGSM drop", ".2%"),
+    "raw_auc_difference": ("raw AUC, adversarial minus nominal", ".4f"),
+    "fgsm_drop_ratio": ("drop under FGSM, adversarial over nominal", ".3f"),
+    "worst_drop_ratio": ("drop under the worst case, adversarial over nominal", ".3f"),
+}
+
+
+def _seed_lines(seeds: pd.DataFrame, eps: float) -> list[str]:
+    """The mean over the training seeds of the headline numbers, their errors, and the comparisons' significance."""
+    n = int(seeds["seeds"].max())
+    lines = [
+        "",
+        f"Over {n} training seeds (`training.seeds`; the tables above are of the reference seed), at the "
+        f"selected checkpoints, epsilon = {eps:g}: the mean over the seeds ± its total error, the quadrature "
+        "sum of the statistical error (bootstrap of the test jets, paired) and the training error (the seed "
+        "spread / sqrt(seeds)). The seed spread (standard deviation) is what one training of the recipe may "
+        "give.",
+        "",
+        "| model | discriminator | quantity | mean ± total error | statistical | training | seed spread |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    compared = seeds["null"].notna()
+    for r in seeds[~compared].itertuples():
+        text, spec = _QUANTITY_TEXT[r.quantity]
+        lines.append(
+            f"| {r.model} | {r.discriminator} | {text} | {_with_error(r.value, r.total_err, spec)} "
+            f"| {_shown(r.stat_err, spec)} | {_shown(r.training_err, spec)} | {_shown(r.seed_spread, spec)} |"
+        )
+    lines += [
+        "",
+        f"Comparisons, seed by seed (a seed gives both modes the same initial weights and batch order), then "
+        f"averaged: significant when more than {SIGNIFICANCE:g} total errors from the null value.",
+        "",
+        "| comparison | model | discriminator | mean ± total error | null | deviation | significant |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in seeds[compared].itertuples():
+        text, spec = _QUANTITY_TEXT[r.quantity]
+        verdict = "yes" if r.significant else ("n/a" if np.isnan(r.z) else "no")
+        lines.append(
+            f"| {text} | {r.model} | {r.discriminator} | {_with_error(r.value, r.total_err, spec)} | {r.null:g} "
+            f"| {_shown(r.z, '+.1f')} σ | {verdict} |"
+        )
+    return lines
 
 
 def _fixed_cut_lines(working_points: pd.DataFrame, worst_case: pd.DataFrame | None, models, eps: float) -> list[str]:
@@ -597,13 +672,14 @@ def _errors_note(settings: TableSettings) -> list[str]:
     return [
         f"Errors are statistical only: the standard deviation over {settings.bootstrap} Poisson resamples of the "
         "test jets, the same resamples for every model and attack (so a drop or a ratio has the smaller error of "
-        "paired quantities); efficiencies have binomial errors. The spread over training seeds is not included."
+        "paired quantities); efficiencies have binomial errors. The spread over training seeds is not in them: see the "
+        "section over the training seeds at the end."
     ]
 
 
-def _drop_keys(model: str, epoch, attack: str, source: str, eps: float, disc: str) -> tuple[tuple, tuple]:
-    """The :data:`Replicas` keys (raw, attacked) of a model's relative drop under an attack."""
-    return (model, epoch, "raw", "none", 0.0, disc), (model, epoch, attack, source, round(eps, 6), disc)
+def _drop_keys(checkpoint: tuple, attack: str, source: str, eps: float, disc: str) -> tuple[tuple, tuple]:
+    """The :data:`Replicas` keys (raw, attacked) of a checkpoint's relative drop under an attack."""
+    return (*checkpoint, "raw", "none", 0.0, disc), (*checkpoint, attack, source, round(eps, 6), disc)
 
 
 def _visibility_lines(visibility: pd.DataFrame, models, eps: float) -> list[str]:
@@ -675,9 +751,8 @@ def _worst_case_lines(worst_case: pd.DataFrame, models, eps: float, replicas: Re
                 continue
             r = row.iloc[0]
             drops[model, disc] = (r["fgsm_relative_drop"], r["worst_relative_drop"])
-            keys[model, disc] = [
-                _drop_keys(model, int(r["epoch"]), a, model, eps, disc) for a in ("fgsm", r["worst_attack"])
-            ]
+            checkpoint = (model, int(r["seed"]), int(r["epoch"]))
+            keys[model, disc] = [_drop_keys(checkpoint, a, model, eps, disc) for a in ("fgsm", r["worst_attack"])]
             text = " | ".join(
                 _with_error(r[c], r.get(c + "_err", np.nan), ".4f") for c in ("raw_auc", "fgsm_auc", "worst_auc")
             )
@@ -733,7 +808,7 @@ def write_tables(
     check_files: list[str | os.PathLike],
     certified_files: list[str | os.PathLike],
     visibility_files: list[str | os.PathLike],
-    selected: dict[str, int],
+    selected: dict[tuple[str, int], int],
     settings: TableSettings,
     outputs: dict[str, str | os.PathLike],
     threads: int = 1,
@@ -750,11 +825,12 @@ def write_tables(
     check_files : the strong attack jobs' checks (may be empty).
     certified_files : their certified AUC bounds (``strong_attacks.certified_table``; may be empty).
     visibility_files : their raw-against-attacked distances per feature (``strong_attacks.visibility_rows``).
-    selected : {model: its selected epoch}.
+    selected : {(mode, seed): its selected epoch}.
     settings : weighting and the summary's epsilon.
     outputs : paths of ``auc`` (CSV), ``roc`` (Parquet), ``worst_case`` and ``checks``
         (CSV; only with check files), ``working_points`` and ``scale_factors``
-        (CSV; only with validation files) and ``summary`` (Markdown).
+        (CSV; only with validation files), ``seeds`` (CSV: the spread over the
+        training seeds) and ``summary`` (Markdown, of the reference seed and over the seeds).
     threads : curves computed at once (the tables do not depend on it).
 
     Returns
@@ -794,9 +870,21 @@ def write_tables(
         checks = checks_table(auc, check_files) if check_files else pd.DataFrame()
         with atomic_output(outputs["checks"]) as tmp:
             checks.to_csv(tmp, index=False, float_format="%.6g")
+    seeds = seed_table(auc, worst_case, replicas, settings.summary_epsilon)
+    if "seeds" in outputs:
+        with atomic_output(outputs["seeds"]) as tmp:
+            seeds.to_csv(tmp, index=False, float_format="%.6g")
     Path(outputs["summary"]).parent.mkdir(parents=True, exist_ok=True)
+    text = summary_markdown(
+        reference_rows(auc),
+        settings,
+        reference_rows(worst_case),
+        reference_rows(certified),
+        reference_rows(visibility),
+        replicas,
+        reference_rows(working_points),
+        seeds,
+    )
     with atomic_output(outputs["summary"]) as tmp:
-        Path(tmp).write_text(
-            summary_markdown(auc, settings, worst_case, certified, visibility, replicas, working_points)
-        )
+        Path(tmp).write_text(text)
     return auc

@@ -1,6 +1,11 @@
 """Training of the tagger, nominal or FGSM-adversarial, with per-epoch
 checkpoints, early stopping and exact resume.
 
+Checkpoint selection and early stopping minimise the same score
+(``training.selection``): by default a trailing mean of one minus the
+validation AUCs, since the focal loss (gamma 25) of the validation jets is
+dominated by a few badly misclassified jets and wanders between late epochs.
+
 Batches are slices of a seeded permutation of a split held on the device
 (``data.Split``).
 
@@ -31,8 +36,9 @@ from .checkpoints import checkpoint_name, resume_point, save_checkpoint
 from .data import Split, choose_device, load_split, n_inputs
 from .io import atomic_output, reuse_freed_memory
 from .losses import focal_loss
-from .model import Tagger
-from .settings import HISTORY_COLUMNS, TrainingSettings
+from .metrics import curve_metrics, discriminator_curves
+from .model import Tagger, probabilities
+from .settings import HISTORY_COLUMNS, TrainingSettings, selection_score
 
 log = logging.getLogger(__name__)
 
@@ -111,17 +117,21 @@ def adversarial_batch(
 
 
 @torch.no_grad()
-def validation_loss(model: Tagger, data: Split, settings: TrainingSettings, batch_size: int = 1 << 16) -> float:
-    """Unweighted focal loss on the validation split, model in eval mode."""
+def validation_metrics(model: Tagger, data: Split, settings: TrainingSettings, batch_size: int = 1 << 16) -> dict:
+    """Unweighted focal loss and the BvsL and CvsL AUCs on the validation split, model in eval mode."""
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=data.x.device)
+    p = []
     for start in range(0, len(data), batch_size):
         part = slice(start, start + batch_size)
         logits = model(data.x[part])
         total += focal_loss(logits, data.labels[part], None, settings.focal_gamma, settings.double_softmax) * len(
             data.labels[part]
         )
-    return float(total) / len(data)
+        p.append(probabilities(logits))
+    curves = discriminator_curves(torch.cat(p).cpu().numpy(), data.labels.cpu().numpy(), names=("BvsL", "CvsL"))
+    aucs = {name: curve_metrics(*curve, mistags=())["auc"] for name, curve in curves.items()}
+    return {"val_loss": float(total) / len(data), "val_auc_bvsl": aucs["BvsL"], "val_auc_cvsl": aucs["CvsL"]}
 
 
 # ---------------------------------------------------------------------------
@@ -159,7 +169,7 @@ def train(
     torch.manual_seed(settings.seed)
     model = Tagger(replace(settings.model, n_inputs=n_inputs(summary))).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    progress = {"history": [], "best_val_loss": float("inf"), "epochs_without_improvement": 0}
+    progress = {"history": [], "best_selection_score": float("inf"), "epochs_without_improvement": 0}
     resumed = resume_point(state_dir, fingerprint, device)
     if resumed is not None:
         model.load_state_dict(resumed["model"])
@@ -179,17 +189,21 @@ def train(
         row = _run_epoch(model, optimizer, data, val, settings, epoch)
         epoch += 1
         row["epoch"] = epoch
-        if row["val_loss"] < progress["best_val_loss"]:
-            progress["best_val_loss"], progress["epochs_without_improvement"] = row["val_loss"], 0
+        score = selection_score([*progress["history"], row], settings.selection_metric, settings.selection_smoothing)
+        row["selection_score"] = score
+        if score < progress["best_selection_score"]:
+            progress["best_selection_score"], progress["epochs_without_improvement"] = score, 0
         else:
             progress["epochs_without_improvement"] += 1
         progress["history"].append(row)
         save_checkpoint(state_dir / checkpoint_name(epoch), model, optimizer, epoch, row, progress, fingerprint)
         log.info(
-            "epoch %d: train loss %.6g, val loss %.6g, lr %.3g, %.1f s (%.0f jets/s)",
+            "epoch %d: train loss %.6g, val loss %.6g, val AUC BvsL %.4f CvsL %.4f, lr %.3g, %.1f s (%.0f jets/s)",
             epoch,
             row["train_loss"],
             row["val_loss"],
+            row["val_auc_bvsl"],
+            row["val_auc_cvsl"],
             row["lr"],
             row["seconds"],
             row["jets_per_s"],
@@ -207,7 +221,7 @@ def _run_epoch(model, optimizer, data: Split, val: Split, settings: TrainingSett
     seconds = time.perf_counter() - start
     return {
         "train_loss": train_loss,
-        "val_loss": validation_loss(model, val, settings),
+        **validation_metrics(model, val, settings),
         "lr": lr,
         "seconds": seconds,
         "jets_per_s": len(data) / seconds,

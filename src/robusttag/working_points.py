@@ -22,7 +22,8 @@ from .metrics import DISCRIMINATORS, cut_at_mistag, discriminant, tagged_fractio
 from .settings import aimed_at
 from .uncertainties import Bootstrap, resampled_efficiencies, standard_error
 
-IDENTITY = ("model", "epoch", "attack", "attack_source", "epsilon", "discriminator")
+IDENTITY = ("model", "seed", "epoch", "attack", "attack_source", "epsilon", "discriminator")
+_CHECKPOINT, _ATTACK, _EPSILON = slice(0, 3), 3, 5  #: positions in a curve's key (IDENTITY without discriminator)
 COLUMNS = (
     *IDENTITY, "mistag_target", "cut", "efficiency", "efficiency_err", "mistag", "mistag_err",
     "sf_efficiency", "sf_efficiency_err", "sf_mistag", "sf_mistag_err",
@@ -35,12 +36,12 @@ BIN_COLUMNS = (
 
 
 def validation_cuts(validation: pd.DataFrame, mistags, weighted: bool) -> dict[tuple, float]:
-    """{(model, epoch, discriminator, target mistag): cut} from raw validation scores (score-file columns).
+    """{((model, seed, epoch), discriminator, target mistag): cut} from raw validation scores (score-file columns).
 
     A discriminator without validation jets of both its flavours gets no cut (and no working point).
     """
     cuts = {}
-    for (model, epoch), jets in validation.groupby(["model", "epoch"], observed=True):
+    for checkpoint, jets in validation.groupby(list(IDENTITY[_CHECKPOINT]), observed=True):
         p, labels = jets[["p_b", "p_c", "p_light"]].to_numpy(), jets["label"].to_numpy()
         weights = jets["weight"].to_numpy(np.float64) if weighted else None
         for disc, (signal, background) in DISCRIMINATORS.items():
@@ -50,7 +51,7 @@ def validation_cuts(validation: pd.DataFrame, mistags, weighted: bool) -> dict[t
             scores = discriminant(p[both, signal], p[both, background])
             for target in mistags:
                 w = None if weights is None else weights[both]
-                cuts[model, epoch, disc, target] = cut_at_mistag(scores, labels[both] == signal, target, w)
+                cuts[checkpoint, disc, target] = cut_at_mistag(scores, labels[both] == signal, target, w)
     return cuts
 
 
@@ -91,7 +92,7 @@ def fixed_cut_tables(
     bin_epsilon: float | None = None,
     threads: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(working points, scale factors per bin) of every scored curve of a (model, epoch) with validation scores.
+    """(working points, scale factors per bin) of every scored curve of a (model, seed, epoch) with validation scores.
 
     ``groups`` are the (key, row positions) of the score table's curves (as
     ``tables._groups`` gives them; every group holds the test jets in order).
@@ -105,25 +106,26 @@ def fixed_cut_tables(
     probabilities = scores[["p_b", "p_c", "p_light"]].to_numpy()
     labels, weights = scores["label"].to_numpy(), scores["weight"].to_numpy(np.float64) if weighted else None
     bins = _bins(kinematics, pt_bins, abs_eta_bins)
-    checkpoints = {(model, epoch) for model, epoch, *_ in cuts}
-    keyed = [(key, positions) for key, positions in groups if (key[0], key[1]) in checkpoints]
+    checkpoints = {checkpoint for checkpoint, *_ in cuts}
+    keyed = [(key, positions) for key, positions in groups if key[_CHECKPOINT] in checkpoints]
     raw_of: dict[tuple, tuple] = {}
 
     def rows_of(group):
         key, positions = group
-        aim, rows, bin_rows, references = aimed_at(key[2]), [], [], {}
+        checkpoint, attack = key[_CHECKPOINT], key[_ATTACK]
+        aim, rows, bin_rows, references = aimed_at(attack), [], [], {}
         for disc in DISCRIMINATORS if aim is None else [aim]:
-            if (key[0], key[1], disc, mistags[0]) not in cuts:
+            if (checkpoint, disc, mistags[0]) not in cuts:
                 continue
             group_weights = None if weights is None else weights[positions]
             curve = _Curve(probabilities[positions], labels[positions], group_weights, disc)
-            binned = key[2] == "raw" or bin_epsilon is None or np.isclose(key[4], bin_epsilon)
+            binned = attack == "raw" or bin_epsilon is None or np.isclose(key[_EPSILON], bin_epsilon)
             for target in mistags:
-                cut, identity = cuts[key[0], key[1], disc, target], (*key, disc, target)
+                cut, identity = cuts[checkpoint, disc, target], (*key, disc, target)
                 for edges, keep in [(None, None), *(bins if binned else ())]:
                     values, replicas = curve.fractions(cut, None if keep is None else keep[curve.jets], bootstrap)
-                    reference = (key[0], key[1], disc, target, edges)
-                    if key[2] == "raw":
+                    reference = (checkpoint, disc, target, edges)
+                    if attack == "raw":
                         references[reference] = (values, replicas)
                     raw = references.get(reference) or raw_of[reference]
                     if edges is None:
@@ -135,10 +137,10 @@ def fixed_cut_tables(
         return rows, bin_rows, references
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        raw = list(pool.map(rows_of, [g for g in keyed if g[0][2] == "raw"]))
+        raw = list(pool.map(rows_of, [g for g in keyed if g[0][_ATTACK] == "raw"]))
         for _, _, references in raw:
             raw_of.update(references)
-        attacked = list(pool.map(rows_of, [g for g in keyed if g[0][2] != "raw"]))
+        attacked = list(pool.map(rows_of, [g for g in keyed if g[0][_ATTACK] != "raw"]))
     results = raw + attacked
     return (
         pd.DataFrame([row for rows, _, _ in results for row in rows], columns=COLUMNS),

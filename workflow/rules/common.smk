@@ -3,11 +3,14 @@
 from robusttag import settings as rt
 
 MODELS = list(rt.MODES)
+SEEDS = rt.training_seeds(config["training"])
+REFERENCE_SEED = SEEDS[0]
 EVALUATION = config["evaluation"]
 
 
 wildcard_constraints:
     model="|".join(MODELS),
+    seed=r"\d+",
     epoch=r"\d{3}",
 
 
@@ -43,29 +46,35 @@ def preprocessed():
     }
 
 
-def model_dirs(models=MODELS):
-    return [f"results/models/{model}" for model in models]
+def model_dirs(models=MODELS, seeds=None):
+    """The training folders of ``models`` for ``seeds`` (default: the reference seed only)."""
+    return [rt.model_dir(model, seed) for seed in (seeds or [REFERENCE_SEED]) for model in models]
 
 
 def all_outputs():
     """Everything: data, every training, the tables and every figure (FIGURE_INPUTS: figures.smk)."""
     return [
         *preprocessed().values(),
-        *model_dirs(),
+        *model_dirs(seeds=SEEDS),
         "results/tables/auc.csv",
         "results/tables/summary.md",
         *(f"results/figures/{name}.{ext}" for name in FIGURE_INPUTS for ext in ("png", "pdf")),
     ]
 
 
-def history(model):
-    """The model's training history, once its training (a checkpoint rule) has run."""
-    return f"{checkpoints.train.get(model=model).output[0]}/history.csv"
+def history(model, seed=None):
+    """A training's history, once the training (a checkpoint rule) has run."""
+    seed = REFERENCE_SEED if seed is None else seed
+    return f"{checkpoints.train.get(model=model, seed=seed).output[0]}/history.csv"
+
+
+def selected(model, seed):
+    return rt.selected_epoch(history(model, seed))
 
 
 def other_models(wildcards):
-    """The models whose FGSM is transferred to this one (Fig. 4)."""
-    return model_dirs(m for m in MODELS if m != wildcards.model)
+    """The models whose FGSM is transferred to this one (Fig. 4): the other modes, same seed."""
+    return model_dirs((m for m in MODELS if m != wildcards.model), [int(wildcards.seed)])
 
 
 def budget_scale_inputs(wildcards=None):
@@ -73,61 +82,77 @@ def budget_scale_inputs(wildcards=None):
     return [preprocessed()["train"]] if EVALUATION.get("epsilon_scale", "unit") == "quantile" else []
 
 
-def strong_outputs(model):
-    """(score, checks, certified-bound and visibility files) of the strong suite: at the selected checkpoint every
-    epsilon, at the other checkpoints of `strong_attacks.epochs` (those trained) the summary's."""
-    selected = rt.selected_epoch(history(model))
-    wanted = rt.EvaluationSettings.from_config(EVALUATION).strong_attacks.epochs
-    others = [e for e in rt.scanned_epochs(history(model), wanted) if e != selected]
-    files = [
-        (
-            f"results/scores/{model}/epoch_{selected:03d}_strong_attacks.parquet",
-            f"results/checks/{model}/epoch_{selected:03d}.csv",
-            f"results/checks/{model}/epoch_{selected:03d}_certified.csv",
-            f"results/checks/{model}/epoch_{selected:03d}_visibility.csv",
-        )
-    ]
+def strong_outputs(model, seed):
+    """(score, checks, certified-bound and visibility files) of the strong suite. Reference seed: at the selected
+    checkpoint every epsilon, at the other checkpoints of `strong_attacks.epochs` (those trained) the summary's.
+    Other seeds: the summary's epsilon at the selected checkpoint (the spread of the worst case over seeds)."""
+    where = f"{model}/seed_{seed}"
+    best = selected(model, seed)
+    if seed == REFERENCE_SEED:
+        wanted = rt.EvaluationSettings.from_config(EVALUATION).strong_attacks.epochs
+        others = [e for e in rt.scanned_epochs(history(model, seed), wanted) if e != best]
+        files = [
+            (
+                f"results/scores/{where}/epoch_{best:03d}_strong_attacks.parquet",
+                f"results/checks/{where}/epoch_{best:03d}.csv",
+                f"results/checks/{where}/epoch_{best:03d}_certified.csv",
+                f"results/checks/{where}/epoch_{best:03d}_visibility.csv",
+            )
+        ]
+    else:
+        others = [best]
+        files = []
     for e in others:
         files.append(
             (
-                f"results/scores/{model}/epoch_{e:03d}_strong_attacks_per_checkpoint.parquet",
-                f"results/checks/{model}/epoch_{e:03d}_per_checkpoint.csv",
-                f"results/checks/{model}/epoch_{e:03d}_per_checkpoint_certified.csv",
-                f"results/checks/{model}/epoch_{e:03d}_per_checkpoint_visibility.csv",
+                f"results/scores/{where}/epoch_{e:03d}_strong_attacks_per_checkpoint.parquet",
+                f"results/checks/{where}/epoch_{e:03d}_per_checkpoint.csv",
+                f"results/checks/{where}/epoch_{e:03d}_per_checkpoint_certified.csv",
+                f"results/checks/{where}/epoch_{e:03d}_per_checkpoint_visibility.csv",
             )
         )
     return files
 
 
 def score_files(wildcards=None):
-    """Every score file the tables need: each scanned checkpoint, the extra
-    attacks (baselines, transferred attacks) at each model's selected checkpoint,
-    and the strong suite at its checkpoints."""
+    """Every score file the tables need. Reference seed: each scanned checkpoint, the extra attacks
+    (baselines, transferred attacks) at the selected checkpoint, the strong suite at its checkpoints.
+    Other seeds: FGSM and the strong suite at the selected checkpoint."""
     epochs = rt.EvaluationSettings.from_config(EVALUATION).epochs
     files = []
-    for model in MODELS:
-        scanned = rt.scanned_epochs(history(model), epochs)
-        files += [f"results/scores/{model}/epoch_{epoch:03d}.parquet" for epoch in scanned]
-        files.append(f"results/scores/{model}/epoch_{rt.selected_epoch(history(model)):03d}_extra_attacks.parquet")
-        files += [outputs[0] for outputs in strong_outputs(model)]
+    for seed in SEEDS:
+        for model in MODELS:
+            where, best = f"{model}/seed_{seed}", selected(model, seed)
+            if seed == REFERENCE_SEED:
+                scanned = rt.scanned_epochs(history(model, seed), epochs)
+                files += [f"results/scores/{where}/epoch_{epoch:03d}.parquet" for epoch in scanned]
+                files.append(f"results/scores/{where}/epoch_{best:03d}_extra_attacks.parquet")
+            else:
+                files.append(f"results/scores/{where}/epoch_{best:03d}.parquet")
+            files += [outputs[0] for outputs in strong_outputs(model, seed)]
     return files
 
 
 def validation_files(wildcards=None):
-    """The raw validation scores at each model's selected checkpoint (the working points' cuts)."""
-    return [f"results/scores/{m}/epoch_{rt.selected_epoch(history(m)):03d}_validation.parquet" for m in MODELS]
+    """The raw validation scores at each training's selected checkpoint (the working points' cuts)."""
+    return [f"results/scores/{m}/seed_{s}/epoch_{selected(m, s):03d}_validation.parquet" for s in SEEDS for m in MODELS]
+
+
+def strong_files(index):
+    """One kind of the strong suite's files (0 scores, 1 checks, 2 certified bounds, 3 visibility), every training."""
+    return [outputs[index] for seed in SEEDS for model in MODELS for outputs in strong_outputs(model, seed)]
 
 
 def check_files(wildcards=None):
-    """The strong suite's sanity checks, one file per (model, checkpoint)."""
-    return [outputs[1] for model in MODELS for outputs in strong_outputs(model)]
+    """The strong suite's sanity checks, one file per (model, seed, checkpoint)."""
+    return strong_files(1)
 
 
 def certified_files(wildcards=None):
     """The certified AUC bounds, one file per strong-suite job (empty but at the selected checkpoint)."""
-    return [outputs[2] for model in MODELS for outputs in strong_outputs(model)]
+    return strong_files(2)
 
 
 def visibility_files(wildcards=None):
     """How visible each attack is (KS, Wasserstein-1 per feature), one file per strong-suite job."""
-    return [outputs[3] for model in MODELS for outputs in strong_outputs(model)]
+    return strong_files(3)

@@ -6,15 +6,15 @@
 
 rule score_checkpoint:
     input:
-        model="results/models/{model}",
+        model="results/models/{model}/seed_{seed}",
         test=preprocessed()["test"],
         summary=preprocessed()["summary"],
         transfer_from=[],
         scale=budget_scale_inputs,
     output:
-        "results/scores/{model}/epoch_{epoch}.parquet",
+        "results/scores/{model}/seed_{seed}/epoch_{epoch}.parquet",
     log:
-        "results/logs/scores/{model}_epoch_{epoch}.log",
+        "results/logs/scores/{model}_seed_{seed}_epoch_{epoch}.log",
     group:
         "scores"
     conda:
@@ -35,15 +35,15 @@ rule score_checkpoint:
 # At the selected checkpoint: the baselines and FGSM transferred from the other models.
 use rule score_checkpoint as score_extra_attacks with:
     input:
-        model="results/models/{model}",
+        model="results/models/{model}/seed_{seed}",
         test=preprocessed()["test"],
         summary=preprocessed()["summary"],
         transfer_from=other_models,
         scale=budget_scale_inputs,
     output:
-        "results/scores/{model}/epoch_{epoch}_extra_attacks.parquet",
+        "results/scores/{model}/seed_{seed}/epoch_{epoch}_extra_attacks.parquet",
     log:
-        "results/logs/scores/{model}_epoch_{epoch}_extra_attacks.log",
+        "results/logs/scores/{model}_seed_{seed}_epoch_{epoch}_extra_attacks.log",
     params:
         epoch=lambda wildcards: int(wildcards.epoch),
         scoring=rt.scoring_config(EVALUATION, baselines=True),
@@ -55,17 +55,17 @@ use rule score_checkpoint as score_extra_attacks with:
 # The strong suite (PGD, NGM, targeted) at the selected checkpoint, every epsilon.
 rule score_strong_attacks:
     input:
-        model="results/models/{model}",
+        model="results/models/{model}/seed_{seed}",
         test=preprocessed()["test"],
         summary=preprocessed()["summary"],
         scale=budget_scale_inputs,
     output:
-        scores="results/scores/{model}/epoch_{epoch}_strong_attacks.parquet",
-        checks="results/checks/{model}/epoch_{epoch}.csv",
-        certified="results/checks/{model}/epoch_{epoch}_certified.csv",
-        visibility="results/checks/{model}/epoch_{epoch}_visibility.csv",
+        scores="results/scores/{model}/seed_{seed}/epoch_{epoch}_strong_attacks.parquet",
+        checks="results/checks/{model}/seed_{seed}/epoch_{epoch}.csv",
+        certified="results/checks/{model}/seed_{seed}/epoch_{epoch}_certified.csv",
+        visibility="results/checks/{model}/seed_{seed}/epoch_{epoch}_visibility.csv",
     log:
-        "results/logs/scores/{model}_epoch_{epoch}_strong_attacks.log",
+        "results/logs/scores/{model}_seed_{seed}_epoch_{epoch}_strong_attacks.log",
     group:
         "scores"
     conda:
@@ -84,12 +84,12 @@ rule score_strong_attacks:
 # At `strong_attacks.epochs`: the suite at the summary's epsilon only, for the worst case per checkpoint.
 use rule score_strong_attacks as score_strong_attacks_per_checkpoint with:
     output:
-        scores="results/scores/{model}/epoch_{epoch}_strong_attacks_per_checkpoint.parquet",
-        checks="results/checks/{model}/epoch_{epoch}_per_checkpoint.csv",
-        certified="results/checks/{model}/epoch_{epoch}_per_checkpoint_certified.csv",
-        visibility="results/checks/{model}/epoch_{epoch}_per_checkpoint_visibility.csv",
+        scores="results/scores/{model}/seed_{seed}/epoch_{epoch}_strong_attacks_per_checkpoint.parquet",
+        checks="results/checks/{model}/seed_{seed}/epoch_{epoch}_per_checkpoint.csv",
+        certified="results/checks/{model}/seed_{seed}/epoch_{epoch}_per_checkpoint_certified.csv",
+        visibility="results/checks/{model}/seed_{seed}/epoch_{epoch}_per_checkpoint_visibility.csv",
     log:
-        "results/logs/scores/{model}_epoch_{epoch}_strong_attacks_per_checkpoint.log",
+        "results/logs/scores/{model}_seed_{seed}_epoch_{epoch}_strong_attacks_per_checkpoint.log",
     params:
         epoch=lambda wildcards: int(wildcards.epoch),
         strong=rt.strong_attack_config(EVALUATION, per_checkpoint=True),
@@ -99,13 +99,13 @@ use rule score_strong_attacks as score_strong_attacks_per_checkpoint with:
 # At the selected checkpoint: the raw validation jets, on which the working points' cuts are fixed.
 rule score_validation:
     input:
-        model="results/models/{model}",
+        model="results/models/{model}/seed_{seed}",
         validation=preprocessed()["val"],
         summary=preprocessed()["summary"],
     output:
-        "results/scores/{model}/epoch_{epoch}_validation.parquet",
+        "results/scores/{model}/seed_{seed}/epoch_{epoch}_validation.parquet",
     log:
-        "results/logs/scores/{model}_epoch_{epoch}_validation.log",
+        "results/logs/scores/{model}_seed_{seed}_epoch_{epoch}_validation.log",
     group:
         "scores"
     conda:
@@ -150,7 +150,7 @@ rule tables:
         checks=check_files,
         certified=certified_files,
         visibility=visibility_files,
-        models=model_dirs(),
+        models=model_dirs(seeds=SEEDS),
     output:
         auc="results/tables/auc.csv",
         roc="results/tables/roc.parquet",
@@ -160,6 +160,7 @@ rule tables:
         visibility="results/tables/visibility.csv",
         working_points="results/tables/working_points.csv",
         scale_factors="results/tables/scale_factors.csv",
+        seeds="results/tables/seeds.csv",
         summary=report(
             "results/tables/summary.md",
             caption="../report/summary.rst",

@@ -22,6 +22,7 @@ import pandas as pd
 from ..errors import ResultsError
 from ..features import CLASS_NAMES
 from ..metrics import DISCRIMINATORS
+from ..tables import reference_rows
 
 try:  # HEP styling is optional: plots still work (plainer) without mplhep
     import mplhep as _hep
@@ -160,7 +161,8 @@ def _input(inputs: Sequence[str], suffix: str, what: str) -> str:
 
 
 def _read_auc(inputs: Sequence[str]) -> pd.DataFrame:
-    return pd.read_csv(_input(inputs, ".csv", "AUC table"))
+    """The AUC table, the reference seed's rows (the one studied at every checkpoint)."""
+    return reference_rows(pd.read_csv(_input(inputs, ".csv", "AUC table")))
 
 
 # --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""The training history: training and validation loss per epoch of each mode.
+"""The training history: per epoch of each mode, the training and validation
+loss (left) and the validation AUCs (right), with the selected checkpoint.
 
-It is drawn from each training's ``history.csv`` (``epoch, train_loss,
-val_loss, lr, seconds, jets_per_s``).
+It is drawn from each training's ``history.csv`` (``settings.HISTORY_COLUMNS``).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ResultsError
-from ..settings import ordered_models
+from ..settings import model_identity, ordered_models
 from .base import _label, _model_colour, _require_columns, _save, _style
 
-_HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss")
+_HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_auc_bvsl", "val_auc_cvsl", "selection_score")
 
 
 def _check_histories(histories: Mapping[str, pd.DataFrame]) -> None:
@@ -30,28 +30,36 @@ def _check_histories(histories: Mapping[str, pd.DataFrame]) -> None:
             raise ResultsError(f"history of '{mode}' has no rows")
 
 
-def _draw_history(ax, mode: str, frame: pd.DataFrame, colour: str) -> list[float]:
-    """One mode's curves and the star at its lowest validation loss; returns the finite losses drawn."""
-    frame = frame.sort_values("epoch")
+def _selected_row(frame: pd.DataFrame) -> int:
+    """The position of the selected checkpoint: the lowest selection score, the first of equals."""
+    return int(np.argmin(frame["selection_score"].to_numpy(float)))
+
+
+def _star(ax, x, y, colour: str, label: str | None) -> None:
+    ax.plot(x, y, marker="*", markersize=18, color=colour, markeredgecolor="black", linestyle="", label=label)
+
+
+def _draw_losses(ax, mode: str, frame: pd.DataFrame, colour: str) -> list[float]:
+    """One mode's loss curves and the star at its selected checkpoint; returns the finite losses drawn."""
     epoch = frame["epoch"].to_numpy()
     train = frame["train_loss"].to_numpy(float)
     val = frame["val_loss"].to_numpy(float)
     ax.plot(epoch, train, color=colour, linestyle="-", linewidth=2, label=f"{mode}: training")
     ax.plot(epoch, val, color=colour, linestyle="--", linewidth=2, label=f"{mode}: validation")
-    if np.isfinite(val).any():
-        best = int(np.nanargmin(np.where(np.isfinite(val), val, np.nan)))
-        ax.plot(
-            epoch[best],
-            val[best],
-            marker="*",
-            markersize=18,
-            color=colour,
-            markeredgecolor="black",
-            linestyle="",
-            label=f"{mode}: lowest validation loss (epoch {int(epoch[best])})",
-        )
+    best = _selected_row(frame)
+    _star(ax, epoch[best], val[best], colour, f"{mode}: selected (epoch {int(epoch[best])})")
     losses = np.concatenate([train, val])
     return losses[np.isfinite(losses) & (losses > 0)].tolist()
+
+
+def _draw_aucs(axes, mode: str, frame: pd.DataFrame, colour: str) -> None:
+    """One mode's validation AUCs (BvsL, CvsL: one axes each) and its selected checkpoint."""
+    epoch = frame["epoch"].to_numpy()
+    best = _selected_row(frame)
+    for ax, column in zip(axes, ("val_auc_bvsl", "val_auc_cvsl")):
+        values = frame[column].to_numpy(float)
+        ax.plot(epoch, values, color=colour, linestyle="--", linewidth=2, label=mode)
+        _star(ax, epoch[best], values[best], colour, None)
 
 
 def _legend_headroom(ax, losses: list[float]) -> None:
@@ -64,12 +72,13 @@ def _legend_headroom(ax, losses: list[float]) -> None:
 
 
 def plot_training_history(histories: Mapping[str, pd.DataFrame], path: str | os.PathLike) -> tuple[Path, Path]:
-    """Training and validation loss per epoch for each training mode.
+    """Per epoch of each training mode: the losses (left) and the validation AUCs (right).
 
-    One colour per mode; solid = training loss (for adversarial training: on
-    the FGSM inputs it trained on), dashed = validation loss; log y axis. A star
-    marks each mode's lowest validation loss (the selected checkpoint). The
-    legend sits inside the axes, top right, above the curves.
+    One colour per mode. Left, log y: solid = training loss (for adversarial
+    training: on the FGSM inputs it trained on), dashed = validation loss.
+    Right: the validation AUCs of BvsL (top) and CvsL (bottom). A star marks each
+    mode's selected checkpoint (the lowest selection score of
+    ``training.selection``) on both. Each legend sits inside its axes.
 
     Parameters
     ----------
@@ -90,16 +99,28 @@ def plot_training_history(histories: Mapping[str, pd.DataFrame], path: str | os.
     """
     _check_histories(histories)
     with _style():
-        fig, ax = plt.subplots(figsize=(16, 9))
+        fig = plt.figure(figsize=(16, 9))
+        grid = fig.add_gridspec(2, 2)
+        ax = fig.add_subplot(grid[:, 0])
+        ax_bvsl = fig.add_subplot(grid[0, 1])
+        ax_cvsl = fig.add_subplot(grid[1, 1], sharex=ax_bvsl)
         losses = []
         for i, mode in enumerate(ordered_models(histories)):
-            losses += _draw_history(ax, mode, histories[mode], _model_colour(mode, i))
+            frame = histories[mode].sort_values("epoch", ignore_index=True)
+            losses += _draw_losses(ax, mode, frame, _model_colour(mode, i))
+            _draw_aucs((ax_bvsl, ax_cvsl), mode, frame, _model_colour(mode, i))
         ax.set_yscale("log")
         _legend_headroom(ax, losses)
-        ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize="x-small", loc="upper right", ncol=len(histories))
+        ax_bvsl.set_ylabel("validation AUC, BvsL", fontsize="small")
+        ax_cvsl.set_ylabel("validation AUC, CvsL", fontsize="small")
+        ax_bvsl.tick_params(labelbottom=False)
+        for axes in (ax, ax_cvsl):
+            axes.set_xlabel("epoch")
+        for axes in (ax, ax_bvsl, ax_cvsl):
+            axes.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize="x-small", loc="upper right")
+        ax_cvsl.legend(fontsize="x-small", loc="lower right")
         _label(ax)
         fig.tight_layout()
         return _save(fig, path)  # inside the style: mathtext is laid out at draw time
@@ -126,5 +147,5 @@ def training_history(inputs: Sequence[str], path: str | os.PathLike):
     ResultsError
         When a history lacks a column or holds no epoch.
     """
-    histories = {Path(d).name: pd.read_csv(Path(d) / "history.csv") for d in inputs}
+    histories = {model_identity(d)[0]: pd.read_csv(Path(d) / "history.csv") for d in inputs}
     return plot_training_history(histories, path)

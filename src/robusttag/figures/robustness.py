@@ -115,10 +115,11 @@ def _auc_drop_points(table: pd.DataFrame, discriminator: str, attack: str, model
         When a model or an epsilon is absent, or no checkpoint has both a raw
         and a self-crafted AUC.
     """
-    raw = table[table["attack"] == "raw"][["model", "epoch", "auc"] + (["selected"] if "selected" in table else [])]
+    optional = [c for c in ("selected", "auc_err") if c in table]
+    raw = table[table["attack"] == "raw"][["model", "epoch", "auc", *optional]]
     raw = raw.drop_duplicates(["model", "epoch"])
     adv = table[(table["attack"] == attack) & (table["attack_source"] == table["model"])]
-    adv = adv[["model", "epoch", "epsilon", "auc"]]
+    adv = adv[["model", "epoch", "epsilon", "auc", *(["relative_drop_err"] if "relative_drop_err" in adv else [])]]
     if models is None:
         models = ordered_models(adv["model"])
     else:
@@ -144,6 +145,10 @@ def _draw_auc_drop(ax, merged: pd.DataFrame, models: list[str], epsilons: list[f
                 continue
             x = pts["auc_raw"].to_numpy(float)
             y = (pts["auc_adv"] - pts["auc_raw"]).to_numpy(float)
+            if {"auc_err", "relative_drop_err"} <= set(pts):  # statistical: the drop's paired error x raw AUC
+                yerr = (pts["relative_drop_err"] * pts["auc_raw"]).to_numpy(float)
+                ax.errorbar(x, y, xerr=pts["auc_err"].to_numpy(float), yerr=yerr, fmt="none", ecolor=colours[eps],
+                            elinewidth=1, alpha=0.6, zorder=2)  # fmt: skip
             ax.scatter(
                 x,
                 y,
@@ -231,7 +236,9 @@ def plot_auc_drop_vs_auc(
     same model and checkpoint) minus the raw AUC. One colour per epsilon, one
     marker shape per model (nominal: open circles, adversarial: filled squares,
     as in the paper's open/filled markers). The selected checkpoints, when the
-    table flags them, are ringed in black.
+    table flags them, are ringed in black. Where the table has statistical
+    errors (``auc_err``, ``relative_drop_err``) each point carries its error
+    bars: the raw AUC's, and the paired error of the difference.
 
     Parameters
     ----------

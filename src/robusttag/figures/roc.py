@@ -23,10 +23,12 @@ from matplotlib.lines import Line2D
 
 from ..errors import ResultsError
 from ..settings import ordered_models
+from ..tables import reference_rows
 from .base import (
     _AUC_COLUMNS,
     _MODEL_ATTACK_STYLE,
     _NOMINAL,
+    _as_bool,
     _auc_value,
     _available,
     _check_discriminators,
@@ -177,7 +179,7 @@ def _roc_panels(
 def _read_roc_auc(inputs: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """Read the ROC and AUC tables of the pipeline, and each model's selected epoch."""
     auc = _read_auc(inputs)
-    roc = pd.read_parquet(_input(inputs, ".parquet", "ROC table"))
+    roc = reference_rows(pd.read_parquet(_input(inputs, ".parquet", "ROC table")))
     _require_columns(auc, (*_AUC_COLUMNS, "selected"), "auc table")
     selected = {m: _selected_epoch(auc, m) for m in ordered_models(auc["model"].unique())}
     return roc, auc, selected
@@ -427,13 +429,17 @@ def plot_roc_nominal_vs_adversarial(
     *,
     discriminators: Sequence[str] = _PANELS,
     auc: pd.DataFrame | None = None,
+    seeds: Mapping[str, Mapping[int, int]] | None = None,
 ) -> tuple[Path, Path]:
     """Fig. 8: ROC curves of the nominal and the adversarial model.
 
     One panel per discriminator. Each model has one colour (nominal blue,
     adversarial orange); the solid line is raw performance, the broken line the
     performance on FGSM inputs at ``epsilon`` crafted on that model itself
-    (dashed for nominal, dash-dotted for adversarial, as in the paper).
+    (dashed for nominal, dash-dotted for adversarial, as in the paper). With
+    ``seeds`` ({model: {seed: selected epoch}}, every training seed's curves
+    in ``roc``), a shaded band spans the lowest to the highest mistag rate over
+    the seeds at each efficiency, raw and under FGSM.
 
     Parameters
     ----------
@@ -465,11 +471,16 @@ def plot_roc_nominal_vs_adversarial(
     if not epochs:
         raise ResultsError("epochs must map at least one model to an epoch")
     models = ordered_models(epochs)
-    curves = {(disc, m): _raw_and_fgsm(roc, m, epochs[m], disc, epsilon) for disc in discriminators for m in models}
+    seeds = {m: dict(seeds.get(m, {})) for m in models} if seeds else {}
+    reference = {m: min(seeds[m]) for m in models if len(seeds.get(m, {})) > 1}
+    own = roc[roc["seed"] == reference[models[0]]] if reference else roc
+    curves = {(disc, m): _raw_and_fgsm(own, m, epochs[m], disc, epsilon) for disc in discriminators for m in models}
 
     def draw(ax, disc):
         for i, m in enumerate(models):
             colour = _model_colour(m, i)
+            if m in reference:
+                _seed_band(ax, roc, m, seeds[m], disc, epsilon, colour)
             (e0, m0), (e1, m1) = curves[(disc, m)]
             a_raw, a_adv = _raw_and_fgsm_auc(auc, m, epochs[m], disc, epsilon)
             ax.plot(
@@ -491,6 +502,30 @@ def plot_roc_nominal_vs_adversarial(
         return {"loc": "lower right", "fontsize": "x-small", "title": disc, "title_fontsize": "small"}, ""
 
     return _roc_panels(discriminators, path, draw)
+
+
+def _seed_band(ax, roc: pd.DataFrame, model: str, epochs: Mapping[int, int], disc: str, epsilon: float, colour) -> None:
+    """The range over the training seeds (each at its selected epoch) of the raw and FGSM mistag rates."""
+    for attack in ("raw", "fgsm"):
+        rates = []
+        for seed, epoch in sorted(epochs.items()):
+            at = roc[roc["seed"] == seed]
+            raw, fgsm = _raw_and_fgsm(at, model, epoch, disc, epsilon)
+            rates.append((raw if attack == "raw" else fgsm)[1])
+            efficiency = (raw if attack == "raw" else fgsm)[0]
+        low, high = np.min(rates, axis=0), np.max(rates, axis=0)
+        shown = (low > 0) & np.isfinite(low) & np.isfinite(high)
+        label = f"{model}: range over {len(epochs)} seeds" if attack == "raw" else None
+        ax.fill_between(efficiency[shown], low[shown], high[shown], color=colour, alpha=0.2, linewidth=0, label=label)
+
+
+def _selected_per_seed(auc: pd.DataFrame) -> dict[str, dict[int, int]]:
+    """{model: {seed: its selected epoch}} from the AUC table of every seed."""
+    chosen = auc[_as_bool(auc["selected"])].drop_duplicates(["model", "seed"])
+    out: dict[str, dict[int, int]] = {}
+    for row in chosen.itertuples():
+        out.setdefault(row.model, {})[int(row.seed)] = int(row.epoch)
+    return out
 
 
 def fig8_nominal_vs_adversarial(inputs: Sequence[str], path: str | os.PathLike, *, summary_epsilon: float):
@@ -516,4 +551,7 @@ def fig8_nominal_vs_adversarial(inputs: Sequence[str], path: str | os.PathLike, 
         When an input is missing or a table lacks what the figure needs.
     """
     roc, auc, selected = _read_roc_auc(inputs)
-    return plot_roc_nominal_vs_adversarial(roc, selected, summary_epsilon, path, auc=auc)
+    every_seed = pd.read_csv(_input(inputs, ".csv", "AUC table"))
+    all_rocs = pd.read_parquet(_input(inputs, ".parquet", "ROC table"))
+    seeds = _selected_per_seed(every_seed) if "seed" in every_seed else None
+    return plot_roc_nominal_vs_adversarial(all_rocs, selected, summary_epsilon, path, auc=auc, seeds=seeds)

@@ -26,7 +26,7 @@ from matplotlib.ticker import PercentFormatter
 
 from ..errors import ResultsError
 from ..settings import aimed_at, ordered_models
-from ..tables import white_box
+from ..tables import reference_rows, white_box
 from .base import (
     _AUC_COLUMNS,
     _as_bool,
@@ -50,8 +50,8 @@ _VISIBILITY_COLUMNS = ("model", "epoch", "attack", "epsilon", "largest_ks", "auc
 
 
 def _read_csv(inputs: Sequence[str], name: str) -> pd.DataFrame:
-    """The pipeline's table ``<name>.csv`` among the inputs."""
-    return pd.read_csv(_input(inputs, f"{name}.csv", f"{name} table"))
+    """The pipeline's table ``<name>.csv`` among the inputs, the reference seed's rows."""
+    return reference_rows(pd.read_csv(_input(inputs, f"{name}.csv", f"{name} table")))
 
 
 def _attack_order(attacks) -> list[str]:
@@ -136,7 +136,7 @@ def _draw_suite_panel(ax, rows: pd.DataFrame, raw_auc: float, bound: pd.DataFram
 
 
 def plot_attack_suite_vs_epsilon(
-    auc: pd.DataFrame, certified: pd.DataFrame, path: str | os.PathLike
+    auc: pd.DataFrame, certified: pd.DataFrame, path: str | os.PathLike, seeds: pd.DataFrame | None = None
 ) -> tuple[Path, Path]:
     """AUC lost against eps under every white-box attack, nominal against adversarial.
 
@@ -146,7 +146,9 @@ def plot_attack_suite_vs_epsilon(
     targeted attack only on its own discriminator). The grey band reaches from
     the certified lower bound (dashed) up to the lowest attack AUC, both on the
     bound's first test jets and against those jets' raw AUC: the true worst
-    case lies inside it.
+    case lies inside it. With ``seeds`` (the AUC table of every training seed)
+    a green band spans FGSM's AUC change over the seeds, each at its selected
+    checkpoint.
 
     Parameters
     ----------
@@ -192,6 +194,8 @@ def plot_attack_suite_vs_epsilon(
                     raise ResultsError(
                         f"auc table has no raw and attacked {disc} AUCs at {model}'s selected checkpoint"
                     )
+                if seeds is not None:
+                    _fgsm_seed_band(ax, seeds, model, disc, _SEED_BAND_COLOUR)
                 _draw_suite_panel(ax, rows, float(raw.iloc[0]), bound, colours)
                 epoch = int(rows["epoch"].iloc[0])
                 ax.set_xscale("log")
@@ -208,6 +212,22 @@ def plot_attack_suite_vs_epsilon(
                 _label(ax, disc)
         fig.tight_layout()
         return _save(fig, path)  # inside the style: mathtext is laid out at draw time
+
+
+_SEED_BAND_COLOUR = "tab:green"  #: FGSM is drawn black, the certified bracket grey
+
+
+def _fgsm_seed_band(ax, seeds: pd.DataFrame, model: str, disc: str, colour) -> None:
+    """The range over the training seeds of AUC(FGSM) - AUC(raw) against eps (drawn with two seeds or more)."""
+    chosen = seeds[_as_bool(seeds["selected"]) & (seeds["model"] == model) & (seeds["discriminator"] == disc)]
+    raw = chosen[chosen["attack"] == "raw"].set_index("seed")["auc"]
+    fgsm = chosen[(chosen["attack"] == "fgsm") & (chosen["attack_source"] == model)]
+    if raw.size < 2 or fgsm.empty:
+        return
+    lost = fgsm.assign(lost=fgsm["auc"].to_numpy() - raw.reindex(fgsm["seed"]).to_numpy())
+    spread = lost.groupby("epsilon")["lost"].agg(["min", "max"]).sort_index()
+    label = f"FGSM: range over {raw.size} seeds"
+    ax.fill_between(spread.index, spread["min"], spread["max"], color=colour, alpha=0.2, linewidth=0, label=label)
 
 
 def attack_suite_vs_epsilon(inputs: Sequence[str], path: str | os.PathLike):
@@ -230,7 +250,9 @@ def attack_suite_vs_epsilon(inputs: Sequence[str], path: str | os.PathLike):
     ResultsError
         When an input is missing or a table lacks what the figure needs.
     """
-    return plot_attack_suite_vs_epsilon(_read_csv(inputs, "auc"), _read_csv(inputs, "certified"), path)
+    every_seed = pd.read_csv(_input(inputs, "auc.csv", "auc table"))
+    seeds = every_seed if "seed" in every_seed else None
+    return plot_attack_suite_vs_epsilon(_read_csv(inputs, "auc"), _read_csv(inputs, "certified"), path, seeds)
 
 
 # --------------------------------------------------------------------------
