@@ -100,3 +100,22 @@ def test_one_seed_has_no_training_error():
     raw = _row(one, "raw_auc", "nominal")
     assert raw.seeds == 1 and np.isnan(raw.seed_spread) and np.isnan(raw.training_err)
     assert raw.total_err == pytest.approx(raw.stat_err)
+
+
+def test_fixed_cut_scale_factors_over_seeds_and_the_mistag_shift_ratio():
+    auc, worst, replicas = _tables()
+    rows, resampled = [], {}
+    for (model, seed), (epoch, *_) in TRAININGS.items():
+        shift = 0.6 if model == "nominal" else 0.3  # SF_mistag - 1: the adversarial model's half the nominal's
+        sf_mistag = 1 + shift * (1 + 0.1 * (seed - 2))
+        key = (model, seed, epoch, "fgsm", model, EPS, "BvsL")
+        rows.append(dict(zip(("model", "seed", "epoch", "attack", "attack_source", "epsilon", "discriminator"), key)))
+        rows[-1] |= {"mistag_target": 0.1, "sf_efficiency": 0.95, "sf_mistag": sf_mistag}
+        resampled[(*key, 0.1)] = (0.95 + SHIFTS / 10, sf_mistag + SHIFTS)
+    table = seed_table(auc, worst, replicas, EPS, pd.DataFrame(rows), resampled)
+    mistag = _row(table, "fgsm_sf_mistag", "nominal")
+    assert mistag.value == pytest.approx(1.6) and mistag.seed_spread == pytest.approx(0.06)
+    assert mistag.stat_err == pytest.approx(np.std(SHIFTS, ddof=1))
+    ratio = _row(table, "sf_mistag_shift_ratio", "adversarial vs nominal")
+    assert ratio.value == pytest.approx(0.5) and ratio.seed_spread == pytest.approx(0.0, abs=1e-12)
+    assert ratio.null == 1.0 and ratio.significant

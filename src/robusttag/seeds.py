@@ -39,6 +39,8 @@ SEED_COLUMNS = (
 
 #: Replicas keys of a checkpoint's raw curve and of an attacked one
 _NONE = ("raw", "none", 0.0)
+#: the columns of a working point's key in the resampled scale factors (then its mistag target)
+_WORKING_POINT_KEY = ("model", "seed", "epoch", "attack", "attack_source", "epsilon", "discriminator")
 
 
 def _per_seed(auc: pd.DataFrame, worst_case: pd.DataFrame, model: str, disc: str, eps: float) -> pd.DataFrame:
@@ -107,11 +109,21 @@ def _row(quantity: str, model: str, disc: str, values, resampled, null: float = 
     return dict(zip(SEED_COLUMNS, values))
 
 
-def seed_table(auc: pd.DataFrame, worst_case: pd.DataFrame, replicas: dict, eps: float) -> pd.DataFrame:
+def seed_table(
+    auc: pd.DataFrame,
+    worst_case: pd.DataFrame,
+    replicas: dict,
+    eps: float,
+    working_points: pd.DataFrame | None = None,
+    sf_replicas: dict | None = None,
+) -> pd.DataFrame:
     """Per model and discriminator over the seeds: the raw AUC and the relative drops under FGSM and the
     worst case at ``eps``; and the comparisons: adversarial minus nominal raw AUC, adversarial over nominal
-    drop (FGSM, worst case), and per model the worst case's drop minus FGSM's. Seeds pair the comparisons
-    (the same seed gives both modes the same initial weights and batch order).
+    drop (FGSM, worst case), and per model the worst case's drop minus FGSM's. With ``working_points``
+    (and ``sf_replicas``, their resampled scale factors) also the scale factors of efficiency and mistag
+    under FGSM at the loosest fixed-cut working point, and the adversarial over nominal mistag shift
+    (SF - 1). Seeds pair the comparisons (the same seed gives both modes the same initial weights and
+    batch order).
     """
     rows = []
     for disc in DISCRIMINATORS:
@@ -130,7 +142,44 @@ def seed_table(auc: pd.DataFrame, worst_case: pd.DataFrame, replicas: dict, eps:
                 rows.append(_row("worst_minus_fgsm_drop", model, disc, worst[0] - fgsm[0], resampled, null=0.0))
         if {"nominal", "adversarial"} <= set(quantities) and quantities["nominal"][0] == quantities["adversarial"][0]:
             rows += _mode_comparisons(quantities["nominal"][1], quantities["adversarial"][1], disc)
+        if working_points is not None and len(working_points):
+            rows += _scale_factor_rows(working_points, sf_replicas or {}, disc, eps)
     return pd.DataFrame(rows, columns=SEED_COLUMNS)
+
+
+def _scale_factor_rows(working_points: pd.DataFrame, sf_replicas: dict, disc: str, eps: float) -> list[dict]:
+    """The fixed-cut scale factors under each model's own FGSM at the loosest working point, over the seeds,
+    and the adversarial over nominal mistag shift (SF_mistag - 1).
+    """
+    target = working_points["mistag_target"].max()
+    chosen = working_points[
+        (working_points["attack"] == "fgsm")
+        & (working_points["attack_source"] == working_points["model"])
+        & (working_points["discriminator"] == disc)
+        & (working_points["mistag_target"] == target)
+        & np.isclose(working_points["epsilon"], eps)
+    ].sort_values("seed")
+    rows, shifts = [], {}
+    for model in ordered_models(chosen["model"]):
+        per_seed = chosen[chosen["model"] == model]
+        keys = [(*(getattr(r, c) for c in _WORKING_POINT_KEY), r.mistag_target) for r in per_seed.itertuples()]
+        resampled = [sf_replicas.get(key) for key in keys]
+        complete = all(r is not None for r in resampled)
+        for i, (name, column) in enumerate((("fgsm_sf_efficiency", "sf_efficiency"), ("fgsm_sf_mistag", "sf_mistag"))):
+            stacked = np.array([r[i] for r in resampled]) if complete else None
+            rows.append(_row(name, model, disc, per_seed[column].to_numpy(float), stacked))
+        shifts[model] = (
+            per_seed["seed"].tolist(),
+            per_seed["sf_mistag"].to_numpy(float) - 1,
+            np.array([r[1] for r in resampled]) - 1 if complete else None,
+        )
+    if {"nominal", "adversarial"} <= set(shifts) and shifts["nominal"][0] == shifts["adversarial"][0]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = shifts["adversarial"][1] / shifts["nominal"][1]
+            both = shifts["adversarial"][2] is not None and shifts["nominal"][2] is not None
+            resampled = shifts["adversarial"][2] / shifts["nominal"][2] if both else None
+        rows.append(_row("sf_mistag_shift_ratio", "adversarial vs nominal", disc, values, resampled, null=1.0))
+    return rows
 
 
 def _mode_comparisons(nominal: dict, adversarial: dict, disc: str) -> list[dict]:

@@ -576,6 +576,9 @@ _QUANTITY_TEXT = {
     "raw_auc_difference": ("raw AUC, adversarial minus nominal", ".4f"),
     "fgsm_drop_ratio": ("drop under FGSM, adversarial over nominal", ".3f"),
     "worst_drop_ratio": ("drop under the worst case, adversarial over nominal", ".3f"),
+    "fgsm_sf_efficiency": ("fixed-cut efficiency SF under FGSM (10 % mistag WP)", ".3f"),
+    "fgsm_sf_mistag": ("fixed-cut mistag SF under FGSM (10 % mistag WP)", ".3f"),
+    "sf_mistag_shift_ratio": ("fixed-cut mistag shift (SF - 1) under FGSM, adversarial over nominal", ".3f"),
 }
 
 
@@ -776,9 +779,11 @@ def _worst_case_lines(worst_case: pd.DataFrame, models, eps: float, replicas: Re
 
 
 def _fixed_cut(scores: pd.DataFrame, validation_files, kinematics_path, settings: TableSettings, threads: int):
-    """(working points, scale factors per bin) at the checkpoints with validation scores (empty without)."""
+    """(working points, scale factors per bin, resampled scale factors) at the checkpoints with validation
+    scores (empty without).
+    """
     if not validation_files:
-        return pd.DataFrame(), pd.DataFrame()
+        return pd.DataFrame(), pd.DataFrame(), {}
     validation = combined_scores(validation_files)
     groups = _groups(scores)
     n_jets = len(groups[0][1])
@@ -786,7 +791,8 @@ def _fixed_cut(scores: pd.DataFrame, validation_files, kinematics_path, settings
     kinematics = None
     if kinematics_path is not None:
         kinematics = pq.read_table(kinematics_path, columns=["raw_jet_pt", "raw_jet_eta"]).slice(0, n_jets).to_pandas()
-    return fixed_cut_tables(
+    resampled: dict = {}
+    working_points, per_bin = fixed_cut_tables(
         scores,
         groups,
         validation,
@@ -798,7 +804,9 @@ def _fixed_cut(scores: pd.DataFrame, validation_files, kinematics_path, settings
         settings.scale_factor_abs_eta_bins,
         settings.summary_epsilon,
         threads,
+        scale_factor_replicas=resampled,
     )
+    return working_points, per_bin, resampled
 
 
 def write_tables(
@@ -851,7 +859,9 @@ def write_tables(
         auc.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_output(outputs["roc"]) as tmp:
         roc.to_parquet(tmp, index=False)
-    working_points, scale_factors = _fixed_cut(scores, validation_files, kinematics_path, settings, threads)
+    working_points, scale_factors, sf_replicas = _fixed_cut(
+        scores, validation_files, kinematics_path, settings, threads
+    )
     for name, table in (("working_points", working_points), ("scale_factors", scale_factors)):
         if name in outputs:
             with atomic_output(outputs[name]) as tmp:
@@ -870,7 +880,7 @@ def write_tables(
         checks = checks_table(auc, check_files) if check_files else pd.DataFrame()
         with atomic_output(outputs["checks"]) as tmp:
             checks.to_csv(tmp, index=False, float_format="%.6g")
-    seeds = seed_table(auc, worst_case, replicas, settings.summary_epsilon)
+    seeds = seed_table(auc, worst_case, replicas, settings.summary_epsilon, working_points, sf_replicas)
     if "seeds" in outputs:
         with atomic_output(outputs["seeds"]) as tmp:
             seeds.to_csv(tmp, index=False, float_format="%.6g")

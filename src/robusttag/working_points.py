@@ -91,6 +91,7 @@ def fixed_cut_tables(
     abs_eta_bins=(),
     bin_epsilon: float | None = None,
     threads: int = 1,
+    scale_factor_replicas: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(working points, scale factors per bin) of every scored curve of a (model, seed, epoch) with validation scores.
 
@@ -101,6 +102,8 @@ def fixed_cut_tables(
     which holds the raw jets and the attacks at ``bin_epsilon`` (all eps if None).
     The curves are computed ``threads`` at a time, the raw ones (the scale
     factors' reference) first; the result does not depend on it.
+    ``scale_factor_replicas``, when given, receives {(*identity, mistag target):
+    (resampled SF_eff, resampled SF_mistag)} of every working point (with a bootstrap).
     """
     cuts = validation_cuts(validation, mistags, weighted)
     probabilities = scores[["p_b", "p_c", "p_light"]].to_numpy()
@@ -130,6 +133,10 @@ def fixed_cut_tables(
                     raw = references.get(reference) or raw_of[reference]
                     if edges is None:
                         rows.append(_row(identity, cut, values, replicas, raw))
+                        if scale_factor_replicas is not None and replicas[0] is not None:
+                            with np.errstate(divide="ignore", invalid="ignore"):
+                                ratios = tuple(r / reference for r, reference in zip(replicas, raw[1]))
+                            scale_factor_replicas[identity] = ratios
                     else:
                         chosen = keep[curve.jets]
                         counts = (int((curve.is_signal & chosen).sum()), int((~curve.is_signal & chosen).sum()))
