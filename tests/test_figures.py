@@ -631,6 +631,19 @@ def test_attack_suite_curves_are_the_auc_lost_and_the_band_starts_at_the_certifi
     np.testing.assert_allclose(band, np.unique(np.r_[-6.0 * epsilons, -2.4 * epsilons].round(9)))
 
 
+def test_attack_suite_band_spans_fgsm_over_the_seeds(suite_auc, certified, tmp_path, drawn):
+    # seed 2: every attacked AUC 0.01 lower than seed 1's, the raw ones the same
+    other = suite_auc.assign(seed=2, auc=suite_auc["auc"] - 0.01 * (suite_auc["attack"] != "raw"))
+    seeds = pd.concat([suite_auc, other], ignore_index=True)
+    figures.plot_attack_suite_vs_epsilon(suite_auc, certified, tmp_path / "suite", seeds)
+    assert "FGSM: range over 2 seeds" in drawn[-1]["entries"]
+    ax = drawn[-1]["figure"].axes[0]  # BvsL, nominal
+    [band] = [c for c in ax.collections if c.get_label() == "FGSM: range over 2 seeds"]
+    low_to_high = np.unique(band.get_paths()[0].vertices[:, 1].round(9))
+    fgsm = _curves(ax)["FGSM"]
+    np.testing.assert_allclose(low_to_high, np.unique(np.r_[fgsm, fgsm - 0.01].round(9)))
+
+
 def test_attack_suite_without_a_certified_bound_or_a_suite(suite_auc, certified, tmp_path, drawn):
     figures.plot_attack_suite_vs_epsilon(suite_auc, certified.iloc[:0], tmp_path / "no_bound")
     assert not any("certified" in e for e in drawn[-1]["entries"])
