@@ -237,5 +237,9 @@ def test_the_profile_asks_for_one_gpu_per_gpu_job(cluster, runs, tmp_path):
         run.kill()
     sbatch = re.search(r"sbatch call: (sbatch .*slurm_logs/group_scores.*)", run.log())
     assert sbatch, run.log()[-3000:]
-    runtime = sum(n * profile["set-resources"][rule]["runtime"] for rule, n in zip(scoring, (4, 2, 1)))
+    targets = re.search(r"--target-jobs (.*?) --allowed-rules", sbatch.group(1)).group(1)
+    counts = [len(re.findall(rf"'{rule}:", targets)) for rule in scoring]
+    # seed 1 (the reference) scans both epochs of both modes, seed 2 the selected one of each
+    assert counts == [2 * 2 + 2, 2, 1], targets
+    runtime = sum(n * profile["set-resources"][rule]["runtime"] for rule, n in zip(scoring, counts))
     assert re.search(rf" -t {runtime} .* --cpus-per-task=1 .* --gpus=1 ", sbatch.group(1)), sbatch.group(1)

@@ -105,8 +105,8 @@ def _row(quantity: str, model: str, disc: str, values, resampled, null: float = 
     total = math.sqrt(sum(e * e for e in errors)) if errors else np.nan
     z = (value - null) / total if np.isfinite(null) and np.isfinite(total) and total > 0 else np.nan
     significant = bool(np.isfinite(z) and abs(z) > SIGNIFICANCE)
-    values = (quantity, model, disc, n, value, stat, spread, training, total, null, z, significant)
-    return dict(zip(SEED_COLUMNS, values))
+    fields = (quantity, model, disc, n, value, stat, spread, training, total, null, z, significant)
+    return dict(zip(SEED_COLUMNS, fields))
 
 
 def seed_table(

@@ -316,7 +316,7 @@ def visibility_summary(visibility_files, auc: pd.DataFrame) -> pd.DataFrame:
 
 def _largest_drop(auc: pd.DataFrame, checkpoint: tuple, attack: str, eps: float) -> float:
     """The largest relative AUC drop of a white-box attack over its discriminators, at a (model, seed, epoch)."""
-    at = auc[(auc[CHECKPOINT] == checkpoint).all(axis=1)]
+    at = auc[np.logical_and.reduce([auc[column] == value for column, value in zip(CHECKPOINT, checkpoint)])]
     rows = white_box(at)
     rows = rows[(rows["attack"] == attack) & np.isclose(rows["epsilon"], eps)]
     raw = at[at["attack"] == "raw"].set_index("discriminator")["auc"]
