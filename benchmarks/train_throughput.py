@@ -5,12 +5,15 @@ jets/s of a nominal and of an adversarial training step of robusttag's loop,
 the time of the bare matrix products of each step (forward and backward GEMMs
 of the same shapes: the floor) and the ratio step / floor.
 
-    python benchmarks/train_throughput.py [--batch 65536] [--rounds 7] [--device auto]
+    python benchmarks/train_throughput.py [--batch 65536] [--rounds 7] [--device auto] [--layer-by-layer]
 
 Each mode is timed twice: the step alone (forward, backward, optimiser), and
 the step with the gathering of its batch from the split, as the training
 loop runs it. The step and its floor alternate round after round, and the medians are
 printed, so that a shared machine's changing load affects both alike.
+``--layer-by-layer`` times the network one autograd node per layer, as it
+runs off the CPU, instead of the CPU's blocked pass (the same numbers), and
+its floor with every product over the whole batch.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import torch
 
 from robusttag.data import Split, choose_device
 from robusttag.io import reuse_freed_memory
-from robusttag.model import Tagger
+from robusttag.model import CPU_BLOCK_ROWS, Tagger
 from robusttag.settings import ModelSettings, TrainingSettings
 from robusttag.training import backpropagate
 
@@ -43,29 +46,38 @@ def _timed(function, steps: int, device: torch.device) -> float:
 
 
 def gemm_floor(
-    shapes: list[tuple[int, int]], batch: int, device: torch.device, adversarial: bool
+    shapes: list[tuple[int, int]], batch: int, device: torch.device, adversarial: bool, block: int | None
 ) -> Callable[[], None]:
     """Seconds of the matrix products alone of one training step.
 
     Forward: x @ W^T per layer. Backward: the weight gradient of every layer
     and the input gradient of every layer but the first. Adversarial training
     adds the attack: one more forward, and input gradients through every
-    layer (no weight gradients).
+    layer (no weight gradients). With ``block``, the forward and
+    input-gradient products run a block of rows at a time through every
+    layer, as the CPU's blocked pass runs them (faster than over the whole
+    batch: each block's activations stay in cache), and the weight gradients
+    over the whole batch, as it does too.
     """
     activations = [torch.randn(batch, n_in, device=device) for n_in, _ in shapes]
     weights = [torch.randn(n_out, n_in, device=device) for n_in, n_out in shapes]
     grads = [torch.randn(batch, n_out, device=device) for _, n_out in shapes]
+    outputs = [torch.empty(batch, n_out, device=device) for _, n_out in shapes]
+    input_grads = [torch.empty(batch, n_in, device=device) for n_in, _ in shapes]
+    blocks = [slice(start, start + block) for start in range(0, batch, block)] if block else [slice(None)]
 
     def products() -> None:
-        passes = 2 if adversarial else 1
-        for attack in range(passes):
-            for a, w in zip(activations, weights):
-                a @ w.T
-            for layer, (a, w, g) in enumerate(zip(activations, weights, grads)):
-                if not (adversarial and attack == 0):
+        for attack in range(2 if adversarial else 1):
+            into_inputs = adversarial and attack == 0  # the attack: input gradients down to the inputs
+            for rows in blocks:
+                for a, w, out in zip(activations, weights, outputs):
+                    torch.mm(a[rows], w.T, out=out[rows])
+                for layer in reversed(range(len(shapes))):
+                    if layer > 0 or into_inputs:
+                        torch.mm(grads[layer][rows], weights[layer], out=input_grads[layer][rows])
+            if not into_inputs:
+                for a, g in zip(activations, grads):
                     g.T @ a  # weight gradient (training pass only)
-                if layer > 0 or (adversarial and attack == 0):
-                    g @ w  # input gradient (also into the inputs for the attack)
 
     return products
 
@@ -100,7 +112,7 @@ def training_step(mode: str, batch: int, device: torch.device, gather: bool) -> 
 
 
 def step_and_floor(
-    mode: str, gather: bool, shapes, batch: int, device: torch.device, steps: int, rounds: int
+    mode: str, gather: bool, shapes, batch: int, device: torch.device, steps: int, rounds: int, block: int | None
 ) -> tuple[float, float, float]:
     """Median step time, median floor time and median ratio of the two.
 
@@ -108,7 +120,7 @@ def step_and_floor(
     state of a shared machine; each round's ratio compares neighbours in time.
     """
     step = training_step(mode, batch, device, gather)
-    floor = gemm_floor(shapes, batch, device, adversarial=mode == "adversarial")
+    floor = gemm_floor(shapes, batch, device, adversarial=mode == "adversarial", block=block)
     step(), floor()  # warm-up: allocator, thread pool, caches
     timings = [(_timed(step, steps, device), _timed(floor, steps, device)) for _ in range(rounds)]
     steps_s, floors_s = zip(*timings)
@@ -122,7 +134,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="alternating step/floor timings; medians are printed")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--layer-by-layer", action="store_true", help="without the CPU's blocked pass")
     args = parser.parse_args()
+    if args.layer_by_layer:
+        Tagger.forward = Tagger.layer_by_layer
     if args.threads:
         torch.set_num_threads(args.threads)
     reuse_freed_memory()  # as training does
@@ -130,9 +145,11 @@ def main() -> None:
     model = ModelSettings()
     widths = [model.n_inputs] + [model.width] * model.depth + [model.n_classes]
     shapes = list(zip(widths[:-1], widths[1:]))
-    print(f"device {device}, {torch.get_num_threads()} threads, batch {args.batch}, torch {torch.__version__}")
+    block = None if args.layer_by_layer or device.type != "cpu" else CPU_BLOCK_ROWS
+    path = f"blocks of {block} rows" if block else "layer by layer"
+    print(f"device {device}, {torch.get_num_threads()} threads, batch {args.batch}, torch {torch.__version__}, {path}")
     for mode, gather in itertools.product(("nominal", "adversarial"), (False, True)):
-        step, floor, ratio = step_and_floor(mode, gather, shapes, args.batch, device, args.steps, args.rounds)
+        step, floor, ratio = step_and_floor(mode, gather, shapes, args.batch, device, args.steps, args.rounds, block)
         label = f"{mode} {'+ batch gather' if gather else 'step'}"
         print(
             f"{label:27s} {step * 1e3:7.1f} ms = {args.batch / step:7.0f} jets/s | "

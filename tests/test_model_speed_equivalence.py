@@ -111,6 +111,56 @@ def test_tagger_in_training_equals_plain_layers_to_rounding():
         torch.testing.assert_close(a.bias.grad, b.bias.grad, rtol=1e-4, atol=1e-7)
 
 
+def _loss_and_gradients(forward, model, x, labels, weights, seed, frozen=False):
+    """Logits, input gradient and parameter gradients of a focal loss through ``forward``."""
+    for parameter in model.parameters():
+        parameter.grad = None
+        parameter.requires_grad_(not frozen)
+    leaf = x.clone().requires_grad_()
+    torch.manual_seed(seed)
+    logits = forward(leaf)
+    focal_loss(logits, labels, weights, gamma=25.0).backward()
+    grads = [] if frozen else [parameter.grad for parameter in model.parameters()]
+    return [logits.detach(), leaf.grad, *grads]
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("frozen", [False, True])  # frozen: an attack's pass, input gradient only
+@pytest.mark.parametrize("n", [1000, 1024, 3, 700])
+def test_blocked_network_is_bit_identical_to_layer_by_layer(monkeypatch, training, frozen, n):
+    """The CPU's one-node pass, in blocks of 256 rows (a last short block where n is not a multiple;
+    the bias gradients' 256-row partial sums with a remainder where n is not one either), against
+    the layer-by-layer autograd path: logits, input and parameter gradients, to the bit."""
+    import robusttag.model
+
+    monkeypatch.setattr(robusttag.model, "CPU_BLOCK_ROWS", 256)
+    torch.manual_seed(1)
+    model = Tagger(ModelSettings(n_inputs=19, width=11, depth=4)).train(training)
+    x, labels, weights = torch.randn(n, 19), torch.randint(0, 3, (n,)), torch.rand(n)
+    blocked = _loss_and_gradients(model, model, x, labels, weights, 7, frozen)
+    layered = _loss_and_gradients(model.layer_by_layer, model, x, labels, weights, 7, frozen)
+    assert len(blocked) == (2 if frozen else 2 + 2 * 5)
+    for ours, reference in zip(blocked, layered, strict=True):
+        assert torch.equal(ours, reference)
+    if training and n >= 256:  # dropout's draws were taken: a different seed drops other elements
+        assert not torch.equal(_loss_and_gradients(model, model, x, labels, weights, 8, frozen)[0], blocked[0])
+
+
+def test_blocked_network_is_what_a_cpu_tagger_runs(monkeypatch):
+    """The fused pass runs where it applies, and a tagger whose layers were changed falls back to layers."""
+    import robusttag.model
+
+    calls = []
+    monkeypatch.setattr(robusttag.model._BlockedNetwork, "apply", lambda *a: calls.append(a) or torch.zeros(1))
+    model = Tagger(ModelSettings(n_inputs=5, width=4, depth=2))
+    model(torch.randn(8, 5))
+    assert len(calls) == 1 and calls[0][1] == (0.1, 0.0) and calls[0][2] == robusttag.model.CPU_BLOCK_ROWS
+    model.eval()(torch.randn(8, 5))
+    assert calls[1][1] == (0.0, 0.0)
+    model[1] = torch.nn.ReLU()
+    assert model(torch.randn(8, 5)).shape == (8, 3) and len(calls) == 2
+
+
 # --- the focal loss --------------------------------------------------------------------
 
 

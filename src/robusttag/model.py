@@ -222,7 +222,10 @@ class _LinearFunction(torch.autograd.Function):
         return grad_x, grad_weight, grad_bias, None
 
 
-def _sum_over_batch(grad: torch.Tensor, block: int = 256) -> torch.Tensor:
+_BIAS_BLOCK = 256  #: rows per partial sum of a bias gradient
+
+
+def _sum_over_batch(grad: torch.Tensor, block: int = _BIAS_BLOCK) -> torch.Tensor:
     """Column sums of a (batch, n) matrix: partial sums over row blocks first,
     which runs about twice as fast on a CPU as a single sum over dimension 0.
     """
@@ -254,6 +257,119 @@ class Linear(nn.Linear):
         return _LinearFunction.apply(x, self.weight, self.bias, input_scale)
 
 
+#: rows per block of the CPU's fused pass (:class:`_BlockedNetwork`): a block's
+#: activations (4096 x 100 floats, 1.6 MB, half per thread) stay in the cores'
+#: L2 caches from one layer to the next, and a block's matrix products are
+#: long enough that the Python around them costs little (on a 2-core AMD EPYC
+#: Zen 4, 4096 rows ran the adversarial step about 15 % faster than 2048);
+#: a multiple of the bias gradient's 256-row blocks
+CPU_BLOCK_ROWS = 4096
+
+
+class _BlockedNetwork(torch.autograd.Function):
+    """The whole network, Linear and ReLU (+ dropout) layers in turn, as one
+    autograd node that runs a block of rows at a time through every layer.
+
+    Per layer the same operations as the layer-by-layer path (addmm with the
+    dropout scale in the weights, the same dropout draws, ReLU; backward the
+    input-gradient product and ReLU's threshold), and the same numbers to the
+    bit: a row's products do not depend on the rows beside it, and the
+    gradients that sum over rows (weights: one product over the whole batch
+    after the blocks; biases: the same 256-row partial sums) are summed as
+    before. What changes is where the element-wise work runs: on a block
+    still in cache after its matrix product, instead of a pass through main
+    memory over the whole batch per operation.
+
+    Inputs: x, the per-layer dropout probabilities (0 for none), the block
+    size, then the weights and biases of the layers in order.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, dropout: tuple, block: int, *parameters: torch.Tensor) -> torch.Tensor:
+        weights, biases = parameters[0::2], parameters[1::2]
+        n = x.shape[0]
+        # the dropout scale of the layer before, moved into each weight matrix (as Linear.forward does)
+        scales = [1.0] + [1.0 / (1.0 - p) for p in dropout]
+        scaled = [w if s == 1.0 else w * s for w, s in zip(weights, scales)]
+        # the draws in layer order, as the layer-by-layer path makes them
+        dropped = [_dropped(n * w.shape[0], p) if p > 0 else None for w, p in zip(weights, dropout)]
+        starts = list(range(0, n, block))
+        cuts = [None if d is None else _block_bounds(d, starts, n, w.shape[0]) for d, w in zip(dropped, weights)]
+        outputs = [x.new_empty(n, w.shape[0]) for w in weights]
+        for index, start in enumerate(starts):
+            rows = slice(start, min(start + block, n))
+            inputs = x[rows]
+            for layer, (w, b, out) in enumerate(zip(scaled, biases, outputs)):
+                torch.addmm(b, inputs, w.t(), out=out[rows])
+                inputs = out[rows]
+                if layer == len(weights) - 1:
+                    break  # the output layer: logits, no ReLU
+                if dropped[layer] is not None:
+                    low, high = cuts[layer][index], cuts[layer][index + 1]
+                    out.view(-1).index_fill_(0, dropped[layer][low:high], 0.0)
+                inputs.relu_()
+        ctx.block, ctx.scales = block, scales
+        ctx.save_for_backward(x, *scaled, *outputs[:-1])
+        return outputs[-1]
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        x, *rest = ctx.saved_tensors
+        depth = (len(rest) + 1) // 2
+        scaled, hidden = rest[:depth], rest[depth:]
+        inputs = [x, *hidden]  # the input of each layer
+        wants_x = ctx.needs_input_grad[0]
+        wants_parameters = any(ctx.needs_input_grad[3:])
+        n, block = x.shape[0], ctx.block
+        grads = [*(h.new_empty(h.shape) for h in hidden), grad] if wants_parameters else None
+        grad_x = x.new_empty(x.shape) if wants_x else None
+        full_rows = n - n % _BIAS_BLOCK
+        partials = [grad.new_empty(full_rows // _BIAS_BLOCK, w.shape[0]) for w in scaled] if wants_parameters else None
+        for start in range(0, n, block):
+            rows = slice(start, min(start + block, n))
+            g = grads[-1][rows] if wants_parameters else grad[rows]
+            for layer in range(depth - 1, -1, -1):
+                if wants_parameters:
+                    _partial_sums(g, start, full_rows, partials[layer])
+                if layer == 0:
+                    if wants_x:
+                        torch.mm(g, scaled[0], out=grad_x[rows])
+                    break
+                below = grads[layer - 1][rows] if wants_parameters else None
+                below = torch.mm(g, scaled[layer], out=below) if below is not None else g @ scaled[layer]
+                torch.ops.aten.threshold_backward.grad_input(below, hidden[layer - 1][rows], 0, grad_input=below)
+                g = below
+        if not wants_parameters:
+            return grad_x, None, None, *([None] * (2 * depth))
+        parameter_grads = []
+        for layer in range(depth):
+            grad_weight = grads[layer].t() @ inputs[layer]
+            if ctx.scales[layer] != 1.0:
+                grad_weight.mul_(ctx.scales[layer])
+            grad_bias = partials[layer].sum(0) if full_rows else grads[layer].new_zeros(grads[layer].shape[1])
+            if full_rows < n:
+                grad_bias = grad_bias + grads[layer][full_rows:].sum(0)
+            parameter_grads += [grad_weight, grad_bias]
+        return grad_x, None, None, *parameter_grads
+
+
+def _block_bounds(dropped: torch.Tensor, starts: list[int], n: int, width: int) -> list[int]:
+    """Positions in the sorted flat indices ``dropped`` where each block of rows begins (and the end)."""
+    edges = torch.tensor([s * width for s in starts] + [n * width], dtype=torch.int64)
+    return torch.searchsorted(dropped, edges).tolist()
+
+
+def _partial_sums(g: torch.Tensor, start: int, full_rows: int, partials: torch.Tensor) -> None:
+    """The 256-row column sums of a block of rows (beginning at row ``start``) into ``partials``,
+    for the rows below ``full_rows`` (the rest is summed once at the end, as :func:`_sum_over_batch` does).
+    """
+    rows = min(g.shape[0], max(full_rows - start, 0))
+    if rows:
+        first = start // _BIAS_BLOCK
+        torch.sum(g[:rows].view(-1, _BIAS_BLOCK, g.shape[1]), 1, out=partials[first : first + rows // _BIAS_BLOCK])
+
+
 class Tagger(nn.Sequential):
     """Linear + ReLU (+ dropout but after the last hidden layer) blocks, as the
     authors' code builds them, then a linear output.
@@ -276,8 +392,24 @@ class Tagger(nn.Sequential):
 
         The same function as applying the layers one after the other, with a
         pass over the activations less per dropout layer, forward and backward
-        (in evaluation mode the scale is 1 and nothing moves).
+        (in evaluation mode the scale is 1 and nothing moves). On a CPU the
+        whole network runs as one node, a block of rows at a time
+        (:class:`_BlockedNetwork`): the same numbers to the bit.
         """
+        if x.device.type == "cpu" and x.dim() == 2 and x.is_contiguous() and self._plain_layers():
+            layers = list(self)
+            dropout = tuple(layer.p if self.training else 0.0 for layer in layers[1::2])
+            parameters = [t for layer in layers[0::2] for t in (layer.weight, layer.bias)]
+            return _BlockedNetwork.apply(x, dropout, CPU_BLOCK_ROWS, *parameters)
+        return self.layer_by_layer(x)
+
+    def _plain_layers(self) -> bool:
+        """Whether the layers are still Linear (with bias) and ReLUDropout in turn, ending in a Linear."""
+        kinds = [Linear if isinstance(m, Linear) and m.bias is not None else type(m) for m in self]
+        return len(kinds) % 2 == 1 and all(k is (Linear if i % 2 == 0 else ReLUDropout) for i, k in enumerate(kinds))
+
+    def layer_by_layer(self, x: torch.Tensor) -> torch.Tensor:
+        """The forward pass one layer (one autograd node) at a time: for any device and any layers."""
         scale = 1.0
         for layer in self:
             if isinstance(layer, Linear):
