@@ -89,9 +89,12 @@ def _linear(weight) -> torch.nn.Linear:
 def _open_target(x, eps, labels, movable=None) -> tuple[Target, torch.Tensor]:
     movable = torch.ones_like(x, dtype=torch.bool) if movable is None else movable
     constraints = Constraints(
-        torch.zeros(x.shape[1]), torch.ones(x.shape[1]), torch.full((x.shape[1],), -1e30),
-        torch.ones(x.shape[1], dtype=torch.float64), None,
-    )  # fmt: skip
+        torch.zeros(x.shape[1]),
+        torch.ones(x.shape[1]),
+        torch.full((x.shape[1],), -1e30),
+        torch.ones(x.shape[1], dtype=torch.float64),
+        None,
+    )
     lo, hi = constraints.box(x, movable, eps)
     return Target(x, labels, lo, hi, torch.full_like(x, eps)), movable
 

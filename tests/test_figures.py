@@ -695,17 +695,36 @@ def _scale_factor_tables():
             for a, attack in enumerate(("fgsm", f"targeted_{disc}")):
                 for b, (pt_low, pt_high, eta_low, eta_high) in enumerate(edges):
                     for target in (0.01, 0.1):
-                        rows.append(dict(
-                            model=model, epoch=2, attack=attack, attack_source=model, epsilon=0.05,
-                            discriminator=disc, mistag_target=target, pt_low=pt_low, pt_high=pt_high,
-                            abs_eta_low=eta_low, abs_eta_high=eta_high, signal_jets=100, background_jets=200,
-                            efficiency=0.5, mistag=0.1, sf_efficiency=0.9 - 0.01 * (b + 4 * a + 8 * m),
-                            sf_efficiency_err=0.01, sf_mistag=1.5 + 0.1 * (b + 4 * a + 8 * m), sf_mistag_err=0.05,
-                        ))  # fmt: skip
+                        rows.append(
+                            dict(
+                                model=model,
+                                epoch=2,
+                                attack=attack,
+                                attack_source=model,
+                                epsilon=0.05,
+                                discriminator=disc,
+                                mistag_target=target,
+                                pt_low=pt_low,
+                                pt_high=pt_high,
+                                abs_eta_low=eta_low,
+                                abs_eta_high=eta_high,
+                                signal_jets=100,
+                                background_jets=200,
+                                efficiency=0.5,
+                                mistag=0.1,
+                                sf_efficiency=0.9 - 0.01 * (b + 4 * a + 8 * m),
+                                sf_efficiency_err=0.01,
+                                sf_mistag=1.5 + 0.1 * (b + 4 * a + 8 * m),
+                                sf_mistag_err=0.05,
+                            )
+                        )
     worst = pd.DataFrame(
-        [dict(model=m, epoch=2, epsilon=0.05, discriminator=d, worst_attack=f"targeted_{d}", selected=True)
-         for m in MODELS for d in ("BvsL", "CvsL")]
-    )  # fmt: skip
+        [
+            dict(model=m, epoch=2, epsilon=0.05, discriminator=d, worst_attack=f"targeted_{d}", selected=True)
+            for m in MODELS
+            for d in ("BvsL", "CvsL")
+        ]
+    )
     return pd.DataFrame(rows), worst
 
 
@@ -718,10 +737,15 @@ def test_scale_factors_per_bin_draw_each_series_in_bin_order(tmp_path, drawn):
     for ax, column in zip(axes, ("sf_efficiency", "sf_mistag", "sf_efficiency", "sf_mistag")):
         drawn_series = [np.asarray(line.get_ydata(), float) for line in ax.lines if len(line.get_ydata()) == 4]
         expected = [
-            table[(table["model"] == model) & (table["attack"] == attack) & (table["mistag_target"] == 0.1)
-                  & (table["discriminator"] == ("BvsL" if ax in axes[:2] else "CvsL"))][column].to_numpy()
-            for model in MODELS for attack in ("fgsm", "targeted_" + ("BvsL" if ax in axes[:2] else "CvsL"))
-        ]  # fmt: skip
+            table[
+                (table["model"] == model)
+                & (table["attack"] == attack)
+                & (table["mistag_target"] == 0.1)
+                & (table["discriminator"] == ("BvsL" if ax in axes[:2] else "CvsL"))
+            ][column].to_numpy()
+            for model in MODELS
+            for attack in ("fgsm", "targeted_" + ("BvsL" if ax in axes[:2] else "CvsL"))
+        ]
         assert len(drawn_series) == 4
         for got, want in zip(drawn_series, expected):
             np.testing.assert_allclose(got, want)

@@ -66,8 +66,13 @@ def test_mean_and_errors_over_seeds_by_hand():
     drop = _row(table, "fgsm_relative_drop", "nominal")
     drops = [(r - f) / r for _, r, f, _ in (TRAININGS["nominal", s] for s in (1, 2, 3))]
     assert drop.value == pytest.approx(np.mean(drops)) and drop.seed_spread == pytest.approx(np.std(drops, ddof=1))
-    resampled = np.mean([((r + SHIFTS) - (f + SHIFTS / 2)) / (r + SHIFTS) for _, r, f, _ in
-                         (TRAININGS["nominal", s] for s in (1, 2, 3))], axis=0)  # fmt: skip
+    resampled = np.mean(
+        [
+            ((r + SHIFTS) - (f + SHIFTS / 2)) / (r + SHIFTS)
+            for _, r, f, _ in (TRAININGS["nominal", s] for s in (1, 2, 3))
+        ],
+        axis=0,
+    )
     assert drop.stat_err == pytest.approx(np.std(resampled, ddof=1))
 
 

@@ -20,11 +20,19 @@ def _scores(model, attack, eps, labels, p_b, source="none"):
     p_light = 1.0 - p_b
     return pd.DataFrame(
         {
-            "model": model, "seed": 1, "epoch": 3, "attack": attack, "attack_source": source, "epsilon": eps,
-            "label": labels, "weight": np.ones(n), "p_b": p_b * 0.99, "p_c": p_b * 0.01,
+            "model": model,
+            "seed": 1,
+            "epoch": 3,
+            "attack": attack,
+            "attack_source": source,
+            "epsilon": eps,
+            "label": labels,
+            "weight": np.ones(n),
+            "p_b": p_b * 0.99,
+            "p_c": p_b * 0.01,
             "p_light": p_light,
         }
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture()

@@ -33,9 +33,19 @@ from .uncertainties import standard_error
 SIGNIFICANCE = 3.0
 
 SEED_COLUMNS = (
-    "quantity", "model", "discriminator", "seeds", "value", "stat_err", "seed_spread", "training_err",
-    "total_err", "null", "z", "significant",
-)  # fmt: skip
+    "quantity",
+    "model",
+    "discriminator",
+    "seeds",
+    "value",
+    "stat_err",
+    "seed_spread",
+    "training_err",
+    "total_err",
+    "null",
+    "z",
+    "significant",
+)
 
 #: Replicas keys of a checkpoint's raw curve and of an attacked one
 _NONE = ("raw", "none", 0.0)

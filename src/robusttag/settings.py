@@ -41,8 +41,16 @@ def ordered_models(names) -> list[str]:
 TRACK_ORDERS: tuple[str, ...] = ("signed_d0_significance", "abs_d0_significance", "file")
 SOURCES: tuple[str, ...] = ("synthetic", "uci", "root")
 HISTORY_COLUMNS: tuple[str, ...] = (
-    "epoch", "train_loss", "val_loss", "val_auc_bvsl", "val_auc_cvsl", "selection_score", "lr", "seconds", "jets_per_s",
-)  # fmt: skip
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "val_auc_bvsl",
+    "val_auc_cvsl",
+    "selection_score",
+    "lr",
+    "seconds",
+    "jets_per_s",
+)
 #: What checkpoint selection (and early stopping) minimises: the validation loss, as the paper,
 #: or 1 - the mean of the validation BvsL and CvsL AUCs; either as a trailing mean over epochs.
 SELECTION_METRICS: tuple[str, ...] = ("val_loss", "val_auc")

@@ -124,9 +124,21 @@ def score_strong_attacks(
 
 
 CERTIFIED_COLUMNS = (
-    "model", "seed", "epoch", "epsilon", "discriminator", "method", "jets", "certified_auc", "certified_auc_weighted",
-    "raw_auc", "raw_auc_weighted", "worst_attack_auc", "worst_attack_auc_weighted", "worst_attack",
-)  # fmt: skip
+    "model",
+    "seed",
+    "epoch",
+    "epsilon",
+    "discriminator",
+    "method",
+    "jets",
+    "certified_auc",
+    "certified_auc_weighted",
+    "raw_auc",
+    "raw_auc_weighted",
+    "worst_attack_auc",
+    "worst_attack_auc_weighted",
+    "worst_attack",
+)
 
 
 def certified_table(identity, model, test: TestSet, settings: StrongAttackSettings, probabilities_of) -> pd.DataFrame:

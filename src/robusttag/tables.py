@@ -27,8 +27,18 @@ EFFICIENCY_GRID = np.linspace(0.0, 1.0, 201)
 
 #: The columns of a score file (written by ``evaluate.score_table``): one row per (attack, test jet).
 SCORE_COLUMNS = (
-    "model", "seed", "epoch", "attack", "attack_source", "epsilon", "label", "weight", "p_b", "p_c", "p_light",
-)  # fmt: skip
+    "model",
+    "seed",
+    "epoch",
+    "attack",
+    "attack_source",
+    "epsilon",
+    "label",
+    "weight",
+    "p_b",
+    "p_c",
+    "p_light",
+)
 _NAMES = ("model", "attack", "attack_source")  #: the score files' string columns
 
 
@@ -265,10 +275,24 @@ def worst_case_table(auc: pd.DataFrame) -> pd.DataFrame:
 
 
 WORST_CASE_COLUMNS = (
-    "model", "seed", "epoch", "epsilon", "discriminator", "raw_auc", "fgsm_auc", "worst_auc", "worst_attack",
-    "fgsm_relative_drop", "worst_relative_drop", "raw_auc_err", "fgsm_auc_err", "worst_auc_err",
-    "fgsm_relative_drop_err", "worst_relative_drop_err", "selected",
-)  # fmt: skip
+    "model",
+    "seed",
+    "epoch",
+    "epsilon",
+    "discriminator",
+    "raw_auc",
+    "fgsm_auc",
+    "worst_auc",
+    "worst_attack",
+    "fgsm_relative_drop",
+    "worst_relative_drop",
+    "raw_auc_err",
+    "fgsm_auc_err",
+    "worst_auc_err",
+    "fgsm_relative_drop_err",
+    "worst_relative_drop_err",
+    "selected",
+)
 
 
 def _read_rows(path) -> pd.DataFrame:

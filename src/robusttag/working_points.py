@@ -25,14 +25,35 @@ from .uncertainties import Bootstrap, resampled_efficiencies, standard_error
 IDENTITY = ("model", "seed", "epoch", "attack", "attack_source", "epsilon", "discriminator")
 _CHECKPOINT, _ATTACK, _EPSILON = slice(0, 3), 3, 5  #: positions in a curve's key (IDENTITY without discriminator)
 COLUMNS = (
-    *IDENTITY, "mistag_target", "cut", "efficiency", "efficiency_err", "mistag", "mistag_err",
-    "sf_efficiency", "sf_efficiency_err", "sf_mistag", "sf_mistag_err",
-)  # fmt: skip
+    *IDENTITY,
+    "mistag_target",
+    "cut",
+    "efficiency",
+    "efficiency_err",
+    "mistag",
+    "mistag_err",
+    "sf_efficiency",
+    "sf_efficiency_err",
+    "sf_mistag",
+    "sf_mistag_err",
+)
 BIN_COLUMNS = (
-    *IDENTITY[:-1], "discriminator", "mistag_target", "pt_low", "pt_high", "abs_eta_low", "abs_eta_high",
-    "signal_jets", "background_jets", "efficiency", "mistag", "sf_efficiency", "sf_efficiency_err",
-    "sf_mistag", "sf_mistag_err",
-)  # fmt: skip
+    *IDENTITY[:-1],
+    "discriminator",
+    "mistag_target",
+    "pt_low",
+    "pt_high",
+    "abs_eta_low",
+    "abs_eta_high",
+    "signal_jets",
+    "background_jets",
+    "efficiency",
+    "mistag",
+    "sf_efficiency",
+    "sf_efficiency_err",
+    "sf_mistag",
+    "sf_mistag_err",
+)
 
 
 def validation_cuts(validation: pd.DataFrame, mistags, weighted: bool) -> dict[tuple, float]:

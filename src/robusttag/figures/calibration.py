@@ -36,9 +36,21 @@ from .suite import _read_csv
 WORKING_POINT = 0.1
 _PANELS = ("BvsL", "CvsL")
 _COLUMNS = (
-    "model", "attack", "attack_source", "epsilon", "discriminator", "mistag_target", "pt_low", "pt_high",
-    "abs_eta_low", "abs_eta_high", "sf_efficiency", "sf_efficiency_err", "sf_mistag", "sf_mistag_err",
-)  # fmt: skip
+    "model",
+    "attack",
+    "attack_source",
+    "epsilon",
+    "discriminator",
+    "mistag_target",
+    "pt_low",
+    "pt_high",
+    "abs_eta_low",
+    "abs_eta_high",
+    "sf_efficiency",
+    "sf_efficiency_err",
+    "sf_mistag",
+    "sf_mistag_err",
+)
 
 
 def _worst_attacks(worst: pd.DataFrame, epsilon: float) -> dict[tuple[str, str], str]:

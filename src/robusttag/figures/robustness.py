@@ -147,8 +147,17 @@ def _draw_auc_drop(ax, merged: pd.DataFrame, models: list[str], epsilons: list[f
             y = (pts["auc_adv"] - pts["auc_raw"]).to_numpy(float)
             if {"auc_err", "relative_drop_err"} <= set(pts):  # statistical: the drop's paired error x raw AUC
                 yerr = (pts["relative_drop_err"] * pts["auc_raw"]).to_numpy(float)
-                ax.errorbar(x, y, xerr=pts["auc_err"].to_numpy(float), yerr=yerr, fmt="none", ecolor=colours[eps],
-                            elinewidth=1, alpha=0.6, zorder=2)  # fmt: skip
+                ax.errorbar(
+                    x,
+                    y,
+                    xerr=pts["auc_err"].to_numpy(float),
+                    yerr=yerr,
+                    fmt="none",
+                    ecolor=colours[eps],
+                    elinewidth=1,
+                    alpha=0.6,
+                    zorder=2,
+                )
             ax.scatter(
                 x,
                 y,
