@@ -127,18 +127,26 @@ def ngm(
     tuple[torch.Tensor, torch.Tensor]
         The worst point of every jet and its objective value.
     """
-    mask = movable.to(target.x.dtype)
-    spread = mask.sum(1, keepdim=True).pow(1.0 / norm) * step_size
-
-    def direction(gradient: torch.Tensor) -> torch.Tensor:
-        g = gradient * mask
-        size = torch.linalg.vector_norm(g, ord=norm, dim=1, keepdim=True)
-        return g.div_(torch.where(size > 0, size, 1.0)).mul_(spread).mul_(target.budget)
-
+    direction = normed_step(movable, target.budget, norm, step_size)
     value, gradient = value_and_gradient(model, target.x, target.labels, objective)
     worst = _Worst(target.x, value)
     _ascend(model, target, objective, target.x, (value, gradient), steps, worst, direction)
     return worst.x, worst.value
+
+
+def normed_step(movable: torch.Tensor, budget: torch.Tensor, norm: float, step_size: float):
+    """NGM's step as a function of the input gradient: budget * m^(1/p) * g / ||g||_p over the
+    m movable inputs of each jet, times ``step_size`` (0 where the gradient is 0).
+    """
+    mask = movable.to(budget.dtype)
+    spread = mask.sum(1, keepdim=True).pow(1.0 / norm) * step_size
+
+    def step(gradient: torch.Tensor) -> torch.Tensor:
+        g = gradient * mask
+        size = torch.linalg.vector_norm(g, ord=norm, dim=1, keepdim=True)
+        return g.div_(torch.where(size > 0, size, 1.0)).mul_(spread).mul_(budget)
+
+    return step
 
 
 def _ascend(model, target: Target, objective: str, x, first, steps: int, worst: _Worst, step_of) -> None:
