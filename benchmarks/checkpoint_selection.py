@@ -32,7 +32,7 @@ from robusttag.checkpoints import checkpoint_name, load_tagger
 from robusttag.data import load_split, read_summary
 from robusttag.evaluate import predict
 from robusttag.metrics import curve_metrics, discriminator_curves
-from robusttag.settings import MODES, TrainingSettings, selection_score
+from robusttag.settings import TrainingSettings, selection_score, training_modes
 from robusttag.training import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,8 +89,8 @@ def main() -> None:
     args = parser.parse_args()
     data = preprocessed(args.workdir)
     section = yaml.safe_load((ROOT / "config.yaml").read_text())["training"]
-    runs = {}
-    for mode in MODES:
+    runs, modes = {}, training_modes(section)
+    for mode in modes:
         base = TrainingSettings.from_config(section, mode)
         for seed in args.seeds:
             settings = replace(base, seed=seed, patience=base.max_epochs)  # the whole history; rules stop below
@@ -105,7 +105,7 @@ def main() -> None:
     print(f"\nover seeds {args.seeds}; patience {patience}; max_epochs {base.max_epochs}")
     print(f"{'rule':22s} {'mode':12s} {'selected epoch':28s} {'test AUC BvsL':22s} {'test AUC CvsL':22s}")
     for metric, smoothing in RULES:
-        for mode in MODES:
+        for mode in modes:
             epochs, aucs = [], {"BvsL": [], "CvsL": []}
             for seed in args.seeds:
                 history, test = runs[mode, seed]

@@ -1,7 +1,7 @@
 """Training step throughput against the floor of its matrix products.
 
 For the paper's network at batch 65536 (or --batch), in one run on one machine:
-jets/s of a nominal and of an adversarial training step of robusttag's loop,
+jets/s of a training step of robusttag's loop in each mode (nominal, FGSM, PGD, NGM),
 the time of the bare matrix products of each step (forward and backward GEMMs
 of the same shapes: the floor) and the ratio step / floor.
 
@@ -26,10 +26,11 @@ from collections.abc import Callable
 
 import torch
 
+from robusttag.attacks import Constraints
 from robusttag.data import Split, choose_device
 from robusttag.io import reuse_freed_memory
 from robusttag.model import CPU_BLOCK_ROWS, Tagger
-from robusttag.settings import ModelSettings, TrainingSettings
+from robusttag.settings import MODES, NOMINAL, ModelSettings, TrainingSettings
 from robusttag.training import backpropagate
 
 
@@ -46,14 +47,15 @@ def _timed(function, steps: int, device: torch.device) -> float:
 
 
 def gemm_floor(
-    shapes: list[tuple[int, int]], batch: int, device: torch.device, adversarial: bool, block: int | None
+    shapes: list[tuple[int, int]], batch: int, device: torch.device, attack_passes: int, block: int | None
 ) -> Callable[[], None]:
     """Seconds of the matrix products alone of one training step.
 
     Forward: x @ W^T per layer. Backward: the weight gradient of every layer
     and the input gradient of every layer but the first. Adversarial training
-    adds the attack: one more forward, and input gradients through every
-    layer (no weight gradients). With ``block``, the forward and
+    adds the attack, ``attack_passes`` times (FGSM 1, PGD and NGM a pass per
+    step): one more forward, and input gradients through every layer (no
+    weight gradients). With ``block``, the forward and
     input-gradient products run a block of rows at a time through every
     layer, as the CPU's blocked pass runs them (faster than over the whole
     batch: each block's activations stay in cache), and the weight gradients
@@ -67,8 +69,8 @@ def gemm_floor(
     blocks = [slice(start, start + block) for start in range(0, batch, block)] if block else [slice(None)]
 
     def products() -> None:
-        for attack in range(2 if adversarial else 1):
-            into_inputs = adversarial and attack == 0  # the attack: input gradients down to the inputs
+        for attack in range(attack_passes + 1):
+            into_inputs = attack < attack_passes  # the attack: input gradients down to the inputs
             for rows in blocks:
                 for a, w, out in zip(activations, weights, outputs):
                     torch.mm(a[rows], w.T, out=out[rows])
@@ -82,11 +84,18 @@ def gemm_floor(
     return products
 
 
+def attack_passes(settings: TrainingSettings) -> int:
+    """Input-gradient passes of a mode's attack per training step (PGD and NGM: one per step)."""
+    return {NOMINAL: 0, "adversarial": 1, "pgd": settings.pgd_steps, "ngm": settings.ngm_steps}[settings.mode]
+
+
 def training_step(mode: str, batch: int, device: torch.device, gather: bool) -> Callable[[], None]:
     """One optimiser step of robusttag's loop on random jets; with ``gather``,
     the batch is first gathered from a split of 4 batches by a permutation, as
     the training loop does every step."""
     settings = TrainingSettings(mode=mode)
+    features = torch.zeros(settings.model.n_inputs, device=device)
+    box = Constraints(features, features + 1, features - torch.inf, features.double() + 1, None)  # eps per input
     torch.manual_seed(0)
     model = Tagger(settings.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -95,7 +104,7 @@ def training_step(mode: str, batch: int, device: torch.device, gather: bool) -> 
         x=torch.randn(n, settings.model.n_inputs, device=device),
         labels=torch.randint(0, 3, (n,), device=device),
         weights=torch.rand(n, device=device),
-        movable=(torch.rand(n, settings.model.n_inputs, device=device) > 0.3) if mode == "adversarial" else None,
+        movable=(torch.rand(n, settings.model.n_inputs, device=device) > 0.3) if mode != NOMINAL else None,
     )
     order = torch.randperm(n, device=device)
     starts = itertools.cycle(range(0, n, batch))
@@ -104,7 +113,7 @@ def training_step(mode: str, batch: int, device: torch.device, gather: bool) -> 
         start = next(starts)
         data = split.rows(order[start : start + batch]) if gather else split
         optimizer.zero_grad(set_to_none=True)
-        backpropagate(model, data.x, data.labels, data.weights, data.movable, settings)
+        backpropagate(model, data.x, data.labels, data.weights, data.movable, settings, box)
         optimizer.step()
 
     model.train()
@@ -120,7 +129,7 @@ def step_and_floor(
     state of a shared machine; each round's ratio compares neighbours in time.
     """
     step = training_step(mode, batch, device, gather)
-    floor = gemm_floor(shapes, batch, device, adversarial=mode == "adversarial", block=block)
+    floor = gemm_floor(shapes, batch, device, attack_passes(TrainingSettings(mode=mode)), block=block)
     step(), floor()  # warm-up: allocator, thread pool, caches
     timings = [(_timed(step, steps, device), _timed(floor, steps, device)) for _ in range(rounds)]
     steps_s, floors_s = zip(*timings)
@@ -135,6 +144,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--layer-by-layer", action="store_true", help="without the CPU's blocked pass")
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     args = parser.parse_args()
     if args.layer_by_layer:
         Tagger.forward = Tagger.layer_by_layer
@@ -148,7 +158,7 @@ def main() -> None:
     block = None if args.layer_by_layer or device.type != "cpu" else CPU_BLOCK_ROWS
     path = f"blocks of {block} rows" if block else "layer by layer"
     print(f"device {device}, {torch.get_num_threads()} threads, batch {args.batch}, torch {torch.__version__}, {path}")
-    for mode, gather in itertools.product(("nominal", "adversarial"), (False, True)):
+    for mode, gather in itertools.product(args.modes, (False, True)):
         step, floor, ratio = step_and_floor(mode, gather, shapes, args.batch, device, args.steps, args.rounds, block)
         label = f"{mode} {'+ batch gather' if gather else 'step'}"
         print(

@@ -39,10 +39,12 @@ def _dataclass_default(path: tuple[str, ...]):
         owner = rt.PreprocessSettings()
     elif section == "training":
         owner = rt.TrainingSettings().model if rest[0] == "model" else rt.TrainingSettings()
-        if rest[0] == "selection":  # flattened into the training settings
-            return getattr(owner, f"selection_{rest[-1]}")
+        if rest[0] in PREFIXED:  # flattened into the training settings with their section's name
+            return getattr(owner, f"{rest[0]}_{rest[-1]}")
         if rest[0] == "seeds":  # one training per seed: each training's settings hold one
             return list(rt.DEFAULT_SEEDS)
+        if rest[0] == "modes":  # one training per mode: each training's settings hold one
+            return list(rt.DEFAULT_MODES)
     else:
         evaluation = rt.EvaluationSettings()
         owner = getattr(evaluation, rest[0]) if rest[0] in ("figures", "strong_attacks") else evaluation
@@ -50,6 +52,10 @@ def _dataclass_default(path: tuple[str, ...]):
     if isinstance(value, tuple):  # the attack suite: a list of sections
         return [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
     return value
+
+
+#: training sections whose keys the training settings hold as section_key
+PREFIXED = ("selection", "pgd", "ngm")
 
 
 def _config_value(path: tuple[str, ...]):
@@ -74,7 +80,7 @@ def test_schema_dataclass_and_config_yaml_agree(path):
 
 def test_every_settings_field_is_a_config_key_or_fixed_by_the_method():
     keys = {path[-1] for path in LEAVES} | {
-        f"selection_{path[-1]}" for path in LEAVES if path[:2] == ("training", "selection")
+        f"{path[1]}_{path[-1]}" for path in LEAVES if path[0] == "training" and path[1] in PREFIXED
     }
     fixed = {"mode", "n_inputs", "n_classes", "weight_bins", "eta_range", "pt_range_gev", "figures", "model"}
     fixed |= {"seed"}  # a training's own, one of training.seeds
@@ -119,9 +125,14 @@ def test_each_job_takes_only_its_keys():
     assert rt.figure_config("fig7_roc_per_checkpoint", evaluation) == {"summary_epsilon": 0.05, "checkpoints": 4}
     assert rt.figure_config("fig9_auc_drop", evaluation) == {}
     assert rt.validation_config(evaluation) == {"batch_size": 65536, "device": "auto"}
-    assert "adversarial" not in rt.training_config(CONFIG["training"], "nominal", 1)
-    expected = {k: v for k, v in CONFIG["training"].items() if k != "seeds"} | {"seed": 2}
-    assert rt.training_config(CONFIG["training"], "adversarial", 2) == expected
+    common = {k: v for k, v in CONFIG["training"].items() if k not in ("seeds", "modes", "adversarial", "pgd", "ngm")}
+    assert rt.training_config(CONFIG["training"], "nominal", 1) == common | {"seed": 1}
+    adversarial = common | {"adversarial": CONFIG["training"]["adversarial"], "seed": 2}
+    assert rt.training_config(CONFIG["training"], "adversarial", 2) == adversarial
+    assert rt.training_config(CONFIG["training"], "pgd", 2) == adversarial | {"pgd": CONFIG["training"]["pgd"]}
+    assert rt.training_config(CONFIG["training"], "ngm", 3) == adversarial | {"ngm": CONFIG["training"]["ngm"]} | {
+        "seed": 3
+    }
     params = rt.scoring_config(evaluation, baselines=True)
     assert rt.from_params(rt.ScoringSettings, params) == rt.EvaluationSettings.from_config(evaluation).scoring
     with pytest.raises(ConfigError, match=r"unknown key\(s\) \['weighted'\]"):

@@ -18,13 +18,15 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from robusttag.attacks import Constraints
 from robusttag.checkpoints import load_checkpoint
 from robusttag.data import Split, choose_device, load_split
+from robusttag.errors import ConfigError
 from robusttag.features import default_column
 from robusttag.losses import focal_loss
 from robusttag.model import ReLUDropout, Tagger
 from robusttag.preprocess import preprocess
-from robusttag.settings import HISTORY_COLUMNS, ModelSettings, TrainingSettings, read_history
+from robusttag.settings import HISTORY_COLUMNS, MODES, ModelSettings, TrainingSettings, read_history
 from robusttag.sources.synthetic import generate
 from robusttag.training import adversarial_batch, backpropagate, train, train_epoch, validation_metrics
 
@@ -207,6 +209,38 @@ def test_attack_dropout_switch():
     assert not torch.equal(with_dropout, without)
 
 
+def test_clean_fraction_mixes_the_attacked_and_the_clean_loss():
+    torch.manual_seed(2)
+    model = Tagger(ModelSettings(dropout=0.0))
+    x, labels, weights = torch.randn(300, 184), torch.randint(0, 3, (300,)), torch.rand(300)
+    movable = torch.rand(300, 184) > 0.3
+    settings = TrainingSettings(mode="adversarial", attack_dropout=False, clean_fraction=0.3)
+    attacked = adversarial_batch(model, x, labels, movable, settings)
+    with torch.no_grad():
+        expected = 0.7 * focal_loss(model(attacked), labels, weights) + 0.3 * focal_loss(model(x), labels, weights)
+    loss = backpropagate(model, x, labels, weights, movable, settings)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    without = backpropagate(model, x, labels, weights, movable, replace(settings, clean_fraction=0.0))
+    assert without.item() == pytest.approx(focal_loss(model(attacked), labels, weights).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["pgd", "ngm"])
+def test_pgd_and_ngm_batches_stay_in_the_box_and_need_it(mode):
+    torch.manual_seed(3)
+    model = Tagger(ModelSettings(n_inputs=6, width=8, depth=2))
+    x, labels = torch.randn(200, 6), torch.randint(0, 3, (200,))
+    movable = torch.rand(200, 6) > 0.3
+    features = torch.zeros(6)
+    constraints = Constraints(features, features + 1, features - 0.5, features.double() + 1, None)
+    settings = TrainingSettings(mode=mode, epsilon=0.2)
+    attacked = adversarial_batch(model, x, labels, movable, settings, constraints)
+    lo, hi = constraints.box(x, movable, 0.2)
+    assert bool(((attacked >= lo) & (attacked <= hi)).all()) and torch.equal(attacked[~movable], x[~movable])
+    assert float((attacked - x).abs().max()) > 0.1 and model.training  # it moved; the model back in training
+    with pytest.raises(ConfigError, match="constraint box"):
+        adversarial_batch(model, x, labels, movable, settings)
+
+
 # --- the loop ------------------------------------------------------------------------
 
 
@@ -249,7 +283,7 @@ def test_one_epoch_lowers_the_validation_loss(data):
     assert history[0]["train_loss"] > 0
 
 
-@pytest.mark.parametrize("mode", ["nominal", "adversarial"])
+@pytest.mark.parametrize("mode", MODES)
 def test_checkpoints_and_history(data, mode):
     output = data.parent / f"models_{mode}"
     history = run_training(data, output, quick(mode, max_epochs=3))
@@ -301,14 +335,14 @@ import sys
 from pathlib import Path
 from robusttag.settings import TrainingSettings
 from robusttag.training import train
-data, output = Path(sys.argv[1]), sys.argv[2]
-settings = TrainingSettings(mode="adversarial", lr=1e-3, batch_size=64, max_epochs=6, patience=6, seed=5)
+data, output, mode = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+settings = TrainingSettings(mode=mode, lr=1e-3, batch_size=64, max_epochs=6, patience=6, seed=5)
 train(data / "train.parquet", data / "val.parquet", data / "preprocessing.json", output, settings, threads=1)
 """
 
 
-def _train_in_process(data, output, kill_after_epoch=None, timeout=300):
-    process = subprocess.Popen([sys.executable, "-c", _TRAIN_SCRIPT, str(data), str(output)])
+def _train_in_process(data, output, mode, kill_after_epoch=None, timeout=300):
+    process = subprocess.Popen([sys.executable, "-c", _TRAIN_SCRIPT, str(data), str(output), mode])
     state = Path(output).with_name(f".{Path(output).name}.in_progress")
     deadline = time.monotonic() + timeout
     try:
@@ -324,12 +358,13 @@ def _train_in_process(data, output, kill_after_epoch=None, timeout=300):
             process.kill()
 
 
-def test_resume_after_kill_is_bit_identical(data):
-    straight, interrupted = data.parent / "straight", data.parent / "interrupted"
-    assert _train_in_process(data, straight) == 0
-    assert _train_in_process(data, interrupted, kill_after_epoch=2) == -signal.SIGKILL
+@pytest.mark.parametrize("mode", ["adversarial", "pgd", "ngm"])  # nominal: the same loop, fewer draws
+def test_resume_after_kill_is_bit_identical(data, mode):
+    straight, interrupted = data.parent / f"straight_{mode}", data.parent / f"interrupted_{mode}"
+    assert _train_in_process(data, straight, mode) == 0
+    assert _train_in_process(data, interrupted, mode, kill_after_epoch=2) == -signal.SIGKILL
     assert not (interrupted / "history.csv").exists()
-    assert _train_in_process(data, interrupted) == 0
+    assert _train_in_process(data, interrupted, mode) == 0
     for epoch in range(1, 7):
         a = load_checkpoint(straight / f"epoch_{epoch:03d}.pt")
         b = load_checkpoint(interrupted / f"epoch_{epoch:03d}.pt")
@@ -379,7 +414,7 @@ class _HostWatch(TorchFunctionMode):
         return result
 
 
-@pytest.mark.parametrize("mode", ["nominal", "adversarial"])
+@pytest.mark.parametrize("mode", MODES)
 def test_an_epoch_never_leaves_the_device(mode):
     """The 'meta' device stands for a GPU: a tensor made on the host (say a
     dropout mask from numpy), a per-batch host copy or a read of a value
@@ -393,8 +428,11 @@ def test_an_epoch_never_leaves_the_device(mode):
     )
     model = Tagger().to(device)
     optimizer = torch.optim.Adam(model.parameters())
+    features = torch.zeros(184, device=device)
+    constraints = Constraints(features, features + 1, features - 5, features.double() + 1, 0.25)
     with _HostWatch("meta") as watch:
-        loss = train_epoch(model, optimizer, data, TrainingSettings(mode=mode, batch_size=64), epoch=0)
+        settings = TrainingSettings(mode=mode, batch_size=64)
+        loss = train_epoch(model, optimizer, data, settings, epoch=0, constraints=constraints)
     assert loss.device == device
     # the batch order is drawn on the host, once per epoch, and copied over whole
     assert watch.offences == ["randperm", "to"], watch.offences

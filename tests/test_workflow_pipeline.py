@@ -17,7 +17,8 @@ import torch
 import yaml
 from workflow_copy import copy_workflow
 
-from robusttag.settings import FIGURE_KEYS, MODES, selected_epoch
+from robusttag import settings as rt
+from robusttag.settings import DEFAULT_MODES, FIGURE_KEYS, selected_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +71,7 @@ def test_the_training_rule_claims_one_gpu_for_every_mode(workflow):
     out = snakemake(workflow, "--forcerun", "train", "--dry-run").stdout
     blocks = re.findall(r"^checkpoint train:\n(.*?)(?=\n\n|\Z)", out, flags=re.MULTILINE | re.DOTALL)
     trained = sorted(re.search(r"wildcards: model=(\w+), seed=(\d+)", block).groups() for block in blocks)
-    assert trained == sorted((mode, seed) for mode in MODES for seed in ("1", "2"))
+    assert trained == sorted((mode, seed) for mode in DEFAULT_MODES for seed in ("1", "2"))
     for block in blocks:
         assert re.search(r"resources: .*\bgpu=1\b", block), block
 
@@ -185,7 +186,8 @@ def test_every_evaluation_key_has_its_rerun_test():
 
 
 def test_scanning_fewer_checkpoints_reruns_only_the_tables(workflow):
-    selected = {model: selected_epoch(workflow / f"results/models/{model}/seed_1/history.csv") for model in MODES}
+    histories = {model: workflow / f"results/models/{model}/seed_1/history.csv" for model in DEFAULT_MODES}
+    selected = {model: selected_epoch(path) for model, path in histories.items()}
     counts = job_counts(workflow, "evaluation:\n  epochs: [1]\n")  # scanned: epoch 1 and the selected one
     # no score file changes; the tables lose the files of epoch 2 where it is not selected
     assert counts == ({} if set(selected.values()) == {2} else TABLES)
@@ -257,7 +259,7 @@ def test_the_report_builds_with_every_figure_captioned(workflow):
     assert "CROWN bound" in html and "pgd, ngm, targeted" in html  # the suite's captions, from the settings
     assert "selected checkpoint" in html  # a caption's words made it in
     # numbers written from the settings, not fixed in the text
-    assert "eps = 0.01" in html and "the first 6" in html and "184 inputs" in html
+    assert "FGSM-distorted inputs (eps = 0.01)" in html and "the first 6" in html and "184 inputs" in html
     assert "limited to 25 % of the raw value" in html and "epsilon = 0.005, 0.01, 0.02, 0.05" in html
     assert "{{" not in html and "{%" not in html
 
@@ -265,14 +267,15 @@ def test_the_report_builds_with_every_figure_captioned(workflow):
 FOUR_TRACKS = """
 dataset: {synthetic: {n_jets: 3000}}
 preprocess: {n_tracks: 4}
-training: {max_epochs: 1, seeds: [1]}
+training: {max_epochs: 1, seeds: [1], modes: [ngm, nominal, pgd, adversarial], pgd: {steps: 2}}
 evaluation: {epsilons: [0.05], summary_epsilon: 0.05, figures: {input_features: [trk3_d0, vertex_mass],
              input_epsilons: [0.05]}}
 """
 
 
-def test_the_whole_dag_with_four_track_slots(tmp_path):
-    """Every input count and column lookup comes from preprocessing.json: 16 + 4 x 28 = 128 inputs."""
+def test_the_whole_dag_with_four_track_slots_and_every_training_mode(tmp_path):
+    """Every input count and column lookup comes from preprocessing.json: 16 + 4 x 28 = 128 inputs.
+    And every training mode goes through the same DAG: trained, attacked by the others, compared with nominal."""
     workdir = copy_workflow(tmp_path / "four")
     (workdir / "four.yaml").write_text(FOUR_TRACKS)
     snakemake(workdir, "--resources", "gpu=1", configs=("config/test.yaml", "four.yaml"))
@@ -287,6 +290,18 @@ def test_the_whole_dag_with_four_track_slots(tmp_path):
     mean, std = summary["features"][column]["mean"], summary["features"][column]["std"]
     np.testing.assert_allclose(raw["trk3_d0"].to_numpy(), test["trk3_d0"].to_numpy() * std + mean, rtol=1e-5, atol=1e-6)
     assert len(list((workdir / "results/figures").glob("*.png"))) == len(FIGURE_KEYS)
+    modes = ["nominal", "adversarial", "pgd", "ngm"]  # the display order, whatever the config's
+    auc = pd.read_csv(workdir / "results/tables/auc.csv")
+    assert rt.ordered_models(auc["model"].unique()) == modes
+    fgsm = auc[(auc["attack"] == "fgsm") & auc["selected"]]
+    assert len(fgsm.groupby(["model", "attack_source"])) == 16  # every model under every model's FGSM
+    worst = pd.read_csv(workdir / "results/tables/worst_case.csv")
+    assert set(worst[worst["selected"]]["model"]) == set(modes)
+    summary = (workdir / "results/tables/summary.md").read_text()
+    for mode in modes[1:]:
+        assert f"Relative AUC drop under its own FGSM, {mode} over nominal:" in summary
+        assert f"Relative AUC drop, {mode} over nominal, under FGSM and under the worst case:" in summary
+    assert summary.index("adversarial over nominal") < summary.index("pgd over nominal")
 
 
 def test_the_strong_suite_beats_fgsm_and_the_certified_bound_lies_below_it(workflow):

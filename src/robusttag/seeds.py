@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import DISCRIMINATORS
-from .settings import ordered_models
+from .settings import NOMINAL, ordered_models
 from .uncertainties import standard_error
 
 #: total errors from the null value beyond which a comparison is called significant
@@ -150,8 +150,8 @@ def seed_table(
             resampled = None if worst[1] is None or fgsm[1] is None else worst[1] - fgsm[1]
             if not np.isnan(worst[0]).any():
                 rows.append(_row("worst_minus_fgsm_drop", model, disc, worst[0] - fgsm[0], resampled, null=0.0))
-        if {"nominal", "adversarial"} <= set(quantities) and quantities["nominal"][0] == quantities["adversarial"][0]:
-            rows += _mode_comparisons(quantities["nominal"][1], quantities["adversarial"][1], disc)
+        for mode in _defended(quantities):
+            rows += _mode_comparisons(quantities[NOMINAL][1], quantities[mode][1], disc, mode)
         if working_points is not None and len(working_points):
             rows += _scale_factor_rows(working_points, sf_replicas or {}, disc, eps)
     return pd.DataFrame(rows, columns=SEED_COLUMNS)
@@ -183,28 +183,35 @@ def _scale_factor_rows(working_points: pd.DataFrame, sf_replicas: dict, disc: st
             per_seed["sf_mistag"].to_numpy(float) - 1,
             np.array([r[1] for r in resampled]) - 1 if complete else None,
         )
-    if {"nominal", "adversarial"} <= set(shifts) and shifts["nominal"][0] == shifts["adversarial"][0]:
+    for mode in _defended(shifts):
         with np.errstate(divide="ignore", invalid="ignore"):
-            values = shifts["adversarial"][1] / shifts["nominal"][1]
-            both = shifts["adversarial"][2] is not None and shifts["nominal"][2] is not None
-            resampled = shifts["adversarial"][2] / shifts["nominal"][2] if both else None
-        rows.append(_row("sf_mistag_shift_ratio", "adversarial vs nominal", disc, values, resampled, null=1.0))
+            values = shifts[mode][1] / shifts[NOMINAL][1]
+            both = shifts[mode][2] is not None and shifts[NOMINAL][2] is not None
+            resampled = shifts[mode][2] / shifts[NOMINAL][2] if both else None
+        rows.append(_row("sf_mistag_shift_ratio", f"{mode} vs {NOMINAL}", disc, values, resampled, null=1.0))
     return rows
 
 
-def _mode_comparisons(nominal: dict, adversarial: dict, disc: str) -> list[dict]:
-    """Adversarial against nominal, seed by seed: the raw AUC difference and the ratios of the drops."""
+def _defended(per_mode: dict) -> list[str]:
+    """The modes other than nominal that were trained with the nominal model's seeds (to be compared with it)."""
+    if NOMINAL not in per_mode:
+        return []
+    return [m for m in per_mode if m != NOMINAL and per_mode[m][0] == per_mode[NOMINAL][0]]
+
+
+def _mode_comparisons(nominal: dict, defended: dict, disc: str, mode: str) -> list[dict]:
+    """A defended mode against nominal, seed by seed: the raw AUC difference and the ratios of the drops."""
 
     def combine(name, operation):
-        values = operation(adversarial[name][0], nominal[name][0])
-        both = adversarial[name][1] is not None and nominal[name][1] is not None
-        return values, operation(adversarial[name][1], nominal[name][1]) if both else None
+        values = operation(defended[name][0], nominal[name][0])
+        both = defended[name][1] is not None and nominal[name][1] is not None
+        return values, operation(defended[name][1], nominal[name][1]) if both else None
 
     with np.errstate(divide="ignore", invalid="ignore"):
         difference = combine("raw_auc", np.subtract)
         fgsm = combine("fgsm_relative_drop", np.divide)
         worst = combine("worst_relative_drop", np.divide)
-    where = "adversarial vs nominal"
+    where = f"{mode} vs {NOMINAL}"
     rows = [
         _row("raw_auc_difference", where, disc, *difference, null=0.0),
         _row("fgsm_drop_ratio", where, disc, *fgsm, null=1.0),

@@ -28,8 +28,12 @@ from .features import input_features
 
 log = logging.getLogger(__name__)
 
-#: The training modes, in the order tables and figures show them.
-MODES: tuple[str, ...] = ("nominal", "adversarial")
+NOMINAL = "nominal"
+#: Every training mode, in the order tables and figures show them: nominal; FGSM adversarial training
+#: (the paper's, named "adversarial"); PGD and NGM adversarial training.
+MODES: tuple[str, ...] = (NOMINAL, "adversarial", "pgd", "ngm")
+#: The default ``training.modes``: the paper's two.
+DEFAULT_MODES: tuple[str, ...] = (NOMINAL, "adversarial")
 
 
 def ordered_models(names) -> list[str]:
@@ -214,8 +218,16 @@ def selection_score(history: list[dict], metric: str, smoothing: int) -> float:
     return sum(values) / len(values)
 
 
-#: The config's ``training`` keys that only adversarial training reads.
-ADVERSARIAL_KEYS = ("adversarial",)
+#: The config's ``training`` sections each mode reads beyond the common keys (the others change none of its
+#: numbers, so a change there retrains no training of that mode).
+MODE_SECTIONS: dict[str, tuple[str, ...]] = {
+    NOMINAL: (),
+    "adversarial": ("adversarial",),
+    "pgd": ("adversarial", "pgd"),
+    "ngm": ("adversarial", "ngm"),
+}
+#: The sections of MODE_SECTIONS, and the keys no single training reads.
+_NOT_COMMON = ("adversarial", "pgd", "ngm", "seeds", "modes")
 
 
 @dataclass(frozen=True)
@@ -233,8 +245,17 @@ class TrainingSettings:
     selection_metric: str = "val_auc"  #: of SELECTION_METRICS; "val_loss" with smoothing 1 is the paper's rule
     selection_smoothing: int = 3  #: epochs of the trailing mean that selection and early stopping minimise
     focal_gamma: float = 25.0
-    epsilon: float = 0.01  #: FGSM step of adversarial training, standardised units
+    epsilon: float = 0.01  #: the attack's size in every attacking mode, standardised units
     attack_dropout: bool = True  #: craft the attack with dropout on, as the authors did
+    clean_fraction: float = 0.0  #: weight of the clean batch's loss; the attacked batch's is 1 - this
+    pgd_steps: int = 3
+    pgd_step_size: float | None = None  #: fraction of epsilon per step; None: 2.5 / steps
+    pgd_random_start: bool = True
+    pgd_restrict_impact: float | None = None  #: raw-value cap of PGD training's box; None: no cap
+    ngm_steps: int = 1
+    ngm_step_size: float = 1.0
+    ngm_norm: float = 2.0
+    ngm_restrict_impact: float | None = None
     double_softmax: bool = False  #: paper-compatibility: softmax twice (authors' code)
     accumulate_attack_grad: bool = False  #: paper-compatibility: attack's gradients leak into the update
     model: ModelSettings = field(default_factory=ModelSettings)
@@ -251,6 +272,13 @@ class TrainingSettings:
             )
         if self.lr <= 0 or self.lr_decay_epochs <= 0 or self.focal_gamma < 0 or self.epsilon < 0:
             raise ConfigError("training.lr and lr_decay_epochs must be positive, focal_gamma and epsilon >= 0")
+        if not 0 <= self.clean_fraction < 1:
+            raise ConfigError(f"training.adversarial.clean_fraction must be in [0, 1), got {self.clean_fraction}")
+        if self.pgd_steps < 1 or self.ngm_steps < 1 or self.ngm_step_size <= 0 or self.ngm_norm < 1:
+            raise ConfigError("training.pgd.steps and ngm.steps must be at least 1, ngm.step_size positive, norm >= 1")
+        for name in ("pgd_step_size", "pgd_restrict_impact", "ngm_restrict_impact"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ConfigError(f"training.{name.replace('_', '.', 1)} must be positive or null")
 
     @classmethod
     def from_config(cls, section: dict, mode: str) -> TrainingSettings:
@@ -262,14 +290,21 @@ class TrainingSettings:
         ConfigError
             On an unknown key or mode, or a value out of range.
         """
-        ignored = ("model", "adversarial", "compat", "selection", "seeds")
+        ignored = ("model", "compat", "selection", *_NOT_COMMON)
         flat = {k: v for k, v in section.items() if k not in ignored}
         flat.setdefault("seed", training_seeds(section)[0])  # the config's section: the reference seed
         flat.update(section.get("adversarial", {}))
+        for name in ("pgd", "ngm"):
+            flat.update({f"{name}_{k}": v for k, v in section.get(name, {}).items()})
         flat.update(section.get("compat", {}))
         flat.update({f"selection_{k}": v for k, v in section.get("selection", {}).items()})
         model = ModelSettings(**_known(ModelSettings, section.get("model", {}), "training.model"))
         return cls(mode=mode, model=model, **_known(cls, flat, "training"))
+
+    @property
+    def attack_cap(self) -> float | None:
+        """The raw-value cap of the training attack's box (PGD and NGM; FGSM training has none)."""
+        return {"pgd": self.pgd_restrict_impact, "ngm": self.ngm_restrict_impact}.get(self.mode)
 
     @property
     def loss(self) -> LossSettings:
@@ -283,14 +318,29 @@ class TrainingSettings:
 
 def training_config(section: dict, mode: str, seed: int) -> dict:
     """The part of the ``training`` section that one training (mode and seed) depends on
-    (the rule's params): nominal training reads no adversarial key, and no training the other seeds.
+    (the rule's params): the common keys and its mode's sections (MODE_SECTIONS), neither the other seeds
+    nor the list of modes.
     """
-    kept = {k: v for k, v in section.items() if k != "seeds" and (mode == "adversarial" or k not in ADVERSARIAL_KEYS)}
+    kept = {k: v for k, v in section.items() if k not in _NOT_COMMON or k in MODE_SECTIONS.get(mode, ())}
     return kept | {"seed": seed}
 
 
 #: The default ``training.seeds``: every mode is trained once per seed.
 DEFAULT_SEEDS: tuple[int, ...] = (1, 2, 3)
+
+
+def training_modes(section: dict) -> list[str]:
+    """The config's training modes, in the order of MODES.
+
+    Raises
+    ------
+    ConfigError
+        When the list is empty, repeats a mode or names an unknown one.
+    """
+    modes = list(section.get("modes", DEFAULT_MODES))
+    if not modes or len(set(modes)) != len(modes) or not set(modes) <= set(MODES):
+        raise ConfigError(f"training.modes must be distinct modes of {list(MODES)}, at least one; got {modes}")
+    return ordered_models(modes)
 
 
 def training_seeds(section: dict) -> list[int]:
@@ -760,7 +810,7 @@ def check_config(config: dict) -> None:
     """
     DatasetSettings.from_config(config.get("dataset", {}))
     preprocess = PreprocessSettings.from_config(config.get("preprocess", {}))
-    for mode in MODES:
+    for mode in training_modes(config.get("training", {})):
         TrainingSettings.from_config(config.get("training", {}), mode)
     evaluation = EvaluationSettings.from_config(config.get("evaluation", {}))
     names = preprocess.input_names()

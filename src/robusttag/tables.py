@@ -15,7 +15,7 @@ from .errors import ResultsError
 from .io import atomic_output
 from .metrics import DISCRIMINATORS, curve_metrics, discriminant, discriminator_curves, mistag_on_grid
 from .seeds import SIGNIFICANCE, seed_table
-from .settings import TableSettings, aimed_at, ordered_models
+from .settings import NOMINAL, TableSettings, aimed_at, ordered_models
 from .uncertainties import Bootstrap, binomial_error, effective_jets, resampled_aucs, standard_error
 from .working_points import fixed_cut_tables
 
@@ -519,7 +519,7 @@ def summary_markdown(
         "# Summary",
         "",
         f"Training seed {seed}; selected checkpoints (lowest selection score, `training.selection`): "
-        + ", ".join(f"{m} epoch {e}" for m, e in sorted(epochs.items()))
+        + ", ".join(f"{m} epoch {epochs[m]}" for m in ordered_models(epochs))
         + ".",
         f"Attacks at epsilon = {eps:g} (standardised units), {cap}; metrics "
         + ("weighted by flavour weights." if settings.weighted else "unweighted, as in the paper."),
@@ -555,15 +555,16 @@ def summary_markdown(
                 (_ratio(_value(chosen, eff, **own), _value(chosen, eff, attack="raw", **common)), np.nan, ".3f"),
             ]
             lines.append(f"| {model} | {disc} | " + " | ".join(_with_error(*cell) for cell in cells) + " |")
-    lines += ["", "Relative AUC drop under its own FGSM, adversarial over nominal:", ""]
     epochs_of = {m: int(e) for m, e in epochs.items()}
-    for disc in DISCRIMINATORS:
-        ratio = _ratio(drops.get(("adversarial", disc), np.nan), drops.get(("nominal", disc), np.nan))
-        error = ratio_error(
-            replicas,
-            *(_drop_keys((m, seed, epochs_of.get(m)), "fgsm", m, eps, disc) for m in ("adversarial", "nominal")),
-        )
-        lines.append(f"- {disc}: {_with_error(float(ratio), error, '.3f' if np.isfinite(error) else '.2f')}")
+    for mode in _defended(epochs):
+        lines += ["", f"Relative AUC drop under its own FGSM, {mode} over {NOMINAL}:", ""]
+        for disc in DISCRIMINATORS:
+            ratio = _ratio(drops.get((mode, disc), np.nan), drops.get((NOMINAL, disc), np.nan))
+            error = ratio_error(
+                replicas,
+                *(_drop_keys((m, seed, epochs_of.get(m)), "fgsm", m, eps, disc) for m in (mode, NOMINAL)),
+            )
+            lines.append(f"- {disc}: {_with_error(float(ratio), error, '.3f' if np.isfinite(error) else '.2f')}")
     lines += [
         "",
         "Cross attacks (AUC of the target model under FGSM crafted on the source model):",
@@ -597,12 +598,12 @@ _QUANTITY_TEXT = {
     "fgsm_relative_drop": ("relative drop under FGSM", ".2%"),
     "worst_relative_drop": ("relative drop under the worst case", ".2%"),
     "worst_minus_fgsm_drop": ("worst-case drop minus FGSM drop", ".2%"),
-    "raw_auc_difference": ("raw AUC, adversarial minus nominal", ".4f"),
-    "fgsm_drop_ratio": ("drop under FGSM, adversarial over nominal", ".3f"),
-    "worst_drop_ratio": ("drop under the worst case, adversarial over nominal", ".3f"),
+    "raw_auc_difference": ("raw AUC, {mode} minus nominal", ".4f"),
+    "fgsm_drop_ratio": ("drop under FGSM, {mode} over nominal", ".3f"),
+    "worst_drop_ratio": ("drop under the worst case, {mode} over nominal", ".3f"),
     "fgsm_sf_efficiency": ("fixed-cut efficiency SF under FGSM (10 % mistag WP)", ".3f"),
     "fgsm_sf_mistag": ("fixed-cut mistag SF under FGSM (10 % mistag WP)", ".3f"),
-    "sf_mistag_shift_ratio": ("fixed-cut mistag shift (SF - 1) under FGSM, adversarial over nominal", ".3f"),
+    "sf_mistag_shift_ratio": ("fixed-cut mistag shift (SF - 1) under FGSM, {mode} over nominal", ".3f"),
 }
 
 
@@ -637,6 +638,7 @@ def _seed_lines(seeds: pd.DataFrame, eps: float) -> list[str]:
     ]
     for r in seeds[compared].itertuples():
         text, spec = _QUANTITY_TEXT[r.quantity]
+        text = text.format(mode=r.model.split(" vs ")[0])  # a comparison's model: "{mode} vs nominal"
         verdict = "yes" if r.significant else ("n/a" if np.isnan(r.z) else "no")
         lines.append(
             f"| {text} | {r.model} | {r.discriminator} | {_with_error(r.value, r.total_err, spec)} | {r.null:g} "
@@ -788,18 +790,25 @@ def _worst_case_lines(worst_case: pd.DataFrame, models, eps: float, replicas: Re
                 f"| {_with_error(r['fgsm_relative_drop'], r.get('fgsm_relative_drop_err', np.nan), '.2%')} "
                 f"| {_with_error(r['worst_relative_drop'], r.get('worst_relative_drop_err', np.nan), '.2%')} |"
             )
-    lines += ["", "Relative AUC drop, adversarial over nominal, under FGSM and under the worst case:", ""]
-    for disc in DISCRIMINATORS:
-        nominal, adversarial = drops.get(("nominal", disc)), drops.get(("adversarial", disc))
-        if nominal is None or adversarial is None:
-            continue
-        texts = []
-        for i, under in enumerate(("FGSM", "the worst case")):
-            ratio = float(_ratio(adversarial[i], nominal[i]))
-            error = ratio_error(replicas, keys["adversarial", disc][i], keys["nominal", disc][i])
-            texts.append(f"{_with_error(ratio, error, '.3f' if np.isfinite(error) else '.2f')} under {under}")
-        lines.append(f"- {disc}: " + ", ".join(texts))
+    for mode in _defended({m for m, _ in drops}):
+        lines += ["", f"Relative AUC drop, {mode} over {NOMINAL}, under FGSM and under the worst case:", ""]
+        for disc in DISCRIMINATORS:
+            nominal, defended = drops.get((NOMINAL, disc)), drops.get((mode, disc))
+            if nominal is None or defended is None:
+                continue
+            texts = []
+            for i, under in enumerate(("FGSM", "the worst case")):
+                ratio = float(_ratio(defended[i], nominal[i]))
+                error = ratio_error(replicas, keys[mode, disc][i], keys[NOMINAL, disc][i])
+                texts.append(f"{_with_error(ratio, error, '.3f' if np.isfinite(error) else '.2f')} under {under}")
+            lines.append(f"- {disc}: " + ", ".join(texts))
     return lines
+
+
+def _defended(models) -> list[str]:
+    """The trained modes other than nominal, in display order, where a nominal model is there to compare with."""
+    models = ordered_models(models)
+    return [m for m in models if m != NOMINAL] if NOMINAL in models else []
 
 
 def _fixed_cut(scores: pd.DataFrame, validation_files, kinematics_path, settings: TableSettings, threads: int):

@@ -31,14 +31,16 @@ from pathlib import Path
 
 import torch
 
-from .attacks import fgsm, input_gradient_sign
+from .attacks import Constraints, fgsm, input_gradient_sign
+from .attacks.adversaries import default_step_size, ngm_batch, pgd_batch
 from .checkpoints import checkpoint_name, resume_point, save_checkpoint
 from .data import Split, choose_device, load_split, n_inputs
+from .errors import ConfigError
 from .io import atomic_output, reuse_freed_memory
 from .losses import focal_loss
 from .metrics import curve_metrics, discriminator_curves
 from .model import Tagger, probabilities
-from .settings import HISTORY_COLUMNS, TrainingSettings, selection_score
+from .settings import HISTORY_COLUMNS, NOMINAL, TrainingSettings, selection_score
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +62,16 @@ def batch_order(n: int, seed: int, epoch: int, device: torch.device) -> torch.Te
 
 
 def train_epoch(
-    model: Tagger, optimizer: torch.optim.Optimizer, data: Split, settings: TrainingSettings, epoch: int
+    model: Tagger,
+    optimizer: torch.optim.Optimizer,
+    data: Split,
+    settings: TrainingSettings,
+    epoch: int,
+    constraints: Constraints | None = None,
 ) -> torch.Tensor:
     """One pass over the training split; returns the mean weighted batch loss,
     still on the device (reading it waits for the device: once per epoch).
+    ``constraints``: the attack box of PGD and NGM training.
     """
     model.train()
     order = batch_order(len(data), settings.seed, epoch, data.x.device)
@@ -71,7 +79,7 @@ def train_epoch(
     for start in range(0, len(data), settings.batch_size):
         batch = data.rows(order[start : start + settings.batch_size])
         optimizer.zero_grad(set_to_none=True)
-        loss = backpropagate(model, batch.x, batch.labels, batch.weights, batch.movable, settings)
+        loss = backpropagate(model, batch.x, batch.labels, batch.weights, batch.movable, settings, constraints)
         optimizer.step()
         total += loss.detach()
         batches += 1
@@ -85,35 +93,87 @@ def backpropagate(
     weights: torch.Tensor,
     movable: torch.Tensor | None,
     settings: TrainingSettings,
+    constraints: Constraints | None = None,
 ) -> torch.Tensor:
     """Loss of one batch, its gradients accumulated into the parameters.
 
-    Adversarial mode replaces the batch by its FGSM version first: the network
-    never sees the clean batch.
+    An attacking mode replaces the batch by its attacked version first
+    (:func:`adversarial_batch`); with ``clean_fraction`` f the loss is
+    (1 - f) times the attacked batch's plus f times the clean batch's, else
+    the network never sees the clean batch.
     """
-    if settings.mode == "adversarial":
-        x = adversarial_batch(model, x, labels, movable, settings)
+    clean = x
+    if settings.mode != NOMINAL:
+        x = adversarial_batch(model, x, labels, movable, settings, constraints)
     loss = focal_loss(model(x), labels, weights, settings.focal_gamma, settings.double_softmax)
+    if settings.mode != NOMINAL and settings.clean_fraction > 0:
+        clean_loss = focal_loss(model(clean), labels, weights, settings.focal_gamma, settings.double_softmax)
+        loss = (1 - settings.clean_fraction) * loss + settings.clean_fraction * clean_loss
     loss.backward()
     return loss
 
 
 def adversarial_batch(
-    model: Tagger, x: torch.Tensor, labels: torch.Tensor, movable: torch.Tensor, settings: TrainingSettings
+    model: Tagger,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    movable: torch.Tensor,
+    settings: TrainingSettings,
+    constraints: Constraints | None = None,
 ) -> torch.Tensor:
-    """The FGSM version of a batch (Eq. 2, no cap), crafted on the current model."""
+    """The attacked version of a batch, crafted on the current model: FGSM (Eq. 2, no cap) in mode
+    ``adversarial``; PGD or NGM (:mod:`.attacks.adversaries`) in the box of ``constraints`` at
+    ``epsilon``, capped by the mode's ``restrict_impact``.
+
+    Raises
+    ------
+    ConfigError
+        For PGD or NGM without constraints.
+    """
     if not settings.attack_dropout:
         model.eval()
-    sign = input_gradient_sign(
-        model,
-        x,
-        labels,
-        gamma=settings.focal_gamma,
-        double_softmax=settings.double_softmax,
-        into_parameters=settings.accumulate_attack_grad,
-    )
-    model.train()
-    return fgsm(x, sign, movable, settings.epsilon)
+    try:
+        if settings.mode == "adversarial":
+            sign = input_gradient_sign(
+                model,
+                x,
+                labels,
+                gamma=settings.focal_gamma,
+                double_softmax=settings.double_softmax,
+                into_parameters=settings.accumulate_attack_grad,
+            )
+            return fgsm(x, sign, movable, settings.epsilon)
+        if constraints is None:
+            raise ConfigError(f"training mode {settings.mode} needs the constraint box of its inputs")
+        lo, hi = constraints.box(x, movable, settings.epsilon)
+        budget = (constraints.scale * settings.epsilon).to(x.dtype)
+        if settings.mode == "pgd":
+            step_size = settings.pgd_step_size or default_step_size(settings.pgd_steps)
+            return pgd_batch(
+                model,
+                x,
+                labels,
+                lo,
+                hi,
+                budget,
+                steps=settings.pgd_steps,
+                step_size=step_size,
+                random_start=settings.pgd_random_start,
+            )
+        return ngm_batch(
+            model,
+            x,
+            labels,
+            movable,
+            lo,
+            hi,
+            budget,
+            steps=settings.ngm_steps,
+            step_size=settings.ngm_step_size,
+            norm=settings.ngm_norm,
+        )
+    finally:
+        model.train()
 
 
 @torch.no_grad()
@@ -180,13 +240,17 @@ def train(
         progress = {key: resumed[key] for key in progress}
         log.info("resuming after epoch %d", resumed["epoch"])
 
-    data = load_split(train_path, summary, device, with_movable=settings.mode == "adversarial")
+    data = load_split(train_path, summary, device, with_movable=settings.mode != NOMINAL)
+    # the evaluation attacks' box (no per-feature budget scale: eps per input), for PGD and NGM training
+    constraints = None
+    if settings.mode in ("pgd", "ngm"):
+        constraints = Constraints.from_summary(summary, device, cap=settings.attack_cap)
     val = load_split(val_path, summary, device, with_movable=False)
     log.info("%s training on %s: %d training jets, %d validation jets", settings.mode, device, len(data), len(val))
     state_dir.mkdir(parents=True, exist_ok=True)
     epoch = len(progress["history"])
     while epoch < settings.max_epochs and progress["epochs_without_improvement"] < settings.patience:
-        row = _run_epoch(model, optimizer, data, val, settings, epoch)
+        row = _run_epoch(model, optimizer, data, val, settings, epoch, constraints)
         epoch += 1
         row["epoch"] = epoch
         score = selection_score([*progress["history"], row], settings.selection_metric, settings.selection_smoothing)
@@ -212,12 +276,12 @@ def train(
     return progress["history"]
 
 
-def _run_epoch(model, optimizer, data: Split, val: Split, settings: TrainingSettings, epoch: int) -> dict:
+def _run_epoch(model, optimizer, data: Split, val: Split, settings: TrainingSettings, epoch: int, constraints) -> dict:
     lr = learning_rate(settings, epoch)
     for group in optimizer.param_groups:
         group["lr"] = lr
     start = time.perf_counter()
-    train_loss = float(train_epoch(model, optimizer, data, settings, epoch))  # waits for the device
+    train_loss = float(train_epoch(model, optimizer, data, settings, epoch, constraints))  # waits for the device
     seconds = time.perf_counter() - start
     return {
         "train_loss": train_loss,

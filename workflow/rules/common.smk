@@ -2,7 +2,7 @@
 # come from, what `all` builds. robusttag.settings imports no torch.
 from robusttag import settings as rt
 
-MODELS = list(rt.MODES)
+MODELS = rt.training_modes(config["training"])
 SEEDS = rt.training_seeds(config["training"])
 REFERENCE_SEED = SEEDS[0]
 EVALUATION = config["evaluation"]
