@@ -26,12 +26,11 @@ from collections.abc import Callable
 
 import torch
 
-from robusttag.attacks import Constraints
 from robusttag.data import Split, choose_device
 from robusttag.io import reuse_freed_memory
 from robusttag.model import CPU_BLOCK_ROWS, Tagger
 from robusttag.settings import MODES, NOMINAL, ModelSettings, TrainingSettings
-from robusttag.training import backpropagate
+from robusttag.training import attack_box, backpropagate
 
 
 def _timed(function, steps: int, device: torch.device) -> float:
@@ -94,8 +93,6 @@ def training_step(mode: str, batch: int, device: torch.device, gather: bool) -> 
     the batch is first gathered from a split of 4 batches by a permutation, as
     the training loop does every step."""
     settings = TrainingSettings(mode=mode)
-    features = torch.zeros(settings.model.n_inputs, device=device)
-    box = Constraints(features, features + 1, features - torch.inf, features.double() + 1, None)  # eps per input
     torch.manual_seed(0)
     model = Tagger(settings.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -106,6 +103,9 @@ def training_step(mode: str, batch: int, device: torch.device, gather: bool) -> 
         weights=torch.rand(n, device=device),
         movable=(torch.rand(n, settings.model.n_inputs, device=device) > 0.3) if mode != NOMINAL else None,
     )
+    if mode in ("pgd", "ngm"):  # the box of every jet, as training holds it (standardised: mean 0, std 1)
+        features = [{"mean": 0.0, "std": 1.0, "default": -5.0}] * settings.model.n_inputs
+        split = attack_box(split, {"features": features}, settings)
     order = torch.randperm(n, device=device)
     starts = itertools.cycle(range(0, n, batch))
 
@@ -113,7 +113,7 @@ def training_step(mode: str, batch: int, device: torch.device, gather: bool) -> 
         start = next(starts)
         data = split.rows(order[start : start + batch]) if gather else split
         optimizer.zero_grad(set_to_none=True)
-        backpropagate(model, data.x, data.labels, data.weights, data.movable, settings, box)
+        backpropagate(model, data.x, data.labels, data.weights, data.movable, settings, data.box)
         optimizer.step()
 
     model.train()

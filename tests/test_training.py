@@ -226,6 +226,7 @@ def test_clean_fraction_mixes_the_attacked_and_the_clean_loss():
 
 @pytest.mark.parametrize("mode", ["pgd", "ngm"])
 def test_pgd_and_ngm_batches_stay_in_the_box_and_need_it(mode):
+    """In the box the training split holds for every jet (the evaluation attacks' box)."""
     torch.manual_seed(3)
     model = Tagger(ModelSettings(n_inputs=6, width=8, depth=2))
     x, labels = torch.randn(200, 6), torch.randint(0, 3, (200,))
@@ -233,8 +234,8 @@ def test_pgd_and_ngm_batches_stay_in_the_box_and_need_it(mode):
     features = torch.zeros(6)
     constraints = Constraints(features, features + 1, features - 0.5, features.double() + 1, None)
     settings = TrainingSettings(mode=mode, epsilon=0.2)
-    attacked = adversarial_batch(model, x, labels, movable, settings, constraints)
     lo, hi = constraints.box(x, movable, 0.2)
+    attacked = adversarial_batch(model, x, labels, movable, settings, (lo, hi))
     assert bool(((attacked >= lo) & (attacked <= hi)).all()) and torch.equal(attacked[~movable], x[~movable])
     assert float((attacked - x).abs().max()) > 0.1 and model.training  # it moved; the model back in training
     with pytest.raises(ConfigError, match="constraint box"):
@@ -425,14 +426,12 @@ def test_an_epoch_never_leaves_the_device(mode):
         torch.zeros(n, dtype=torch.int64, device=device),
         torch.ones(n, device=device),
         torch.ones(n, 184, dtype=torch.bool, device=device),
+        *(torch.empty(n, 184, device=device), torch.empty(n, 184, device=device)),  # the box of PGD and NGM
     )
     model = Tagger().to(device)
     optimizer = torch.optim.Adam(model.parameters())
-    features = torch.zeros(184, device=device)
-    constraints = Constraints(features, features + 1, features - 5, features.double() + 1, 0.25)
     with _HostWatch("meta") as watch:
-        settings = TrainingSettings(mode=mode, batch_size=64)
-        loss = train_epoch(model, optimizer, data, settings, epoch=0, constraints=constraints)
+        loss = train_epoch(model, optimizer, data, TrainingSettings(mode=mode, batch_size=64), epoch=0)
     assert loss.device == device
     # the batch order is drawn on the host, once per epoch, and copied over whole
     assert watch.offences == ["randperm", "to"], watch.offences

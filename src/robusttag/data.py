@@ -44,6 +44,9 @@ class Split:
     labels: torch.Tensor  #: (n,) int64
     weights: torch.Tensor  #: (n,) float32
     movable: torch.Tensor | None = None  #: (n, features) bool, where an attack may move the input
+    #: (n, features) float32: the attack box of every jet, [lo, hi] (PGD and NGM training)
+    lo: torch.Tensor | None = None
+    hi: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -54,8 +57,13 @@ class Split:
         ``index_select`` rather than ``x[index]``: the same result, about twice
         as fast on a CPU.
         """
-        tensors = (self.x, self.labels, self.weights, self.movable)
+        tensors = (self.x, self.labels, self.weights, self.movable, self.lo, self.hi)
         return Split(*(None if t is None else torch.index_select(t, 0, index) for t in tensors))
+
+    @property
+    def box(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(lo, hi), or None without a box."""
+        return None if self.lo is None else (self.lo, self.hi)
 
 
 def load_split(path: str | os.PathLike, summary: dict, device: torch.device, with_movable: bool = True) -> Split:

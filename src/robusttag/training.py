@@ -67,11 +67,9 @@ def train_epoch(
     data: Split,
     settings: TrainingSettings,
     epoch: int,
-    constraints: Constraints | None = None,
 ) -> torch.Tensor:
     """One pass over the training split; returns the mean weighted batch loss,
     still on the device (reading it waits for the device: once per epoch).
-    ``constraints``: the attack box of PGD and NGM training.
     """
     model.train()
     order = batch_order(len(data), settings.seed, epoch, data.x.device)
@@ -79,7 +77,7 @@ def train_epoch(
     for start in range(0, len(data), settings.batch_size):
         batch = data.rows(order[start : start + settings.batch_size])
         optimizer.zero_grad(set_to_none=True)
-        loss = backpropagate(model, batch.x, batch.labels, batch.weights, batch.movable, settings, constraints)
+        loss = backpropagate(model, batch.x, batch.labels, batch.weights, batch.movable, settings, batch.box)
         optimizer.step()
         total += loss.detach()
         batches += 1
@@ -93,7 +91,7 @@ def backpropagate(
     weights: torch.Tensor,
     movable: torch.Tensor | None,
     settings: TrainingSettings,
-    constraints: Constraints | None = None,
+    box: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Loss of one batch, its gradients accumulated into the parameters.
 
@@ -104,7 +102,7 @@ def backpropagate(
     """
     clean = x
     if settings.mode != NOMINAL:
-        x = adversarial_batch(model, x, labels, movable, settings, constraints)
+        x = adversarial_batch(model, x, labels, movable, settings, box)
     loss = focal_loss(model(x), labels, weights, settings.focal_gamma, settings.double_softmax)
     if settings.mode != NOMINAL and settings.clean_fraction > 0:
         clean_loss = focal_loss(model(clean), labels, weights, settings.focal_gamma, settings.double_softmax)
@@ -119,16 +117,16 @@ def adversarial_batch(
     labels: torch.Tensor,
     movable: torch.Tensor,
     settings: TrainingSettings,
-    constraints: Constraints | None = None,
+    box: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The attacked version of a batch, crafted on the current model: FGSM (Eq. 2, no cap) in mode
-    ``adversarial``; PGD or NGM (:mod:`.attacks.adversaries`) in the box of ``constraints`` at
-    ``epsilon``, capped by the mode's ``restrict_impact``.
+    ``adversarial``; PGD or NGM (:mod:`.attacks.adversaries`) in ``box``, the batch's (lo, hi) at
+    ``epsilon`` (:func:`attack_box`), with steps in units of ``epsilon``.
 
     Raises
     ------
     ConfigError
-        For PGD or NGM without constraints.
+        For PGD or NGM without a box.
     """
     if not settings.attack_dropout:
         model.eval()
@@ -143,10 +141,10 @@ def adversarial_batch(
                 into_parameters=settings.accumulate_attack_grad,
             )
             return fgsm(x, sign, movable, settings.epsilon)
-        if constraints is None:
+        if box is None:
             raise ConfigError(f"training mode {settings.mode} needs the constraint box of its inputs")
-        lo, hi = constraints.box(x, movable, settings.epsilon)
-        budget = (constraints.scale * settings.epsilon).to(x.dtype)
+        lo, hi = box
+        budget = torch.tensor(settings.epsilon, dtype=x.dtype, device=x.device)
         if settings.mode == "pgd":
             step_size = settings.pgd_step_size or default_step_size(settings.pgd_steps)
             return pgd_batch(
@@ -174,6 +172,18 @@ def adversarial_batch(
         )
     finally:
         model.train()
+
+
+@torch.no_grad()
+def attack_box(data: Split, summary: dict, settings: TrainingSettings) -> Split:
+    """The split with the attack box of every jet at the training epsilon: the evaluation attacks' box
+    (:class:`.attacks.Constraints`: integers and defaults fixed, eps per input, the mode's raw-value cap,
+    the default floor, exact to the last bit), computed once, since it depends on the jet alone, and
+    gathered with each batch. It holds twice the split's inputs in memory.
+    """
+    constraints = Constraints.from_summary(summary, data.x.device, cap=settings.attack_cap)
+    lo, hi = constraints.box(data.x, data.movable, settings.epsilon)
+    return replace(data, lo=lo, hi=hi)
 
 
 @torch.no_grad()
@@ -241,16 +251,14 @@ def train(
         log.info("resuming after epoch %d", resumed["epoch"])
 
     data = load_split(train_path, summary, device, with_movable=settings.mode != NOMINAL)
-    # the evaluation attacks' box (no per-feature budget scale: eps per input), for PGD and NGM training
-    constraints = None
     if settings.mode in ("pgd", "ngm"):
-        constraints = Constraints.from_summary(summary, device, cap=settings.attack_cap)
+        data = attack_box(data, summary, settings)
     val = load_split(val_path, summary, device, with_movable=False)
     log.info("%s training on %s: %d training jets, %d validation jets", settings.mode, device, len(data), len(val))
     state_dir.mkdir(parents=True, exist_ok=True)
     epoch = len(progress["history"])
     while epoch < settings.max_epochs and progress["epochs_without_improvement"] < settings.patience:
-        row = _run_epoch(model, optimizer, data, val, settings, epoch, constraints)
+        row = _run_epoch(model, optimizer, data, val, settings, epoch)
         epoch += 1
         row["epoch"] = epoch
         score = selection_score([*progress["history"], row], settings.selection_metric, settings.selection_smoothing)
@@ -276,12 +284,12 @@ def train(
     return progress["history"]
 
 
-def _run_epoch(model, optimizer, data: Split, val: Split, settings: TrainingSettings, epoch: int, constraints) -> dict:
+def _run_epoch(model, optimizer, data: Split, val: Split, settings: TrainingSettings, epoch: int) -> dict:
     lr = learning_rate(settings, epoch)
     for group in optimizer.param_groups:
         group["lr"] = lr
     start = time.perf_counter()
-    train_loss = float(train_epoch(model, optimizer, data, settings, epoch, constraints))  # waits for the device
+    train_loss = float(train_epoch(model, optimizer, data, settings, epoch))  # waits for the device
     seconds = time.perf_counter() - start
     return {
         "train_loss": train_loss,
