@@ -144,7 +144,7 @@ def adversarial_batch(
         if box is None:
             raise ConfigError(f"training mode {settings.mode} needs the constraint box of its inputs")
         lo, hi = box
-        budget = torch.tensor(settings.epsilon, dtype=x.dtype, device=x.device)
+        budget = x.new_full((), settings.epsilon)  # made on the device: no host copy per batch
         if settings.mode == "pgd":
             step_size = settings.pgd_step_size or default_step_size(settings.pgd_steps)
             return pgd_batch(
