@@ -30,8 +30,15 @@ from robusttag.features import (
     input_features,
 )
 from robusttag.jets import JetBatch
-from robusttag.preprocess import PreprocessSettings, preprocess, raw_inputs
-from robusttag.sources.synthetic import generate
+from robusttag.preprocess import (
+    FlavourWeights,
+    PreprocessSettings,
+    preprocess,
+    preprocess_like,
+    raw_inputs,
+    split_assignment,
+)
+from robusttag.sources.synthetic import Difficulty, generate
 
 N_JETS = 20_003  # odd on purpose: the split sizes need rounding
 SPLITS = ("train", "val", "test")
@@ -593,3 +600,44 @@ def test_all_default_columns_are_finite_and_listed(tmp_path):
 def test_bad_settings_raise_config_error(settings, named):
     with pytest.raises(ConfigError, match=named):
         PreprocessSettings(**settings)
+
+
+# --- a sample preprocessed with the nominal statistics (no refit) ----------------------
+
+
+def test_the_nominal_jets_preprocessed_like_themselves_give_the_test_split(raw_file, done, tmp_path):
+    """The same transformation as the nominal preprocessing: its own test jets come out bit for bit."""
+    out, summary, tables = done
+    assert preprocess_like(raw_file, tmp_path / "like.parquet", summary, rows_per_batch=ROWS_PER_BATCH) == N_JETS
+    like = pd.read_parquet(tmp_path / "like.parquet")
+    settings = PreprocessSettings()
+    test_rows = split_assignment(N_JETS, settings.split, settings.seed) == 2
+    pd.testing.assert_frame_equal(like[test_rows].reset_index(drop=True), tables["test"], check_exact=True)
+    assert pq.read_schema(tmp_path / "like.parquet") == pq.read_schema(out / "test.parquet")
+
+
+def test_a_shifted_sample_is_scaled_with_the_nominal_statistics_not_its_own(done, tmp_path):
+    _, summary, _ = done
+    shifted = write_raw(
+        tmp_path / "shifted.parquet", generate(3000, seed=12, difficulty=Difficulty(resolution_scale=4.0))
+    )
+    preprocess_like(shifted, tmp_path / "like.parquet", summary)
+    like = pd.read_parquet(tmp_path / "like.parquet")
+    refit = tmp_path / "refit"
+    preprocess(shifted, refit, rows_per_batch=ROWS_PER_BATCH)
+    own = json.loads((refit / "preprocessing.json").read_text())
+    nominal, theirs = columns_of(summary)["trk0_d0"], columns_of(own)["trk0_d0"]
+    assert abs(theirs["std"] - nominal["std"]) > 0.05 * nominal["std"]  # the shift shows in its own statistics
+    genuine = ~like["default_trk0_d0"].to_numpy()
+    raw = like["trk0_d0"].to_numpy(np.float64) * nominal["std"] + nominal["mean"]
+    matrix, _ = raw_inputs(JetBatch.from_arrow(pq.read_table(shifted)), INPUTS, "signed_d0_significance")
+    column = [f.name for f in INPUTS].index("trk0_d0")
+    np.testing.assert_allclose(raw[genuine], matrix[genuine, column], rtol=1e-5, atol=1e-6)
+    # and the flavour weights are the nominal training's, read off its histograms for each jet
+    weights = FlavourWeights(
+        np.array(summary["weights"]["eta_edges"]),
+        np.array(summary["weights"]["pt_edges_gev"]),
+        np.array(summary["weights"]["training_histograms"]),
+    )
+    expected = weights.weights(like["label"].to_numpy(), like["raw_jet_eta"].to_numpy(), like["raw_jet_pt"].to_numpy())
+    np.testing.assert_array_equal(like["weight"].to_numpy(), expected)

@@ -331,6 +331,47 @@ def preprocess(
     return summary
 
 
+def preprocess_like(
+    raw: str | os.PathLike, output: str | os.PathLike, summary: dict, *, rows_per_batch: int = 100_000
+) -> int:
+    """Every jet of ``raw`` preprocessed as the nominal preprocessing (``summary``, the content of its
+    ``preprocessing.json``) treats its own test jets: the same track order, default thresholds, scaling
+    and flavour weights, none refitted on ``raw``. So a sample from another simulation, or data, reaches
+    a model exactly as that model would see it. One file with the schema of ``test.parquet``.
+
+    Returns
+    -------
+    int
+        The number of jets written.
+
+    Raises
+    ------
+    DataFormatError
+        When the summary's inputs are not those its settings make (a summary of another version).
+    """
+    stored = summary["settings"]
+    settings = PreprocessSettings(n_tracks=stored["n_tracks"], track_order=stored["track_order"])
+    features = input_features(settings.n_tracks)
+    if [f.name for f in features] != summary["feature_order"]:
+        raise DataFormatError("preprocessing.json", "its feature order is not the one its settings make")
+    columns = summary["features"]
+    defaults = np.array([c["default"] for c in columns], dtype=np.float32)
+    mean, std = np.array([c["mean"] for c in columns]), np.array([c["std"] for c in columns])
+    histograms = summary["weights"]
+    weights = FlavourWeights(
+        np.array(histograms["eta_edges"]),
+        np.array(histograms["pt_edges_gev"]),
+        np.array(histograms["training_histograms"]),
+    )
+    schema, n_jets = _output_schema(features), 0
+    with atomic_output(output) as path:
+        with pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=["label", FLAVOR]) as writer:
+            for batch in jet_slices(raw, rows_per_batch):
+                writer.write_table(_transform(batch, features, settings, defaults, mean, std, weights, schema))
+                n_jets += len(batch)
+    return n_jets
+
+
 def _transform(batch, features, settings, defaults, mean, std, weights, schema) -> pa.Table:
     matrix, absent = raw_inputs(batch, features, settings.track_order)
     with np.errstate(invalid="ignore"):
