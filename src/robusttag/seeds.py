@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .metrics import DISCRIMINATORS
-from .settings import NOMINAL, ordered_models
+from .settings import NOMINAL, defended_modes, ordered_models
 from .uncertainties import standard_error
 
 #: total errors from the null value beyond which a comparison is called significant
@@ -193,10 +193,8 @@ def _scale_factor_rows(working_points: pd.DataFrame, sf_replicas: dict, disc: st
 
 
 def _defended(per_mode: dict) -> list[str]:
-    """The modes other than nominal that were trained with the nominal model's seeds (to be compared with it)."""
-    if NOMINAL not in per_mode:
-        return []
-    return [m for m in per_mode if m != NOMINAL and per_mode[m][0] == per_mode[NOMINAL][0]]
+    """The defended modes (:func:`.settings.defended_modes`) trained with the nominal model's seeds."""
+    return [m for m in defended_modes(per_mode) if per_mode[m][0] == per_mode[NOMINAL][0]]
 
 
 def _mode_comparisons(nominal: dict, defended: dict, disc: str, mode: str) -> list[dict]:

@@ -329,6 +329,14 @@ def training_config(section: dict, mode: str, seed: int) -> dict:
 DEFAULT_SEEDS: tuple[int, ...] = (1, 2, 3)
 
 
+def defended_modes(models) -> list[str]:
+    """The modes other than nominal among ``models``, in display order, where a nominal model is there to
+    compare them with (empty without one).
+    """
+    models = ordered_models(models)
+    return [m for m in models if m != NOMINAL] if NOMINAL in models else []
+
+
 def training_modes(section: dict) -> list[str]:
     """The config's training modes, in the order of MODES.
 

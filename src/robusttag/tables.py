@@ -15,7 +15,7 @@ from .errors import ResultsError
 from .io import atomic_output
 from .metrics import DISCRIMINATORS, curve_metrics, discriminant, discriminator_curves, mistag_on_grid
 from .seeds import SIGNIFICANCE, seed_table
-from .settings import NOMINAL, TableSettings, aimed_at, ordered_models
+from .settings import NOMINAL, TableSettings, aimed_at, defended_modes, ordered_models
 from .uncertainties import Bootstrap, binomial_error, effective_jets, resampled_aucs, standard_error
 from .working_points import fixed_cut_tables
 
@@ -556,7 +556,7 @@ def summary_markdown(
             ]
             lines.append(f"| {model} | {disc} | " + " | ".join(_with_error(*cell) for cell in cells) + " |")
     epochs_of = {m: int(e) for m, e in epochs.items()}
-    for mode in _defended(epochs):
+    for mode in defended_modes(epochs):
         lines += ["", f"Relative AUC drop under its own FGSM, {mode} over {NOMINAL}:", ""]
         for disc in DISCRIMINATORS:
             ratio = _ratio(drops.get((mode, disc), np.nan), drops.get((NOMINAL, disc), np.nan))
@@ -790,7 +790,7 @@ def _worst_case_lines(worst_case: pd.DataFrame, models, eps: float, replicas: Re
                 f"| {_with_error(r['fgsm_relative_drop'], r.get('fgsm_relative_drop_err', np.nan), '.2%')} "
                 f"| {_with_error(r['worst_relative_drop'], r.get('worst_relative_drop_err', np.nan), '.2%')} |"
             )
-    for mode in _defended({m for m, _ in drops}):
+    for mode in defended_modes({m for m, _ in drops}):
         lines += ["", f"Relative AUC drop, {mode} over {NOMINAL}, under FGSM and under the worst case:", ""]
         for disc in DISCRIMINATORS:
             nominal, defended = drops.get((NOMINAL, disc)), drops.get((mode, disc))
@@ -803,12 +803,6 @@ def _worst_case_lines(worst_case: pd.DataFrame, models, eps: float, replicas: Re
                 texts.append(f"{_with_error(ratio, error, '.3f' if np.isfinite(error) else '.2f')} under {under}")
             lines.append(f"- {disc}: " + ", ".join(texts))
     return lines
-
-
-def _defended(models) -> list[str]:
-    """The trained modes other than nominal, in display order, where a nominal model is there to compare with."""
-    models = ordered_models(models)
-    return [m for m in models if m != NOMINAL] if NOMINAL in models else []
 
 
 def _fixed_cut(scores: pd.DataFrame, validation_files, kinematics_path, settings: TableSettings, threads: int):

@@ -22,6 +22,7 @@ import pandas as pd
 from ..errors import ResultsError
 from ..features import CLASS_NAMES
 from ..metrics import DISCRIMINATORS
+from ..settings import NOMINAL
 from ..tables import reference_rows
 
 try:  # HEP styling is optional: plots still work (plainer) without mplhep
@@ -33,8 +34,8 @@ _DPI = 150
 _EXP = "robusttag"
 _LLABEL = "Simulation"
 
-#: The model of Figs. 5, 6 and 7 (one of robusttag.settings.MODES).
-_NOMINAL = "nominal"
+#: The model of Figs. 5, 6 and 7.
+_NOMINAL = NOMINAL
 
 _FLAVOUR_COLOURS: dict[str, str] = {"b": "#d62728", "c": "#2ca02c", "light": "#1f77b4"}
 _MODEL_COLOURS: dict[str, str] = {"nominal": "#1f77b4", "adversarial": "#ff7f0e"}
