@@ -145,6 +145,9 @@ def test_the_default_config_passes_every_check():
         rt.check_config({**CONFIG, "preprocess": {**CONFIG["preprocess"], "split": [0.5, 0.5, 0.5]}})
     with pytest.raises(ConfigError, match="names no file"):
         rt.check_config({**CONFIG, "dataset": {"source": "root"}})
+    knobs = {"synthetic": {"difficulty": {"resolution_scale": 0.0}}}  # the schema bounds only the fractions
+    with pytest.raises(ConfigError, match="resolution_scale"):
+        rt.check_config({**CONFIG, "dataset": {**CONFIG["dataset"], **knobs}})
 
 
 def test_settings_and_the_workflow_parse_import_no_torch(tmp_path):

@@ -576,3 +576,29 @@ def test_cli_convert_and_preprocess(tmp_path, capsys):
     assert cli.main(["convert", str(tmp_path / "bad.json"), "--output", str(tmp_path / "bad.parquet")]) == 1
     assert "bad.json, line 1" in capsys.readouterr().err
     assert not (tmp_path / "bad.parquet").exists()
+
+
+def test_generator_knobs_out_of_range_are_refused_by_name():
+    with pytest.raises(ConfigError, match="sv_efficiency_b"):
+        synthetic.Difficulty(sv_efficiency_b=1.2)
+    with pytest.raises(ConfigError, match="resolution_scale"):
+        synthetic.Difficulty(resolution_scale=0.0)
+    with pytest.raises(ConfigError, match="unknown generator knob.*resolution"):
+        synthetic.Difficulty.from_config({"resolution": 2.0})
+    with pytest.raises(ConfigError, match="sample 'x'.*light_fake_sv_rate"):
+        synthetic.Difficulty().scaled({"light_fake_sv_rate": 20.0}, "sample 'x'")
+
+
+def test_a_scaled_knob_changes_only_that_knob_and_keeps_the_jets_kinematics():
+    nominal = synthetic.Difficulty()
+    worse = nominal.scaled({"resolution_scale": 1.1}, "test")
+    assert worse.resolution_scale == pytest.approx(3.3) and repr(worse.resolution_scale) == "3.3"
+    assert {k: v for k, v in worse.to_dict().items() if k != "resolution_scale"} == {
+        k: v for k, v in nominal.to_dict().items() if k != "resolution_scale"
+    }
+    a, b = generate(2000, seed=5, difficulty=nominal), generate(2000, seed=5, difficulty=worse)
+    # the jets are drawn before their tracks: the same jets, their impact parameters measured worse
+    for name in ("jet_pt", "jet_eta", "flavor"):
+        np.testing.assert_array_equal(a.jets[name], b.jets[name])
+    np.testing.assert_array_equal(a.offsets, b.offsets)
+    assert np.std(b.tracks["d0"]) > np.std(a.tracks["d0"])

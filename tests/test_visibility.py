@@ -14,6 +14,7 @@ from robusttag.visibility import (
     ks_distance,
     ks_p_value,
     largest_shift,
+    two_sample_table,
     visibility_table,
     wasserstein_1,
 )
@@ -399,3 +400,31 @@ def test_largest_shift_bad_tables_raise():
     flavour_only = pd.DataFrame({"feature": ["x"], "flavour": ["b"], "ks": [0.1], "ks_p_value": [0.5]})
     with pytest.raises(ResultsError, match='no "all" row'):
         largest_shift(flavour_only)
+
+
+def test_two_sample_table_matches_scipy_per_flavour_on_samples_of_different_jets():
+    rng = np.random.default_rng(4)
+    reference, other = rng.normal(size=(900, 2)), rng.normal(0.3, 1.2, size=(700, 2))
+    other[:50, 1] = -np.inf  # a default: left out of its sample
+    ref_labels, other_labels = rng.integers(0, 3, 900), rng.integers(0, 2, 700)  # no light jets in the other
+    table = two_sample_table(reference, other, ref_labels, other_labels, ["x", "y"])
+    assert list(table.columns) == list(TABLE_COLUMNS) and len(table) == 8
+    for j, name in enumerate(["x", "y"]):
+        for code, flavour in enumerate(["b", "c"]):
+            a, b = reference[ref_labels == code, j], other[other_labels == code, j]
+            b = b[np.isfinite(b)]
+            row = table[(table["feature"] == name) & (table["flavour"] == flavour)].iloc[0]
+            assert row["n_jets"] == b.size
+            assert row["ks"] == pytest.approx(stats.ks_2samp(a, b).statistic, abs=1e-12)
+            assert row["wasserstein_1"] == pytest.approx(stats.wasserstein_distance(a, b), rel=1e-10)
+            assert row["raw_std"] == pytest.approx(a.std())
+        light = table[(table["feature"] == name) & (table["flavour"] == "light")].iloc[0]
+        assert light["n_jets"] == 0 and np.isnan(light["ks"])
+        pooled = table[(table["feature"] == name) & (table["flavour"] == "all")].iloc[0]
+        b = other[:, j][np.isfinite(other[:, j])]
+        assert pooled["ks"] == pytest.approx(stats.ks_2samp(reference[:, j], b).statistic, abs=1e-12)
+
+
+def test_two_sample_table_refuses_mismatched_columns():
+    with pytest.raises(ResultsError, match="feature names"):
+        two_sample_table(np.zeros((3, 2)), np.zeros((3, 3)), [0, 1, 2], [0, 1, 2], ["x", "y"])

@@ -816,7 +816,10 @@ def check_config(config: dict) -> None:
     ConfigError
         Naming the first key that is wrong and what would be accepted.
     """
-    DatasetSettings.from_config(config.get("dataset", {}))
+    dataset = DatasetSettings.from_config(config.get("dataset", {}))
+    from .sources.synthetic import Difficulty  # numpy and scipy: only when a config is checked
+
+    Difficulty.from_config(dataset.synthetic.difficulty)
     preprocess = PreprocessSettings.from_config(config.get("preprocess", {}))
     for mode in training_modes(config.get("training", {})):
         TrainingSettings.from_config(config.get("training", {}), mode)

@@ -437,3 +437,42 @@ def largest_shift(table: pd.DataFrame) -> pd.Series:
     if pooled.empty:
         raise ResultsError(f'visibility table has no "{ALL_FLAVOURS}" row with a KS distance')
     return pooled.loc[pooled["ks"].idxmax(), ["feature", "ks", "ks_p_value"]]
+
+
+def two_sample_table(
+    reference, other, reference_labels, other_labels, feature_names: Sequence[str], label_names=("b", "c", "light")
+) -> pd.DataFrame:
+    """KS distance, its p-value and Wasserstein-1 distance between two samples of jets, per feature and flavour.
+
+    Unlike `visibility_table`, the samples need not be the same jets: ``other``
+    is, say, a mismodelled simulation of other (or the same) generated jets. Per
+    feature and flavour (and ``"all"``), the finite values of each sample are
+    compared; ``n_jets`` counts those of ``other``, ``ks_p_value`` is at the two
+    samples' sizes and ``raw_std`` is the spread of ``reference``.
+
+    Raises
+    ------
+    ResultsError
+        When a matrix is not 2-d with one name per column, or a sample has no jets.
+    """
+    reference, other = np.asarray(reference, dtype=np.float64), np.asarray(other, dtype=np.float64)
+    names = [str(n) for n in feature_names]
+    if reference.ndim != 2 or other.ndim != 2 or not reference.shape[1] == other.shape[1] == len(names):
+        raise ResultsError(f"samples of shapes {reference.shape} and {other.shape} for {len(names)} feature names")
+    if not (len(reference) and len(other)):
+        raise ResultsError("a sample holds no jets")
+    flavours = [*map(str, label_names), ALL_FLAVOURS]
+    reference_labels, other_labels = np.asarray(reference_labels), np.asarray(other_labels)
+    masks = [(reference_labels == code, other_labels == code) for code in range(len(label_names))]
+    masks.append((slice(None), slice(None)))
+    rows = []
+    for j, name in enumerate(names):
+        for flavour, (in_reference, in_other) in zip(flavours, masks):
+            a, b = reference[in_reference, j], other[in_other, j]
+            a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+            if not (a.size and b.size):
+                rows.append((name, flavour, b.size, np.nan, np.nan, np.nan, np.nan))
+                continue
+            ks, w1 = _distances(*_two_samples(a, b, None, None))
+            rows.append((name, flavour, b.size, ks, ks_p_value(min(ks, 1.0), a.size, b.size), w1, a.std()))
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

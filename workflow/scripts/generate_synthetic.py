@@ -8,6 +8,6 @@ with logging_to(snakemake.log[0]):
         snakemake.output[0],
         n_jets=snakemake.params.n_jets,
         seed=snakemake.params.seed,
-        difficulty=Difficulty(**snakemake.params.difficulty),
+        difficulty=Difficulty.from_config(snakemake.params.difficulty),
     )
 end_job()  # outputs written and closed: skip the interpreter's teardown

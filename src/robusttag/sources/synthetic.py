@@ -50,6 +50,12 @@ MAX_TRACKS = 33
 _HADRON = {5: (5.28, 0.455), 4: (1.87, 0.13), 0: (0.50, 26.8)}  # light: K0s-like
 
 
+#: Knobs that are probabilities; fragmentation_suppression may be 0, every other knob is positive.
+_FRACTIONS = ("sv_efficiency_b", "sv_efficiency_c", "light_long_lived_rate", "light_fake_sv_rate")
+_FRACTIONS += ("mismeasured_track_rate",)
+_NON_NEGATIVE = ("fragmentation_suppression",)
+
+
 @dataclass(frozen=True)
 class Difficulty:
     """Knobs that set how separable the flavours are.
@@ -72,8 +78,55 @@ class Difficulty:
     mismeasured_track_rate: float = 0.15  #: tracks with a 3x wider d0 resolution (tails)
     fragmentation_suppression: float = 0.7  #: fewer fragmentation tracks per heavy-decay track
 
+    def __post_init__(self) -> None:
+        values = self.to_dict()
+        bad = [
+            k
+            for k, v in values.items()
+            if not (0 <= v <= 1 if k in _FRACTIONS else v >= 0 if k in _NON_NEGATIVE else v > 0)
+        ]
+        if bad:
+            raise ConfigError(
+                f"generator knob(s) out of range: { {k: values[k] for k in bad} }; rates and efficiencies lie in "
+                "[0, 1], scales and mean track counts are positive, fragmentation_suppression >= 0"
+            )
+
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
+
+    @classmethod
+    def from_config(cls, overrides: dict, where: str = "dataset.synthetic.difficulty") -> Difficulty:
+        """The knobs of a config's ``difficulty`` section.
+
+        Raises
+        ------
+        ConfigError
+            On an unknown knob or one out of range, naming ``where``.
+        """
+        _check_knobs(overrides, where)
+        return cls(**overrides)
+
+    def scaled(self, factors: dict, where: str) -> Difficulty:
+        """These knobs with some multiplied by ``factors`` ({knob: factor}): a mismodelled simulation.
+
+        Raises
+        ------
+        ConfigError
+            On an unknown knob or one scaled out of range, naming ``where``.
+        """
+        _check_knobs(factors, where)
+        try:
+            return Difficulty(**{k: float(f"{v * factors.get(k, 1.0):.12g}") for k, v in self.to_dict().items()})
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+
+
+def _check_knobs(names, where: str) -> None:
+    unknown = sorted(set(names) - set(Difficulty.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown generator knob(s) {unknown}; choose from {sorted(Difficulty.__dataclass_fields__)}"
+        )
 
 
 @dataclass
