@@ -104,7 +104,10 @@ class Difficulty:
             On an unknown knob or one out of range, naming ``where``.
         """
         _check_knobs(overrides, where)
-        return cls(**overrides)
+        try:
+            return cls(**overrides)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
 
     def scaled(self, factors: dict, where: str) -> Difficulty:
         """These knobs with some multiplied by ``factors`` ({knob: factor}): a mismodelled simulation.
