@@ -47,13 +47,17 @@ def _dataclass_default(path: tuple[str, ...]):
             return list(rt.DEFAULT_MODES)
     else:
         evaluation = rt.EvaluationSettings()
-        owner = getattr(evaluation, rest[0]) if rest[0] in ("figures", "strong_attacks") else evaluation
+        owner = getattr(evaluation, rest[0]) if rest[0] in SECTIONS else evaluation
     value = getattr(owner, rest[-1])
+    if path[-2:] == ("shifted_samples", "samples"):
+        return [sample.to_config() for sample in value]
     if isinstance(value, tuple):  # the attack suite: a list of sections
         return [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
     return value
 
 
+#: evaluation sections with their own settings class
+SECTIONS = ("figures", "strong_attacks", "shifted_samples")
 #: training sections whose keys the training settings hold as section_key
 PREFIXED = ("selection", "pgd", "ngm")
 
@@ -84,9 +88,9 @@ def test_every_settings_field_is_a_config_key_or_fixed_by_the_method():
     }
     fixed = {"mode", "n_inputs", "n_classes", "weight_bins", "eta_range", "pt_range_gev", "figures", "model"}
     fixed |= {"seed"}  # a training's own, one of training.seeds
-    fixed |= {"strong_attacks"}  # a section
+    fixed |= set(SECTIONS)
     classes = (rt.PreprocessSettings, rt.TrainingSettings, rt.ModelSettings, rt.EvaluationSettings, rt.FigureSettings)
-    for cls in (*classes, rt.StrongAttackCheckpoints):
+    for cls in (*classes, rt.StrongAttackCheckpoints, rt.ShiftedSamples):
         assert {f.name for f in dataclasses.fields(cls)} - keys <= fixed, cls.__name__
 
 
@@ -189,3 +193,31 @@ def test_training_seeds_are_distinct_and_the_lowest_is_the_reference():
             rt.training_seeds({"seeds": wrong})
     assert rt.TrainingSettings.from_config({"seeds": [4, 2]}, "nominal").seed == 2  # the config's: the reference
     assert rt.TrainingSettings.from_config(rt.training_config({"seeds": [4, 2]}, "nominal", 4), "nominal").seed == 4
+
+
+def test_shifted_samples_scale_the_datasets_knobs_and_name_the_culprit():
+    dataset = {"synthetic": {"difficulty": {"resolution_scale": 2.0}}}
+    section = {
+        "samples": [{"name": "worse_d0", "scale": {"resolution_scale": 1.2}}, {"name": "data", "files": ["a.root"]}]
+    }
+    knobs = rt.shifted_difficulties(dataset, section)
+    assert list(knobs) == [rt.NOMINAL_TWIN, "worse_d0"]  # the file sample needs no generator
+    assert knobs[rt.NOMINAL_TWIN]["resolution_scale"] == 2.0 and knobs["worse_d0"]["resolution_scale"] == 2.4
+    assert {k: v for k, v in knobs["worse_d0"].items() if k != "resolution_scale"} == {
+        k: v for k, v in knobs[rt.NOMINAL_TWIN].items() if k != "resolution_scale"
+    }
+    shifted = rt.ShiftedSamples.from_config(section)
+    assert shifted.names() == [rt.NOMINAL_TWIN, "worse_d0", "data"] and shifted.sample("data").files == ("a.root",)
+    for bad, named in [
+        ({"samples": [{"name": "x", "scale": {"lifetime_scale": 0.9}, "files": ["a.root"]}]}, "not both"),
+        ({"samples": [{"name": "x", "scale": {"lifetime_scale": -1}}]}, "positive"),
+        ({"samples": [{"name": "x", "files": ["a"]}, {"name": "x", "files": ["b"]}]}, "unique"),
+        ({"samples": [{"name": rt.NOMINAL_TWIN, "files": ["a"]}]}, rt.NOMINAL_TWIN),
+        ({"samples": [{"name": "x", "files": ["a"], "seed": 3}]}, "unknown key"),
+        ({"samples": [{"name": "worse", "scale": {"resolutoin_scale": 1.2}}]}, "sample 'worse': unknown .*resolutoin"),
+        ({"samples": [{"name": "fakes", "scale": {"light_fake_sv_rate": 20}}]}, "sample 'fakes'.*light_fake_sv_rate"),
+    ]:
+        with pytest.raises(ConfigError, match=named):
+            rt.shifted_difficulties(dataset, bad)
+    with pytest.raises(ConfigError, match="dataset.source is uci"):  # the default shifts need the generator
+        rt.check_config({"dataset": {"source": "uci"}})

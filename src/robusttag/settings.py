@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -638,6 +639,116 @@ class StrongAttackCheckpoints:
             raise ConfigError(f"evaluation.strong_attacks.epochs must be >= 1, got {list(self.epochs)}")
 
 
+#: The sample of nominal generator knobs beside the shifted ones (their seed, their size): each synthetic
+#: shift is measured against it jet for jet, since the generator draws every jet's flavour, pT and eta
+#: before any knob acts.
+NOMINAL_TWIN = "nominal_twin"
+_SAMPLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class ShiftedSample:
+    """One alternative sample the models are evaluated on as if it were data: the embedded generator with
+    some knobs multiplied (``scale``: {knob: factor}), or a user's files (ROOT or JSON, as
+    ``dataset.root.files`` / the UCI JSON) from another simulation or from data.
+    """
+
+    name: str
+    scale: dict = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    tree: str = "jets"  #: the TTree of ROOT files
+
+    def __post_init__(self) -> None:
+        where = f"evaluation.shifted_samples: sample '{self.name}'"
+        if not _SAMPLE_NAME.fullmatch(self.name) or self.name == NOMINAL_TWIN:
+            raise ConfigError(f"{where}: a name is lower-case letters, digits and _ (not '{NOMINAL_TWIN}')")
+        if bool(self.scale) == bool(self.files):
+            raise ConfigError(f"{where}: give either scale (generator knob factors) or files, not both or neither")
+        bad = {k: v for k, v in self.scale.items() if not isinstance(v, (int, float)) or v <= 0}
+        if bad:
+            raise ConfigError(f"{where}: scale factors must be positive numbers, got {bad}")
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.scale)
+
+    def to_config(self) -> dict:
+        if self.synthetic:
+            return {"name": self.name, "scale": dict(self.scale)}
+        return {"name": self.name, "files": list(self.files), "tree": self.tree}
+
+
+#: Each about as large as FGSM at the smallest eps (0.005) on the nominal model's raw AUC (README).
+_DEFAULT_SHIFTS = (
+    ShiftedSample("d0_resolution_up_20pct", {"resolution_scale": 1.2}),
+    ShiftedSample("lifetimes_down_10pct", {"lifetime_scale": 0.9}),
+    ShiftedSample("sv_efficiency_down_10pct", {"sv_efficiency_b": 0.9, "sv_efficiency_c": 0.9}),
+    ShiftedSample("mismeasured_tracks_up_60pct", {"mismeasured_track_rate": 1.6}),
+    ShiftedSample("light_fake_vertices_up_50pct", {"light_fake_sv_rate": 1.5}),
+)
+
+
+@dataclass(frozen=True)
+class ShiftedSamples:
+    """The ``evaluation.shifted_samples`` section: mismodelled simulation ("pseudo-data") and other samples."""
+
+    seed: int = 1001  #: generator seed of the synthetic shifts and their nominal twin
+    n_jets: int = 40000  #: jets of each synthetic shift and of the twin
+    samples: tuple[ShiftedSample, ...] = _DEFAULT_SHIFTS
+
+    def __post_init__(self) -> None:
+        samples = tuple(s if isinstance(s, ShiftedSample) else ShiftedSample(**_tuples(s)) for s in self.samples)
+        object.__setattr__(self, "samples", samples)
+        names = [s.name for s in samples]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"evaluation.shifted_samples: sample names must be unique, got {names}")
+        if self.n_jets < 100:
+            raise ConfigError(f"evaluation.shifted_samples.n_jets must be at least 100, got {self.n_jets}")
+
+    @classmethod
+    def from_config(cls, section: dict) -> ShiftedSamples:
+        values = dict(_known(cls, section, "evaluation.shifted_samples"))
+        samples = []
+        for entry in values.pop("samples", [s.to_config() for s in _DEFAULT_SHIFTS]):
+            samples.append(ShiftedSample(**_tuples(_known(ShiftedSample, entry, "evaluation.shifted_samples"))))
+        return cls(samples=tuple(samples), **values)
+
+    def names(self) -> list[str]:
+        """Every sample the models are scored on: the nominal twin first when a shift is synthetic."""
+        twin = [NOMINAL_TWIN] if any(s.synthetic for s in self.samples) else []
+        return twin + [s.name for s in self.samples]
+
+    def sample(self, name: str) -> ShiftedSample | None:
+        """The sample named so (None: the twin)."""
+        return next((s for s in self.samples if s.name == name), None)
+
+
+def shifted_difficulties(dataset: dict, section: dict) -> dict[str, dict]:
+    """{synthetic sample (the twin included): its full generator knobs}, the dataset's knobs scaled.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown knob, one scaled out of range, or a synthetic shift of a dataset that is not synthetic
+        (the generator cannot mismodel a simulation it did not make).
+    """
+    from .sources.synthetic import Difficulty  # numpy and scipy: only when a config is checked
+
+    settings = DatasetSettings.from_config(dataset)
+    shifted = ShiftedSamples.from_config(section)
+    synthetic = [s for s in shifted.samples if s.synthetic]
+    if synthetic and settings.source != "synthetic":
+        raise ConfigError(
+            f"evaluation.shifted_samples: {[s.name for s in synthetic]} scale generator knobs, but "
+            f"dataset.source is {settings.source}; give files for samples of a {settings.source} dataset"
+        )
+    nominal = Difficulty.from_config(settings.synthetic.difficulty)
+    knobs = {NOMINAL_TWIN: nominal.to_dict()} if synthetic else {}
+    for s in synthetic:
+        knobs[s.name] = nominal.scaled(s.scale, f"evaluation.shifted_samples: sample '{s.name}'").to_dict()
+    return knobs
+
+
 @dataclass(frozen=True)
 class EvaluationSettings:
     """The whole ``evaluation`` section; the jobs take the parts they depend on."""
@@ -662,6 +773,7 @@ class EvaluationSettings:
     certified_jets: int = _CERTIFIED_JETS
     visibility_jets: int = _VISIBILITY_JETS
     strong_attacks: StrongAttackCheckpoints = field(default_factory=StrongAttackCheckpoints)
+    shifted_samples: ShiftedSamples = field(default_factory=ShiftedSamples)
     figures: FigureSettings = field(default_factory=FigureSettings)
 
     def __post_init__(self) -> None:
@@ -689,7 +801,8 @@ class EvaluationSettings:
         strong = _known(StrongAttackCheckpoints, values.pop("strong_attacks", {}), "evaluation.strong_attacks")
         strong = StrongAttackCheckpoints(**_tuples(strong))
         attacks = attack_suite(values.pop("attacks", _DEFAULT_ATTACKS))
-        return cls(figures=figures, strong_attacks=strong, attacks=attacks, **values)
+        shifted = ShiftedSamples.from_config(values.pop("shifted_samples", {}))
+        return cls(figures=figures, strong_attacks=strong, attacks=attacks, shifted_samples=shifted, **values)
 
     def _part(self, cls):
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -816,10 +929,7 @@ def check_config(config: dict) -> None:
     ConfigError
         Naming the first key that is wrong and what would be accepted.
     """
-    dataset = DatasetSettings.from_config(config.get("dataset", {}))
-    from .sources.synthetic import Difficulty  # numpy and scipy: only when a config is checked
-
-    Difficulty.from_config(dataset.synthetic.difficulty)
+    shifted_difficulties(config.get("dataset", {}), config.get("evaluation", {}).get("shifted_samples", {}))
     preprocess = PreprocessSettings.from_config(config.get("preprocess", {}))
     for mode in training_modes(config.get("training", {})):
         TrainingSettings.from_config(config.get("training", {}), mode)
