@@ -21,6 +21,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/shifted.smk"
 include: "workflow/rules/figures.smk"
 
 

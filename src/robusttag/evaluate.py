@@ -332,6 +332,47 @@ def score_validation(
     log.info("%s: %d validation jets from %s seed %d epoch %d", output, table.num_rows, name, seed, epoch)
 
 
+SHIFTED_SAMPLE = "shifted_sample"  #: attack_source of a shifted sample's rows (their attack is the sample's name)
+
+
+def score_shifted_samples(
+    model_dir: str | os.PathLike,
+    epochs: list[int],
+    samples: dict[str, str | os.PathLike],
+    validation_path: str | os.PathLike,
+    summary_path: str | os.PathLike,
+    outputs: tuple[str | os.PathLike, str | os.PathLike],
+    settings: ScoringSettings,
+    *,
+    threads: int | None = None,
+) -> None:
+    """Write a model's raw scores on every shifted sample and on the nominal validation split, at ``epochs``.
+
+    ``samples`` are {name: preprocessed file} (``preprocess.preprocess_like``: the nominal statistics);
+    their rows carry the name as ``attack`` and SHIFTED_SAMPLE as ``attack_source``. The validation rows
+    (attack ``raw``) give each checkpoint its working-point cuts, fixed on nominal simulation.
+    ``outputs`` are (sample scores, validation scores). Every jet of every sample is scored.
+    """
+    device = job_device(settings.device, threads)
+    summary = read_summary(summary_path)
+    name, seed = model_identity(model_dir)
+    data = {sample: load_split(path, summary, device, with_movable=False) for sample, path in samples.items()}
+    validation = load_split(validation_path, summary, device, with_movable=False)
+    shifted_parts, validation_parts = [], []
+    for epoch in epochs:
+        model = load_tagger(Path(model_dir) / checkpoint_name(epoch), device)
+        for sample, split in data.items():
+            p = predict(model, split.x, settings.batch_size).cpu().numpy()
+            shifted_parts.append(scores_of((name, seed, epoch), split, {(sample, SHIFTED_SAMPLE, 0.0): p}))
+        p = predict(model, validation.x, settings.batch_size).cpu().numpy()
+        validation_parts.append(scores_of((name, seed, epoch), validation, {("raw", NO_SOURCE, 0.0): p}))
+    for output, parts in zip(outputs, (shifted_parts, validation_parts)):
+        table = pa.concat_tables(parts, promote_options="permissive").combine_chunks()
+        with atomic_output(output) as tmp:
+            pq.write_table(table, tmp, compression="zstd")
+    log.info("%s: %d samples x %d checkpoints of %s seed %d", outputs[0], len(samples), len(epochs), name, seed)
+
+
 def adversarial_samples(
     checkpoints: dict[str, str | os.PathLike],
     test_path: str | os.PathLike,

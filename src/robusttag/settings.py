@@ -643,6 +643,8 @@ class StrongAttackCheckpoints:
 #: shift is measured against it jet for jet, since the generator draws every jet's flavour, pT and eta
 #: before any knob acts.
 NOMINAL_TWIN = "nominal_twin"
+#: The reference of a user's sample (other jets): the nominal test split, scored beside the samples.
+NOMINAL_TEST = "nominal_test"
 _SAMPLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -660,8 +662,10 @@ class ShiftedSample:
 
     def __post_init__(self) -> None:
         where = f"evaluation.shifted_samples: sample '{self.name}'"
-        if not _SAMPLE_NAME.fullmatch(self.name) or self.name == NOMINAL_TWIN:
-            raise ConfigError(f"{where}: a name is lower-case letters, digits and _ (not '{NOMINAL_TWIN}')")
+        if not _SAMPLE_NAME.fullmatch(self.name) or self.name in (NOMINAL_TWIN, NOMINAL_TEST):
+            raise ConfigError(
+                f"{where}: a name is lower-case letters, digits and _ (not '{NOMINAL_TWIN}' or '{NOMINAL_TEST}')"
+            )
         if bool(self.scale) == bool(self.files):
             raise ConfigError(f"{where}: give either scale (generator knob factors) or files, not both or neither")
         bad = {k: v for k, v in self.scale.items() if not isinstance(v, (int, float)) or v <= 0}
@@ -845,6 +849,8 @@ FIGURE_KEYS: dict[str, tuple[str, ...]] = {
     "worst_case_per_checkpoint": ("summary_epsilon",),
     "auc_lost_vs_visibility": (),
     "scale_factors_per_bin": ("summary_epsilon",),
+    "shifted_scale_factors": (),
+    "premise": ("summary_epsilon",),
 }
 
 

@@ -500,6 +500,7 @@ def summary_markdown(
     replicas: Replicas | None = None,
     working_points: pd.DataFrame | None = None,
     seeds: pd.DataFrame | None = None,
+    sections: list[str] = (),
 ) -> str:
     """The selected checkpoints' numbers: raw AUCs, relative AUC drops under
     FGSM and the baselines, efficiency at 1 % mistag and its scale factor,
@@ -507,6 +508,7 @@ def summary_markdown(
     the resampled AUCs, for the errors of the adversarial/nominal ratios).
     The tables are of the reference seed; ``seeds`` (:func:`.seeds.seed_table`)
     adds the mean over the training seeds with its errors, and which comparisons are significant.
+    ``sections`` are further lines at the end (the shifted samples' and the premise's).
     """
     if "relative_drop_err" not in auc:
         auc = with_relative_drops(auc, replicas or {})
@@ -590,6 +592,7 @@ def summary_markdown(
         lines += _visibility_lines(visibility, ordered_models(epochs), eps)
     if seeds is not None and len(seeds) and seeds["seeds"].max() > 1:
         lines += _seed_lines(seeds, eps)
+    lines += ["", *sections] if sections else []
     return "\n".join(lines) + "\n"
 
 
@@ -847,6 +850,7 @@ def write_tables(
     settings: TableSettings,
     outputs: dict[str, str | os.PathLike],
     threads: int = 1,
+    shifted: dict[str, str | os.PathLike] | None = None,
 ) -> pd.DataFrame:
     """Write the AUC table, the ROC curves, the worst case, the attack checks and the summary.
 
@@ -867,6 +871,8 @@ def write_tables(
         (CSV; only with validation files), ``seeds`` (CSV: the spread over the
         training seeds) and ``summary`` (Markdown, of the reference seed and over the seeds).
     threads : curves computed at once (the tables do not depend on it).
+    shifted : the shifted samples' ``auc`` and ``working_points`` tables (``mismodelling``), if any: then
+        ``premise`` and ``premise_points`` (CSV) are written and the summary gains their sections.
 
     Returns
     -------
@@ -911,6 +917,7 @@ def write_tables(
     if "seeds" in outputs:
         with atomic_output(outputs["seeds"]) as tmp:
             seeds.to_csv(tmp, index=False, float_format="%.6g")
+    sections = _shifted_sections(shifted, auc, worst_case, settings, outputs)
     Path(outputs["summary"]).parent.mkdir(parents=True, exist_ok=True)
     text = summary_markdown(
         reference_rows(auc),
@@ -921,7 +928,26 @@ def write_tables(
         replicas,
         reference_rows(working_points),
         seeds,
+        sections,
     )
     with atomic_output(outputs["summary"]) as tmp:
         Path(tmp).write_text(text)
     return auc
+
+
+def _shifted_sections(shifted: dict, auc: pd.DataFrame, worst_case: pd.DataFrame, settings: TableSettings, outputs):
+    """Write the premise's tables; the summary's lines on the shifted samples and the premise."""
+    from . import mismodelling  # it builds on this module's score tables
+
+    shifted_auc = pd.read_csv(shifted["auc"])
+    working_points = pd.read_csv(shifted["working_points"])
+    premise, points = mismodelling.premise_table(shifted_auc, working_points, auc, worst_case, settings.summary_epsilon)
+    for name, table in (("premise", premise), ("premise_points", points)):
+        with atomic_output(outputs[name]) as tmp:
+            table.to_csv(tmp, index=False, float_format="%.6g")
+    models = ordered_models(set(auc["model"]))
+    seed = int(auc["seed"].min()) if len(auc) else 0
+    return [
+        *mismodelling.scale_factor_lines(shifted_auc, working_points, models, seed),
+        *mismodelling.premise_lines(premise, settings.summary_epsilon),
+    ]

@@ -6,12 +6,15 @@ MODELS = rt.training_modes(config["training"])
 SEEDS = rt.training_seeds(config["training"])
 REFERENCE_SEED = SEEDS[0]
 EVALUATION = config["evaluation"]
+SHIFTED = rt.ShiftedSamples.from_config(EVALUATION.get("shifted_samples", {}))
+SHIFTED_KNOBS = rt.shifted_difficulties(config["dataset"], EVALUATION.get("shifted_samples", {}))
 
 
 wildcard_constraints:
     model="|".join(MODELS),
     seed=r"\d+",
     epoch=r"\d{3}",
+    sample="|".join(SHIFTED.names()) or "(?!)",
 
 
 def check_settings():
@@ -58,6 +61,7 @@ def all_outputs():
         *model_dirs(seeds=SEEDS),
         "results/tables/auc.csv",
         "results/tables/summary.md",
+        *(shifted_tables().values() if SHIFTED.samples else ()),
         *(f"results/figures/{name}.{ext}" for name in FIGURE_INPUTS for ext in ("png", "pdf")),
     ]
 
@@ -156,3 +160,45 @@ def certified_files(wildcards=None):
 def visibility_files(wildcards=None):
     """How visible each attack is (KS, Wasserstein-1 per feature), one file per strong-suite job."""
     return strong_files(3)
+
+
+def shifted_source(wildcards):
+    """A shifted sample's input files: the generator's output, or the user's files."""
+    sample = SHIFTED.sample(wildcards.sample)
+    return (
+        [f"results/shifted/{wildcards.sample}/source.json.gz"] if sample is None or sample.synthetic else sample.files
+    )
+
+
+def shifted_tree(wildcards):
+    sample = SHIFTED.sample(wildcards.sample)
+    return "jets" if sample is None else sample.tree
+
+
+def shifted_preprocessed():
+    """{sample: its jets preprocessed with the nominal statistics}, the twin first; with a user's sample,
+    the nominal test split (its reference) last."""
+    files = {name: f"results/shifted/{name}/preprocessed.parquet" for name in SHIFTED.names()}
+    if any(not s.synthetic for s in SHIFTED.samples):
+        files[rt.NOMINAL_TEST] = preprocessed()["test"]
+    return files
+
+
+def shifted_epochs(model, seed):
+    """The checkpoints scored on the shifted samples: the reference seed's scanned ones (the premise across
+    checkpoints), the other seeds' selected one."""
+    if seed != REFERENCE_SEED:
+        return [selected(model, seed)]
+    return rt.scanned_epochs(history(model, seed), rt.EvaluationSettings.from_config(EVALUATION).epochs)
+
+
+def shifted_score_files(index):
+    """One kind of the shifted-sample score files (0 the samples', 1 the validation split's), every training."""
+    kinds = ("shifted_samples", "shifted_samples_validation")
+    return [f"results/scores/{m}/seed_{s}/{kinds[index]}.parquet" for s in SEEDS for m in MODELS]
+
+
+def shifted_tables():
+    """The tables of the shifted samples, by name."""
+    names = ("auc", "working_points", "scale_factors", "distances", "visibility")
+    return {name: f"results/tables/shifted_{name}.csv" for name in names}

@@ -151,6 +151,8 @@ rule tables:
         certified=certified_files,
         visibility=visibility_files,
         models=model_dirs(seeds=SEEDS),
+        shifted_auc=shifted_tables()["auc"] if SHIFTED.samples else [],
+        shifted_working_points=shifted_tables()["working_points"] if SHIFTED.samples else [],
     output:
         auc="results/tables/auc.csv",
         roc="results/tables/roc.parquet",
@@ -161,6 +163,8 @@ rule tables:
         working_points="results/tables/working_points.csv",
         scale_factors="results/tables/scale_factors.csv",
         seeds="results/tables/seeds.csv",
+        premise="results/tables/premise.csv",
+        premise_points="results/tables/premise_points.csv",
         summary=report(
             "results/tables/summary.md",
             caption="../report/summary.rst",

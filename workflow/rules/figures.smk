@@ -16,9 +16,15 @@ FIGURE_INPUTS = {
     "training_history": model_dirs(),
     "attack_suite_vs_epsilon": ["results/tables/auc.csv", "results/tables/certified.csv"],
     "worst_case_per_checkpoint": ["results/tables/worst_case.csv"],
-    "auc_lost_vs_visibility": ["results/tables/visibility.csv"],
+    "auc_lost_vs_visibility": [
+        "results/tables/visibility.csv",
+        *([shifted_tables()["visibility"]] if SHIFTED.samples else []),
+    ],
     "scale_factors_per_bin": ["results/tables/scale_factors.csv", "results/tables/worst_case.csv"],
 }
+if SHIFTED.samples:  # robustness vs mismodelling
+    FIGURE_INPUTS["shifted_scale_factors"] = [shifted_tables()["working_points"]]
+    FIGURE_INPUTS["premise"] = ["results/tables/premise_points.csv", "results/tables/premise.csv"]
 FIGURE_CATEGORY = {
     "fig4_cross_attacks": "Robustness",
     "fig5_input_shifts": "Inputs",
@@ -32,6 +38,8 @@ FIGURE_CATEGORY = {
     "worst_case_per_checkpoint": "Strong attacks",
     "auc_lost_vs_visibility": "Strong attacks",
     "scale_factors_per_bin": "Calibration",
+    "shifted_scale_factors": "Robustness vs mismodelling",
+    "premise": "Robustness vs mismodelling",
 }
 
 

@@ -16,5 +16,8 @@ with logging_to(snakemake.log[0]):
         from_params(TableSettings, snakemake.params.tables),
         dict(snakemake.output.items()),
         threads=snakemake.threads,
+        shifted={"auc": snakemake.input.shifted_auc, "working_points": snakemake.input.shifted_working_points}
+        if snakemake.input.get("shifted_auc")
+        else None,
     )
 end_job()  # outputs written and closed: skip the interpreter's teardown

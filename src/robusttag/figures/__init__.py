@@ -37,6 +37,8 @@ Input tables (long format, one row per point):
     The strong suite's tables (see :mod:`robusttag.figures.suite`).
 ``scale_factors``
     The fixed-cut scale factors per (pT, |eta|) bin (see :mod:`robusttag.figures.calibration`).
+``shifted_working_points``, ``premise_points``, ``premise``
+    The shifted samples' scale factors and the premise (see :mod:`robusttag.figures.mismodelling`).
 
 The pipeline draws a figure by name with :func:`make_figure`; :data:`FIGURES`
 maps each name to its drawing function ``(inputs, path, **keywords)``, whose
@@ -58,6 +60,7 @@ from ..errors import ConfigError  # noqa: E402
 from .calibration import plot_scale_factors_per_bin, scale_factors_per_bin  # noqa: E402
 from .history import plot_training_history, training_history  # noqa: E402
 from .inputs import fig5_input_shifts, fig10_first_track_d0, plot_first_track_d0, plot_input_shifts  # noqa: E402
+from .mismodelling import plot_premise, plot_shifted_scale_factors, premise, shifted_scale_factors  # noqa: E402
 from .robustness import (  # noqa: E402
     fig4_cross_attacks,
     fig9_auc_drop,
@@ -91,10 +94,12 @@ __all__ = [
     "plot_cross_attacks",
     "plot_first_track_d0",
     "plot_input_shifts",
+    "plot_premise",
     "plot_roc_nominal_vs_adversarial",
     "plot_roc_per_checkpoint",
     "plot_roc_vs_epsilon",
     "plot_scale_factors_per_bin",
+    "plot_shifted_scale_factors",
     "plot_training_history",
     "plot_worst_case_per_checkpoint",
     "spread_checkpoints",
@@ -116,6 +121,8 @@ FIGURES: dict[str, Callable[..., tuple[Path, Path]]] = {
     "worst_case_per_checkpoint": worst_case_per_checkpoint,
     "auc_lost_vs_visibility": auc_lost_vs_visibility,
     "scale_factors_per_bin": scale_factors_per_bin,
+    "shifted_scale_factors": shifted_scale_factors,
+    "premise": premise,
 }
 
 

@@ -505,7 +505,9 @@ def _visibility_legends(ax, models, attacks, colours, sizes) -> None:
     )
 
 
-def plot_auc_lost_vs_visibility(visibility: pd.DataFrame, path: str | os.PathLike) -> tuple[Path, Path]:
+def plot_auc_lost_vs_visibility(
+    visibility: pd.DataFrame, path: str | os.PathLike, shifted: pd.DataFrame | None = None
+) -> tuple[Path, Path]:
     """AUC lost against how visible the attack is in the inputs, one point per (model, attack, eps).
 
     y: the largest relative AUC drop over the discriminators the attack is
@@ -515,6 +517,10 @@ def plot_auc_lost_vs_visibility(visibility: pd.DataFrame, path: str | os.PathLik
     Colour: the attack; marker: the model (open for nominal, filled
     otherwise); size: eps. The points of one (model, attack) are joined in eps
     order.
+
+    With ``shifted`` (``shifted_visibility.csv``), each model's AUC lost on every shifted
+    sample is drawn on the same axes (stars, the sample named at the nominal model's):
+    real mismodelling and attacks on one scale.
 
     Parameters
     ----------
@@ -544,6 +550,8 @@ def plot_auc_lost_vs_visibility(visibility: pd.DataFrame, path: str | os.PathLik
         fig, axes = plt.subplots(1, 2, figsize=(26, 10), sharey=True)
         for ax, x in zip(axes, _VISIBILITY_AXES):
             _draw_visibility_panel(ax, visibility, x, models, attacks, colours, sizes)
+            if shifted is not None and len(shifted):
+                _draw_shifted_points(ax, shifted, x, models)
         axes[1].set_xscale("log")  # the mean distance grows with eps over a decade
         _visibility_legends(axes[1], models, attacks, colours, sizes)
         fig.tight_layout()
@@ -570,4 +578,32 @@ def auc_lost_vs_visibility(inputs: Sequence[str], path: str | os.PathLike):
     ResultsError
         When the input is missing or the table lacks what the figure needs.
     """
-    return plot_auc_lost_vs_visibility(_read_csv(inputs, "visibility"), path)
+    shifted = [p for p in inputs if str(p).endswith("shifted_visibility.csv")]
+    return plot_auc_lost_vs_visibility(
+        _read_csv([p for p in inputs if p not in shifted], "visibility"),
+        path,
+        _read_csv(shifted, "shifted_visibility") if shifted else None,
+    )
+
+
+def _draw_shifted_points(ax, shifted: pd.DataFrame, x: str, models) -> None:
+    """Stars: each model on each shifted sample (selected checkpoints), the samples named at the first model's."""
+    for i, model in enumerate(models):
+        pts = shifted[shifted["model"] == model]
+        colour = _model_colour(model, i)
+        ax.scatter(
+            pts[x],
+            pts["auc_lost"],
+            s=300,
+            marker="*",
+            edgecolors=colour,
+            linewidths=1.5,
+            zorder=4,
+            facecolors=colour if _model_filled(model) else "none",
+            label=f"{model}: shifted samples",
+        )
+        if i == 0:
+            for r in pts.itertuples(index=False):
+                ax.annotate(
+                    r.sample, (getattr(r, x), r.auc_lost), xytext=(6, 6), textcoords="offset points", fontsize="x-small"
+                )

@@ -1,0 +1,210 @@
+"""Robustness vs mismodelling: the models calibrated on shifted samples, and the paper's premise put to the test.
+
+``shifted_scale_factors`` draws, per shifted sample and model, the fixed-cut
+scale factors SF = shifted / reference of the signal efficiency and of the
+mistag rate at the 10 % mistag cut (``shifted_working_points.csv``,
+:mod:`robusttag.mismodelling`). ``premise`` draws each model's sensitivity to
+each shifted sample against its vulnerability to FGSM, one point per (mode,
+seed, checkpoint), with the rank correlation (``premise_points.csv``,
+``premise.csv``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import PercentFormatter
+
+from ..errors import ResultsError
+from ..settings import ordered_models
+from .base import (
+    _eps_text,
+    _input,
+    _label,
+    _model_colour,
+    _model_filled,
+    _model_marker,
+    _require_columns,
+    _save,
+    _style,
+)
+
+#: the working point drawn, as the summary's and the premise's
+WORKING_POINT = 0.1
+_PANELS = ("BvsL", "CvsL")
+_SF_COLUMNS = (
+    "model",
+    "seed",
+    "sample",
+    "discriminator",
+    "mistag_target",
+    "selected",
+    "sf_efficiency",
+    "sf_efficiency_err",
+    "sf_mistag",
+    "sf_mistag_err",
+)
+_POINT_COLUMNS = ("model", "seed", "epoch", "sample", "discriminator", "fgsm", "auc_change")
+
+
+def plot_shifted_scale_factors(working_points: pd.DataFrame, path: str | os.PathLike) -> tuple[Path, Path]:
+    """SF of the signal efficiency (left) and of the mistag rate (right) on every shifted sample, BvsL and CvsL.
+
+    The samples run along x; each model at the reference seed's selected checkpoint with its bootstrap
+    error (large markers), its other seeds' selected checkpoints beside it (small markers): the spread
+    over trainings. At the 10 % mistag cut fixed on the nominal validation split.
+
+    Raises
+    ------
+    ResultsError
+        When the table lacks a column or has no selected row at the working point.
+    """
+    _require_columns(working_points, _SF_COLUMNS, "shifted working-point table")
+    rows = working_points[
+        working_points["selected"].astype(bool) & np.isclose(working_points["mistag_target"], WORKING_POINT)
+    ]
+    if rows.empty:
+        raise ResultsError(f"shifted working-point table has no selected row at the {WORKING_POINT:.0%} mistag cut")
+    samples = sorted(rows["sample"].unique())
+    models = ordered_models(rows["model"])
+    reference_seed = int(rows["seed"].min())
+    with _style():
+        fig, axes = plt.subplots(len(_PANELS), 2, figsize=(24, 8 * len(_PANELS)), squeeze=False)
+        for row, disc in zip(axes, _PANELS):
+            panel = rows[rows["discriminator"] == disc]
+            for ax, quantity, what in ((row[0], "sf_efficiency", "signal efficiency"), (row[1], "sf_mistag", "mistag")):
+                _draw_sf_panel(ax, panel, samples, models, reference_seed, quantity)
+                ax.set_xticks(np.arange(len(samples)))
+                ax.set_xticklabels(samples, rotation=20, ha="right")
+                ax.set_ylabel(f"{disc} {what}: SF = shifted / nominal")
+                ax.axhline(1.0, color="0.4", linewidth=1, linestyle=":")
+                ax.grid(True, axis="y", alpha=0.3)
+                ax.legend(fontsize="small", loc="best", title=f"{WORKING_POINT:.0%} mistag cut on nominal")
+                _label(ax, disc)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def _draw_sf_panel(ax, panel: pd.DataFrame, samples, models, reference_seed: int, quantity: str) -> None:
+    width = 0.8 / max(len(models), 1)
+    for k, model in enumerate(models):
+        colour, offset = _model_colour(model, k), -0.4 + width * (k + 0.5)
+        own = panel[panel["model"] == model]
+        for is_reference in (True, False):
+            pts = own[(own["seed"] == reference_seed) == is_reference]
+            x = np.array([samples.index(s) for s in pts["sample"]]) + offset
+            ax.errorbar(
+                x + (0 if is_reference else width * 0.25),
+                pts[quantity],
+                yerr=pts[quantity + "_err"] if is_reference else None,
+                linestyle="",
+                marker=_model_marker(model, k),
+                markersize=9 if is_reference else 5,
+                color=colour,
+                alpha=1.0 if is_reference else 0.5,
+                markerfacecolor=colour if _model_filled(model) else "none",
+                label=f"{model}, seed {reference_seed}"
+                if is_reference
+                else (f"{model}, other seeds" if len(pts) else None),
+            )
+
+
+def shifted_scale_factors(inputs: Sequence[str], path: str | os.PathLike):
+    """The pipeline's figure: the scale factors on every shifted sample (``shifted_working_points.csv``).
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The PNG and the PDF written.
+    """
+    return plot_shifted_scale_factors(pd.read_csv(_input(inputs, "shifted_working_points.csv", "table")), path)
+
+
+def plot_premise(points: pd.DataFrame, premise: pd.DataFrame, epsilon: float, path: str | os.PathLike):
+    """|relative AUC change| on each shifted sample against the relative AUC drop under FGSM, per discriminator.
+
+    One point per (mode, seed, checkpoint); the selected checkpoints large. Each panel gives Spearman's rho
+    with its error (``premise.csv``). If the paper's premise holds, the points rise to the right.
+
+    Raises
+    ------
+    ResultsError
+        When the points lack a column or are empty.
+    """
+    _require_columns(points, _POINT_COLUMNS, "premise points")
+    if points.empty:
+        raise ResultsError("premise points are empty: no checkpoint has both an FGSM drop and a shifted sample")
+    samples = sorted(points["sample"].unique())
+    models = ordered_models(points["model"])
+    with _style():
+        fig, axes = plt.subplots(len(samples), len(_PANELS), figsize=(20, 7 * len(samples)), squeeze=False)
+        for row, sample in zip(axes, samples):
+            for ax, disc in zip(row, _PANELS):
+                _draw_premise_panel(ax, points, premise, sample, disc, models)
+                ax.set_xlabel(f"relative AUC drop under FGSM, {_eps_text(epsilon)}")
+                ax.set_ylabel(f"|ΔAUC| / AUC on {sample}")
+                for axis in (ax.xaxis, ax.yaxis):
+                    axis.set_major_formatter(PercentFormatter(1.0))
+                ax.grid(True, alpha=0.3)
+                _label(ax, disc)
+        axes[0][0].legend(fontsize="small", loc="best", title="model (large: selected checkpoint)")
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def _draw_premise_panel(ax, points, premise, sample: str, disc: str, models) -> None:
+    panel = points[(points["sample"] == sample) & (points["discriminator"] == disc)]
+    chosen = _selected_flags(panel)
+    for k, model in enumerate(models):
+        colour = _model_colour(model, k)
+        own = panel["model"] == model
+        for big in (False, True):
+            pts = panel[own & (chosen == big)]
+            ax.scatter(
+                pts["fgsm"],
+                pts["auc_change"],
+                s=160 if big else 40,
+                marker=_model_marker(model, k),
+                edgecolors=colour,
+                facecolors=colour if _model_filled(model) else "none",
+                alpha=1.0 if big else 0.6,
+                label=model if big and len(pts) else None,
+                zorder=3 if big else 2,
+            )
+    text = []
+    for vulnerability, name in (("fgsm", "FGSM"), ("worst_case", "worst case")):
+        row = premise[
+            (premise["sample"] == sample)
+            & (premise["discriminator"] == disc)
+            & (premise["vulnerability"] == vulnerability)
+            & (premise["sensitivity"] == "auc_change")
+        ]
+        if len(row) and np.isfinite(row["spearman"].iloc[0]):
+            r = row.iloc[0]
+            text.append(rf"{name}: $\rho$ = {r['spearman']:+.2f} ± {r['spearman_err']:.2f} ({int(r['points'])} pts)")
+    if text:
+        ax.text(0.02, 0.97, "\n".join(text), transform=ax.transAxes, va="top", ha="left", fontsize="small")
+
+
+def _selected_flags(panel: pd.DataFrame) -> np.ndarray:
+    if "selected" in panel:
+        return panel["selected"].astype(bool).to_numpy()
+    return np.zeros(len(panel), dtype=bool)
+
+
+def premise(inputs: Sequence[str], path: str | os.PathLike, *, summary_epsilon: float):
+    """The pipeline's figure: the premise (``premise_points.csv``, ``premise.csv``) at ``summary_epsilon``.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The PNG and the PDF written.
+    """
+    points = pd.read_csv(_input(inputs, "premise_points.csv", "premise points"))
+    correlations = pd.read_csv(_input(inputs, "/premise.csv", "premise table"))
+    return plot_premise(points, correlations, summary_epsilon, path)

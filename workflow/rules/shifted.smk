@@ -1,0 +1,97 @@
+# Pseudo-data: mismodelled simulation (the generator with some knobs scaled) and a user's other samples,
+# each converted and preprocessed with the NOMINAL statistics (never refitted), then scored by every model.
+
+
+rule generate_shifted_sample:
+    output:
+        "results/shifted/{sample}/source.json.gz",
+    log:
+        "results/logs/shifted/generate_{sample}.log",
+    conda:
+        "../../envs/robusttag.yaml"
+    threads: 1
+    params:
+        n_jets=SHIFTED.n_jets,
+        seed=SHIFTED.seed,
+        difficulty=lambda wildcards: SHIFTED_KNOBS[wildcards.sample],
+    script:
+        "../scripts/generate_synthetic.py"
+
+
+rule convert_shifted_sample:
+    input:
+        shifted_source,
+    output:
+        "results/shifted/{sample}/jets.parquet",
+    log:
+        "results/logs/shifted/convert_{sample}.log",
+    conda:
+        "../../envs/robusttag.yaml"
+    threads: 1
+    params:
+        tree=shifted_tree,
+    script:
+        "../scripts/convert_to_parquet.py"
+
+
+rule preprocess_shifted_sample:
+    input:
+        raw="results/shifted/{sample}/jets.parquet",
+        summary=preprocessed()["summary"],
+    output:
+        "results/shifted/{sample}/preprocessed.parquet",
+    log:
+        "results/logs/shifted/preprocess_{sample}.log",
+    conda:
+        "../../envs/robusttag.yaml"
+    threads: 1
+    script:
+        "../scripts/preprocess_like.py"
+
+
+rule score_shifted_samples:
+    input:
+        model="results/models/{model}/seed_{seed}",
+        samples=list(shifted_preprocessed().values()),
+        validation=preprocessed()["val"],
+        summary=preprocessed()["summary"],
+    output:
+        scores="results/scores/{model}/seed_{seed}/shifted_samples.parquet",
+        validation="results/scores/{model}/seed_{seed}/shifted_samples_validation.parquet",
+    log:
+        "results/logs/scores/{model}_seed_{seed}_shifted_samples.log",
+    group:
+        "scores"
+    conda:
+        "../../envs/robusttag.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        samples=list(shifted_preprocessed()),
+        epochs=lambda wildcards: shifted_epochs(wildcards.model, int(wildcards.seed)),
+        scoring=rt.validation_config(EVALUATION),
+    script:
+        "../scripts/score_shifted_samples.py"
+
+
+rule shifted_tables:
+    input:
+        scores=shifted_score_files(0),
+        validation=shifted_score_files(1),
+        samples=list(shifted_preprocessed().values()),
+        summary=preprocessed()["summary"],
+        models=model_dirs(seeds=SEEDS),
+    output:
+        **shifted_tables(),
+    log:
+        "results/logs/shifted_tables.log",
+    conda:
+        "../../envs/robusttag.yaml"
+    threads: 2
+    params:
+        samples=list(shifted_preprocessed()),
+        synthetic=[s.name for s in SHIFTED.samples if s.synthetic],
+        tables=rt.table_config(EVALUATION),
+    script:
+        "../scripts/shifted_tables.py"

@@ -1,0 +1,18 @@
+"""Snakemake adapter: a model's raw scores on every shifted sample and on the validation split."""
+
+from robusttag.evaluate import score_shifted_samples
+from robusttag.io import end_job, logging_to
+from robusttag.settings import ScoringSettings, from_params
+
+with logging_to(snakemake.log[0]):
+    score_shifted_samples(
+        snakemake.input.model,
+        snakemake.params.epochs,
+        dict(zip(snakemake.params.samples, snakemake.input.samples)),
+        snakemake.input.validation,
+        snakemake.input.summary,
+        (snakemake.output.scores, snakemake.output.validation),
+        from_params(ScoringSettings, snakemake.params.scoring),
+        threads=snakemake.threads,
+    )
+end_job()  # outputs written and closed: skip the interpreter's teardown
