@@ -130,9 +130,14 @@ TABLES = {
             "worst_case_per_checkpoint",
             "auc_lost_vs_visibility",
             "scale_factors_per_bin",
+            "premise",
         )
     },
 }
+# config/test.yaml: the twin and two shifted samples, scored by 2 models x 2 seeds
+SHIFTED_DATA = {f"{rule}_shifted_sample": 3 for rule in ("generate", "convert", "preprocess")}
+SHIFTED_SCORES = {"score_shifted_samples": 4}
+SHIFTED_TABLES = {"shifted_tables": 1, "shifted_scale_factors": 1}
 #: evaluation key -> (a changed value, the jobs whose output depends on it)
 RERUNS = {
     "epsilons": ("[0.01, 0.03, 0.05]", SCAN | EXTRA | SELECTED_STRONG | TABLES),  # the summary's eps stays
@@ -144,19 +149,26 @@ RERUNS = {
     "visibility_jets": ("50", SELECTED_STRONG | TABLES),
     "baselines": ("false", EXTRA | TABLES),
     "noise_seed": ("2", EXTRA | TABLES),
-    "weighted": ("true", TABLES),
-    "bootstrap": ("20", TABLES),
-    "bootstrap_seed": ("2", TABLES),
-    "scale_factor_pt_bins": ("[20, 100, 900]", TABLES),
-    "scale_factor_abs_eta_bins": ("[0, 2.5]", TABLES),
+    "weighted": ("true", TABLES | SHIFTED_TABLES),
+    "bootstrap": ("20", TABLES | SHIFTED_TABLES),
+    "bootstrap_seed": ("2", TABLES | SHIFTED_TABLES),
+    "scale_factor_pt_bins": ("[20, 100, 900]", TABLES | SHIFTED_TABLES),
+    "scale_factor_abs_eta_bins": ("[0, 2.5]", TABLES | SHIFTED_TABLES),
     "max_jets": ("300", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
     "summary_epsilon": ("0.02", PER_CHECKPOINT | TABLES),
-    "batch_size": ("1024", SCAN | EXTRA | VALIDATION | STRONG | SAMPLES | TABLES),
-    "device": ("cpu", SCAN | EXTRA | VALIDATION | STRONG | SAMPLES | TABLES),
+    "batch_size": ("1024", SCAN | EXTRA | VALIDATION | STRONG | SAMPLES | TABLES | SHIFTED_SCORES | SHIFTED_TABLES),
+    "device": ("cpu", SCAN | EXTRA | VALIDATION | STRONG | SAMPLES | TABLES | SHIFTED_SCORES | SHIFTED_TABLES),
     "figures.input_features": ("[trk1_d0]", SAMPLES),
     "figures.input_epsilons": ("[0.02]", SAMPLES),
     "figures.uncapped_epsilon": ("0.2", SAMPLES),
     "figures.checkpoints": ("3", {"fig7_roc_per_checkpoint": 1}),
+    "shifted_samples.seed": ("5", SHIFTED_DATA | SHIFTED_SCORES | SHIFTED_TABLES | TABLES),
+    "shifted_samples.n_jets": ("1000", SHIFTED_DATA | SHIFTED_SCORES | SHIFTED_TABLES | TABLES),
+    # one sample fewer: its files stay, the scores and tables are made again without it
+    "shifted_samples.samples": (
+        "[{name: d0_resolution_up_20pct, scale: {resolution_scale: 1.2}}]",
+        SHIFTED_SCORES | SHIFTED_TABLES | TABLES,
+    ),
 }
 
 
@@ -210,6 +222,9 @@ def test_every_figure_and_table_is_made(workflow):
         "working_points.csv",
         "scale_factors.csv",
         "seeds.csv",
+        *(f"shifted_{name}.csv" for name in ("auc", "working_points", "scale_factors", "distances", "visibility")),
+        "premise.csv",
+        "premise_points.csv",
     ):
         assert (workflow / "results/tables" / name).stat().st_size > 0
     figures = sorted(p.name for p in (workflow / "results/figures").iterdir())
@@ -224,6 +239,7 @@ def test_every_figure_and_table_is_made(workflow):
         assert scored == [
             f"epoch_{best:03d}{kind}.parquet" for kind in ("", "_strong_attacks_per_checkpoint", "_validation")
         ]
+        assert (workflow / f"results/scores/{mode}/seed_2/shifted_samples.parquet").exists()
     auc = pd.read_csv(workflow / "results/tables/auc.csv")
     raw = auc[(auc["attack"] == "raw") & (auc["model"] == "nominal")]
     assert raw.groupby("seed")["epoch"].nunique().to_dict() == {1: 2, 2: 1}  # the seed column: every row's training
@@ -254,8 +270,10 @@ def test_the_report_builds_with_every_figure_captioned(workflow):
     html = (workflow / "report.html").read_text(errors="replace")
     for figure in ("fig5_input_shifts", "fig9_auc_drop", "fig10_first_track_d0", "training_history"):
         assert f"{figure}.png" in html
-    for figure in ("attack_suite_vs_epsilon", "worst_case_per_checkpoint", "auc_lost_vs_visibility"):
+    for figure in ("attack_suite_vs_epsilon", "worst_case_per_checkpoint", "auc_lost_vs_visibility", "premise"):
         assert f"{figure}.png" in html
+    assert "shifted_scale_factors.png" in html and "Robustness vs mismodelling" in html
+    assert "d0_resolution_up_20pct, lifetimes_down_10pct" in html  # the samples named from the settings
     assert "CROWN bound" in html and "pgd, ngm, targeted" in html  # the suite's captions, from the settings
     assert "selected checkpoint" in html  # a caption's words made it in
     # numbers written from the settings, not fixed in the text
@@ -320,3 +338,68 @@ def test_the_strong_suite_beats_fgsm_and_the_certified_bound_lies_below_it(workf
     checks = pd.read_csv(workflow / "results/tables/attack_checks.csv")
     suite = checks[checks["attack"] != "fgsm"]
     assert suite["identity_at_zero"].all() and (suite[["immovable_moved", "budget", "cap", "floor"]] == 0).all().all()
+
+
+def test_the_shifted_samples_are_scored_by_every_model_and_measured_at_the_nominal_cuts(workflow):
+    from robusttag.metrics import DISCRIMINATORS, auc, cut_at_mistag, discriminant, tagged_fraction
+
+    scores = workflow / "results/scores/nominal/seed_1"
+    shifted = pd.read_parquet(scores / "shifted_samples.parquet")
+    samples = {rt.NOMINAL_TWIN, "d0_resolution_up_20pct", "lifetimes_down_10pct"}
+    assert set(shifted["attack"]) == samples and set(shifted["epoch"]) == {1, 2}  # the reference seed: every epoch
+    best = selected_epoch(workflow / "results/models/nominal/seed_1/history.csv")
+    validation = pd.read_parquet(scores / "shifted_samples_validation.parquet")
+    nominal_cuts = pd.read_parquet(scores / f"epoch_{best:03d}_validation.parquet")
+    at_best = validation[validation["epoch"] == best].reset_index(drop=True)
+    np.testing.assert_array_equal(at_best[["p_b", "p_c", "p_light"]], nominal_cuts[["p_b", "p_c", "p_light"]])
+    other = pd.read_parquet(workflow / "results/scores/nominal/seed_2/shifted_samples.parquet")
+    assert set(other["epoch"]) == {selected_epoch(workflow / "results/models/nominal/seed_2/history.csv")}
+
+    signal, background = DISCRIMINATORS["BvsL"]
+
+    def bvsl(frame):
+        frame = frame[frame["label"].isin([signal, background])]
+        p = frame[["p_b", "p_c", "p_light"]].to_numpy()
+        return discriminant(p[:, signal], p[:, background]), frame["label"].to_numpy() == signal
+
+    jets = shifted[shifted["epoch"] == best]
+    (shifted_scores, is_b), (twin_scores, twin_is_b) = (
+        bvsl(jets[jets["attack"] == name]) for name in ("d0_resolution_up_20pct", rt.NOMINAL_TWIN)
+    )
+    np.testing.assert_array_equal(is_b, twin_is_b)  # the twin holds the same jets
+    table = pd.read_csv(workflow / "results/tables/shifted_auc.csv")
+    row = table[
+        (table["model"] == "nominal")
+        & (table["seed"] == 1)
+        & (table["epoch"] == best)
+        & (table["sample"] == "d0_resolution_up_20pct")
+        & (table["discriminator"] == "BvsL")
+    ].iloc[0]
+    assert row["reference"] == rt.NOMINAL_TWIN and row["selected"]
+    assert row["auc"] == pytest.approx(auc(shifted_scores, is_b), rel=1e-5)
+    assert row["reference_auc"] == pytest.approx(auc(twin_scores, twin_is_b), rel=1e-5)
+    assert 0 < row["auc_change_err"] < row["auc_err"]  # paired: the change is known better than either AUC
+    cut = cut_at_mistag(*bvsl(nominal_cuts), 0.1)
+    expected = tagged_fraction(shifted_scores[~is_b], cut) / tagged_fraction(twin_scores[~twin_is_b], cut)
+    points = pd.read_csv(workflow / "results/tables/shifted_working_points.csv")
+    point = points[
+        (points["model"] == "nominal")
+        & (points["seed"] == 1)
+        & (points["epoch"] == best)
+        & (points["sample"] == "d0_resolution_up_20pct")
+        & (points["discriminator"] == "BvsL")
+        & np.isclose(points["mistag_target"], 0.1)
+    ].iloc[0]
+    assert point["cut"] == pytest.approx(cut, rel=1e-5) and point["sf_mistag"] == pytest.approx(expected, rel=1e-5)
+    assert np.isfinite(point["sf_mistag_err"])
+    premise = pd.read_csv(workflow / "results/tables/premise.csv")
+    fgsm = premise[(premise["vulnerability"] == "fgsm") & (premise["sensitivity"] == "auc_change")]
+    assert set(fgsm["sample"]) == samples - {rt.NOMINAL_TWIN}
+    assert (fgsm["points"] == 6).all()  # 2 modes x (2 epochs of seed 1 + the selected one of seed 2)
+    summary = (workflow / "results/tables/summary.md").read_text()
+    assert "## Robustness vs mismodelling" in summary and "## The premise" in summary and "Finding: of" in summary
+    distances = pd.read_csv(workflow / "results/tables/shifted_distances.csv")
+    d0 = distances[(distances["sample"] == "d0_resolution_up_20pct") & (distances["flavour"] == "all")]
+    lifetimes = distances[(distances["sample"] == "lifetimes_down_10pct") & (distances["flavour"] == "all")]
+    # a worse d0 resolution moves the d0 error most; shorter lifetimes leave it alone
+    assert d0.set_index("feature").loc["trk0_d0d0", "ks"] > 5 * lifetimes.set_index("feature").loc["trk0_d0d0", "ks"]

@@ -905,6 +905,11 @@ def table_config(evaluation: dict) -> dict:
     return _subset(TableSettings, evaluation)
 
 
+def shifted_table_config(evaluation: dict) -> dict:
+    """The shifted-sample tables rule's params: the weighting, the bootstrap and the bins, not the summary's keys."""
+    return _subset(TableSettings, evaluation, ("summary_epsilon", "restrict_impact"))
+
+
 def figure_config(name: str, evaluation: dict) -> dict:
     """A figure rule's params: {keyword: value} of the keys in FIGURE_KEYS[name].
 

@@ -92,6 +92,6 @@ rule shifted_tables:
     params:
         samples=list(shifted_preprocessed()),
         synthetic=[s.name for s in SHIFTED.samples if s.synthetic],
-        tables=rt.table_config(EVALUATION),
+        tables=rt.shifted_table_config(EVALUATION),
     script:
         "../scripts/shifted_tables.py"
