@@ -403,3 +403,32 @@ def test_the_shifted_samples_are_scored_by_every_model_and_measured_at_the_nomin
     lifetimes = distances[(distances["sample"] == "lifetimes_down_10pct") & (distances["flavour"] == "all")]
     # a worse d0 resolution moves the d0 error most; shorter lifetimes leave it alone
     assert d0.set_index("feature").loc["trk0_d0d0", "ks"] > 5 * lifetimes.set_index("feature").loc["trk0_d0d0", "ks"]
+
+
+def test_a_users_sample_from_files_is_preprocessed_with_the_nominal_statistics_and_calibrated(workflow, tmp_path):
+    """A {name, files} sample (here the nominal source file itself, as a user's "data"): converted, preprocessed
+    with the nominal statistics, scored, and compared with the nominal test split as independent jets."""
+    import shutil
+
+    workdir = tmp_path / "copy"
+    shutil.copytree(workflow, workdir, symlinks=True)  # the outputs keep their times: only the new jobs run
+    override = (
+        "evaluation:\n  shifted_samples:\n    samples:\n"
+        "      - {name: d0_resolution_up_20pct, scale: {resolution_scale: 1.2}}\n"
+        "      - {name: same_as_nominal, files: [results/source/synthetic.json.gz]}\n"
+    )
+    (workdir / "override.yaml").write_text(override)
+    snakemake(workdir, "--resources", "gpu=1", configs=("config/test.yaml", "override.yaml"))
+    scored = pd.read_parquet(workdir / "results/scores/nominal/seed_1/shifted_samples.parquet", columns=["attack"])
+    assert set(scored["attack"]) == {rt.NOMINAL_TWIN, "d0_resolution_up_20pct", "same_as_nominal", rt.NOMINAL_TEST}
+    jets = pd.read_parquet(workdir / "results/shifted/same_as_nominal/preprocessed.parquet")
+    test = pd.read_parquet(workdir / "results/preprocessed/test.parquet")
+    assert len(jets) == 5000  # every jet of the file (config/test.yaml: n_jets), none split off
+    # the nominal statistics, not refitted: the test split's jets reappear with the very same inputs
+    assert jets.merge(test[["raw_jet_pt", "trk0_d0"]], on=["raw_jet_pt", "trk0_d0"]).shape[0] == len(test)
+    table = pd.read_csv(workdir / "results/tables/shifted_working_points.csv")
+    rows = table[(table["sample"] == "same_as_nominal") & table["selected"] & np.isclose(table["mistag_target"], 0.1)]
+    assert set(rows["reference"]) == {rt.NOMINAL_TEST} and len(rows) == 2 * 2 * 3  # models x seeds x discriminators
+    # the nominal simulation against itself: scale factors 1 within a few errors
+    assert (np.abs(rows["sf_efficiency"] - 1) < 4 * rows["sf_efficiency_err"] + 0.02).all()
+    assert "same_as_nominal" in (workdir / "results/tables/summary.md").read_text()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -128,7 +129,11 @@ def _check_pairing(scores: pd.DataFrame, sample: str) -> None:
 
 
 def _selected_only(frame: pd.DataFrame, selected: dict[tuple[str, int], int], keep: bool) -> pd.DataFrame:
-    chosen = np.array([selected.get((m, s)) == e for m, s, e in frame[CHECKPOINT].itertuples(index=False)])
+    """The rows of the selected checkpoints (``keep``) or of the others."""
+    model, seed, epoch = (frame[c].to_numpy() for c in CHECKPOINT)
+    chosen = np.zeros(len(frame), dtype=bool)
+    for (mode, training_seed), best in selected.items():
+        chosen |= (model == mode) & (seed == training_seed) & (epoch == best)
     return frame[chosen == keep].reset_index(drop=True)
 
 
@@ -258,22 +263,30 @@ def _finish(parts: list[pd.DataFrame], columns) -> pd.DataFrame:
 
 
 def shifted_distances(
-    twin_or_test: dict[str, pd.DataFrame], samples: dict[str, pd.DataFrame], synthetic: set[str], summary: dict
+    twin_or_test: dict[str, pd.DataFrame],
+    samples: dict[str, pd.DataFrame],
+    synthetic: set[str],
+    summary: dict,
+    threads: int = 1,
 ) -> pd.DataFrame:
     """KS and Wasserstein-1 distances of every shifted sample's inputs (raw units) from its reference's.
 
     ``twin_or_test`` are {reference name: its preprocessed jets}, ``samples`` {sample: its preprocessed
     jets}; ``summary`` the nominal ``preprocessing.json`` (the inverse of its scaling gives raw units).
+    The samples are compared ``threads`` at a time (numpy's sorts release the interpreter lock).
     """
     names = summary["feature_order"]
     mean = np.array([c["mean"] for c in summary["features"]])
     std = np.array([c["std"] for c in summary["features"]])
-    parts = []
-    for sample, jets in samples.items():
-        reference = twin_or_test[reference_of(sample, synthetic)]
+
+    def distances_of(sample: str) -> pd.DataFrame:
+        jets, reference = samples[sample], twin_or_test[reference_of(sample, synthetic)]
         a, b = (frame[names].to_numpy(np.float64) * std + mean for frame in (reference, jets))
         table = two_sample_table(a, b, reference["label"].to_numpy(), jets["label"].to_numpy(), names)
-        parts.append(table.assign(sample=sample, reference=reference_of(sample, synthetic)))
+        return table.assign(sample=sample, reference=reference_of(sample, synthetic))
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        parts = list(pool.map(distances_of, samples))
     if not parts:
         return pd.DataFrame(columns=["sample", "reference", "feature", "flavour", "ks", "wasserstein_1"])
     table = pd.concat(parts, ignore_index=True)
@@ -397,7 +410,7 @@ def write_shifted_tables(
     columns = [*summary["feature_order"], "label"]
     references = {n: _jets(p, columns) for n, p in sample_files.items() if n in (NOMINAL_TWIN, NOMINAL_TEST)}
     samples = {n: _jets(p, columns) for n, p in sample_files.items() if n not in references}
-    distances = shifted_distances(references, samples, synthetic, summary)
+    distances = shifted_distances(references, samples, synthetic, summary, threads)
     tables = {
         "auc": auc,
         "working_points": working_points,
