@@ -935,19 +935,29 @@ def write_tables(
     return auc
 
 
-def _shifted_sections(shifted: dict, auc: pd.DataFrame, worst_case: pd.DataFrame, settings: TableSettings, outputs):
-    """Write the premise's tables; the summary's lines on the shifted samples and the premise."""
+def _shifted_sections(shifted, auc: pd.DataFrame, worst_case: pd.DataFrame, settings: TableSettings, outputs):
+    """Write the premise's tables (empty without shifted samples); the summary's lines on the shifted samples
+    and the premise.
+    """
     from . import mismodelling  # it builds on this module's score tables
 
-    shifted_auc = pd.read_csv(shifted["auc"])
-    working_points = pd.read_csv(shifted["working_points"])
-    premise, points = mismodelling.premise_table(shifted_auc, working_points, auc, worst_case, settings.summary_epsilon)
+    if shifted:
+        shifted_auc = pd.read_csv(shifted["auc"])
+        working_points = pd.read_csv(shifted["working_points"])
+        eps = settings.summary_epsilon
+        premise, points = mismodelling.premise_table(shifted_auc, working_points, auc, worst_case, eps)
+    else:
+        premise, points = pd.DataFrame(columns=list(mismodelling.PREMISE_COLUMNS)), pd.DataFrame()
     for name, table in (("premise", premise), ("premise_points", points)):
-        with atomic_output(outputs[name]) as tmp:
-            table.to_csv(tmp, index=False, float_format="%.6g")
+        if name in outputs:
+            with atomic_output(outputs[name]) as tmp:
+                table.to_csv(tmp, index=False, float_format="%.6g")
+    if not shifted:
+        return []
     models = ordered_models(set(auc["model"]))
     seed = int(auc["seed"].min()) if len(auc) else 0
     return [
         *mismodelling.scale_factor_lines(shifted_auc, working_points, models, seed),
+        *mismodelling.mode_comparison_lines(shifted_auc),
         *mismodelling.premise_lines(premise, settings.summary_epsilon),
     ]

@@ -184,14 +184,6 @@ def shifted_preprocessed():
     return files
 
 
-def shifted_epochs(model, seed):
-    """The checkpoints scored on the shifted samples: the reference seed's scanned ones (the premise across
-    checkpoints), the other seeds' selected one."""
-    if seed != REFERENCE_SEED:
-        return [selected(model, seed)]
-    return rt.scanned_epochs(history(model, seed), rt.EvaluationSettings.from_config(EVALUATION).epochs)
-
-
 def shifted_score_files(index):
     """One kind of the shifted-sample score files (0 the samples', 1 the validation split's), every training."""
     kinds = ("shifted_samples", "shifted_samples_validation")

@@ -69,7 +69,11 @@ rule score_shifted_samples:
         gpu=1,
     params:
         samples=list(shifted_preprocessed()),
-        epochs=lambda wildcards: shifted_epochs(wildcards.model, int(wildcards.seed)),
+        # the reference seed: the scanned checkpoints; the others: "selected". Read from the history by the
+        # job itself (a params function that asks the checkpoint leaves stale reruns behind)
+        epochs=lambda wildcards: (
+            EVALUATION.get("epochs", "all") if int(wildcards.seed) == REFERENCE_SEED else "selected"
+        ),
         scoring=rt.validation_config(EVALUATION),
     script:
         "../scripts/score_shifted_samples.py"
