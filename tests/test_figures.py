@@ -16,6 +16,7 @@ from robusttag.figures import base as figure_base
 from robusttag.figures import calibration as figure_calibration
 from robusttag.figures import history as figure_history
 from robusttag.figures import inputs as figure_inputs
+from robusttag.figures import mismodelling as figure_mismodelling
 from robusttag.figures import robustness as figure_robustness
 from robusttag.figures import roc as figure_roc
 from robusttag.figures import suite as figure_suite
@@ -152,7 +153,8 @@ def _low_dpi(request, monkeypatch):
 def drawn(monkeypatch) -> list[dict]:
     """Every figure saved, with the titles and entries of its legends, in drawing order."""
     saved = []
-    for module in (figure_inputs, figure_roc, figure_robustness, figure_history, figure_suite, figure_calibration):
+    modules = (figure_inputs, figure_roc, figure_robustness, figure_history, figure_suite, figure_calibration)
+    for module in (*modules, figure_mismodelling):
 
         def save(fig, path, real=module._save):
             legends = fig.findobj(Legend)
@@ -439,6 +441,8 @@ KEYWORDS = {
     "worst_case_per_checkpoint": {"summary_epsilon": 0.05},
     "auc_lost_vs_visibility": {},
     "scale_factors_per_bin": {"summary_epsilon": 0.05},
+    "shifted_scale_factors": {},
+    "premise": {"summary_epsilon": 0.05},
 }
 
 
@@ -482,9 +486,128 @@ def pipeline_files(tmp_path_factory, roc, suite_auc, certified, visibility, samp
         "training_history": models,
         "attack_suite_vs_epsilon": [str(auc_csv), str(root / "certified.csv")],
         "worst_case_per_checkpoint": [str(root / "worst_case.csv")],
-        "auc_lost_vs_visibility": [str(root / "visibility.csv")],
+        "auc_lost_vs_visibility": [str(root / "visibility.csv"), _written(root, "shifted_visibility.csv", _stars())],
         "scale_factors_per_bin": [str(root / "scale_factors.csv"), str(root / "worst_case.csv")],
+        "shifted_scale_factors": [_written(root, "shifted_working_points.csv", _shifted_working_points())],
+        "premise": [
+            _written(root, name, table) for name, table in zip(("premise_points.csv", "premise.csv"), _premise())
+        ],
     }
+
+
+def _written(root, name: str, table: pd.DataFrame) -> str:
+    table.to_csv(root / name, index=False)
+    return str(root / name)
+
+
+SAMPLES = ("worse_d0", "shorter_lifetimes")
+
+
+def _stars() -> pd.DataFrame:
+    """The shifted samples on the visibility axes (``shifted_visibility.csv``)."""
+    return pd.DataFrame(
+        [
+            dict(
+                model=m,
+                seed=1,
+                epoch=3,
+                sample=s,
+                largest_ks=0.1 + 0.05 * i,
+                feature="trk0_d0d0",
+                ks_p_value=1e-9,
+                mean_relative_w1=0.02,
+                auc_lost=0.01 * (i + 1),
+            )
+            for i, s in enumerate(SAMPLES)
+            for m in ("nominal", "adversarial")
+        ]
+    )
+
+
+def _shifted_working_points() -> pd.DataFrame:
+    """Two samples, two models, two seeds (the second seed drawn small), BvsL and CvsL at 10 % mistag."""
+    rows = []
+    for k, (sample, model, seed, disc) in enumerate(
+        (s, m, seed, d)
+        for s in SAMPLES
+        for m in ("nominal", "adversarial")
+        for seed in (1, 2)
+        for d in ("BvsL", "CvsL")
+    ):
+        sf = 1 + 0.01 * (k % 5)
+        rows.append(
+            dict(
+                model=model,
+                seed=seed,
+                epoch=3,
+                sample=sample,
+                reference="nominal_twin",
+                discriminator=disc,
+                mistag_target=0.1,
+                selected=True,
+                sf_efficiency=sf,
+                sf_efficiency_err=0.01,
+                sf_mistag=2 - sf,
+                sf_mistag_err=0.02,
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def _premise() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(points, correlations): five checkpoints per model and sample, the change rising with the FGSM drop."""
+    points, correlations = [], []
+    for sample in SAMPLES:
+        for disc in ("BvsL", "CvsL"):
+            for model in ("nominal", "adversarial"):
+                for epoch in range(1, 6):
+                    drop = 0.01 * epoch * (2 if model == "nominal" else 1)
+                    points.append(
+                        dict(
+                            model=model,
+                            seed=1,
+                            epoch=epoch,
+                            sample=sample,
+                            discriminator=disc,
+                            selected=epoch == 5,
+                            fgsm=drop,
+                            worst_case=2 * drop,
+                            auc_change=drop / 10,
+                        )
+                    )
+            for vulnerability in ("fgsm", "worst_case"):
+                correlations.append(
+                    dict(
+                        sample=sample,
+                        discriminator=disc,
+                        vulnerability=vulnerability,
+                        sensitivity="auc_change",
+                        points=10,
+                        spearman=0.9,
+                        spearman_err=0.05,
+                        p_value=1e-4,
+                    )
+                )
+    return pd.DataFrame(points), pd.DataFrame(correlations)
+
+
+def test_the_premise_figure_gives_each_panels_rank_correlation(tmp_path, drawn):
+    points, correlations = _premise()
+    figure_mismodelling.plot_premise(points, correlations, 0.05, tmp_path / "premise")
+    texts = [t.get_text() for ax in drawn[-1]["figure"].axes for t in ax.texts]
+    assert sum("FGSM: $\\rho$ = +0.90 ± 0.05 (10 pts)" in t for t in texts) == 4  # 2 samples x 2 discriminators
+    assert drawn[-1]["entries"] == ["nominal", "adversarial"]
+    with pytest.raises(ResultsError, match="premise points are empty"):
+        figure_mismodelling.plot_premise(points.iloc[:0], correlations, 0.05, tmp_path / "empty")
+
+
+def test_the_shifted_scale_factors_are_drawn_per_sample_and_model(tmp_path, drawn):
+    figure_mismodelling.plot_shifted_scale_factors(_shifted_working_points(), tmp_path / "sf")
+    axes = drawn[-1]["figure"].axes
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == sorted(SAMPLES)
+    assert "nominal, seed 1" in drawn[-1]["entries"] and "adversarial, other seeds" in drawn[-1]["entries"]
+    with pytest.raises(ResultsError, match="no selected row"):
+        figure_mismodelling.plot_shifted_scale_factors(_shifted_working_points().assign(selected=False), tmp_path / "x")
 
 
 @pytest.mark.parametrize("name", list(FIGURE_KEYS))
@@ -753,3 +876,9 @@ def test_scale_factors_per_bin_draw_each_series_in_bin_order(tmp_path, drawn):
     assert "$\\epsilon = 0.05$, 10% mistag cut" in drawn[-1]["titles"]
     with pytest.raises(ResultsError, match="no row at epsilon 0.02 and mistag 0.1"):
         figures.plot_scale_factors_per_bin(table, worst, 0.02, tmp_path / "x")
+
+
+def test_the_shifted_samples_join_the_attacks_on_the_visibility_axes(pipeline_files, tmp_path, drawn):
+    figures.make_figure("auc_lost_vs_visibility", pipeline_files["auc_lost_vs_visibility"], tmp_path / "v")
+    for ax in drawn[-1]["figure"].axes:  # both panels: the samples named at their stars
+        assert sorted(t.get_text() for t in ax.texts if t.get_text() in SAMPLES) == sorted(SAMPLES)
