@@ -43,6 +43,7 @@ from .settings import NOMINAL, NOMINAL_TEST, NOMINAL_TWIN, TableSettings, defend
 from .tables import CHECKPOINT, KEYS, MISTAGS, _groups, combined_scores, metrics_tables
 from .uncertainties import Bootstrap, standard_error
 from .visibility import two_sample_table
+from .working_points import BIN_COLUMNS as _ATTACK_BINS
 from .working_points import fixed_cut_tables
 
 log = logging.getLogger(__name__)
@@ -68,19 +69,8 @@ WORKING_POINT_COLUMNS = (
     "cut",
     *(name + suffix for name in _FRACTIONS for suffix in ("", "_err")),
 )
-BIN_COLUMNS = (
-    *_SAMPLE_KEYS,
-    "mistag_target",
-    "pt_low",
-    "pt_high",
-    "abs_eta_low",
-    "abs_eta_high",
-    "signal_jets",
-    "background_jets",
-    *_FRACTIONS,
-    "sf_efficiency_err",
-    "sf_mistag_err",
-)
+#: the per-bin columns of the attacks' table (working_points.BIN_COLUMNS), a sample in place of an attack
+BIN_COLUMNS = (*_SAMPLE_KEYS, *_ATTACK_BINS[_ATTACK_BINS.index("mistag_target") :])
 PREMISE_COLUMNS = (
     "sample",
     "discriminator",
