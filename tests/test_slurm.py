@@ -187,14 +187,16 @@ def test_every_job_went_through_slurm_in_few_grouped_jobs(cluster, runs):
     # one SLURM job each: the data chain, each training, the scores with the samples and their
     # two figures (known once every training is: the tables ask for every training's checkpoints),
     # the tables with the eight figures drawn from them, and training_history
-    assert len(slurm_ids) == 8, submitted
-    assert len(set(job for job, _, _ in submitted)) == 8  # no group job submitted twice
+    # and one per training for the shifted samples' scores
+    assert len(slurm_ids) == 8 + 4, submitted
+    assert len(set(job for job, _, _ in submitted)) == 8 + 4  # no group job submitted twice
     states = {job["jobid"]: job for job in cluster.jobs()}
     assert all(states[i]["state"] == "COMPLETED" and states[i]["exit_code"] == "0:0" for i in slurm_ids), states
     logdir = workdir / ".snakemake/slurm_logs"
     assert sorted(p.stem for p in logdir.rglob("*.log")) == sorted(slurm_ids)  # kept: slurm-keep-successful-logs
     kinds = {Path(path).relative_to(logdir).parts[0].split("_")[1] for _, _, path in submitted}
-    assert kinds == {"data", "train", "scores", "summary", "training"}  # group_data_..., rule_train, ...
+    # group_data_..., rule_train, rule_score_shifted_samples, ...
+    assert kinds == {"data", "train", "scores", "summary", "training", "score"}
     # each job in one group job, once (the group jobs printed up to a submission)
     for groups in re.findall(r"^\[[^]\n]*\] Group job (.*?)^Job \S+ has been submitted", log, re.MULTILINE | re.DOTALL):
         jobs = re.findall(r"^\s+jobid: (\d+)$", groups, flags=re.MULTILINE)

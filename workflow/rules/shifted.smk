@@ -1,5 +1,7 @@
 # Pseudo-data: mismodelled simulation (the generator with some knobs scaled) and a user's other samples,
 # each converted and preprocessed with the NOMINAL statistics (never refitted), then scored by every model.
+# The scoring stays out of the "scores" group: one job per training, every checkpoint (with it in the group,
+# Snakemake 9.27 printed and packed the scores group's jobs more than once on SLURM).
 
 
 rule generate_shifted_sample:
@@ -60,8 +62,6 @@ rule score_shifted_samples:
         validation="results/scores/{model}/seed_{seed}/shifted_samples_validation.parquet",
     log:
         "results/logs/scores/{model}_seed_{seed}_shifted_samples.log",
-    group:
-        "scores"
     conda:
         "../../envs/robusttag.yaml"
     threads: 1
