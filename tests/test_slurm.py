@@ -178,9 +178,9 @@ def test_every_job_went_through_slurm_in_few_grouped_jobs(cluster, runs):
     finished = set(re.findall(r"^Finished jobid: (\d+) \(Rule: (\w+)\)", log, flags=re.MULTILINE))
     # 3 data, 2 x 2 trainings (2 seeds), reference seed: 2 x 2 checkpoints + 2 extra attacks + 2 validation
     # scorings + 2 x 2 strong suites, other seed: 2 x (checkpoint + validation + strong suite); samples,
-    # tables, every figure, all; the shifted samples (twin and two): 3 x generation, conversion and
+    # tables, every figure, all; the shifted samples (twin and one): 2 x generation, conversion and
     # preprocessing, 2 x 2 scorings, their tables
-    assert len(finished) == 28 + 14 + len(FIGURE_KEYS), sorted(finished)
+    assert len(finished) == 28 + 11 + len(FIGURE_KEYS), sorted(finished)
     assert re.findall(r"^\s*localrule (\w+):", log, flags=re.MULTILINE) == ["all"]  # the rest: SLURM
     submitted = SUBMITTED.findall(log)
     slurm_ids = [slurm_id for _, slurm_id, _ in submitted]
