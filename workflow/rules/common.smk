@@ -61,7 +61,7 @@ def all_outputs():
         *model_dirs(seeds=SEEDS),
         "results/tables/auc.csv",
         "results/tables/summary.md",
-        *(shifted_tables().values() if SHIFTED.samples else ()),
+        *(shifted_table_files().values() if SHIFTED.samples else ()),
         *(f"results/figures/{name}.{ext}" for name in FIGURE_INPUTS for ext in ("png", "pdf")),
     ]
 
@@ -190,7 +190,7 @@ def shifted_score_files(index):
     return [f"results/scores/{m}/seed_{s}/{kinds[index]}.parquet" for s in SEEDS for m in MODELS]
 
 
-def shifted_tables():
+def shifted_table_files():
     """The tables of the shifted samples, by name."""
     names = ("auc", "working_points", "scale_factors", "distances", "visibility")
     return {name: f"results/tables/shifted_{name}.csv" for name in names}

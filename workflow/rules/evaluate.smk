@@ -151,8 +151,8 @@ rule tables:
         certified=certified_files,
         visibility=visibility_files,
         models=model_dirs(seeds=SEEDS),
-        shifted_auc=shifted_tables()["auc"] if SHIFTED.samples else [],
-        shifted_working_points=shifted_tables()["working_points"] if SHIFTED.samples else [],
+        shifted_auc=shifted_table_files()["auc"] if SHIFTED.samples else [],
+        shifted_working_points=shifted_table_files()["working_points"] if SHIFTED.samples else [],
     output:
         auc="results/tables/auc.csv",
         roc="results/tables/roc.parquet",

@@ -18,12 +18,12 @@ FIGURE_INPUTS = {
     "worst_case_per_checkpoint": ["results/tables/worst_case.csv"],
     "auc_lost_vs_visibility": [
         "results/tables/visibility.csv",
-        *([shifted_tables()["visibility"]] if SHIFTED.samples else []),
+        *([shifted_table_files()["visibility"]] if SHIFTED.samples else []),
     ],
     "scale_factors_per_bin": ["results/tables/scale_factors.csv", "results/tables/worst_case.csv"],
 }
 if SHIFTED.samples:  # robustness vs mismodelling
-    FIGURE_INPUTS["shifted_scale_factors"] = [shifted_tables()["working_points"]]
+    FIGURE_INPUTS["shifted_scale_factors"] = [shifted_table_files()["working_points"]]
     FIGURE_INPUTS["premise"] = ["results/tables/premise_points.csv", "results/tables/premise.csv"]
 FIGURE_CATEGORY = {
     "fig4_cross_attacks": "Robustness",

@@ -87,7 +87,7 @@ rule shifted_tables:
         summary=preprocessed()["summary"],
         models=model_dirs(seeds=SEEDS),
     output:
-        **shifted_tables(),
+        **shifted_table_files(),
     log:
         "results/logs/shifted_tables.log",
     conda:
