@@ -153,6 +153,7 @@ def test_schema_fills_in_the_defaults():
     assert config["dataset"]["root"] == {"files": [], "tree": "jets"}
     assert config["preprocess"] == {
         "n_tracks": 6,
+        "max_tracks": 25,
         "track_order": "signed_d0_significance",
         "split": [0.72, 0.08, 0.20],
         "seed": 42,

@@ -39,6 +39,8 @@ def _dataclass_default(path: tuple[str, ...]):
         owner = rt.PreprocessSettings()
     elif section == "training":
         owner = rt.TrainingSettings().model if rest[0] == "model" else rt.TrainingSettings()
+        if rest[0] == "model" and len(rest) == 3:  # an architecture's own section
+            return getattr(getattr(owner, rest[1]), rest[2])
         if rest[0] in PREFIXED:  # flattened into the training settings with their section's name
             return getattr(owner, f"{rest[0]}_{rest[-1]}")
         if rest[0] == "seeds":  # one training per seed: each training's settings hold one
@@ -87,10 +89,12 @@ def test_every_settings_field_is_a_config_key_or_fixed_by_the_method():
         f"{path[1]}_{path[-1]}" for path in LEAVES if path[0] == "training" and path[1] in PREFIXED
     }
     fixed = {"mode", "n_inputs", "n_classes", "weight_bins", "eta_range", "pt_range_gev", "figures", "model"}
+    fixed |= {"layout"}  # the inputs' layout: chosen by the architecture, read from the data
+    keys |= {path[2] for path in LEAVES if path[:2] == ("training", "model") and len(path) == 4}  # their sections
     fixed |= {"seed"}  # a training's own, one of training.seeds
     fixed |= set(SECTIONS)
     classes = (rt.PreprocessSettings, rt.TrainingSettings, rt.ModelSettings, rt.EvaluationSettings, rt.FigureSettings)
-    for cls in (*classes, rt.StrongAttackCheckpoints, rt.ShiftedSamples):
+    for cls in (*classes, rt.StrongAttackCheckpoints, rt.ShiftedSamples, rt.DeepSetsSettings, rt.TransformerSettings):
         assert {f.name for f in dataclasses.fields(cls)} - keys <= fixed, cls.__name__
 
 
@@ -130,6 +134,8 @@ def test_each_job_takes_only_its_keys():
     assert rt.figure_config("fig9_auc_drop", evaluation) == {}
     assert rt.validation_config(evaluation) == {"batch_size": 65536, "device": "auto"}
     common = {k: v for k, v in CONFIG["training"].items() if k not in ("seeds", "modes", "adversarial", "pgd", "ngm")}
+    model = CONFIG["training"]["model"]
+    common["model"] = {"architecture": "dnn", "width": model["width"], "depth": model["depth"], "dropout": 0.1}
     assert rt.training_config(CONFIG["training"], "nominal", 1) == common | {"seed": 1}
     adversarial = common | {"adversarial": CONFIG["training"]["adversarial"], "seed": 2}
     assert rt.training_config(CONFIG["training"], "adversarial", 2) == adversarial
@@ -137,6 +143,11 @@ def test_each_job_takes_only_its_keys():
     assert rt.training_config(CONFIG["training"], "ngm", 3) == adversarial | {"ngm": CONFIG["training"]["ngm"]} | {
         "seed": 3
     }
+    # an architecture reads its own keys of training.model: the others' change retrains none of its trainings
+    transformer = rt.training_config(CONFIG["training"], "nominal", 1, "transformer")["model"]
+    assert transformer == {"architecture": "transformer", "dropout": 0.1, "transformer": model["transformer"]}
+    deepsets = rt.training_config(CONFIG["training"] | {"model": model | {"width": 7}}, "nominal", 1, "deepsets")
+    assert deepsets["model"] == {"architecture": "deepsets", "dropout": 0.1, "deepsets": model["deepsets"]}
     params = rt.scoring_config(evaluation, baselines=True)
     assert rt.from_params(rt.ScoringSettings, params) == rt.EvaluationSettings.from_config(evaluation).scoring
     with pytest.raises(ConfigError, match=r"unknown key\(s\) \['weighted'\]"):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
+from .architectures import build_model
 from .errors import ResultsError
 from .io import atomic_output
-from .model import Tagger
 from .settings import ModelSettings, model_identity, selected_epochs
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,10 @@ def resume_point(state_dir: Path, fingerprint: str, device: torch.device) -> dic
     return None
 
 
-def load_tagger(path: str | os.PathLike, device: torch.device) -> Tagger:
+def load_tagger(path: str | os.PathLike, device: torch.device) -> torch.nn.Module:
     """A trained tagger from its checkpoint, in evaluation mode."""
     state = load_checkpoint(path, device)
-    model = Tagger(ModelSettings(**state["model_settings"])).to(device)
+    model = build_model(ModelSettings.from_dict(state["model_settings"], str(path))).to(device)
     model.load_state_dict(state["model"])
     return model.eval()
 

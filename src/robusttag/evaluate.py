@@ -30,7 +30,7 @@ from .data import Split, choose_device, load_split, read_summary
 from .errors import ConfigError
 from .features import default_column
 from .io import atomic_output, reuse_freed_memory
-from .model import Tagger, probabilities
+from .model import probabilities
 from .settings import LossSettings, SampleSettings, ScoringSettings, model_identity
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def jet_slices(n: int, size: int) -> Iterable[slice]:
     return (slice(start, start + size) for start in range(0, n, size))
 
 
-def gradient_sign(model: Tagger, test: TestSet, loss: LossSettings, batch_size: int) -> torch.Tensor:
+def gradient_sign(model: torch.nn.Module, test: TestSet, loss: LossSettings, batch_size: int) -> torch.Tensor:
     """sign(grad_x J) of the unweighted loss for every test jet, model in eval mode."""
     model.eval()
     data = test.data
@@ -113,7 +113,7 @@ def loss_keywords(loss: LossSettings) -> dict:
 
 
 @torch.no_grad()
-def predict(model: Tagger, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
     """(n, 3) probabilities p_b, p_c, p_light, on the inputs' device."""
     model.eval()
     return torch.cat([probabilities(model(x[part])) for part in jet_slices(len(x), batch_size)])
@@ -178,7 +178,9 @@ def in_slices(inputs: Inputs, n: int, batch_size: int, then: Callable[[torch.Ten
     return np.concatenate([then(inputs(jets)).cpu().numpy() for jets in jet_slices(n, batch_size)])
 
 
-def score_table(model: Tagger, identity: tuple[str, int, int], test: TestSet, attacks, batch_size: int) -> pa.Table:
+def score_table(
+    model: torch.nn.Module, identity: tuple[str, int, int], test: TestSet, attacks, batch_size: int
+) -> pa.Table:
     """One row per (attack, test jet): the model's probabilities and the jet's label and weight.
 
     ``identity`` (mode, seed, epoch) is written into every row: a score file says what it scores.

@@ -10,9 +10,18 @@ Two layers are declared:
   Dataset (``../shared/reference/jet-flavor-dataset.md``): 17 jet-level
   values and, per track, 28 values in four groups (helix, covariance, weight,
   vertex);
-* the *model inputs*: 16 jet-level features plus 28 features for each of the
-  first ``N_TRACK_SLOTS`` tracks, variable-major (column = 16 + field * 6 +
-  slot), named ``jet_pt`` ... and ``trk0_d0`` ... ``trk5_vertex_energy_fraction``.
+* the *model inputs*, in one of two layouts (:class:`InputLayout`):
+
+  - ``flat`` (the paper's DNN): 16 jet-level features plus 28 features for
+    each of the first ``N_TRACK_SLOTS`` tracks, variable-major (column = 16 +
+    field * 6 + slot), named ``jet_pt`` ... and ``trk0_d0`` ...
+    ``trk5_vertex_energy_fraction``; every column scaled on its own;
+  - ``sequence`` (the set-based taggers): the same 16 jet-level features, then
+    up to ``max_tracks`` tracks, track-major (column = 16 + slot * 29 + field),
+    each the 28 track fields and ``present``, the padding mask (1 for a track,
+    0 for padding, never scaled and never moved by an attack). A track field is
+    scaled with one mean and width for every slot, so that a model which treats
+    the tracks as a set sees the same numbers for the same track in any slot.
 """
 
 from __future__ import annotations
@@ -138,10 +147,11 @@ class Feature:
 
     name: str
     group: str
-    source: str  #: raw jet field, or raw track field for track inputs
+    source: str  #: raw jet field, or raw track field for track inputs (or PRESENT)
     slot: int | None  #: track slot (0 = first after ordering), None for jet-level inputs
     is_integer: bool
     default: DefaultRule
+    scaled: bool = True  #: standardised with the training statistics (all but the padding mask)
 
     @property
     def level(self) -> Literal["jet", "track"]:
@@ -228,6 +238,95 @@ def input_features(n_slots: int = N_TRACK_SLOTS) -> tuple[Feature, ...]:
 INPUTS: tuple[Feature, ...] = input_features()
 INPUT_NAMES: tuple[str, ...] = tuple(f.name for f in INPUTS)
 N_INPUTS = len(INPUTS)
+
+
+#: The sequence layout's per-track padding mask: 1.0 for a track of the jet, 0.0 for padding.
+PRESENT = "present"
+#: The per-track columns of the sequence layout, in order within a track.
+SEQUENCE_TRACK_FIELDS: tuple[str, ...] = (*TRACK_FIELDS, PRESENT)
+LAYOUTS: tuple[str, ...] = ("flat", "sequence")
+#: The sequence layout's default number of tracks (``preprocess.max_tracks``).
+MAX_TRACKS = 25
+
+
+def sequence_features(max_tracks: int = MAX_TRACKS) -> tuple[Feature, ...]:
+    """The model inputs of the sequence layout: the jet-level features, then ``max_tracks``
+    tracks of :data:`SEQUENCE_TRACK_FIELDS` each, track-major.
+
+    Raises
+    ------
+    ConfigError
+        When ``max_tracks`` is below 1.
+    """
+    if max_tracks < 1:
+        raise ConfigError(f"preprocess.max_tracks must be at least 1, got {max_tracks}")
+    jet_level = [f for f in INPUTS if f.slot is None]
+    tracks = [
+        Feature(f"trk{slot}_{PRESENT}", "track_padding", PRESENT, slot, True, Fixed(0.0), scaled=False)
+        if field == PRESENT
+        else Feature(
+            f"trk{slot}_{field}",
+            _group_of_track_field(field),
+            field,
+            slot,
+            field in INTEGER_FIELDS,
+            _track_default(field),
+        )
+        for slot in range(max_tracks)
+        for field in SEQUENCE_TRACK_FIELDS
+    ]
+    return tuple(jet_level + tracks)
+
+
+def layout_features(layout: str, n_tracks: int) -> tuple[Feature, ...]:
+    """The inputs of a layout: ``flat`` with ``n_tracks`` slots, or ``sequence`` with ``n_tracks`` tracks.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown layout or fewer than one track.
+    """
+    if layout not in LAYOUTS:
+        raise ConfigError(f"input layout '{layout}' is unknown; choose from {LAYOUTS}")
+    return input_features(n_tracks) if layout == "flat" else sequence_features(n_tracks)
+
+
+@dataclass(frozen=True)
+class InputLayout:
+    """How a model reads its input row: which columns are the jet's and which each track's.
+
+    ``flat``: one vector, every column an input of its own (the DNN). ``sequence``:
+    ``n_jet_features`` jet-level columns, then ``n_tracks`` blocks of
+    ``n_track_fields`` columns, the last of each block the padding mask (PRESENT).
+    """
+
+    kind: str = "flat"
+    n_inputs: int = N_INPUTS
+    n_jet_features: int = len(JET_KINEMATICS) + len(JET_TRACKING) + len(JET_VERTEX)
+    n_tracks: int = N_TRACK_SLOTS
+    n_track_fields: int = len(TRACK_FIELDS)
+
+    def __post_init__(self) -> None:
+        if self.kind not in LAYOUTS:
+            raise ConfigError(f"input layout '{self.kind}' is unknown; choose from {LAYOUTS}")
+        if self.kind == "sequence" and self.n_inputs != self.n_jet_features + self.n_tracks * self.n_track_fields:
+            raise ConfigError(f"a sequence layout of {self} does not add up to its {self.n_inputs} inputs")
+
+    @classmethod
+    def of(cls, features: tuple[Feature, ...], kind: str) -> InputLayout:
+        """The layout of a list of inputs (:func:`layout_features`)."""
+        n_jet = sum(f.slot is None for f in features)
+        n_tracks = 1 + max((f.slot for f in features if f.slot is not None), default=-1)
+        n_fields = (len(features) - n_jet) // max(n_tracks, 1)
+        return cls(kind, len(features), n_jet, n_tracks, n_fields)
+
+    @classmethod
+    def from_summary(cls, summary: dict) -> InputLayout:
+        """The layout of the inputs of ``preprocessing.json`` (summaries without one are flat)."""
+        stored = summary.get("layout")
+        if stored is None:
+            return cls("flat", len(summary["feature_order"]))
+        return cls(**stored)
 
 
 def default_column(feature_name: str) -> str:

@@ -26,12 +26,13 @@ from .features import (
     FLAVOR,
     FLAVOR_CODES,
     LABELS,
+    PRESENT,
     TRACK_FIELDS,
     BelowMinimum,
     Feature,
     Fixed,
+    InputLayout,
     default_column,
-    input_features,
 )
 from .io import atomic_output
 from .jets import JetBatch
@@ -67,7 +68,11 @@ def order_tracks(batch: JetBatch, order: str) -> np.ndarray:
 
 
 def raw_inputs(batch: JetBatch, features: tuple[Feature, ...], order: str) -> tuple[np.ndarray, np.ndarray]:
-    """Raw input matrix (n_jets, n_features) float32 and a mask of absent track slots."""
+    """Raw input matrix (n_jets, n_features) float32 and a mask of absent track slots.
+
+    A PRESENT input (the sequence layout's padding mask) is 1 for a track of the jet and 0 for an
+    absent one; like every input of an absent track, it is then a default.
+    """
     n_jets, n_slots = len(batch), 1 + max(f.slot or 0 for f in features)
     permutation = order_tracks(batch, order)
     jet = np.repeat(np.arange(n_jets), batch.n_tracks)
@@ -87,6 +92,9 @@ def raw_inputs(batch: JetBatch, features: tuple[Feature, ...], order: str) -> tu
     for i, feature in enumerate(features):
         if feature.slot is None:
             matrix[:, i] = batch.jets[feature.source]
+        elif feature.source == PRESENT:
+            matrix[:, i] = present[:, feature.slot]
+            absent[:, i] = ~present[:, feature.slot]
         else:
             matrix[:, i] = slots[feature.source][:, feature.slot]
             absent[:, i] = ~present[:, feature.slot]
@@ -146,6 +154,36 @@ class _RunningColumns:
         self.count = total
         self.minimum = np.minimum(self.minimum, np.where(genuine, matrix, np.inf).min(axis=0))
         self.maximum = np.maximum(self.maximum, np.where(genuine, matrix, -np.inf).max(axis=0))
+
+    def pooled(self, groups: np.ndarray) -> _RunningColumns:
+        """The statistics of the union of the columns of each group, given back to every column of it.
+
+        ``groups`` holds a group number per column; the columns of one group are merged as batches
+        are (Chan et al.): the counts add, the means average with the counts as weights, M2 gains
+        the spread of the column means.
+        """
+        pooled = _RunningColumns(self.n_features)
+        for group in np.unique(groups):
+            columns = groups == group
+            count = self.count[columns].sum()
+            mean = (self.count[columns] * self.mean[columns]).sum() / count if count else 0.0
+            spread = (self.count[columns] * (self.mean[columns] - mean) ** 2).sum()
+            pooled.count[columns], pooled.mean[columns] = count, mean
+            pooled.m2[columns] = self.m2[columns].sum() + spread
+            pooled.minimum[columns], pooled.maximum[columns] = self.minimum[columns].min(), self.maximum[columns].max()
+        return pooled
+
+
+def scaling_groups(features: tuple[Feature, ...], layout: str) -> np.ndarray:
+    """A group number per input: the inputs of one group share their default, mean and width.
+
+    In the flat layout every column is its own group (each track slot is scaled on its own, as the
+    paper's code does). In the sequence layout a track field forms one group over all slots.
+    """
+    if layout == "flat":
+        return np.arange(len(features))
+    keys = [f.name if f.slot is None else f"track:{f.source}" for f in features]
+    return np.unique(keys, return_inverse=True)[1]
 
 
 def _defaults(features: tuple[Feature, ...], stats: _RunningColumns) -> np.ndarray:
@@ -269,7 +307,7 @@ def preprocess(
         weights cannot be computed.
     """
     settings = settings or PreprocessSettings()
-    features = input_features(settings.n_tracks)
+    features = settings.features()
     n_jets = pq.ParquetFile(raw).metadata.num_rows
     assignment = split_assignment(n_jets, settings.split, settings.seed)
 
@@ -286,11 +324,13 @@ def preprocess(
     empty = [name for name, n in zip(LABELS, weights.histograms.sum(axis=(1, 2))) if n == 0]
     if empty:
         raise DataFormatError(str(raw), f"no training jets of flavour {empty}: cannot compute flavour weights")
+    stats = stats.pooled(scaling_groups(features, settings.layout))
     defaults = _defaults(features, stats).astype(np.float32)  # compared with float32 values in both passes
-    degenerate = [f.name for f, n, m2 in zip(features, stats.count, stats.m2) if n < 2 or m2 <= 0]
-    mean = np.where(stats.count > 0, stats.mean, defaults)
+    scaled = np.array([f.scaled for f in features])
+    degenerate = [f.name for f, n, m2, s in zip(features, stats.count, stats.m2, scaled) if s and (n < 2 or m2 <= 0)]
+    mean = np.where(scaled, np.where(stats.count > 0, stats.mean, defaults), 0.0)
     std = np.sqrt(stats.m2 / np.maximum(stats.count - 1, 1))
-    std = np.where(std > 0, std, 1.0)  # constant or all-default column: shift only, never divide by 0
+    std = np.where((std > 0) & scaled, std, 1.0)  # constant or all-default column: shift only, never divide by 0
     if degenerate:
         log.warning("columns without spread in the training set (scaled with std 1): %s", degenerate)
     touching = [f.name for f, default, low in zip(features, defaults, stats.minimum) if low <= default]
@@ -350,8 +390,13 @@ def preprocess_like(
         When the summary's inputs are not those its settings make (a summary of another version).
     """
     stored = summary["settings"]
-    settings = PreprocessSettings(n_tracks=stored["n_tracks"], track_order=stored["track_order"])
-    features = input_features(settings.n_tracks)
+    settings = PreprocessSettings(
+        n_tracks=stored["n_tracks"],
+        max_tracks=stored.get("max_tracks", PreprocessSettings.max_tracks),
+        layout=stored.get("layout", "flat"),
+        track_order=stored["track_order"],
+    )
+    features = settings.features()
     if [f.name for f in features] != summary["feature_order"]:
         raise DataFormatError("preprocessing.json", "its feature order is not the one its settings make")
     columns = summary["features"]
@@ -420,6 +465,7 @@ def _summary(features, settings, defaults, mean, std, degenerate, sizes, zero_we
             for f, d, m, s in zip(features, defaults, mean, std)
         ],
         "feature_order": [f.name for f in features],
+        "layout": asdict(InputLayout.of(features, settings.layout)),
         "labels": LABELS,
         "split_sizes": sizes,
         "zero_weight_jets": zero_weight,

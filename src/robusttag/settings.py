@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .errors import ConfigError, ResultsError
-from .features import input_features
+from .features import LAYOUTS, MAX_TRACKS, Feature, InputLayout, layout_features
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +143,13 @@ class DatasetSettings:
 
 @dataclass(frozen=True)
 class PreprocessSettings:
-    """The ``preprocess`` section (the last three fields are fixed by the method, not configured)."""
+    """The ``preprocess`` section (``layout`` is chosen by the architectures trained, the last three
+    fields are fixed by the method: neither is configured).
+    """
 
-    n_tracks: int = 6
+    n_tracks: int = 6  #: track slots of the flat layout
+    max_tracks: int = MAX_TRACKS  #: tracks of the sequence layout
+    layout: str = "flat"
     track_order: str = "signed_d0_significance"
     split: tuple[float, float, float] = (0.72, 0.08, 0.20)
     seed: int = 42
@@ -156,8 +160,10 @@ class PreprocessSettings:
     def __post_init__(self) -> None:
         if self.track_order not in TRACK_ORDERS:
             raise ConfigError(f"preprocess.track_order '{self.track_order}' is unknown; choose from {TRACK_ORDERS}")
-        if self.n_tracks < 1:
-            raise ConfigError(f"preprocess.n_tracks must be at least 1, got {self.n_tracks}")
+        if self.n_tracks < 1 or self.max_tracks < 1:
+            raise ConfigError(f"preprocess.n_tracks and max_tracks must be at least 1, got {self}")
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"input layout '{self.layout}' is unknown; choose from {LAYOUTS}")
         if len(self.split) != 3 or not all(0 <= f <= 1 for f in self.split) or abs(sum(self.split) - 1.0) > 1e-9:
             raise ConfigError(f"preprocess.split must be three fractions summing to 1, got {list(self.split)}")
 
@@ -172,9 +178,13 @@ class PreprocessSettings:
         """
         return cls(**_tuples(_known(cls, section, "preprocess")))
 
+    def features(self) -> tuple[Feature, ...]:
+        """The model inputs this preprocessing makes, in its layout."""
+        return layout_features(self.layout, self.n_tracks if self.layout == "flat" else self.max_tracks)
+
     def input_names(self) -> tuple[str, ...]:
         """The names of the model inputs this preprocessing makes."""
-        return tuple(feature.name for feature in input_features(self.n_tracks))
+        return tuple(feature.name for feature in self.features())
 
 
 # ---------------------------------------------------------------------------
@@ -182,21 +192,92 @@ class PreprocessSettings:
 # ---------------------------------------------------------------------------
 
 
+#: The taggers (``training.model.architecture``) and the input layout each reads
+#: (:mod:`robusttag.features`): the paper's DNN on the flat inputs; a deep set and a
+#: particle-transformer-like encoder on the track sequence.
+ARCHITECTURE_LAYOUTS: dict[str, str] = {"dnn": "flat", "deepsets": "sequence", "transformer": "sequence"}
+ARCHITECTURES: tuple[str, ...] = tuple(ARCHITECTURE_LAYOUTS)
+DNN = "dnn"
+
+
+@dataclass(frozen=True)
+class DeepSetsSettings:
+    """``training.model.deepsets``: a network per track, masked sum and mean pooling, a jet-level head."""
+
+    track_width: int = 64
+    track_depth: int = 3  #: layers of the per-track network
+    width: int = 100  #: the head's hidden width
+    depth: int = 3  #: the head's hidden layers
+
+    def __post_init__(self) -> None:
+        if min(self.track_width, self.track_depth, self.width, self.depth) < 1:
+            raise ConfigError(f"training.model.deepsets: every width and depth must be at least 1, got {self}")
+
+
+@dataclass(frozen=True)
+class TransformerSettings:
+    """``training.model.transformer``: attention blocks over a class token and the tracks, then a head."""
+
+    dim: int = 32  #: width of a track's embedding
+    blocks: int = 2
+    heads: int = 4
+    width: int = 100  #: the head's hidden width
+    depth: int = 2  #: the head's hidden layers
+
+    def __post_init__(self) -> None:
+        if min(self.dim, self.blocks, self.heads, self.width, self.depth) < 1 or self.dim % self.heads:
+            raise ConfigError(
+                f"training.model.transformer: sizes must be at least 1 and dim a multiple of heads, got {self}"
+            )
+
+
 @dataclass(frozen=True)
 class ModelSettings:
-    """The network's shape; ``n_inputs`` comes from the data (``preprocessing.json``), not the config."""
+    """The network's shape; ``n_inputs`` and ``layout`` come from the data (``preprocessing.json``), not
+    the config. ``width``, ``depth`` are the DNN's; ``dropout`` is every architecture's.
+    """
 
     n_inputs: int = 184
     width: int = 100
     depth: int = 5  #: hidden layers
     dropout: float = 0.1
     n_classes: int = 3
+    architecture: str = DNN
+    deepsets: DeepSetsSettings = field(default_factory=DeepSetsSettings)
+    transformer: TransformerSettings = field(default_factory=TransformerSettings)
+    layout: InputLayout = field(default_factory=InputLayout)
 
     def __post_init__(self) -> None:
         if min(self.n_inputs, self.width, self.depth, self.n_classes) < 1:
             raise ConfigError(f"the model's inputs, width, depth and classes must be at least 1, got {self}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"training.model.dropout must be in [0, 1), got {self.dropout}")
+        if self.architecture not in ARCHITECTURES:
+            raise ConfigError(
+                f"training.model.architecture '{self.architecture}' is unknown; choose from {ARCHITECTURES}"
+            )
+
+    @classmethod
+    def from_dict(cls, section: dict, where: str = "training.model") -> ModelSettings:
+        """From a dict of its fields (the config's ``training.model`` of one architecture, or a
+        checkpoint's ``asdict``), the nested sections as dicts.
+
+        Raises
+        ------
+        ConfigError
+            On an unknown key or a value out of range.
+        """
+        flat = dict(_known(cls, section, where))
+        nested = {"deepsets": DeepSetsSettings, "transformer": TransformerSettings, "layout": InputLayout}
+        for name, kind in nested.items():
+            if isinstance(flat.get(name), dict):
+                flat[name] = kind(**_known(kind, flat[name], f"{where}.{name}"))
+        return cls(**flat)
+
+    @property
+    def input_layout(self) -> str:
+        """The layout of inputs this architecture reads: ``flat`` or ``sequence``."""
+        return ARCHITECTURE_LAYOUTS[self.architecture]
 
 
 @dataclass(frozen=True)
@@ -299,8 +380,9 @@ class TrainingSettings:
             flat.update({f"{name}_{k}": v for k, v in section.get(name, {}).items()})
         flat.update(section.get("compat", {}))
         flat.update({f"selection_{k}": v for k, v in section.get("selection", {}).items()})
-        model = ModelSettings(**_known(ModelSettings, section.get("model", {}), "training.model"))
-        return cls(mode=mode, model=model, **_known(cls, flat, "training"))
+        model_section = dict(section.get("model", {}))
+        model_section["architecture"] = training_architectures(section)[0]  # the config's section: the first
+        return cls(mode=mode, model=ModelSettings.from_dict(model_section), **_known(cls, flat, "training"))
 
     @property
     def attack_cap(self) -> float | None:
@@ -317,13 +399,39 @@ class TrainingSettings:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def training_config(section: dict, mode: str, seed: int) -> dict:
-    """The part of the ``training`` section that one training (mode and seed) depends on
-    (the rule's params): the common keys and its mode's sections (MODE_SECTIONS), neither the other seeds
-    nor the list of modes.
+def training_config(section: dict, mode: str, seed: int, architecture: str = DNN) -> dict:
+    """The part of the ``training`` section that one training (architecture, mode and seed) depends on
+    (the rule's params): the common keys, its mode's sections (MODE_SECTIONS) and its architecture's keys
+    (ARCHITECTURE_KEYS), neither the other seeds nor the lists of modes and architectures.
     """
     kept = {k: v for k, v in section.items() if k not in _NOT_COMMON or k in MODE_SECTIONS.get(mode, ())}
-    return kept | {"seed": seed}
+    model = section.get("model", {})
+    own = ("dropout", *ARCHITECTURE_KEYS[architecture])
+    return kept | {"seed": seed, "model": {k: v for k, v in model.items() if k in own} | {"architecture": architecture}}
+
+
+#: The keys of ``training.model`` each architecture reads beside ``dropout``.
+ARCHITECTURE_KEYS: dict[str, tuple[str, ...]] = {
+    DNN: ("width", "depth"),
+    "deepsets": ("deepsets",),
+    "transformer": ("transformer",),
+}
+
+
+def training_architectures(section: dict) -> list[str]:
+    """The architectures of ``training.model.architecture`` (one name or a list), in display order.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown architecture or an empty list.
+    """
+    value = section.get("model", {}).get("architecture", DNN)
+    names = [value] if isinstance(value, str) else list(value)
+    unknown = [name for name in names if name not in ARCHITECTURES]
+    if unknown or not names:
+        raise ConfigError(f"training.model.architecture: {unknown or 'none given'}; choose from {ARCHITECTURES}")
+    return [name for name in ARCHITECTURES if name in names]
 
 
 #: The default ``training.seeds``: every mode is trained once per seed.
@@ -942,8 +1050,12 @@ def check_config(config: dict) -> None:
     """
     shifted_difficulties(config.get("dataset", {}), config.get("evaluation", {}).get("shifted_samples", {}))
     preprocess = PreprocessSettings.from_config(config.get("preprocess", {}))
-    for mode in training_modes(config.get("training", {})):
-        TrainingSettings.from_config(config.get("training", {}), mode)
+    training = config.get("training", {})
+    for architecture in training_architectures(training):
+        for mode in training_modes(training):
+            TrainingSettings.from_config(
+                training_config(training, mode, training_seeds(training)[0], architecture), mode
+            )
     evaluation = EvaluationSettings.from_config(config.get("evaluation", {}))
     names = preprocess.input_names()
     unknown = [name for name in evaluation.samples.sampled_features() if name not in names]

@@ -31,16 +31,18 @@ from pathlib import Path
 
 import torch
 
+from .architectures import build_model
 from .attacks import Constraints, fgsm, input_gradient_sign
 from .attacks.adversaries import default_step_size, ngm_batch, pgd_batch
 from .checkpoints import checkpoint_name, resume_point, save_checkpoint
 from .data import Split, choose_device, load_split, n_inputs
 from .errors import ConfigError
+from .features import InputLayout
 from .io import atomic_output, reuse_freed_memory
 from .losses import focal_loss
 from .metrics import curve_metrics, discriminator_curves
-from .model import Tagger, probabilities
-from .settings import HISTORY_COLUMNS, NOMINAL, TrainingSettings, selection_score
+from .model import probabilities
+from .settings import HISTORY_COLUMNS, NOMINAL, ModelSettings, TrainingSettings, selection_score
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ def batch_order(n: int, seed: int, epoch: int, device: torch.device) -> torch.Te
 
 
 def train_epoch(
-    model: Tagger,
+    model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     data: Split,
     settings: TrainingSettings,
@@ -85,7 +87,7 @@ def train_epoch(
 
 
 def backpropagate(
-    model: Tagger,
+    model: torch.nn.Module,
     x: torch.Tensor,
     labels: torch.Tensor,
     weights: torch.Tensor,
@@ -112,7 +114,7 @@ def backpropagate(
 
 
 def adversarial_batch(
-    model: Tagger,
+    model: torch.nn.Module,
     x: torch.Tensor,
     labels: torch.Tensor,
     movable: torch.Tensor,
@@ -174,6 +176,23 @@ def adversarial_batch(
         model.train()
 
 
+def model_settings(model: ModelSettings, summary: dict) -> ModelSettings:
+    """The network's shape on the inputs of ``summary`` (``preprocessing.json``): its width and layout.
+
+    Raises
+    ------
+    ConfigError
+        When the architecture reads another layout than the preprocessing made.
+    """
+    layout = InputLayout.from_summary(summary)
+    if layout.kind != model.input_layout:
+        raise ConfigError(
+            f"the {model.architecture} tagger reads the {model.input_layout} layout of the inputs, "
+            f"but the preprocessing made the {layout.kind} layout"
+        )
+    return replace(model, n_inputs=n_inputs(summary), layout=layout)
+
+
 @torch.no_grad()
 def attack_box(data: Split, summary: dict, settings: TrainingSettings) -> Split:
     """The split with the attack box of every jet at the training epsilon: the evaluation attacks' box
@@ -187,7 +206,9 @@ def attack_box(data: Split, summary: dict, settings: TrainingSettings) -> Split:
 
 
 @torch.no_grad()
-def validation_metrics(model: Tagger, data: Split, settings: TrainingSettings, batch_size: int = 1 << 16) -> dict:
+def validation_metrics(
+    model: torch.nn.Module, data: Split, settings: TrainingSettings, batch_size: int = 1 << 16
+) -> dict:
     """Unweighted focal loss and the BvsL and CvsL AUCs on the validation split, model in eval mode."""
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=data.x.device)
@@ -237,7 +258,7 @@ def train(
     fingerprint = settings.fingerprint(hashlib.sha256(summary_text.encode()).hexdigest())
 
     torch.manual_seed(settings.seed)
-    model = Tagger(replace(settings.model, n_inputs=n_inputs(summary))).to(device)
+    model = build_model(model_settings(settings.model, summary)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     progress = {"history": [], "best_selection_score": float("inf"), "epochs_without_improvement": 0}
     resumed = resume_point(state_dir, fingerprint, device)
