@@ -18,15 +18,16 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from robusttag.architectures import build_model
 from robusttag.attacks import Constraints
 from robusttag.checkpoints import load_checkpoint
 from robusttag.data import Split, choose_device, load_split
 from robusttag.errors import ConfigError
-from robusttag.features import default_column
+from robusttag.features import InputLayout, default_column
 from robusttag.losses import focal_loss
 from robusttag.model import ReLUDropout, Tagger
 from robusttag.preprocess import preprocess
-from robusttag.settings import HISTORY_COLUMNS, MODES, ModelSettings, TrainingSettings, read_history
+from robusttag.settings import ARCHITECTURES, HISTORY_COLUMNS, MODES, ModelSettings, TrainingSettings, read_history
 from robusttag.sources.synthetic import generate
 from robusttag.training import adversarial_batch, backpropagate, train, train_epoch, validation_metrics
 
@@ -416,27 +417,31 @@ class _HostWatch(TorchFunctionMode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_an_epoch_never_leaves_the_device(mode):
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_an_epoch_never_leaves_the_device(architecture, mode):
     """The 'meta' device stands for a GPU: a tensor made on the host (say a
     dropout mask from numpy), a per-batch host copy or a read of a value
     (.item(), float()) inside the loop would be recorded."""
     device, n = torch.device("meta"), 512
+    layout = InputLayout() if architecture == "dnn" else InputLayout("sequence", 16 + 5 * 29, 16, 5, 29)
+    width = layout.n_inputs
     data = Split(
-        torch.empty(n, 184, device=device),
+        torch.empty(n, width, device=device),
         torch.zeros(n, dtype=torch.int64, device=device),
         torch.ones(n, device=device),
-        torch.ones(n, 184, dtype=torch.bool, device=device),
-        *(torch.empty(n, 184, device=device), torch.empty(n, 184, device=device)),  # the box of PGD and NGM
+        torch.ones(n, width, dtype=torch.bool, device=device),
+        *(torch.empty(n, width, device=device), torch.empty(n, width, device=device)),  # the box of PGD and NGM
     )
-    model = Tagger().to(device)
+    shape = ModelSettings(architecture=architecture, n_inputs=width, layout=layout)
+    model = build_model(shape).to(device)
     optimizer = torch.optim.Adam(model.parameters())
     with _HostWatch("meta") as watch:
-        loss = train_epoch(model, optimizer, data, TrainingSettings(mode=mode, batch_size=64), epoch=0)
+        loss = train_epoch(model, optimizer, data, TrainingSettings(mode=mode, batch_size=64, model=shape), epoch=0)
     assert loss.device == device
     # the batch order is drawn on the host, once per epoch, and copied over whole
     assert watch.offences == ["randperm", "to"], watch.offences
     with _HostWatch("meta") as watch:
-        data.x[:64].mul_(torch.ones(184))  # what a host-made mask would do
+        data.x[:64].mul_(torch.ones(width))  # what a host-made mask would do
     assert watch.offences == ["ones", "mul_"]
 
 

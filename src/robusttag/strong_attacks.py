@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import torch
 
 from .attacks import input_gradient_sign
-from .attacks.bounds import certified_auc, logit_difference_bounds
+from .attacks.bounds import bound_method, certified_auc, logit_difference_bounds
 from .attacks.iterative import fgsm_vertex
 from .attacks.objectives import value_and_gradient
 from .attacks.suite import Jets, attacked_rows, run_attack
@@ -159,13 +159,14 @@ def certified_table(identity, model, test: TestSet, settings: StrongAttackSettin
     labels = jets.labels.cpu().numpy()
     weights = test.data.weights[:n].cpu().numpy().astype(np.float64)
     raw = predict(model, jets.x, settings.batch_size).cpu().numpy().astype(np.float64)
+    method = bound_method(model, settings.certified_method)
     for eps in sorted(settings.epsilons):
         lo, hi = test.constraints.box(jets.x, jets.movable, eps)
-        bounds = logit_difference_bounds(model, lo, hi, DISCRIMINATORS, settings.certified_method)
+        bounds = logit_difference_bounds(model, lo, hi, DISCRIMINATORS, method)
         for disc, (signal, background) in DISCRIMINATORS.items():
             lower, upper = (b.cpu().numpy() for b in bounds[disc])
             row = {**identity_row(identity), "epsilon": eps, "discriminator": disc}
-            row |= {"method": settings.certified_method, "jets": n}
+            row |= {"method": method, "jets": n}
             for suffix, w in (("", None), ("_weighted", weights)):
                 row["certified_auc" + suffix] = certified_auc(lower, upper, labels, signal, background, w)
                 row["raw_auc" + suffix] = _auc_of(raw, labels, signal, background, w)

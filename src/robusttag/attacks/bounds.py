@@ -12,6 +12,9 @@ Two methods, for networks of Linear layers and ReLUs (:class:`robusttag.model.Ta
   specification through linear relaxations of the ReLUs, whose pre-activation
   bounds CROWN itself computes, layer by layer.
 
+The set-based taggers (:mod:`robusttag.architectures`) have IBP only, through
+their own ``interval_bounds`` (pooling, LayerNorm, attention).
+
 The arithmetic is float64 throughout: the bounds hold for the network's exact
 arithmetic (with its float32 weights) up to float64 rounding, about 1e-15
 relative, far below the float32 network's own rounding error (about 1e-6).
@@ -380,19 +383,53 @@ def logit_difference_bounds(
         raise ConfigError(f"bound method '{method}' is unknown; choose from {METHODS}")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+    if hasattr(model, "interval_bounds"):
+        return _set_model_bounds(model, lo, hi, pairs, method, batch_size)
     layers = _affine_layers(model)
     _check_box(lo, hi, layers[0][0].shape[1])
-    device = layers[0][0].device
-    spec = _specification(pairs, layers[-1][0].shape[0], device)
+    spec = _specification(pairs, layers[-1][0].shape[0], layers[0][0].device)
+    return _in_batches(
+        lambda low, high: _batch_bounds(layers, spec, low, high, method), lo, hi, pairs, batch_size, spec
+    )
+
+
+def _in_batches(bounds_of, lo, hi, pairs, batch_size: int, spec) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """``bounds_of(lo, hi)`` (jets, pairs) a batch of jets at a time, in float64 on the device of ``spec``;
+    the result by pair name, on the device of ``lo``.
+    """
     lowers, uppers = [], []
     for start in range(0, lo.shape[0], batch_size):
-        batch = [x[start : start + batch_size].to(device, torch.float64) for x in (lo, hi)]
-        lower, upper = _batch_bounds(layers, spec, *batch, method)
+        batch = [x[start : start + batch_size].to(spec.device, torch.float64) for x in (lo, hi)]
+        lower, upper = bounds_of(*batch)
         lowers.append(lower.to(lo.device))
         uppers.append(upper.to(lo.device))
     empty = torch.empty(0, len(pairs), dtype=torch.float64, device=lo.device)
     lower, upper = (torch.cat(parts) if parts else empty for parts in (lowers, uppers))
     return {name: (lower[:, row], upper[:, row]) for row, name in enumerate(pairs)}
+
+
+def bound_method(model: nn.Module, requested: str) -> str:
+    """The method a model's bounds use: ``requested``, but IBP for a model without CROWN (the set-based taggers)."""
+    return "ibp" if hasattr(model, "interval_bounds") else requested
+
+
+def _set_model_bounds(model, lo, hi, pairs, method, batch_size) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """:func:`logit_difference_bounds` by a model's own interval propagation (``model.interval_bounds``).
+
+    Raises
+    ------
+    ConfigError
+        For CROWN, or a model with active dropout.
+    ResultsError
+        When lo and hi are not a box of the model's inputs.
+    """
+    if method != "ibp":
+        raise ConfigError(f"{type(model).__name__} has interval bounds (ibp) only, not {method}")
+    if model.training and any(isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules()):
+        raise ConfigError("the model applies dropout (training mode): call model.eval() first")
+    _check_box(lo, hi, model.settings.layout.n_inputs)
+    spec = _specification(pairs, model.settings.n_classes, next(model.parameters()).device)
+    return _in_batches(lambda low, high: model.interval_bounds(low, high, spec), lo, hi, pairs, batch_size, spec)
 
 
 def _numpy(values) -> np.ndarray:
