@@ -23,6 +23,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/shifted.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/architectures.smk"
 
 
 rule all:

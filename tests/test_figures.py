@@ -10,16 +10,19 @@ import pytest
 from matplotlib.legend import Legend
 
 from robusttag import figures
+from robusttag.comparison import architecture_table
 from robusttag.errors import ConfigError, ResultsError
 from robusttag.features import feature_label
 from robusttag.figures import base as figure_base
 from robusttag.figures import calibration as figure_calibration
+from robusttag.figures import comparison as figure_comparison
 from robusttag.figures import history as figure_history
 from robusttag.figures import inputs as figure_inputs
 from robusttag.figures import mismodelling as figure_mismodelling
 from robusttag.figures import robustness as figure_robustness
 from robusttag.figures import roc as figure_roc
 from robusttag.figures import suite as figure_suite
+from robusttag.seeds import SEED_COLUMNS
 from robusttag.settings import FIGURE_KEYS
 from robusttag.tables import worst_case_table
 
@@ -154,7 +157,7 @@ def drawn(monkeypatch) -> list[dict]:
     """Every figure saved, with the titles and entries of its legends, in drawing order."""
     saved = []
     modules = (figure_inputs, figure_roc, figure_robustness, figure_history, figure_suite, figure_calibration)
-    for module in (*modules, figure_mismodelling):
+    for module in (*modules, figure_mismodelling, figure_comparison):
 
         def save(fig, path, real=module._save):
             legends = fig.findobj(Legend)
@@ -443,6 +446,7 @@ KEYWORDS = {
     "scale_factors_per_bin": {"summary_epsilon": 0.05},
     "shifted_scale_factors": {},
     "premise": {"summary_epsilon": 0.05},
+    "architectures": {},
 }
 
 
@@ -492,7 +496,26 @@ def pipeline_files(tmp_path_factory, roc, suite_auc, certified, visibility, samp
         "premise": [
             _written(root, name, table) for name, table in zip(("premise_points.csv", "premise.csv"), _premise())
         ],
+        "architectures": [_written(root, "architectures.csv", _architectures())],
     }
+
+
+def _architectures() -> pd.DataFrame:
+    """Two architectures' seed tables (raw AUC and FGSM drop of two modes), compared."""
+
+    def seeds(shift: float) -> pd.DataFrame:
+        rows = [
+            (quantity, model, "BvsL", 3, value, 0.002, 0.003, 0.002, 0.003, np.nan, np.nan, False)
+            for quantity, model, value in (
+                ("raw_auc", "nominal", 0.9 + shift),
+                ("raw_auc", "adversarial", 0.89 + shift),
+                ("fgsm_relative_drop", "nominal", 0.05 - shift),
+                ("fgsm_relative_drop", "adversarial", 0.03 - shift / 2),
+            )
+        ]
+        return pd.DataFrame(rows, columns=SEED_COLUMNS)
+
+    return architecture_table({"dnn": seeds(0.0), "transformer": seeds(0.02)})
 
 
 def _written(root, name: str, table: pd.DataFrame) -> str:

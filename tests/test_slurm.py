@@ -30,7 +30,7 @@ import yaml
 from slurm_cluster import PARTITION, SlurmCluster, SlurmUnavailable, missing
 from workflow_copy import copy_workflow
 
-from robusttag.settings import FIGURE_KEYS
+from robusttag.settings import STUDY_FIGURES
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "profiles/slurm/config.yaml"
@@ -180,7 +180,7 @@ def test_every_job_went_through_slurm_in_few_grouped_jobs(cluster, runs):
     # scorings + 2 x 2 strong suites, other seed: 2 x (checkpoint + validation + strong suite); samples,
     # tables, every figure, all; the shifted samples (twin and one): 2 x generation, conversion and
     # preprocessing, 2 x 2 scorings, their tables
-    assert len(finished) == 28 + 11 + len(FIGURE_KEYS), sorted(finished)
+    assert len(finished) == 28 + 11 + len(STUDY_FIGURES), sorted(finished)
     assert re.findall(r"^\s*localrule (\w+):", log, flags=re.MULTILINE) == ["all"]  # the rest: SLURM
     submitted = SUBMITTED.findall(log)
     slurm_ids = [slurm_id for _, slurm_id, _ in submitted]
@@ -211,7 +211,7 @@ def test_results_equal_a_local_run(runs):
         pd.testing.assert_frame_equal(history[0][columns], history[1][columns], check_exact=True)
     auc = [pd.read_csv(run / "results/tables/auc.csv") for run in (workdir, local_run)]
     pd.testing.assert_frame_equal(auc[0], auc[1], check_exact=True)
-    assert len(list((workdir / "results/figures").glob("*.png"))) == len(FIGURE_KEYS)
+    assert len(list((workdir / "results/figures").glob("*.png"))) == len(STUDY_FIGURES)
 
 
 def test_the_profile_asks_for_one_gpu_per_gpu_job(cluster, runs, tmp_path):

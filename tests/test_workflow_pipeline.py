@@ -18,20 +18,20 @@ import yaml
 from workflow_copy import copy_workflow
 
 from robusttag import settings as rt
-from robusttag.settings import DEFAULT_MODES, FIGURE_KEYS, selected_epoch
+from robusttag.settings import DEFAULT_MODES, STUDY_FIGURES, selected_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def snakemake(
-    workdir: Path, *args: str, check: bool = True, configs=("config/test.yaml",)
+    workdir: Path, *args: str, check: bool = True, configs=("config/test.yaml",), timeout: int = 300
 ) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", *args, "--cores", "2", "--configfile", *configs],
         cwd=workdir,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -70,7 +70,7 @@ def test_nothing_to_do_the_second_time(workflow):
 def test_the_training_rule_claims_one_gpu_for_every_mode(workflow):
     out = snakemake(workflow, "--forcerun", "train", "--dry-run").stdout
     blocks = re.findall(r"^checkpoint train:\n(.*?)(?=\n\n|\Z)", out, flags=re.MULTILINE | re.DOTALL)
-    trained = sorted(re.search(r"wildcards: model=(\w+), seed=(\d+)", block).groups() for block in blocks)
+    trained = sorted(re.search(r"wildcards: root=results, model=(\w+), seed=(\d+)", block).groups() for block in blocks)
     assert trained == sorted((mode, seed) for mode in DEFAULT_MODES for seed in ("1", "2"))
     for block in blocks:
         assert re.search(r"resources: .*\bgpu=1\b", block), block
@@ -97,14 +97,14 @@ def test_an_adversarial_training_key_retrains_only_the_adversarial_mode(workflow
     counts = job_counts(workflow, "training:\n  adversarial:\n    epsilon: 0.02\n")
     assert counts["train"] == 2
     out = snakemake(workflow, "--dry-run", configs=("config/test.yaml", "override.yaml")).stdout
-    assert set(re.findall(r"wildcards: model=(\w+), seed=\d+", out)) == {"adversarial"}
+    assert set(re.findall(r"wildcards: root=results, model=(\w+), seed=\d+", out)) == {"adversarial"}
 
 
 def test_another_seed_trains_only_that_seed(workflow):
     counts = job_counts(workflow, "training:\n  seeds: [1, 2, 3]\n")
     assert counts["train"] == 2 and counts["tables"] == 1
     out = snakemake(workflow, "--dry-run", configs=("config/test.yaml", "override.yaml")).stdout
-    assert set(re.findall(r"wildcards: model=\w+, seed=(\d+)", out)) == {"3"}
+    assert set(re.findall(r"wildcards: root=results, model=\w+, seed=(\d+)", out)) == {"3"}
 
 
 # The jobs downstream of each artifact, in the test config (2 models x 2 epochs x 2 seeds): the reference
@@ -230,7 +230,7 @@ def test_every_figure_and_table_is_made(workflow):
     ):
         assert (workflow / "results/tables" / name).stat().st_size > 0
     figures = sorted(p.name for p in (workflow / "results/figures").iterdir())
-    assert len(figures) == 2 * len(FIGURE_KEYS) and all(p.endswith((".png", ".pdf")) for p in figures)
+    assert len(figures) == 2 * len(STUDY_FIGURES) and all(p.endswith((".png", ".pdf")) for p in figures)
     for mode in ("nominal", "adversarial"):  # every trained epoch scanned (config: epochs all)
         assert sorted(p.name for p in (workflow / f"results/scores/{mode}/seed_1").glob("epoch_???.parquet")) == [
             "epoch_001.parquet",
@@ -286,19 +286,27 @@ def test_the_report_builds_with_every_figure_captioned(workflow):
 
 FOUR_TRACKS = """
 dataset: {synthetic: {n_jets: 3000}}
-preprocess: {n_tracks: 4}
-training: {max_epochs: 1, seeds: [1], modes: [ngm, nominal, pgd, adversarial], pgd: {steps: 2}}
+preprocess: {n_tracks: 4, max_tracks: 8}
+training: {max_epochs: 1, seeds: [1], modes: [ngm, nominal, pgd, adversarial], pgd: {steps: 2},
+           model: {architecture: [transformer, dnn, deepsets], transformer: {dim: 16, blocks: 1}}}
 evaluation: {epsilons: [0.05], summary_epsilon: 0.05, figures: {input_features: [trk3_d0, vertex_mass],
              input_epsilons: [0.05]}}
 """
 
 
-def test_the_whole_dag_with_four_track_slots_and_every_training_mode(tmp_path):
+@pytest.fixture(scope="module")
+def four_tracks(tmp_path_factory) -> Path:
+    """The whole DAG with 4 flat track slots, every training mode and every architecture."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("four"))
+    (workdir / "four.yaml").write_text(FOUR_TRACKS)
+    snakemake(workdir, "--resources", "gpu=1", configs=("config/test.yaml", "four.yaml"), timeout=900)
+    return workdir
+
+
+def test_the_whole_dag_with_four_track_slots_and_every_training_mode(four_tracks):
     """Every input count and column lookup comes from preprocessing.json: 16 + 4 x 28 = 128 inputs.
     And every training mode goes through the same DAG: trained, attacked by the others, compared with nominal."""
-    workdir = copy_workflow(tmp_path / "four")
-    (workdir / "four.yaml").write_text(FOUR_TRACKS)
-    snakemake(workdir, "--resources", "gpu=1", configs=("config/test.yaml", "four.yaml"))
+    workdir = four_tracks
     summary = yaml.safe_load((workdir / "results/preprocessed/preprocessing.json").read_text())
     assert len(summary["feature_order"]) == 128 and summary["feature_order"][-1] == "trk3_vertex_energy_fraction"
     state = torch.load(workdir / "results/models/adversarial/seed_1/epoch_001.pt", weights_only=True)
@@ -309,7 +317,7 @@ def test_the_whole_dag_with_four_track_slots_and_every_training_mode(tmp_path):
     column = summary["feature_order"].index("trk3_d0")
     mean, std = summary["features"][column]["mean"], summary["features"][column]["std"]
     np.testing.assert_allclose(raw["trk3_d0"].to_numpy(), test["trk3_d0"].to_numpy() * std + mean, rtol=1e-5, atol=1e-6)
-    assert len(list((workdir / "results/figures").glob("*.png"))) == len(FIGURE_KEYS)
+    assert len(list((workdir / "results/figures").glob("*.png"))) == len(STUDY_FIGURES) + 1  # and architectures
     modes = ["nominal", "adversarial", "pgd", "ngm"]  # the display order, whatever the config's
     auc = pd.read_csv(workdir / "results/tables/auc.csv")
     assert rt.ordered_models(auc["model"].unique()) == modes
@@ -322,6 +330,59 @@ def test_the_whole_dag_with_four_track_slots_and_every_training_mode(tmp_path):
         assert f"Relative AUC drop under its own FGSM, {mode} over nominal:" in summary
         assert f"Relative AUC drop, {mode} over nominal, under FGSM and under the worst case:" in summary
     assert summary.index("adversarial over nominal") < summary.index("pgd over nominal")
+
+
+def test_every_architecture_is_its_own_study_through_the_same_dag(four_tracks):
+    """deepsets and transformer read the track sequence (16 + 8 x 29 inputs, the padding mask in each
+    track's block), are trained in every mode, attacked (bounded by IBP), tabulated and drawn in their
+    own folders; the run's summary.md compares the three, the DNN first."""
+    workdir = four_tracks
+    sequence = yaml.safe_load((workdir / "results/preprocessed_sequence/preprocessing.json").read_text())
+    assert sequence["layout"] == {
+        "kind": "sequence",
+        "n_inputs": 248,
+        "n_jet_features": 16,
+        "n_tracks": 8,
+        "n_track_fields": 29,
+    }
+    assert sequence["settings"]["layout"] == "sequence" and "n_tracks" not in sequence["provenance"]["preprocess"]
+    modes = ["nominal", "adversarial", "pgd", "ngm"]
+    for architecture in ("deepsets", "transformer"):
+        root = workdir / "results" / architecture
+        state = torch.load(root / "models/pgd/seed_1/epoch_001.pt", weights_only=True)
+        assert state["model_settings"]["architecture"] == architecture
+        assert state["model_settings"]["layout"]["kind"] == "sequence"
+        auc = pd.read_csv(root / "tables/auc.csv")
+        assert rt.ordered_models(auc["model"].unique()) == modes
+        certified = pd.read_csv(root / "tables/certified.csv")
+        assert set(certified["method"]) == {"ibp"}
+        assert (certified["certified_auc"] <= certified["worst_attack_auc"] + 1e-9).all()
+        assert len(list((root / "figures").glob("*.png"))) == len(STUDY_FIGURES)
+        # the input samples of Figs. 5 and 10 are in raw units, whatever the layout
+        samples = pd.read_parquet(root / "samples/fgsm_inputs.parquet")
+        raw = samples[(samples["attack"] == "raw") & (samples["model"] == "nominal")]
+        test = pd.read_parquet(workdir / "results/preprocessed_sequence/test.parquet", columns=["trk3_d0"])
+        column = sequence["feature_order"].index("trk3_d0")
+        mean, std = sequence["features"][column]["mean"], sequence["features"][column]["std"]
+        np.testing.assert_allclose(raw["trk3_d0"], test["trk3_d0"] * std + mean, rtol=1e-5, atol=1e-5)
+    assert pd.read_csv(workdir / "results/tables/certified.csv")["method"].eq("crown").all()  # the DNN: CROWN
+    table = pd.read_csv(workdir / "results/tables/architectures.csv")
+    assert list(dict.fromkeys(table["architecture"])) == [
+        "dnn",
+        "deepsets",
+        "transformer",
+        "deepsets - dnn",
+        "transformer - dnn",
+    ]
+    assert set(table.loc[table["architecture"] == "transformer", "model"]) >= set(modes)
+    assert table["quantity"].str.startswith("shifted_").any()  # the shifted sample of config/test.yaml
+    summary = (workdir / "results/summary.md").read_text()
+    for architecture in ("dnn", "deepsets", "transformer"):
+        assert f"| {architecture} | pgd | " in summary
+    assert "[deepsets](deepsets/tables/summary.md)" in summary and "[dnn](tables/summary.md)" in summary
+    assert "## Against dnn" in summary and "## What each architecture costs to train" in summary
+    assert (workdir / "results/figures/architectures.png").stat().st_size > 10_000
+    assert rules_to_run(workdir, configs=("config/test.yaml", "four.yaml")) == set()
 
 
 def test_the_strong_suite_beats_fgsm_and_the_certified_bound_lies_below_it(workflow):

@@ -475,9 +475,45 @@ def training_seeds(section: dict) -> list[int]:
     return sorted(seeds)
 
 
-def model_dir(mode: str, seed: int) -> str:
-    """Where the training of a mode with a seed writes its checkpoints and history."""
-    return f"results/models/{mode}/seed_{seed}"
+def model_dir(mode: str, seed: int, root: str = "results") -> str:
+    """Where the training of a mode with a seed writes its checkpoints and history (under an
+    architecture's ``root``, :func:`study_root`).
+    """
+    return f"{root}/models/{mode}/seed_{seed}"
+
+
+def study_root(architecture: str) -> str:
+    """The folder of an architecture's study (trainings, scores, tables, figures): ``results`` for the
+    paper's DNN, ``results/{architecture}`` for the others.
+    """
+    return "results" if architecture == DNN else f"results/{architecture}"
+
+
+def study_architecture(root: str) -> str:
+    """The architecture whose study lives in ``root`` (:func:`study_root`).
+
+    Raises
+    ------
+    ConfigError
+        When ``root`` is no architecture's.
+    """
+    for architecture in ARCHITECTURES:
+        if study_root(architecture) == root:
+            return architecture
+    raise ConfigError(f"{root} is no architecture's results folder")
+
+
+def preprocessed_dir(layout: str) -> str:
+    """Where the preprocessing of a layout writes its splits and ``preprocessing.json``."""
+    return "results/preprocessed" if layout == "flat" else f"results/preprocessed_{layout}"
+
+
+def preprocess_config(section: dict, layout: str) -> dict:
+    """The part of the ``preprocess`` section the preprocessing of one layout depends on (the rule's params),
+    with the layout: the flat layout does not read ``max_tracks``, the sequence layout not ``n_tracks``.
+    """
+    unread = "max_tracks" if layout == "flat" else "n_tracks"
+    return {k: v for k, v in section.items() if k != unread} | {"layout": layout}
 
 
 def model_identity(path: str | os.PathLike) -> tuple[str, int]:
@@ -959,7 +995,10 @@ FIGURE_KEYS: dict[str, tuple[str, ...]] = {
     "scale_factors_per_bin": ("summary_epsilon",),
     "shifted_scale_factors": (),
     "premise": ("summary_epsilon",),
+    "architectures": (),
 }
+#: The figures of one architecture's study (``architectures`` compares the studies of a run).
+STUDY_FIGURES: tuple[str, ...] = tuple(name for name in FIGURE_KEYS if name != "architectures")
 
 
 def _subset(cls, evaluation: dict, leave_out: tuple[str, ...] = ()) -> dict:

@@ -5,12 +5,19 @@ from robusttag import settings as rt
 MODELS = rt.training_modes(config["training"])
 SEEDS = rt.training_seeds(config["training"])
 REFERENCE_SEED = SEEDS[0]
+# One study per architecture: its trainings, scores, tables and figures under its root
+# (results/ for the paper's DNN, results/{architecture}/ for the others).
+ARCHITECTURES = rt.training_architectures(config["training"])
+ROOTS = [rt.study_root(a) for a in ARCHITECTURES]
+LAYOUTS = list(dict.fromkeys(rt.ARCHITECTURE_LAYOUTS[a] for a in ARCHITECTURES))
 EVALUATION = config["evaluation"]
 SHIFTED = rt.ShiftedSamples.from_config(EVALUATION.get("shifted_samples", {}))
 SHIFTED_KNOBS = rt.shifted_difficulties(config["dataset"], EVALUATION.get("shifted_samples", {}))
 
 
 wildcard_constraints:
+    root="|".join(ROOTS),
+    inputs="|".join(rt.preprocessed_dir(layout).removeprefix("results/") for layout in LAYOUTS),
     model="|".join(MODELS),
     seed=r"\d+",
     epoch=r"\d{3}",
@@ -39,68 +46,82 @@ def source_config():
     return {"source": source, source: config["dataset"][source]}
 
 
-def preprocessed():
-    """The preprocessing artifacts, by name."""
-    return {
-        "train": "results/preprocessed/train.parquet",
-        "val": "results/preprocessed/val.parquet",
-        "test": "results/preprocessed/test.parquet",
-        "summary": "results/preprocessed/preprocessing.json",
-    }
+def preprocessed(layout="flat"):
+    """The preprocessing artifacts of a layout of the inputs, by name."""
+    folder = rt.preprocessed_dir(layout)
+    names = {"train": "train.parquet", "val": "val.parquet", "test": "test.parquet", "summary": "preprocessing.json"}
+    return {name: f"{folder}/{file}" for name, file in names.items()}
 
 
-def model_dirs(models=MODELS, seeds=None):
-    """The training folders of ``models`` for ``seeds`` (default: the reference seed only)."""
-    return [rt.model_dir(model, seed) for seed in (seeds or [REFERENCE_SEED]) for model in models]
+def inputs_layout(inputs):
+    """The layout whose preprocessing writes results/{inputs}/."""
+    return next(layout for layout in rt.LAYOUTS if rt.preprocessed_dir(layout) == f"results/{inputs}")
+
+
+def layout_of(root):
+    """The input layout an architecture's study reads."""
+    return rt.ARCHITECTURE_LAYOUTS[rt.study_architecture(root)]
+
+
+def study_data(name):
+    """An input function: the preprocessing artifact ``name`` of the layout the study's architecture reads."""
+    return lambda wildcards: preprocessed(layout_of(wildcards.root))[name]
+
+
+def model_dirs(root, models=MODELS, seeds=None):
+    """The training folders of a study's ``models`` for ``seeds`` (default: the reference seed only)."""
+    return [rt.model_dir(model, seed, root) for seed in (seeds or [REFERENCE_SEED]) for model in models]
 
 
 def all_outputs():
-    """Everything: data, every training, the tables and every figure (FIGURE_INPUTS: figures.smk)."""
-    return [
-        *preprocessed().values(),
-        *model_dirs(seeds=SEEDS),
-        "results/tables/auc.csv",
-        "results/tables/summary.md",
-        *(shifted_table_files().values() if SHIFTED.samples else ()),
-        *(f"results/figures/{name}.{ext}" for name in FIGURE_INPUTS for ext in ("png", "pdf")),
-    ]
+    """Everything: data, every training, each study's tables and figures (FIGURE_INPUTS: figures.smk), and
+    with several architectures their comparison."""
+    files = [file for layout in LAYOUTS for file in preprocessed(layout).values()]
+    for root in ROOTS:
+        files += [*model_dirs(root, seeds=SEEDS), f"{root}/tables/auc.csv", f"{root}/tables/summary.md"]
+        files += shifted_table_files(root).values() if SHIFTED.samples else ()
+        files += (f"{root}/figures/{name}.{ext}" for name in FIGURE_INPUTS for ext in ("png", "pdf"))
+    if len(ARCHITECTURES) > 1:
+        files += [*ARCHITECTURE_OUTPUTS.values(), *(f"results/figures/architectures.{e}" for e in ("png", "pdf"))]
+    return files
 
 
-def history(model, seed=None):
+def history(root, model, seed=None):
     """A training's history, once the training (a checkpoint rule) has run."""
     seed = REFERENCE_SEED if seed is None else seed
-    return f"{checkpoints.train.get(model=model, seed=seed).output[0]}/history.csv"
+    return f"{checkpoints.train.get(root=root, model=model, seed=seed).output[0]}/history.csv"
 
 
-def selected(model, seed):
-    return rt.selected_epoch(history(model, seed))
+def selected(root, model, seed):
+    return rt.selected_epoch(history(root, model, seed))
 
 
 def other_models(wildcards):
     """The models whose FGSM is transferred to this one (Fig. 4): the other modes, same seed."""
-    return model_dirs((m for m in MODELS if m != wildcards.model), [int(wildcards.seed)])
+    return model_dirs(wildcards.root, (m for m in MODELS if m != wildcards.model), [int(wildcards.seed)])
 
 
-def budget_scale_inputs(wildcards=None):
+def budget_scale_inputs(wildcards):
     """The training split, which `evaluation.epsilon_scale: quantile` reads for the per-input budgets."""
-    return [preprocessed()["train"]] if EVALUATION.get("epsilon_scale", "unit") == "quantile" else []
+    quantile = EVALUATION.get("epsilon_scale", "unit") == "quantile"
+    return [preprocessed(layout_of(wildcards.root))["train"]] if quantile else []
 
 
-def strong_outputs(model, seed):
+def strong_outputs(root, model, seed):
     """(score, checks, certified-bound and visibility files) of the strong suite. Reference seed: at the selected
     checkpoint every epsilon, at the other checkpoints of `strong_attacks.epochs` (those trained) the summary's.
     Other seeds: the summary's epsilon at the selected checkpoint (the spread of the worst case over seeds)."""
     where = f"{model}/seed_{seed}"
-    best = selected(model, seed)
+    best = selected(root, model, seed)
     if seed == REFERENCE_SEED:
         wanted = rt.EvaluationSettings.from_config(EVALUATION).strong_attacks.epochs
-        others = [e for e in rt.scanned_epochs(history(model, seed), wanted) if e != best]
+        others = [e for e in rt.scanned_epochs(history(root, model, seed), wanted) if e != best]
         files = [
             (
-                f"results/scores/{where}/epoch_{best:03d}_strong_attacks.parquet",
-                f"results/checks/{where}/epoch_{best:03d}.csv",
-                f"results/checks/{where}/epoch_{best:03d}_certified.csv",
-                f"results/checks/{where}/epoch_{best:03d}_visibility.csv",
+                f"{root}/scores/{where}/epoch_{best:03d}_strong_attacks.parquet",
+                f"{root}/checks/{where}/epoch_{best:03d}.csv",
+                f"{root}/checks/{where}/epoch_{best:03d}_certified.csv",
+                f"{root}/checks/{where}/epoch_{best:03d}_visibility.csv",
             )
         ]
     else:
@@ -109,57 +130,48 @@ def strong_outputs(model, seed):
     for e in others:
         files.append(
             (
-                f"results/scores/{where}/epoch_{e:03d}_strong_attacks_per_checkpoint.parquet",
-                f"results/checks/{where}/epoch_{e:03d}_per_checkpoint.csv",
-                f"results/checks/{where}/epoch_{e:03d}_per_checkpoint_certified.csv",
-                f"results/checks/{where}/epoch_{e:03d}_per_checkpoint_visibility.csv",
+                f"{root}/scores/{where}/epoch_{e:03d}_strong_attacks_per_checkpoint.parquet",
+                f"{root}/checks/{where}/epoch_{e:03d}_per_checkpoint.csv",
+                f"{root}/checks/{where}/epoch_{e:03d}_per_checkpoint_certified.csv",
+                f"{root}/checks/{where}/epoch_{e:03d}_per_checkpoint_visibility.csv",
             )
         )
     return files
 
 
-def score_files(wildcards=None):
-    """Every score file the tables need. Reference seed: each scanned checkpoint, the extra attacks
+def score_files(wildcards):
+    """Every score file a study's tables need. Reference seed: each scanned checkpoint, the extra attacks
     (baselines, transferred attacks) at the selected checkpoint, the strong suite at its checkpoints.
     Other seeds: FGSM and the strong suite at the selected checkpoint."""
-    epochs = rt.EvaluationSettings.from_config(EVALUATION).epochs
+    root, epochs = wildcards.root, rt.EvaluationSettings.from_config(EVALUATION).epochs
     files = []
     for seed in SEEDS:
         for model in MODELS:
-            where, best = f"{model}/seed_{seed}", selected(model, seed)
+            where, best = f"{model}/seed_{seed}", selected(root, model, seed)
             if seed == REFERENCE_SEED:
-                scanned = rt.scanned_epochs(history(model, seed), epochs)
-                files += [f"results/scores/{where}/epoch_{epoch:03d}.parquet" for epoch in scanned]
-                files.append(f"results/scores/{where}/epoch_{best:03d}_extra_attacks.parquet")
+                scanned = rt.scanned_epochs(history(root, model, seed), epochs)
+                files += [f"{root}/scores/{where}/epoch_{epoch:03d}.parquet" for epoch in scanned]
+                files.append(f"{root}/scores/{where}/epoch_{best:03d}_extra_attacks.parquet")
             else:
-                files.append(f"results/scores/{where}/epoch_{best:03d}.parquet")
-            files += [outputs[0] for outputs in strong_outputs(model, seed)]
+                files.append(f"{root}/scores/{where}/epoch_{best:03d}.parquet")
+            files += [outputs[0] for outputs in strong_outputs(root, model, seed)]
     return files
 
 
-def validation_files(wildcards=None):
+def validation_files(wildcards):
     """The raw validation scores at each training's selected checkpoint (the working points' cuts)."""
-    return [f"results/scores/{m}/seed_{s}/epoch_{selected(m, s):03d}_validation.parquet" for s in SEEDS for m in MODELS]
+    root = wildcards.root
+    return [
+        f"{root}/scores/{m}/seed_{s}/epoch_{selected(root, m, s):03d}_validation.parquet" for s in SEEDS for m in MODELS
+    ]
 
 
 def strong_files(index):
-    """One kind of the strong suite's files (0 scores, 1 checks, 2 certified bounds, 3 visibility), every training."""
-    return [outputs[index] for seed in SEEDS for model in MODELS for outputs in strong_outputs(model, seed)]
-
-
-def check_files(wildcards=None):
-    """The strong suite's sanity checks, one file per (model, seed, checkpoint)."""
-    return strong_files(1)
-
-
-def certified_files(wildcards=None):
-    """The certified AUC bounds, one file per strong-suite job (empty but at the selected checkpoint)."""
-    return strong_files(2)
-
-
-def visibility_files(wildcards=None):
-    """How visible each attack is (KS, Wasserstein-1 per feature), one file per strong-suite job."""
-    return strong_files(3)
+    """An input function: one kind of the strong suite's files (0 scores, 1 checks, 2 certified bounds,
+    3 visibility: KS and Wasserstein-1 per feature), every training of the study."""
+    return lambda wildcards: [
+        outputs[index] for seed in SEEDS for model in MODELS for outputs in strong_outputs(wildcards.root, model, seed)
+    ]
 
 
 def shifted_source(wildcards):
@@ -175,22 +187,35 @@ def shifted_tree(wildcards):
     return "jets" if sample is None else sample.tree
 
 
-def shifted_preprocessed():
-    """{sample: its jets preprocessed with the nominal statistics}, the twin first; with a user's sample,
-    the nominal test split (its reference) last."""
-    files = {name: f"results/shifted/{name}/preprocessed.parquet" for name in SHIFTED.names()}
+def shifted_preprocessed(layout):
+    """{sample: its jets preprocessed with the nominal statistics of a layout}, the twin first; with a user's
+    sample, the nominal test split (its reference) last."""
+    inputs = rt.preprocessed_dir(layout).removeprefix("results/")
+    files = {name: f"results/shifted/{name}/{inputs}.parquet" for name in SHIFTED.names()}
     if any(not s.synthetic for s in SHIFTED.samples):
-        files[rt.NOMINAL_TEST] = preprocessed()["test"]
+        files[rt.NOMINAL_TEST] = preprocessed(layout)["test"]
     return files
 
 
+def study_shifted_samples(wildcards):
+    """The shifted samples in the layout of the study's architecture."""
+    return list(shifted_preprocessed(layout_of(wildcards.root)).values())
+
+
 def shifted_score_files(index):
-    """One kind of the shifted-sample score files (0 the samples', 1 the validation split's), every training."""
+    """An input function: one kind of the shifted-sample score files (0 the samples', 1 the validation
+    split's), every training of the study."""
     kinds = ("shifted_samples", "shifted_samples_validation")
-    return [f"results/scores/{m}/seed_{s}/{kinds[index]}.parquet" for s in SEEDS for m in MODELS]
+    return lambda wildcards: [
+        f"{wildcards.root}/scores/{m}/seed_{s}/{kinds[index]}.parquet" for s in SEEDS for m in MODELS
+    ]
 
 
-def shifted_table_files():
-    """The tables of the shifted samples, by name."""
+def shifted_table_files(root):
+    """The tables of the shifted samples of a study, by name."""
     names = ("auc", "working_points", "scale_factors", "distances", "visibility")
-    return {name: f"results/tables/shifted_{name}.csv" for name in names}
+    return {name: f"{root}/tables/shifted_{name}.csv" for name in names}
+
+
+# The comparison of the architectures (with more than one): its table and the summary of the whole run.
+ARCHITECTURE_OUTPUTS = {"table": "results/tables/architectures.csv", "summary": "results/summary.md"}

@@ -6,15 +6,15 @@
 
 rule score_checkpoint:
     input:
-        model="results/models/{model}/seed_{seed}",
-        test=preprocessed()["test"],
-        summary=preprocessed()["summary"],
+        model="{root}/models/{model}/seed_{seed}",
+        test=study_data("test"),
+        summary=study_data("summary"),
         transfer_from=[],
         scale=budget_scale_inputs,
     output:
-        "results/scores/{model}/seed_{seed}/epoch_{epoch}.parquet",
+        "{root}/scores/{model}/seed_{seed}/epoch_{epoch}.parquet",
     log:
-        "results/logs/scores/{model}_seed_{seed}_epoch_{epoch}.log",
+        "{root}/logs/scores/{model}_seed_{seed}_epoch_{epoch}.log",
     group:
         "scores"
     conda:
@@ -35,15 +35,15 @@ rule score_checkpoint:
 # At the selected checkpoint: the baselines and FGSM transferred from the other models.
 use rule score_checkpoint as score_extra_attacks with:
     input:
-        model="results/models/{model}/seed_{seed}",
-        test=preprocessed()["test"],
-        summary=preprocessed()["summary"],
+        model="{root}/models/{model}/seed_{seed}",
+        test=study_data("test"),
+        summary=study_data("summary"),
         transfer_from=other_models,
         scale=budget_scale_inputs,
     output:
-        "results/scores/{model}/seed_{seed}/epoch_{epoch}_extra_attacks.parquet",
+        "{root}/scores/{model}/seed_{seed}/epoch_{epoch}_extra_attacks.parquet",
     log:
-        "results/logs/scores/{model}_seed_{seed}_epoch_{epoch}_extra_attacks.log",
+        "{root}/logs/scores/{model}_seed_{seed}_epoch_{epoch}_extra_attacks.log",
     params:
         epoch=lambda wildcards: int(wildcards.epoch),
         scoring=rt.scoring_config(EVALUATION, baselines=True),
@@ -55,17 +55,17 @@ use rule score_checkpoint as score_extra_attacks with:
 # The strong suite (PGD, NGM, targeted) at the selected checkpoint, every epsilon.
 rule score_strong_attacks:
     input:
-        model="results/models/{model}/seed_{seed}",
-        test=preprocessed()["test"],
-        summary=preprocessed()["summary"],
+        model="{root}/models/{model}/seed_{seed}",
+        test=study_data("test"),
+        summary=study_data("summary"),
         scale=budget_scale_inputs,
     output:
-        scores="results/scores/{model}/seed_{seed}/epoch_{epoch}_strong_attacks.parquet",
-        checks="results/checks/{model}/seed_{seed}/epoch_{epoch}.csv",
-        certified="results/checks/{model}/seed_{seed}/epoch_{epoch}_certified.csv",
-        visibility="results/checks/{model}/seed_{seed}/epoch_{epoch}_visibility.csv",
+        scores="{root}/scores/{model}/seed_{seed}/epoch_{epoch}_strong_attacks.parquet",
+        checks="{root}/checks/{model}/seed_{seed}/epoch_{epoch}.csv",
+        certified="{root}/checks/{model}/seed_{seed}/epoch_{epoch}_certified.csv",
+        visibility="{root}/checks/{model}/seed_{seed}/epoch_{epoch}_visibility.csv",
     log:
-        "results/logs/scores/{model}_seed_{seed}_epoch_{epoch}_strong_attacks.log",
+        "{root}/logs/scores/{model}_seed_{seed}_epoch_{epoch}_strong_attacks.log",
     group:
         "scores"
     conda:
@@ -84,12 +84,12 @@ rule score_strong_attacks:
 # At `strong_attacks.epochs`: the suite at the summary's epsilon only, for the worst case per checkpoint.
 use rule score_strong_attacks as score_strong_attacks_per_checkpoint with:
     output:
-        scores="results/scores/{model}/seed_{seed}/epoch_{epoch}_strong_attacks_per_checkpoint.parquet",
-        checks="results/checks/{model}/seed_{seed}/epoch_{epoch}_per_checkpoint.csv",
-        certified="results/checks/{model}/seed_{seed}/epoch_{epoch}_per_checkpoint_certified.csv",
-        visibility="results/checks/{model}/seed_{seed}/epoch_{epoch}_per_checkpoint_visibility.csv",
+        scores="{root}/scores/{model}/seed_{seed}/epoch_{epoch}_strong_attacks_per_checkpoint.parquet",
+        checks="{root}/checks/{model}/seed_{seed}/epoch_{epoch}_per_checkpoint.csv",
+        certified="{root}/checks/{model}/seed_{seed}/epoch_{epoch}_per_checkpoint_certified.csv",
+        visibility="{root}/checks/{model}/seed_{seed}/epoch_{epoch}_per_checkpoint_visibility.csv",
     log:
-        "results/logs/scores/{model}_seed_{seed}_epoch_{epoch}_strong_attacks_per_checkpoint.log",
+        "{root}/logs/scores/{model}_seed_{seed}_epoch_{epoch}_strong_attacks_per_checkpoint.log",
     params:
         epoch=lambda wildcards: int(wildcards.epoch),
         strong=rt.strong_attack_config(EVALUATION, per_checkpoint=True),
@@ -99,13 +99,13 @@ use rule score_strong_attacks as score_strong_attacks_per_checkpoint with:
 # At the selected checkpoint: the raw validation jets, on which the working points' cuts are fixed.
 rule score_validation:
     input:
-        model="results/models/{model}/seed_{seed}",
-        validation=preprocessed()["val"],
-        summary=preprocessed()["summary"],
+        model="{root}/models/{model}/seed_{seed}",
+        validation=study_data("val"),
+        summary=study_data("summary"),
     output:
-        "results/scores/{model}/seed_{seed}/epoch_{epoch}_validation.parquet",
+        "{root}/scores/{model}/seed_{seed}/epoch_{epoch}_validation.parquet",
     log:
-        "results/logs/scores/{model}_seed_{seed}_epoch_{epoch}_validation.log",
+        "{root}/logs/scores/{model}_seed_{seed}_epoch_{epoch}_validation.log",
     group:
         "scores"
     conda:
@@ -122,14 +122,14 @@ rule score_validation:
 
 rule adversarial_samples:
     input:
-        models=model_dirs(),
-        test=preprocessed()["test"],
-        summary=preprocessed()["summary"],
+        models=lambda wildcards: model_dirs(wildcards.root),
+        test=study_data("test"),
+        summary=study_data("summary"),
         scale=budget_scale_inputs,
     output:
-        "results/samples/fgsm_inputs.parquet",
+        "{root}/samples/fgsm_inputs.parquet",
     log:
-        "results/logs/adversarial_samples.log",
+        "{root}/logs/adversarial_samples.log",
     conda:
         "../../envs/robusttag.yaml"
     threads: 1
@@ -146,32 +146,32 @@ rule tables:
     input:
         scores=score_files,
         validation=validation_files,
-        kinematics=preprocessed()["test"],
-        checks=check_files,
-        certified=certified_files,
-        visibility=visibility_files,
-        models=model_dirs(seeds=SEEDS),
-        shifted_auc=shifted_table_files()["auc"] if SHIFTED.samples else [],
-        shifted_working_points=shifted_table_files()["working_points"] if SHIFTED.samples else [],
+        kinematics=study_data("test"),
+        checks=strong_files(1),
+        certified=strong_files(2),
+        visibility=strong_files(3),
+        models=lambda wildcards: model_dirs(wildcards.root, seeds=SEEDS),
+        shifted_auc="{root}/tables/shifted_auc.csv" if SHIFTED.samples else [],
+        shifted_working_points="{root}/tables/shifted_working_points.csv" if SHIFTED.samples else [],
     output:
-        auc="results/tables/auc.csv",
-        roc="results/tables/roc.parquet",
-        worst_case="results/tables/worst_case.csv",
-        checks="results/tables/attack_checks.csv",
-        certified="results/tables/certified.csv",
-        visibility="results/tables/visibility.csv",
-        working_points="results/tables/working_points.csv",
-        scale_factors="results/tables/scale_factors.csv",
-        seeds="results/tables/seeds.csv",
-        premise="results/tables/premise.csv",
-        premise_points="results/tables/premise_points.csv",
+        auc="{root}/tables/auc.csv",
+        roc="{root}/tables/roc.parquet",
+        worst_case="{root}/tables/worst_case.csv",
+        checks="{root}/tables/attack_checks.csv",
+        certified="{root}/tables/certified.csv",
+        visibility="{root}/tables/visibility.csv",
+        working_points="{root}/tables/working_points.csv",
+        scale_factors="{root}/tables/scale_factors.csv",
+        seeds="{root}/tables/seeds.csv",
+        premise="{root}/tables/premise.csv",
+        premise_points="{root}/tables/premise_points.csv",
         summary=report(
-            "results/tables/summary.md",
+            "{root}/tables/summary.md",
             caption="../report/summary.rst",
             category="Summary",
         ),
     log:
-        "results/logs/tables.log",
+        "{root}/logs/tables.log",
     conda:
         "../../envs/robusttag.yaml"
     threads: 2  # the curves two at a time: the tables job runs alone at the end of the DAG

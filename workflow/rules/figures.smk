@@ -5,26 +5,27 @@
 report: "../report/workflow.rst"
 
 
+# Each figure's inputs in a study ({root}: the architecture's folder, results/ for the DNN).
 FIGURE_INPUTS = {
-    "fig4_cross_attacks": ["results/tables/auc.csv"],
-    "fig5_input_shifts": ["results/samples/fgsm_inputs.parquet"],
-    "fig6_roc_vs_epsilon": ["results/tables/roc.parquet", "results/tables/auc.csv"],
-    "fig7_roc_per_checkpoint": ["results/tables/roc.parquet", "results/tables/auc.csv"],
-    "fig8_nominal_vs_adversarial": ["results/tables/roc.parquet", "results/tables/auc.csv"],
-    "fig9_auc_drop": ["results/tables/auc.csv"],
-    "fig10_first_track_d0": ["results/samples/fgsm_inputs.parquet"],
-    "training_history": model_dirs(),
-    "attack_suite_vs_epsilon": ["results/tables/auc.csv", "results/tables/certified.csv"],
-    "worst_case_per_checkpoint": ["results/tables/worst_case.csv"],
+    "fig4_cross_attacks": ["{root}/tables/auc.csv"],
+    "fig5_input_shifts": ["{root}/samples/fgsm_inputs.parquet"],
+    "fig6_roc_vs_epsilon": ["{root}/tables/roc.parquet", "{root}/tables/auc.csv"],
+    "fig7_roc_per_checkpoint": ["{root}/tables/roc.parquet", "{root}/tables/auc.csv"],
+    "fig8_nominal_vs_adversarial": ["{root}/tables/roc.parquet", "{root}/tables/auc.csv"],
+    "fig9_auc_drop": ["{root}/tables/auc.csv"],
+    "fig10_first_track_d0": ["{root}/samples/fgsm_inputs.parquet"],
+    "training_history": [],  # the reference seed's trainings (model_dirs)
+    "attack_suite_vs_epsilon": ["{root}/tables/auc.csv", "{root}/tables/certified.csv"],
+    "worst_case_per_checkpoint": ["{root}/tables/worst_case.csv"],
     "auc_lost_vs_visibility": [
-        "results/tables/visibility.csv",
-        *([shifted_table_files()["visibility"]] if SHIFTED.samples else []),
+        "{root}/tables/visibility.csv",
+        *(["{root}/tables/shifted_visibility.csv"] if SHIFTED.samples else []),
     ],
-    "scale_factors_per_bin": ["results/tables/scale_factors.csv", "results/tables/worst_case.csv"],
+    "scale_factors_per_bin": ["{root}/tables/scale_factors.csv", "{root}/tables/worst_case.csv"],
 }
 if SHIFTED.samples:  # robustness vs mismodelling
-    FIGURE_INPUTS["shifted_scale_factors"] = [shifted_table_files()["working_points"]]
-    FIGURE_INPUTS["premise"] = ["results/tables/premise_points.csv", "results/tables/premise.csv"]
+    FIGURE_INPUTS["shifted_scale_factors"] = ["{root}/tables/shifted_working_points.csv"]
+    FIGURE_INPUTS["premise"] = ["{root}/tables/premise_points.csv", "{root}/tables/premise.csv"]
 FIGURE_CATEGORY = {
     "fig4_cross_attacks": "Robustness",
     "fig5_input_shifts": "Inputs",
@@ -43,28 +44,30 @@ FIGURE_CATEGORY = {
 }
 
 
-for figure, figure_inputs in FIGURE_INPUTS.items():
+for architecture, root in zip(ARCHITECTURES, ROOTS):
+    for figure, figure_inputs in FIGURE_INPUTS.items():
 
-    rule:
-        name:
-            figure
-        input:
-            figure_inputs,
-        output:
-            png=report(
-                f"results/figures/{figure}.png",
-                caption=f"../report/{figure}.rst",
-                category=FIGURE_CATEGORY[figure],
-                labels={"figure": figure},
-            ),
-            pdf=f"results/figures/{figure}.pdf",
-        log:
-            f"results/logs/figures/{figure}.log",
-        conda:
-            "../../envs/robusttag.yaml"
-        threads: 1
-        params:
-            figure=figure,
-            settings=rt.figure_config(figure, EVALUATION),
-        script:
-            "../scripts/figure.py"
+        rule:
+            name:
+                figure if root == "results" else f"{figure}_{architecture}"
+            input:
+                [path.format(root=root) for path in figure_inputs] or model_dirs(root),
+            output:
+                png=report(
+                    f"{root}/figures/{figure}.png",
+                    caption=f"../report/{figure}.rst",
+                    category=FIGURE_CATEGORY[figure],
+                    subcategory=architecture if len(ARCHITECTURES) > 1 else None,
+                    labels={"figure": figure},
+                ),
+                pdf=f"{root}/figures/{figure}.pdf",
+            log:
+                f"{root}/logs/figures/{figure}.log",
+            conda:
+                "../../envs/robusttag.yaml"
+            threads: 1
+            params:
+                figure=figure,
+                settings=rt.figure_config(figure, EVALUATION),
+            script:
+                "../scripts/figure.py"

@@ -1,21 +1,22 @@
-# Track ordering, defaults and mask, split, scaling, flavour weights.
+# Track ordering, defaults and mask, split, scaling, flavour weights: one preprocessing per input layout the
+# architectures read (results/preprocessed: the flat inputs; results/preprocessed_sequence: the tracks).
 
 
 rule preprocess:
     input:
         "results/raw/jets.parquet",
     output:
-        train="results/preprocessed/train.parquet",
-        val="results/preprocessed/val.parquet",
-        test="results/preprocessed/test.parquet",
-        summary="results/preprocessed/preprocessing.json",
+        train="results/{inputs}/train.parquet",
+        val="results/{inputs}/val.parquet",
+        test="results/{inputs}/test.parquet",
+        summary="results/{inputs}/preprocessing.json",
     log:
-        "results/logs/preprocess.log",
+        "results/logs/{inputs}.log",
     conda:
         "../../envs/robusttag.yaml"
     threads: 1
     params:
-        settings=config["preprocess"],
+        settings=lambda wildcards: rt.preprocess_config(config["preprocess"], inputs_layout(wildcards.inputs)),
         dataset=source_config(),
     script:
         "../scripts/preprocess.py"

@@ -39,11 +39,11 @@ rule convert_shifted_sample:
 rule preprocess_shifted_sample:
     input:
         raw="results/shifted/{sample}/jets.parquet",
-        summary=preprocessed()["summary"],
+        summary="results/{inputs}/preprocessing.json",
     output:
-        "results/shifted/{sample}/preprocessed.parquet",
+        "results/shifted/{sample}/{inputs}.parquet",
     log:
-        "results/logs/shifted/preprocess_{sample}.log",
+        "results/logs/shifted/{inputs}_{sample}.log",
     conda:
         "../../envs/robusttag.yaml"
     threads: 1
@@ -53,22 +53,22 @@ rule preprocess_shifted_sample:
 
 rule score_shifted_samples:
     input:
-        model="results/models/{model}/seed_{seed}",
-        samples=list(shifted_preprocessed().values()),
-        validation=preprocessed()["val"],
-        summary=preprocessed()["summary"],
+        model="{root}/models/{model}/seed_{seed}",
+        samples=study_shifted_samples,
+        validation=study_data("val"),
+        summary=study_data("summary"),
     output:
-        scores="results/scores/{model}/seed_{seed}/shifted_samples.parquet",
-        validation="results/scores/{model}/seed_{seed}/shifted_samples_validation.parquet",
+        scores="{root}/scores/{model}/seed_{seed}/shifted_samples.parquet",
+        validation="{root}/scores/{model}/seed_{seed}/shifted_samples_validation.parquet",
     log:
-        "results/logs/scores/{model}_seed_{seed}_shifted_samples.log",
+        "{root}/logs/scores/{model}_seed_{seed}_shifted_samples.log",
     conda:
         "../../envs/robusttag.yaml"
     threads: 1
     resources:
         gpu=1,
     params:
-        samples=list(shifted_preprocessed()),
+        samples=list(shifted_preprocessed("flat")),
         # the reference seed: the scanned checkpoints; the others: "selected". Read from the history by the
         # job itself (a params function that asks the checkpoint leaves stale reruns behind)
         epochs=lambda wildcards: (
@@ -83,18 +83,18 @@ rule shifted_tables:
     input:
         scores=shifted_score_files(0),
         validation=shifted_score_files(1),
-        samples=list(shifted_preprocessed().values()),
-        summary=preprocessed()["summary"],
-        models=model_dirs(seeds=SEEDS),
+        samples=study_shifted_samples,
+        summary=study_data("summary"),
+        models=lambda wildcards: model_dirs(wildcards.root, seeds=SEEDS),
     output:
-        **shifted_table_files(),
+        **shifted_table_files("{root}"),
     log:
-        "results/logs/shifted_tables.log",
+        "{root}/logs/shifted_tables.log",
     conda:
         "../../envs/robusttag.yaml"
     threads: 2
     params:
-        samples=list(shifted_preprocessed()),
+        samples=list(shifted_preprocessed("flat")),
         synthetic=[s.name for s in SHIFTED.samples if s.synthetic],
         tables=rt.shifted_table_config(EVALUATION),
     script:

@@ -1,16 +1,19 @@
-# One training rule for every mode and seed: a checkpoint (later stages discover
-# its epochs) writing results/models/{model}/seed_{seed}/epoch_NNN.pt and
-# history.csv. A killed job resumes from results/models/{model}/.seed_{seed}.in_progress/
-# when rerun. Each training receives only the training keys it reads.
+# One training rule for every architecture, mode and seed: a checkpoint (later stages discover its epochs)
+# writing {root}/models/{model}/seed_{seed}/epoch_NNN.pt and history.csv ({root}: the architecture's study,
+# results/ for the DNN). A killed job resumes from {root}/models/{model}/.seed_{seed}.in_progress/ when rerun.
+# Each training receives only the training keys it reads.
 
 
 checkpoint train:
     input:
-        **preprocessed(),
+        train=study_data("train"),
+        val=study_data("val"),
+        test=study_data("test"),
+        summary=study_data("summary"),
     output:
-        directory("results/models/{model}/seed_{seed}"),
+        directory("{root}/models/{model}/seed_{seed}"),
     log:
-        "results/logs/train_{model}_seed_{seed}.log",
+        "{root}/logs/train_{model}_seed_{seed}.log",
     conda:
         "../../envs/robusttag.yaml"
     threads: 2
@@ -18,6 +21,8 @@ checkpoint train:
         gpu=1,
     params:
         mode=lambda wildcards: wildcards.model,
-        training=lambda wildcards: rt.training_config(config["training"], wildcards.model, int(wildcards.seed)),
+        training=lambda wildcards: rt.training_config(
+            config["training"], wildcards.model, int(wildcards.seed), rt.study_architecture(wildcards.root)
+        ),
     script:
         "../scripts/train.py"

@@ -39,6 +39,10 @@ METHODS: tuple[str, ...] = ("crown", "ibp")
 #: float64, small enough for the allocator to reuse freed blocks rather than map fresh pages
 _CHUNK_ELEMENTS = 1 << 21
 
+#: most jets per batch of a set-based tagger's bounds: attention's intervals hold (jets, heads, tokens,
+#: tokens) float64 tensors, some 20 kB per jet each for 25 tracks
+_SET_MODEL_JETS = 1024
+
 _Affine = tuple[torch.Tensor, torch.Tensor]  # W (out, in), b (out,)
 _Interval = tuple[torch.Tensor, torch.Tensor]  # lower, upper: (jets, neurons)
 
@@ -429,6 +433,7 @@ def _set_model_bounds(model, lo, hi, pairs, method, batch_size) -> dict[str, tup
         raise ConfigError("the model applies dropout (training mode): call model.eval() first")
     _check_box(lo, hi, model.settings.layout.n_inputs)
     spec = _specification(pairs, model.settings.n_classes, next(model.parameters()).device)
+    batch_size = min(batch_size, _SET_MODEL_JETS)
     return _in_batches(lambda low, high: model.interval_bounds(low, high, spec), lo, hi, pairs, batch_size, spec)
 
 

@@ -39,6 +39,8 @@ Input tables (long format, one row per point):
     The fixed-cut scale factors per (pT, |eta|) bin (see :mod:`robusttag.figures.calibration`).
 ``shifted_working_points``, ``premise_points``, ``premise``
     The shifted samples' scale factors and the premise (see :mod:`robusttag.figures.mismodelling`).
+``architectures``
+    The architectures compared (see :mod:`robusttag.comparison` and :mod:`robusttag.figures.comparison`).
 
 The pipeline draws a figure by name with :func:`make_figure`; :data:`FIGURES`
 maps each name to its drawing function ``(inputs, path, **keywords)``, whose
@@ -58,6 +60,7 @@ matplotlib.use("Agg")  # never open a window; must precede every import of pyplo
 
 from ..errors import ConfigError  # noqa: E402
 from .calibration import plot_scale_factors_per_bin, scale_factors_per_bin  # noqa: E402
+from .comparison import architectures, plot_architectures  # noqa: E402
 from .history import plot_training_history, training_history  # noqa: E402
 from .inputs import fig5_input_shifts, fig10_first_track_d0, plot_first_track_d0, plot_input_shifts  # noqa: E402
 from .mismodelling import plot_premise, plot_shifted_scale_factors, premise, shifted_scale_factors  # noqa: E402
@@ -88,6 +91,7 @@ from .suite import (  # noqa: E402
 __all__ = [
     "FIGURES",
     "make_figure",
+    "plot_architectures",
     "plot_attack_suite_vs_epsilon",
     "plot_auc_lost_vs_visibility",
     "plot_auc_drop_vs_auc",
@@ -123,6 +127,7 @@ FIGURES: dict[str, Callable[..., tuple[Path, Path]]] = {
     "scale_factors_per_bin": scale_factors_per_bin,
     "shifted_scale_factors": shifted_scale_factors,
     "premise": premise,
+    "architectures": architectures,
 }
 
 
