@@ -6,6 +6,12 @@ the time of the bare matrix products of each step (forward and backward GEMMs
 of the same shapes: the floor) and the ratio step / floor.
 
     python benchmarks/train_throughput.py [--batch 65536] [--rounds 7] [--device auto] [--layer-by-layer]
+    python benchmarks/train_throughput.py --architecture deepsets|transformer [--tracks 16] [--batch 4096]
+
+The set-based taggers run on random jets of the sequence layout (``--tracks`` slots, about 5 tracks
+per jet present, as in the embedded default). Their floor is every product of their layers: the
+per-track layers on all jets x slots rows (padding included, as the model computes it), the head on
+the jets, and for the transformer the attention's two batched products per head.
 
 Each mode is timed twice: the step alone (forward, backward, optimiser), and
 the step with the gathering of its batch from the split, as the training
@@ -26,10 +32,12 @@ from collections.abc import Callable
 
 import torch
 
+from robusttag.architectures import build_model
 from robusttag.data import Split, choose_device
+from robusttag.features import InputLayout
 from robusttag.io import reuse_freed_memory
 from robusttag.model import CPU_BLOCK_ROWS, Tagger
-from robusttag.settings import MODES, NOMINAL, ModelSettings, TrainingSettings
+from robusttag.settings import ARCHITECTURES, DNN, MODES, NOMINAL, ModelSettings, TrainingSettings
 from robusttag.training import attack_box, backpropagate
 
 
@@ -83,22 +91,91 @@ def gemm_floor(
     return products
 
 
+def set_model_floor(model: ModelSettings, batch: int, device: torch.device, attack_passes: int) -> Callable[[], None]:
+    """Seconds of the matrix products alone of one training step of a set-based tagger.
+
+    Dense products (rows, in, out): forward, input gradient (also into the inputs for the attack)
+    and, in the training pass, the weight gradient. Batched products of attention (count, m, k, p):
+    forward and both gradients.
+    """
+    layout, tracks = model.layout, batch * model.layout.n_tracks
+    fields = layout.n_track_fields - 1
+    if model.architecture == "deepsets":
+        shape = model.deepsets
+        widths = [fields] + [shape.track_width] * shape.track_depth
+        dense = [(tracks, a, b) for a, b in zip(widths[:-1], widths[1:])]
+        head_in = layout.n_jet_features + 2 * shape.track_width
+        batched = []
+    else:
+        shape = model.transformer
+        tokens = batch * (layout.n_tracks + 1)
+        dense = [(tracks, fields, shape.dim)]
+        for _ in range(shape.blocks):
+            dense += [(tokens, shape.dim, 3 * shape.dim), (tokens, shape.dim, shape.dim)]
+            dense += [(tokens, shape.dim, 2 * shape.dim), (tokens, 2 * shape.dim, shape.dim)]
+        length, head_dim = layout.n_tracks + 1, shape.dim // shape.heads
+        batched = [(batch * shape.heads, length, head_dim, length), (batch * shape.heads, length, length, head_dim)]
+        batched *= shape.blocks
+        head_in = layout.n_jet_features + shape.dim
+    widths = [head_in] + [shape.width] * shape.depth + [model.n_classes]
+    dense += [(batch, a, b) for a, b in zip(widths[:-1], widths[1:])]
+    tensors = [
+        (torch.randn(r, a, device=device), torch.randn(b, a, device=device), torch.randn(r, b, device=device))
+        for r, a, b in dense
+    ]
+    pairs = [
+        (torch.randn(c, m, k, device=device), torch.randn(c, k, p, device=device), torch.randn(c, m, p, device=device))
+        for c, m, k, p in batched
+    ]
+
+    def products() -> None:
+        for attack in range(attack_passes + 1):
+            for x, w, g in tensors:
+                x @ w.T
+                g @ w
+                if attack == attack_passes:
+                    g.T @ x
+            for a, b, g in pairs:
+                a @ b
+                g @ b.transpose(1, 2)
+                a.transpose(1, 2) @ g
+
+    return products
+
+
+def sequence_jets(layout: InputLayout, n: int, device: torch.device) -> torch.Tensor:
+    """Random rows of the sequence layout with about 5 present tracks per jet (padding zero)."""
+    x = torch.randn(n, layout.n_inputs, device=device)
+    blocks = x[:, layout.n_jet_features :].view(n, layout.n_tracks, layout.n_track_fields)
+    present = (torch.arange(layout.n_tracks, device=device) < torch.randint(1, 10, (n, 1), device=device)).float()
+    blocks[..., -1] = present
+    blocks[..., :-1] *= present[..., None]
+    return x
+
+
 def attack_passes(settings: TrainingSettings) -> int:
     """Input-gradient passes of a mode's attack per training step (PGD and NGM: one per step)."""
     return {NOMINAL: 0, "adversarial": 1, "pgd": settings.pgd_steps, "ngm": settings.ngm_steps}[settings.mode]
 
 
-def training_step(mode: str, batch: int, device: torch.device, gather: bool) -> Callable[[], None]:
+def training_step(
+    mode: str, batch: int, device: torch.device, gather: bool, shape: ModelSettings
+) -> Callable[[], None]:
     """One optimiser step of robusttag's loop on random jets; with ``gather``,
     the batch is first gathered from a split of 4 batches by a permutation, as
     the training loop does every step."""
-    settings = TrainingSettings(mode=mode)
+    settings = TrainingSettings(mode=mode, model=shape)
     torch.manual_seed(0)
-    model = Tagger(settings.model).to(device)
+    model = build_model(settings.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     n = 4 * batch if gather else batch
+    inputs = (
+        torch.randn(n, shape.n_inputs, device=device)
+        if shape.architecture == DNN
+        else sequence_jets(shape.layout, n, device)
+    )
     split = Split(
-        x=torch.randn(n, settings.model.n_inputs, device=device),
+        x=inputs,
         labels=torch.randint(0, 3, (n,), device=device),
         weights=torch.rand(n, device=device),
         movable=(torch.rand(n, settings.model.n_inputs, device=device) > 0.3) if mode != NOMINAL else None,
@@ -121,15 +198,20 @@ def training_step(mode: str, batch: int, device: torch.device, gather: bool) -> 
 
 
 def step_and_floor(
-    mode: str, gather: bool, shapes, batch: int, device: torch.device, steps: int, rounds: int, block: int | None
+    mode: str, gather: bool, model: ModelSettings, batch: int, device: torch.device, steps: int, rounds: int, block
 ) -> tuple[float, float, float]:
     """Median step time, median floor time and median ratio of the two.
 
     Step and floor alternate, round after round, so that both see the same
     state of a shared machine; each round's ratio compares neighbours in time.
     """
-    step = training_step(mode, batch, device, gather)
-    floor = gemm_floor(shapes, batch, device, attack_passes(TrainingSettings(mode=mode)), block=block)
+    step = training_step(mode, batch, device, gather, model)
+    passes = attack_passes(TrainingSettings(mode=mode))
+    if model.architecture == DNN:
+        widths = [model.n_inputs] + [model.width] * model.depth + [model.n_classes]
+        floor = gemm_floor(list(zip(widths[:-1], widths[1:])), batch, device, passes, block=block)
+    else:
+        floor = set_model_floor(model, batch, device, passes)
     step(), floor()  # warm-up: allocator, thread pool, caches
     timings = [(_timed(step, steps, device), _timed(floor, steps, device)) for _ in range(rounds)]
     steps_s, floors_s = zip(*timings)
@@ -145,6 +227,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--layer-by-layer", action="store_true", help="without the CPU's blocked pass")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--architecture", default=DNN, choices=ARCHITECTURES)
+    parser.add_argument("--tracks", type=int, default=16, help="track slots of the sequence layout")
     args = parser.parse_args()
     if args.layer_by_layer:
         Tagger.forward = Tagger.layer_by_layer
@@ -152,14 +236,18 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     reuse_freed_memory()  # as training does
     device = choose_device(args.device)
-    model = ModelSettings()
-    widths = [model.n_inputs] + [model.width] * model.depth + [model.n_classes]
-    shapes = list(zip(widths[:-1], widths[1:]))
-    block = None if args.layer_by_layer or device.type != "cpu" else CPU_BLOCK_ROWS
+    model = ModelSettings(architecture=args.architecture)
+    if args.architecture != DNN:
+        layout = InputLayout("sequence", 16 + args.tracks * 29, 16, args.tracks, 29)
+        model = ModelSettings(architecture=args.architecture, n_inputs=layout.n_inputs, layout=layout)
+    block = None if args.layer_by_layer or device.type != "cpu" or args.architecture != DNN else CPU_BLOCK_ROWS
     path = f"blocks of {block} rows" if block else "layer by layer"
-    print(f"device {device}, {torch.get_num_threads()} threads, batch {args.batch}, torch {torch.__version__}, {path}")
+    print(
+        f"{args.architecture}: device {device}, {torch.get_num_threads()} threads, batch {args.batch}, "
+        f"torch {torch.__version__}, {path}"
+    )
     for mode, gather in itertools.product(args.modes, (False, True)):
-        step, floor, ratio = step_and_floor(mode, gather, shapes, args.batch, device, args.steps, args.rounds, block)
+        step, floor, ratio = step_and_floor(mode, gather, model, args.batch, device, args.steps, args.rounds, block)
         label = f"{mode} {'+ batch gather' if gather else 'step'}"
         print(
             f"{label:27s} {step * 1e3:7.1f} ms = {args.batch / step:7.0f} jets/s | "

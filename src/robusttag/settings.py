@@ -220,7 +220,7 @@ class TransformerSettings:
 
     dim: int = 32  #: width of a track's embedding
     blocks: int = 2
-    heads: int = 4
+    heads: int = 2  #: attention heads (of dim / heads = 16 features each)
     width: int = 100  #: the head's hidden width
     depth: int = 2  #: the head's hidden layers
 
