@@ -345,3 +345,14 @@ def test_set_based_taggers_are_bounded_by_ibp_only(sequence):
     with pytest.raises(ConfigError, match="padding mask"):
         logit_difference_bounds(model, lo, torch.maximum(moved, lo), DISCRIMINATORS, "ibp")
     assert replace(model.settings, architecture="dnn").input_layout == "flat"
+
+
+def test_an_integer_step_may_move_a_tracks_vertex_count_but_never_its_padding_mask(sequence):
+    from robusttag.evaluate import genuine_integer_mask
+
+    summary = _summary(sequence)
+    mask = genuine_integer_mask(sequence / "test.parquet", summary, torch.device("cpu")).numpy()
+    names = summary["feature_order"]
+    assert not mask[:, [i for i, n in enumerate(names) if n.endswith(f"_{PRESENT}")]].any()
+    vertex_tracks = [i for i, n in enumerate(names) if n.endswith("_vertex_n_tracks")]
+    assert mask[:, vertex_tracks].any()

@@ -65,8 +65,12 @@ def resume_point(state_dir: Path, fingerprint: str, device: torch.device) -> dic
 
 
 def load_tagger(path: str | os.PathLike, device: torch.device) -> torch.nn.Module:
-    """A trained tagger from its checkpoint, in evaluation mode."""
+    """A trained tagger from its checkpoint, in evaluation mode (an audited model's: :mod:`.external`)."""
     state = load_checkpoint(path, device)
+    if "external" in state:
+        from .external import external_tagger  # the audit's own module, only for its checkpoints
+
+        return external_tagger(state, device)
     model = build_model(ModelSettings.from_dict(state["model_settings"], str(path))).to(device)
     model.load_state_dict(state["model"])
     return model.eval()

@@ -28,7 +28,7 @@ from .attacks.iterative import fgsm_vertex
 from .checkpoints import checkpoint_name, load_tagger
 from .data import Split, choose_device, load_split, read_summary
 from .errors import ConfigError
-from .features import default_column
+from .features import PRESENT, default_column
 from .io import atomic_output, reuse_freed_memory
 from .model import probabilities
 from .settings import LossSettings, SampleSettings, ScoringSettings, model_identity
@@ -79,9 +79,12 @@ def constrained_test_set(test_path, summary: dict, device: torch.device, setting
 
 
 def genuine_integer_mask(path, summary: dict, device: torch.device) -> torch.Tensor:
-    """(n, features) bool: the integer inputs of a split that are not defaults (what an integer step may move)."""
+    """(n, features) bool: the integer inputs of a split that are not defaults (what an integer step may move).
+
+    Never the sequence layout's padding masks: an integer step must not make a track appear or vanish.
+    """
     names = summary["feature_order"]
-    integer = [n for n, c in zip(names, summary["features"]) if c["is_integer"]]
+    integer = [n for n, c in zip(names, summary["features"]) if c["is_integer"] and c["source"] != PRESENT]
     table = pq.read_table(path, columns=[default_column(n) for n in integer])
     mask = np.zeros((table.num_rows, len(names)), dtype=bool)
     for name, column in zip(integer, table.columns):

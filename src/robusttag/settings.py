@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .errors import ConfigError, ResultsError
-from .features import LAYOUTS, MAX_TRACKS, Feature, InputLayout, layout_features
+from .features import CLASS_NAMES, LAYOUTS, MAX_TRACKS, Feature, InputLayout, layout_features
 
 log = logging.getLogger(__name__)
 
@@ -824,6 +824,48 @@ class ShiftedSample:
         if self.synthetic:
             return {"name": self.name, "scale": dict(self.scale)}
         return {"name": self.name, "files": list(self.files), "tree": self.tree}
+
+
+#: What an audited model's outputs are: logits, or class probabilities (they are turned into log-probabilities).
+EXTERNAL_OUTPUTS: tuple[str, ...] = ("logits", "probabilities")
+#: The file suffixes read as TorchScript (``torch.jit.save``).
+TORCHSCRIPT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".ts", ".torchscript")
+
+
+@dataclass(frozen=True)
+class ExternalModel:
+    """A tagger trained elsewhere, audited here (``evaluation.external_models``): a TorchScript file, the
+    layout of its inputs, the order of its outputs and what they are.
+
+    A ``flat`` model is called on (jets, inputs) rows of the flat layout; a ``sequence`` model on the jet
+    features (jets, 16), the tracks (jets, tracks, 28) and the padding mask (jets, tracks) bool.
+    """
+
+    name: str
+    file: str
+    layout: str = "flat"
+    classes: tuple[str, ...] = CLASS_NAMES
+    outputs: str = "logits"
+
+    def __post_init__(self) -> None:
+        where = f"evaluation.external_models: model '{self.name}'"
+        reserved = (*MODES, *ARCHITECTURES, NOMINAL_TWIN, NOMINAL_TEST)
+        if not _SAMPLE_NAME.fullmatch(self.name) or self.name in reserved:
+            raise ConfigError(f"{where}: a name is lower-case letters, digits and _, none of {reserved}")
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"{where}: layout '{self.layout}' is unknown; choose from {LAYOUTS}")
+        if sorted(self.classes) != sorted(CLASS_NAMES):
+            raise ConfigError(f"{where}: classes must order {list(CLASS_NAMES)}, got {list(self.classes)}")
+        if self.outputs not in EXTERNAL_OUTPUTS:
+            raise ConfigError(f"{where}: outputs '{self.outputs}' is unknown; choose from {EXTERNAL_OUTPUTS}")
+        suffix = Path(self.file).suffix.lower()
+        if suffix == ".onnx":
+            raise ConfigError(
+                f"{where}: {self.file} is ONNX, which gives no input gradients to attack with; convert it to "
+                "TorchScript first (e.g. onnx2torch, then torch.jit.script and torch.jit.save)"
+            )
+        if suffix not in TORCHSCRIPT_SUFFIXES:
+            raise ConfigError(f"{where}: {self.file} is not TorchScript (a file ending in {TORCHSCRIPT_SUFFIXES})")
 
 
 #: Each about as large as FGSM at the smallest eps (0.005) on the nominal model's raw AUC (README).

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import torch
 
 from .attacks import input_gradient_sign
-from .attacks.bounds import bound_method, certified_auc, logit_difference_bounds
+from .attacks.bounds import bound_method, bound_network, certified_auc, logit_difference_bounds
 from .attacks.iterative import fgsm_vertex
 from .attacks.objectives import value_and_gradient
 from .attacks.suite import Jets, attacked_rows, run_attack
@@ -153,16 +153,19 @@ def certified_table(identity, model, test: TestSet, settings: StrongAttackSettin
     """
     n = min(settings.certified_jets, len(test.data))
     rows = []
-    if n == 0:
+    network = bound_network(model)
+    if network is None:
+        log.info("%s: no certified bound (an audited model that is not a plain Linear/ReLU network)", identity)
+    if n == 0 or network is None:
         return pd.DataFrame(rows, columns=CERTIFIED_COLUMNS)
     jets = _attack_jets(test, slice(0, n))
     labels = jets.labels.cpu().numpy()
     weights = test.data.weights[:n].cpu().numpy().astype(np.float64)
     raw = predict(model, jets.x, settings.batch_size).cpu().numpy().astype(np.float64)
-    method = bound_method(model, settings.certified_method)
+    method = bound_method(network, settings.certified_method)
     for eps in sorted(settings.epsilons):
         lo, hi = test.constraints.box(jets.x, jets.movable, eps)
-        bounds = logit_difference_bounds(model, lo, hi, DISCRIMINATORS, method)
+        bounds = logit_difference_bounds(network, lo, hi, DISCRIMINATORS, method)
         for disc, (signal, background) in DISCRIMINATORS.items():
             lower, upper = (b.cpu().numpy() for b in bounds[disc])
             row = {**identity_row(identity), "epsilon": eps, "discriminator": disc}

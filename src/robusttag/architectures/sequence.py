@@ -40,7 +40,9 @@ def split_inputs(x: torch.Tensor, layout: InputLayout) -> tuple[torch.Tensor, to
     """
     if x.dim() != 2 or x.shape[1] != layout.n_inputs:
         raise ConfigError(f"expected inputs of shape (jets, {layout.n_inputs}), got {tuple(x.shape)}")
-    blocks = x[:, layout.n_jet_features :].reshape(len(x), layout.n_tracks, layout.n_track_fields)
+    blocks = x[:, layout.n_jet_features :].reshape(
+        x.shape[0], layout.n_tracks, layout.n_track_fields
+    )  # shape[0]: traceable
     return x[:, : layout.n_jet_features], blocks[..., :-1], blocks[..., -1:]
 
 

@@ -92,7 +92,7 @@ class Transformer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         jets, tracks, present = split_inputs(x, self.settings.layout)
         tokens = self.embedding(tracks * present)  # padding embeds as the bias: a fixed, never attended token
-        h = torch.cat([self.class_token.expand(len(x), 1, -1), tokens], 1)
+        h = torch.cat([self.class_token.expand(x.shape[0], 1, -1), tokens], 1)
         keep = self._attended(present)
         for block in self.blocks:
             h = block(h, keep)

@@ -412,6 +412,13 @@ def _in_batches(bounds_of, lo, hi, pairs, batch_size: int, spec) -> dict[str, tu
     return {name: (lower[:, row], upper[:, row]) for row, name in enumerate(pairs)}
 
 
+def bound_network(model: nn.Module) -> nn.Module | None:
+    """The network whose bounds stand for the model's: itself, or an audited model's plain equivalent
+    (``certifiable()``, :class:`robusttag.external.ExternalTagger`), None where it has none.
+    """
+    return model.certifiable() if hasattr(model, "certifiable") else model
+
+
 def bound_method(model: nn.Module, requested: str) -> str:
     """The method a model's bounds use: ``requested``, but IBP for a model without CROWN (the set-based taggers)."""
     return "ibp" if hasattr(model, "interval_bounds") else requested

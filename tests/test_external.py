@@ -1,0 +1,185 @@
+"""Auditing a tagger trained elsewhere: robusttag's own trained models exported to TorchScript come back
+through the audit with the native evaluation's numbers, to the bit; a model that does not match its
+declaration is refused with a clear message."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import torch
+from torch import nn
+
+from robusttag.architectures import build_model
+from robusttag.checkpoints import load_tagger
+from robusttag.data import load_split
+from robusttag.errors import ConfigError
+from robusttag.evaluate import score_checkpoint
+from robusttag.external import ExternalTagger, export_torchscript, import_external, plain_network
+from robusttag.preprocess import PreprocessSettings, preprocess
+from robusttag.settings import (
+    EvaluationSettings,
+    ExternalModel,
+    ModelSettings,
+    ScoringSettings,
+    TrainingSettings,
+    from_params,
+    read_history,
+    scoring_config,
+    strong_attack_config,
+)
+from robusttag.sources.synthetic import generate
+from robusttag.strong_attacks import score_strong_attacks
+from robusttag.training import model_settings, train, validation_metrics
+
+CPU = torch.device("cpu")
+EVALUATION = {
+    "epsilons": [0.01, 0.05],
+    "attacks": [{"method": "pgd", "steps": 2}, {"method": "ngm"}, {"method": "targeted", "steps": 2}],
+    "certified_jets": 100,
+    "visibility_jets": 300,
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("external")
+    pq.write_table(generate(4000, seed=31).to_arrow(), base / "raw.parquet")
+    preprocess(base / "raw.parquet", base / "flat", PreprocessSettings())
+    preprocess(base / "raw.parquet", base / "sequence", PreprocessSettings(layout="sequence", max_tracks=10))
+    return base
+
+
+@pytest.fixture(scope="module")
+def trained(data) -> Path:
+    """A nominal DNN trained by robusttag: results/models/nominal/seed_1 of a run."""
+    output = data / "native" / "models" / "nominal" / "seed_1"
+    settings = TrainingSettings(batch_size=256, max_epochs=2, patience=2)
+    flat = data / "flat"
+    train(flat / "train.parquet", flat / "val.parquet", flat / "preprocessing.json", output, settings, threads=1)
+    return output
+
+
+def _audit(data: Path, declaration: ExternalModel, layout: str = "flat") -> Path:
+    """The audit's training folder of one checkpoint, named as the native one (the same identity)."""
+    folder = data / f"audit_{declaration.name}" / "models" / "nominal" / "seed_1"
+    inputs = data / layout
+    import_external(declaration, inputs / "preprocessing.json", inputs / "val.parquet", folder, TrainingSettings(), CPU)
+    return folder
+
+
+def _evaluate(folder: Path, epoch: int, inputs: Path, out: Path) -> dict[str, pd.DataFrame]:
+    """FGSM and the baselines, the strong suite, its checks and certified bounds of one checkpoint."""
+    out.mkdir(parents=True, exist_ok=True)
+    scoring = from_params(ScoringSettings, scoring_config(EVALUATION, baselines=True))
+    files = (inputs / "test.parquet", inputs / "preprocessing.json")
+    loss = TrainingSettings().loss
+    score_checkpoint(folder, epoch, *files, out / "scores.parquet", scoring, loss, baselines=True, threads=1)
+    strong = from_params(type(EvaluationSettings().strong), strong_attack_config(EVALUATION))
+    names = ("strong.parquet", "checks.csv", "certified.csv", "visibility.csv")
+    score_strong_attacks(folder, epoch, *files, *(out / n for n in names), strong, loss, threads=1)
+    tables = {"scores": pd.read_parquet(out / "scores.parquet"), "strong": pd.read_parquet(out / "strong.parquet")}
+    return tables | {name: pd.read_csv(out / f"{name}.csv") for name in ("checks", "certified", "visibility")}
+
+
+def test_a_dnn_exported_to_torchscript_is_audited_with_the_native_numbers_to_the_bit(data, trained, tmp_path):
+    file = export_torchscript(load_tagger(trained / "epoch_002.pt", CPU), tmp_path / "dnn.pt")
+    audit = _audit(data, ExternalModel("exported", str(file)))
+    history = read_history(audit / "history.csv")
+    assert [row["epoch"] for row in history] == [1]
+    summary = json.loads((data / "flat/preprocessing.json").read_text())
+    val = load_split(data / "flat/val.parquet", summary, CPU, with_movable=False)
+    native = validation_metrics(load_tagger(trained / "epoch_002.pt", CPU), val, TrainingSettings())
+    assert {k: history[0][k] for k in native} == native
+    assert isinstance(load_tagger(audit / "epoch_001.pt", CPU), ExternalTagger)
+    ours = _evaluate(trained, 2, data / "flat", tmp_path / "native")
+    theirs = _evaluate(audit, 1, data / "flat", tmp_path / "audit")
+    for name in ours:
+        a, b = (
+            ours[name].drop(columns=["epoch"], errors="ignore"),
+            theirs[name].drop(columns=["epoch"], errors="ignore"),
+        )
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+    assert set(theirs["certified"]["method"]) == {"crown"} and len(theirs["certified"]) == 2 * 3
+    assert theirs["scores"]["attack"].nunique() == 5  # raw, FGSM and the three baselines
+
+
+def test_the_declared_class_order_and_probabilities_are_honoured(data, trained, tmp_path):
+    """A model whose outputs are the probabilities of (light, b, c): the audit reads them back in
+    robusttag's order, and bounds the plain network under the softmax exactly as the native one."""
+    native = load_tagger(trained / "epoch_002.pt", CPU)
+    plain = plain_network(native)
+    last = plain[-1]
+    order = [2, 0, 1]  # light, b, c
+    last.weight.data, last.bias.data = last.weight.data[order], last.bias.data[order]
+    program = torch.jit.script(nn.Sequential(*plain, nn.Softmax(dim=1)))
+    torch.jit.save(program, str(tmp_path / "probabilities.pt"))
+    declaration = ExternalModel(
+        "probabilities", str(tmp_path / "probabilities.pt"), classes=("light", "b", "c"), outputs="probabilities"
+    )
+    tagger = load_tagger(_audit(data, declaration) / "epoch_001.pt", CPU)
+    summary = json.loads((data / "flat/preprocessing.json").read_text())
+    x = load_split(data / "flat/test.parquet", summary, CPU, with_movable=False).x[:500]
+    with torch.no_grad():
+        torch.testing.assert_close(torch.softmax(tagger(x), 1), torch.softmax(native(x), 1), rtol=0, atol=1e-6)
+    network = tagger.certifiable()
+    for ours, theirs in zip(network, plain_network(native)):
+        if isinstance(ours, nn.Linear):
+            assert torch.equal(ours.weight, theirs.weight) and torch.equal(ours.bias, theirs.bias)
+
+
+def test_a_set_based_tagger_is_audited_with_the_sequence_signature(data, tmp_path):
+    summary = json.loads((data / "sequence/preprocessing.json").read_text())
+    torch.manual_seed(3)
+    model = build_model(model_settings(ModelSettings(architecture="transformer"), summary)).eval()
+    file = export_torchscript(model, tmp_path / "transformer.pt")
+    tagger = load_tagger(
+        _audit(data, ExternalModel("set_based", str(file), layout="sequence"), "sequence") / "epoch_001.pt", CPU
+    )
+    x = load_split(data / "sequence/test.parquet", summary, CPU, with_movable=False).x[:300]
+    with torch.no_grad():
+        assert torch.equal(tagger(x), model(x))
+    assert tagger.certifiable() is None  # no plain network: no certified bound, every attack still runs
+    x.requires_grad_(True)
+    tagger(x).sum().backward()
+    assert x.grad.abs().sum() > 0
+
+
+def _script(module: nn.Module, path: Path) -> str:
+    torch.jit.save(torch.jit.script(module), str(path))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("module", "changes", "message"),
+    [
+        (nn.Linear(128, 3), {}, r"does not take its declared flat inputs \(jets, 184\)"),
+        (nn.Linear(184, 2), {}, r"returns \(16, 2\), not one row of 3 logits per jet"),
+        (nn.Linear(184, 3), {"outputs": "probabilities"}, "declared to return probabilities, but its rows sum to"),
+        (nn.Linear(184, 3), {"layout": "sequence"}, "reads sequence inputs, not flat"),
+    ],
+)
+def test_a_model_that_does_not_match_its_declaration_is_refused(data, tmp_path, module, changes, message):
+    declaration = ExternalModel("mismatched", _script(module, tmp_path / "model.pt"), **changes)
+    with pytest.raises(ConfigError, match=message):
+        _audit(data, declaration)
+    assert not (data / "audit_mismatched").exists() or not any((data / "audit_mismatched").rglob("*.pt"))
+
+
+def test_a_declaration_is_checked_before_anything_runs(tmp_path):
+    with pytest.raises(ConfigError, match="ONNX, which gives no input gradients"):
+        ExternalModel("tagger", "model.onnx")
+    with pytest.raises(ConfigError, match="not TorchScript"):
+        ExternalModel("tagger", "model.h5")
+    with pytest.raises(ConfigError, match="classes must order"):
+        ExternalModel("tagger", "model.pt", classes=("b", "c", "tau"))
+    with pytest.raises(ConfigError, match="a name is"):
+        ExternalModel("nominal", "model.pt")
+    (tmp_path / "broken.pt").write_bytes(b"not a program")
+    from robusttag.external import load_program
+
+    with pytest.raises(ConfigError, match="not a TorchScript file"):
+        load_program(tmp_path / "broken.pt", CPU)
