@@ -24,6 +24,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/shifted.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/architectures.smk"
+include: "workflow/rules/external.smk"
 
 
 rule all:

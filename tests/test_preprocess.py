@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from robusttag.errors import ConfigError
+from robusttag.errors import ConfigError, DataFormatError
 from robusttag.features import (
     INPUT_NAMES,
     INPUTS,
@@ -641,3 +641,17 @@ def test_a_shifted_sample_is_scaled_with_the_nominal_statistics_not_its_own(done
     )
     expected = weights.weights(like["label"].to_numpy(), like["raw_jet_eta"].to_numpy(), like["raw_jet_pt"].to_numpy())
     np.testing.assert_array_equal(like["weight"].to_numpy(), expected)
+
+
+def test_the_validation_and_test_jets_preprocessed_like_a_summary_are_those_splits(raw_file, done, tmp_path):
+    """The audit's inputs: the nominal split's val and test jets, scaled as a (here: the nominal) summary says."""
+    from robusttag.preprocess import preprocess_splits_like
+
+    out, summary, tables = done
+    outputs = {"val": tmp_path / "val.parquet", "test": tmp_path / "test.parquet"}
+    counts = preprocess_splits_like(raw_file, outputs, summary, PreprocessSettings(), rows_per_batch=ROWS_PER_BATCH)
+    assert counts == {"val": len(tables["val"]), "test": len(tables["test"])}
+    for name, path in outputs.items():
+        pd.testing.assert_frame_equal(pd.read_parquet(path), tables[name], check_exact=True)
+    with pytest.raises(DataFormatError, match="no split"):
+        preprocess_splits_like(raw_file, {"holdout": tmp_path / "x.parquet"}, summary, PreprocessSettings())

@@ -94,7 +94,8 @@ def test_every_settings_field_is_a_config_key_or_fixed_by_the_method():
     fixed |= {"seed"}  # a training's own, one of training.seeds
     fixed |= set(SECTIONS)
     classes = (rt.PreprocessSettings, rt.TrainingSettings, rt.ModelSettings, rt.EvaluationSettings, rt.FigureSettings)
-    for cls in (*classes, rt.StrongAttackCheckpoints, rt.ShiftedSamples, rt.DeepSetsSettings, rt.TransformerSettings):
+    extra = (rt.StrongAttackCheckpoints, rt.ShiftedSamples, rt.DeepSetsSettings, rt.TransformerSettings)
+    for cls in (*classes, *extra):
         assert {f.name for f in dataclasses.fields(cls)} - keys <= fixed, cls.__name__
 
 

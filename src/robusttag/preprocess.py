@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -389,6 +390,72 @@ def preprocess_like(
     DataFormatError
         When the summary's inputs are not those its settings make (a summary of another version).
     """
+    transform, schema = _stored_transform(summary)
+    n_jets = 0
+    with atomic_output(output) as path:
+        with pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=["label", FLAVOR]) as writer:
+            for batch in jet_slices(raw, rows_per_batch):
+                writer.write_table(transform(batch))
+                n_jets += len(batch)
+    return n_jets
+
+
+def preprocess_splits_like(
+    raw: str | os.PathLike,
+    outputs: dict[str, str | os.PathLike],
+    summary: dict,
+    split: PreprocessSettings,
+    *,
+    rows_per_batch: int = 100_000,
+) -> dict[str, int]:
+    """The jets of some splits of ``raw`` (``outputs``: {split name: file}), each preprocessed as ``summary``
+    (a ``preprocessing.json``, robusttag's or a user's) says, as :func:`preprocess_like` does.
+
+    The splits are the nominal preprocessing's (``split``: its fractions and seed), so the jets are those
+    of its ``val`` and ``test`` files, in the same order, whatever statistics scale them.
+
+    Returns
+    -------
+    dict[str, int]
+        The jets written per split.
+
+    Raises
+    ------
+    DataFormatError
+        As :func:`preprocess_like`, or for a split name that is not one of SPLITS.
+    """
+    unknown = sorted(set(outputs) - set(SPLITS))
+    if unknown:
+        raise DataFormatError(str(raw), f"no split {unknown}; choose from {SPLITS}")
+    transform, schema = _stored_transform(summary)
+    assignment = split_assignment(pq.ParquetFile(raw).metadata.num_rows, split.split, split.seed)
+    counts = dict.fromkeys(outputs, 0)
+    with ExitStack() as stack:
+        writers = {}
+        for name, output in outputs.items():
+            path = stack.enter_context(atomic_output(output))
+            writer = pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=["label", FLAVOR])
+            writers[name] = stack.enter_context(writer)
+        start = 0
+        for record_batch in pq.ParquetFile(raw).iter_batches(batch_size=rows_per_batch):
+            part = assignment[start : start + record_batch.num_rows]
+            start += record_batch.num_rows
+            table = pa.Table.from_batches([record_batch])
+            for name, writer in writers.items():
+                chosen = table.filter(pa.array(part == SPLITS.index(name)))
+                writer.write_table(transform(JetBatch.from_arrow(chosen)))
+                counts[name] += chosen.num_rows
+    return counts
+
+
+def _stored_transform(summary: dict):
+    """(batch -> preprocessed table, its schema) of a stored preprocessing (``preprocessing.json``).
+
+    Raises
+    ------
+    DataFormatError
+        When the summary's inputs are not those its settings make (a summary of another version).
+    """
     stored = summary["settings"]
     settings = PreprocessSettings(
         n_tracks=stored["n_tracks"],
@@ -408,13 +475,8 @@ def preprocess_like(
         np.array(histograms["pt_edges_gev"]),
         np.array(histograms["training_histograms"]),
     )
-    schema, n_jets = _output_schema(features), 0
-    with atomic_output(output) as path:
-        with pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=["label", FLAVOR]) as writer:
-            for batch in jet_slices(raw, rows_per_batch):
-                writer.write_table(_transform(batch, features, settings, defaults, mean, std, weights, schema))
-                n_jets += len(batch)
-    return n_jets
+    schema = _output_schema(features)
+    return (lambda batch: _transform(batch, features, settings, defaults, mean, std, weights, schema)), schema
 
 
 def _transform(batch, features, settings, defaults, mean, std, weights, schema) -> pa.Table:

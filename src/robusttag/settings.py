@@ -503,6 +503,16 @@ def study_architecture(root: str) -> str:
     raise ConfigError(f"{root} is no architecture's results folder")
 
 
+def external_config(model: ExternalModel) -> dict:
+    """An audited model's declaration as a rule's params (and back: ``ExternalModel(**params)``)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(model).items()}
+
+
+def audit_root(name: str) -> str:
+    """The folder of the study of an audited model (``evaluation.external_models``)."""
+    return f"results/external/{name}"
+
+
 def preprocessed_dir(layout: str) -> str:
     """Where the preprocessing of a layout writes its splits and ``preprocessing.json``."""
     return "results/preprocessed" if layout == "flat" else f"results/preprocessed_{layout}"
@@ -846,8 +856,13 @@ class ExternalModel:
     layout: str = "flat"
     classes: tuple[str, ...] = CLASS_NAMES
     outputs: str = "logits"
+    preprocessing: str | None = None  #: a preprocessing.json of its own; None: robusttag's of its layout
+    files: tuple[str, ...] = ()  #: ROOT or JSON files of its own jets to audit it on; (): robusttag's test split
+    tree: str = "jets"  #: the TTree of ROOT files
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "classes", tuple(self.classes))
+        object.__setattr__(self, "files", tuple(self.files))
         where = f"evaluation.external_models: model '{self.name}'"
         reserved = (*MODES, *ARCHITECTURES, NOMINAL_TWIN, NOMINAL_TEST)
         if not _SAMPLE_NAME.fullmatch(self.name) or self.name in reserved:
@@ -964,9 +979,13 @@ class EvaluationSettings:
     visibility_jets: int = _VISIBILITY_JETS
     strong_attacks: StrongAttackCheckpoints = field(default_factory=StrongAttackCheckpoints)
     shifted_samples: ShiftedSamples = field(default_factory=ShiftedSamples)
+    external_models: tuple[ExternalModel, ...] = ()
     figures: FigureSettings = field(default_factory=FigureSettings)
 
     def __post_init__(self) -> None:
+        names = [model.name for model in self.external_models]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"evaluation.external_models: names must be unique, got {names}")
         self._part(ScoringSettings)  # its own checks of the epsilons, the cap and max_jets
         self._part(TableSettings)  # and of the bootstrap
         if self.summary_epsilon not in self.epsilons:
@@ -992,7 +1011,18 @@ class EvaluationSettings:
         strong = StrongAttackCheckpoints(**_tuples(strong))
         attacks = attack_suite(values.pop("attacks", _DEFAULT_ATTACKS))
         shifted = ShiftedSamples.from_config(values.pop("shifted_samples", {}))
-        return cls(figures=figures, strong_attacks=strong, attacks=attacks, shifted_samples=shifted, **values)
+        external = tuple(
+            ExternalModel(**_known(ExternalModel, entry, "evaluation.external_models"))
+            for entry in values.pop("external_models", ())
+        )
+        return cls(
+            figures=figures,
+            strong_attacks=strong,
+            attacks=attacks,
+            shifted_samples=shifted,
+            external_models=external,
+            **values,
+        )
 
     def _part(self, cls):
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -1041,6 +1071,10 @@ FIGURE_KEYS: dict[str, tuple[str, ...]] = {
 }
 #: The figures of one architecture's study (``architectures`` compares the studies of a run).
 STUDY_FIGURES: tuple[str, ...] = tuple(name for name in FIGURE_KEYS if name != "architectures")
+#: The figures of an audited model's study: no training history, no second model to compare with.
+AUDIT_FIGURES: tuple[str, ...] = tuple(
+    name for name in STUDY_FIGURES if name not in ("training_history", "fig8_nominal_vs_adversarial")
+)
 
 
 def _subset(cls, evaluation: dict, leave_out: tuple[str, ...] = ()) -> dict:

@@ -4,12 +4,12 @@
 
 rule compare_architectures:
     input:
-        seeds=[f"{root}/tables/seeds.csv" for root in ROOTS],
-        shifted_auc=[f"{root}/tables/shifted_auc.csv" for root in ROOTS] if SHIFTED.samples else [],
+        seeds=[f"{root}/tables/seeds.csv" for root in ARCHITECTURE_ROOTS],
+        shifted_auc=[f"{root}/tables/shifted_auc.csv" for root in ARCHITECTURE_ROOTS] if SHIFTED.samples else [],
         shifted_working_points=(
-            [f"{root}/tables/shifted_working_points.csv" for root in ROOTS] if SHIFTED.samples else []
+            [f"{root}/tables/shifted_working_points.csv" for root in ARCHITECTURE_ROOTS] if SHIFTED.samples else []
         ),
-        models=[folder for root in ROOTS for folder in model_dirs(root, seeds=SEEDS)],
+        models=[folder for root in ARCHITECTURE_ROOTS for folder in model_dirs(root, seeds=SEEDS)],
     output:
         table=ARCHITECTURE_OUTPUTS["table"],
         summary=report(
@@ -24,7 +24,7 @@ rule compare_architectures:
     threads: 1
     params:
         architectures=ARCHITECTURES,
-        roots=ROOTS,
+        roots=ARCHITECTURE_ROOTS,
         epsilon=rt.EvaluationSettings.from_config(EVALUATION).summary_epsilon,
         reference_seed=REFERENCE_SEED,
     script:

@@ -8,17 +8,25 @@ REFERENCE_SEED = SEEDS[0]
 # One study per architecture: its trainings, scores, tables and figures under its root
 # (results/ for the paper's DNN, results/{architecture}/ for the others).
 ARCHITECTURES = rt.training_architectures(config["training"])
-ROOTS = [rt.study_root(a) for a in ARCHITECTURES]
-LAYOUTS = list(dict.fromkeys(rt.ARCHITECTURE_LAYOUTS[a] for a in ARCHITECTURES))
+ARCHITECTURE_ROOTS = [rt.study_root(a) for a in ARCHITECTURES]
 EVALUATION = config["evaluation"]
 SHIFTED = rt.ShiftedSamples.from_config(EVALUATION.get("shifted_samples", {}))
 SHIFTED_KNOBS = rt.shifted_difficulties(config["dataset"], EVALUATION.get("shifted_samples", {}))
+# And one study per audited model (evaluation.external_models) under results/external/{name}/: its one
+# checkpoint imported, not trained, its inputs preprocessed as it declares, then the same rules.
+EXTERNAL = {m.name: m for m in rt.EvaluationSettings.from_config(EVALUATION).external_models}
+AUDIT_ROOTS = [rt.audit_root(name) for name in EXTERNAL]
+ROOTS = ARCHITECTURE_ROOTS + AUDIT_ROOTS
+LAYOUTS = list(
+    dict.fromkeys([rt.ARCHITECTURE_LAYOUTS[a] for a in ARCHITECTURES] + [m.layout for m in EXTERNAL.values()])
+)
+TRAINED_INPUTS = [rt.preprocessed_dir(layout).removeprefix("results/") for layout in LAYOUTS]
 
 
 wildcard_constraints:
     root="|".join(ROOTS),
-    inputs="|".join(rt.preprocessed_dir(layout).removeprefix("results/") for layout in LAYOUTS),
-    model="|".join(MODELS),
+    inputs="|".join(TRAINED_INPUTS + [f"{r.removeprefix('results/')}/preprocessed" for r in AUDIT_ROOTS]),
+    model="|".join(MODELS + list(EXTERNAL)),
     seed=r"\d+",
     epoch=r"\d{3}",
     sample="|".join(SHIFTED.names()) or "(?!)",
@@ -58,38 +66,64 @@ def inputs_layout(inputs):
     return next(layout for layout in rt.LAYOUTS if rt.preprocessed_dir(layout) == f"results/{inputs}")
 
 
-def layout_of(root):
-    """The input layout an architecture's study reads."""
-    return rt.ARCHITECTURE_LAYOUTS[rt.study_architecture(root)]
+def audited(root):
+    """The declaration of the model a study audits (None: the study of an architecture, trained here)."""
+    return next((m for name, m in EXTERNAL.items() if rt.audit_root(name) == root), None)
+
+
+def study_inputs(root):
+    """The folder of a study's preprocessed splits: its architecture's layout, or the audit's own."""
+    if audited(root):
+        return f"{root}/preprocessed"
+    return rt.preprocessed_dir(rt.ARCHITECTURE_LAYOUTS[rt.study_architecture(root)])
 
 
 def study_data(name):
-    """An input function: the preprocessing artifact ``name`` of the layout the study's architecture reads."""
-    return lambda wildcards: preprocessed(layout_of(wildcards.root))[name]
+    """An input function: the preprocessing artifact ``name`` (train, val, test, summary) of the study."""
+    files = {"train": "train.parquet", "val": "val.parquet", "test": "test.parquet", "summary": "preprocessing.json"}
+    return lambda wildcards: f"{study_inputs(wildcards.root)}/{files[name]}"
 
 
-def model_dirs(root, models=MODELS, seeds=None):
-    """The training folders of a study's ``models`` for ``seeds`` (default: the reference seed only)."""
+def study_models(root):
+    """A study's models: the training modes, or the audited model's name."""
+    model = audited(root)
+    return [model.name] if model else MODELS
+
+
+def study_seeds(root):
+    """A study's seeds: training.seeds, or one for an audited model (its single checkpoint)."""
+    return [REFERENCE_SEED] if audited(root) else SEEDS
+
+
+def model_dirs(root, models=None, seeds=None):
+    """The training folders of a study's ``models`` (default: all) for ``seeds`` (default: the reference seed)."""
+    models = study_models(root) if models is None else models
     return [rt.model_dir(model, seed, root) for seed in (seeds or [REFERENCE_SEED]) for model in models]
 
 
+def study_figures(root):
+    """The figures of a study (an audit has no training history and no second model to compare with)."""
+    return [name for name in FIGURE_INPUTS if not audited(root) or name in rt.AUDIT_FIGURES]
+
+
 def all_outputs():
-    """Everything: data, every training, each study's tables and figures (FIGURE_INPUTS: figures.smk), and
-    with several architectures their comparison."""
+    """Everything: data, every training and audit, each study's tables and figures (FIGURE_INPUTS: figures.smk),
+    and with several architectures their comparison."""
     files = [file for layout in LAYOUTS for file in preprocessed(layout).values()]
     for root in ROOTS:
-        files += [*model_dirs(root, seeds=SEEDS), f"{root}/tables/auc.csv", f"{root}/tables/summary.md"]
+        files += [*model_dirs(root, seeds=study_seeds(root)), f"{root}/tables/auc.csv", f"{root}/tables/summary.md"]
         files += shifted_table_files(root).values() if SHIFTED.samples else ()
-        files += (f"{root}/figures/{name}.{ext}" for name in FIGURE_INPUTS for ext in ("png", "pdf"))
+        files += (f"{root}/figures/{name}.{ext}" for name in study_figures(root) for ext in ("png", "pdf"))
     if len(ARCHITECTURES) > 1:
         files += [*ARCHITECTURE_OUTPUTS.values(), *(f"results/figures/architectures.{e}" for e in ("png", "pdf"))]
     return files
 
 
 def history(root, model, seed=None):
-    """A training's history, once the training (a checkpoint rule) has run."""
+    """A training's history, once the training (a checkpoint rule; an audit's import) has run."""
     seed = REFERENCE_SEED if seed is None else seed
-    return f"{checkpoints.train.get(root=root, model=model, seed=seed).output[0]}/history.csv"
+    job = checkpoints.import_external if audited(root) else checkpoints.train
+    return f"{job.get(root=root, model=model, seed=seed).output[0]}/history.csv"
 
 
 def selected(root, model, seed):
@@ -98,13 +132,16 @@ def selected(root, model, seed):
 
 def other_models(wildcards):
     """The models whose FGSM is transferred to this one (Fig. 4): the other modes, same seed."""
-    return model_dirs(wildcards.root, (m for m in MODELS if m != wildcards.model), [int(wildcards.seed)])
+    others = [m for m in study_models(wildcards.root) if m != wildcards.model]
+    return model_dirs(wildcards.root, others, [int(wildcards.seed)])
 
 
 def budget_scale_inputs(wildcards):
-    """The training split, which `evaluation.epsilon_scale: quantile` reads for the per-input budgets."""
-    quantile = EVALUATION.get("epsilon_scale", "unit") == "quantile"
-    return [preprocessed(layout_of(wildcards.root))["train"]] if quantile else []
+    """The training split, which `evaluation.epsilon_scale: quantile` reads for the per-input budgets (an
+    audit's: its validation split, the jets of its own statistics it has)."""
+    if EVALUATION.get("epsilon_scale", "unit") != "quantile":
+        return []
+    return [study_data("val" if audited(wildcards.root) else "train")(wildcards)]
 
 
 def strong_outputs(root, model, seed):
@@ -145,8 +182,8 @@ def score_files(wildcards):
     Other seeds: FGSM and the strong suite at the selected checkpoint."""
     root, epochs = wildcards.root, rt.EvaluationSettings.from_config(EVALUATION).epochs
     files = []
-    for seed in SEEDS:
-        for model in MODELS:
+    for seed in study_seeds(root):
+        for model in study_models(root):
             where, best = f"{model}/seed_{seed}", selected(root, model, seed)
             if seed == REFERENCE_SEED:
                 scanned = rt.scanned_epochs(history(root, model, seed), epochs)
@@ -162,7 +199,9 @@ def validation_files(wildcards):
     """The raw validation scores at each training's selected checkpoint (the working points' cuts)."""
     root = wildcards.root
     return [
-        f"{root}/scores/{m}/seed_{s}/epoch_{selected(root, m, s):03d}_validation.parquet" for s in SEEDS for m in MODELS
+        f"{root}/scores/{m}/seed_{s}/epoch_{selected(root, m, s):03d}_validation.parquet"
+        for s in study_seeds(root)
+        for m in study_models(root)
     ]
 
 
@@ -170,7 +209,10 @@ def strong_files(index):
     """An input function: one kind of the strong suite's files (0 scores, 1 checks, 2 certified bounds,
     3 visibility: KS and Wasserstein-1 per feature), every training of the study."""
     return lambda wildcards: [
-        outputs[index] for seed in SEEDS for model in MODELS for outputs in strong_outputs(wildcards.root, model, seed)
+        outputs[index]
+        for seed in study_seeds(wildcards.root)
+        for model in study_models(wildcards.root)
+        for outputs in strong_outputs(wildcards.root, model, seed)
     ]
 
 
@@ -187,19 +229,18 @@ def shifted_tree(wildcards):
     return "jets" if sample is None else sample.tree
 
 
-def shifted_preprocessed(layout):
-    """{sample: its jets preprocessed with the nominal statistics of a layout}, the twin first; with a user's
-    sample, the nominal test split (its reference) last."""
-    inputs = rt.preprocessed_dir(layout).removeprefix("results/")
+def shifted_preprocessed(inputs):
+    """{sample: its jets preprocessed with the statistics of results/{inputs}/}, the twin first; with a user's
+    sample, the nominal test split of those inputs (its reference) last."""
     files = {name: f"results/shifted/{name}/{inputs}.parquet" for name in SHIFTED.names()}
     if any(not s.synthetic for s in SHIFTED.samples):
-        files[rt.NOMINAL_TEST] = preprocessed(layout)["test"]
+        files[rt.NOMINAL_TEST] = f"results/{inputs}/test.parquet"
     return files
 
 
 def study_shifted_samples(wildcards):
-    """The shifted samples in the layout of the study's architecture."""
-    return list(shifted_preprocessed(layout_of(wildcards.root)).values())
+    """The shifted samples preprocessed as the study's own inputs."""
+    return list(shifted_preprocessed(study_inputs(wildcards.root).removeprefix("results/")).values())
 
 
 def shifted_score_files(index):
@@ -207,7 +248,9 @@ def shifted_score_files(index):
     split's), every training of the study."""
     kinds = ("shifted_samples", "shifted_samples_validation")
     return lambda wildcards: [
-        f"{wildcards.root}/scores/{m}/seed_{s}/{kinds[index]}.parquet" for s in SEEDS for m in MODELS
+        f"{wildcards.root}/scores/{m}/seed_{s}/{kinds[index]}.parquet"
+        for s in study_seeds(wildcards.root)
+        for m in study_models(wildcards.root)
     ]
 
 

@@ -150,7 +150,7 @@ rule tables:
         checks=strong_files(1),
         certified=strong_files(2),
         visibility=strong_files(3),
-        models=lambda wildcards: model_dirs(wildcards.root, seeds=SEEDS),
+        models=lambda wildcards: model_dirs(wildcards.root, seeds=study_seeds(wildcards.root)),
         shifted_auc="{root}/tables/shifted_auc.csv" if SHIFTED.samples else [],
         shifted_working_points="{root}/tables/shifted_working_points.csv" if SHIFTED.samples else [],
     output:

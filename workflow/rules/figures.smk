@@ -44,20 +44,20 @@ FIGURE_CATEGORY = {
 }
 
 
-for architecture, root in zip(ARCHITECTURES, ROOTS):
-    for figure, figure_inputs in FIGURE_INPUTS.items():
+for study, root in zip([*ARCHITECTURES, *EXTERNAL], ROOTS):  # an architecture's, or an audited model's
+    for figure in study_figures(root):
 
         rule:
             name:
-                figure if root == "results" else f"{figure}_{architecture}"
+                figure if root == "results" else f"{figure}_{study}"
             input:
-                [path.format(root=root) for path in figure_inputs] or model_dirs(root),
+                [path.format(root=root) for path in FIGURE_INPUTS[figure]] or model_dirs(root),
             output:
                 png=report(
                     f"{root}/figures/{figure}.png",
                     caption=f"../report/{figure}.rst",
                     category=FIGURE_CATEGORY[figure],
-                    subcategory=architecture if len(ARCHITECTURES) > 1 else None,
+                    subcategory=study if len(ROOTS) > 1 else None,
                     labels={"figure": figure},
                 ),
                 pdf=f"{root}/figures/{figure}.pdf",

@@ -12,6 +12,8 @@ rule preprocess:
         summary="results/{inputs}/preprocessing.json",
     log:
         "results/logs/{inputs}.log",
+    wildcard_constraints:
+        inputs="|".join(TRAINED_INPUTS),
     conda:
         "../../envs/robusttag.yaml"
     threads: 1

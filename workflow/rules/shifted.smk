@@ -68,7 +68,7 @@ rule score_shifted_samples:
     resources:
         gpu=1,
     params:
-        samples=list(shifted_preprocessed("flat")),
+        samples=list(shifted_preprocessed("preprocessed")),
         # the reference seed: the scanned checkpoints; the others: "selected". Read from the history by the
         # job itself (a params function that asks the checkpoint leaves stale reruns behind)
         epochs=lambda wildcards: (
@@ -85,7 +85,7 @@ rule shifted_tables:
         validation=shifted_score_files(1),
         samples=study_shifted_samples,
         summary=study_data("summary"),
-        models=lambda wildcards: model_dirs(wildcards.root, seeds=SEEDS),
+        models=lambda wildcards: model_dirs(wildcards.root, seeds=study_seeds(wildcards.root)),
     output:
         **shifted_table_files("{root}"),
     log:
@@ -94,7 +94,7 @@ rule shifted_tables:
         "../../envs/robusttag.yaml"
     threads: 2
     params:
-        samples=list(shifted_preprocessed("flat")),
+        samples=list(shifted_preprocessed("preprocessed")),
         synthetic=[s.name for s in SHIFTED.samples if s.synthetic],
         tables=rt.shifted_table_config(EVALUATION),
     script:

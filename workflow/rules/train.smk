@@ -14,6 +14,9 @@ checkpoint train:
         directory("{root}/models/{model}/seed_{seed}"),
     log:
         "{root}/logs/train_{model}_seed_{seed}.log",
+    wildcard_constraints:
+        root="|".join(ARCHITECTURE_ROOTS),
+        model="|".join(MODELS),
     conda:
         "../../envs/robusttag.yaml"
     threads: 2

@@ -22,7 +22,7 @@ import pandas as pd
 from ..errors import ResultsError
 from ..features import CLASS_NAMES
 from ..metrics import DISCRIMINATORS
-from ..settings import NOMINAL
+from ..settings import NOMINAL, ordered_models
 from ..tables import reference_rows
 
 try:  # HEP styling is optional: plots still work (plainer) without mplhep
@@ -36,6 +36,13 @@ _LLABEL = "Simulation"
 
 #: The model of Figs. 5, 6 and 7.
 _NOMINAL = NOMINAL
+
+
+def _studied_model(models) -> str:
+    """The model Figs. 5, 6 and 7 show: the nominal one, or an audit's only model where there is none."""
+    models = ordered_models(models)
+    return _NOMINAL if _NOMINAL in models or not models else models[0]
+
 
 _FLAVOUR_COLOURS: dict[str, str] = {"b": "#d62728", "c": "#2ca02c", "light": "#1f77b4"}
 _MODEL_COLOURS: dict[str, str] = {"nominal": "#1f77b4", "adversarial": "#ff7f0e"}

@@ -23,7 +23,6 @@ from ..features import LABELS, feature_label
 from ..settings import SampleSettings, ordered_models
 from .base import (
     _FLAVOUR_COLOURS,
-    _NOMINAL,
     _as_bool,
     _available,
     _cap_text,
@@ -35,6 +34,7 @@ from .base import (
     _label,
     _require_columns,
     _save,
+    _studied_model,
     _style,
 )
 
@@ -321,9 +321,9 @@ def fig5_input_shifts(
     ResultsError
         When the input is missing or the table lacks what the figure needs.
     """
-    return plot_input_shifts(
-        _read_samples(inputs), _NOMINAL, input_features, input_epsilons, path, restrict_impact=restrict_impact
-    )
+    samples = _read_samples(inputs)
+    model = _studied_model(samples["model"].unique())
+    return plot_input_shifts(samples, model, input_features, input_epsilons, path, restrict_impact=restrict_impact)
 
 
 # --------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from ..tables import reference_rows
 from .base import (
     _AUC_COLUMNS,
     _MODEL_ATTACK_STYLE,
-    _NOMINAL,
     _as_bool,
     _auc_value,
     _available,
@@ -44,6 +43,7 @@ from .base import (
     _require_columns,
     _save,
     _selected_epoch,
+    _studied_model,
     _style,
 )
 from .robustness import spread_checkpoints
@@ -297,7 +297,8 @@ def fig6_roc_vs_epsilon(inputs: Sequence[str], path: str | os.PathLike, *, epsil
         When an input is missing or a table lacks what the figure needs.
     """
     roc, auc, selected = _read_roc_auc(inputs)
-    return plot_roc_vs_epsilon(roc, _NOMINAL, _selected_of(selected, _NOMINAL), epsilons, path, auc=auc)
+    model = _studied_model(auc["model"])
+    return plot_roc_vs_epsilon(roc, model, _selected_of(selected, model), epsilons, path, auc=auc)
 
 
 # --------------------------------------------------------------------------
@@ -411,9 +412,10 @@ def fig7_roc_per_checkpoint(
         When an input is missing or a table lacks what the figure needs.
     """
     roc, auc, selected = _read_roc_auc(inputs)
-    scanned = auc.loc[auc["model"] == _NOMINAL, "epoch"].unique()
-    epochs = spread_checkpoints(scanned, checkpoints, _selected_of(selected, _NOMINAL))
-    return plot_roc_per_checkpoint(roc, _NOMINAL, epochs, summary_epsilon, path, auc=auc)
+    model = _studied_model(auc["model"])
+    scanned = auc.loc[auc["model"] == model, "epoch"].unique()
+    epochs = spread_checkpoints(scanned, checkpoints, _selected_of(selected, model))
+    return plot_roc_per_checkpoint(roc, model, epochs, summary_epsilon, path, auc=auc)
 
 
 # --------------------------------------------------------------------------
