@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import torch
 import yaml
@@ -495,3 +496,60 @@ def test_a_users_sample_from_files_is_preprocessed_with_the_nominal_statistics_a
     # the nominal simulation against itself: scale factors 1 within a few errors
     assert (np.abs(rows["sf_efficiency"] - 1) < 4 * rows["sf_efficiency_err"] + 0.02).all()
     assert "same_as_nominal" in (workdir / "results/tables/summary.md").read_text()
+
+
+def test_an_exported_model_is_audited_through_the_dag_with_the_native_numbers(workflow, tmp_path):
+    """robusttag's nominal DNN (seed 1, its selected checkpoint) exported to TorchScript and audited as a tagger
+    trained elsewhere: every score the audit shares with the native study is the same to the bit. A second
+    audit of the same program reads its own jets (every jet of the source file) and its own statistics."""
+    import shutil
+
+    from robusttag.checkpoints import load_tagger
+    from robusttag.external import export_torchscript
+
+    workdir = tmp_path / "copy"
+    shutil.copytree(workflow, workdir, symlinks=True)  # the outputs keep their times: only the audit runs
+    best = selected_epoch(workdir / "results/models/nominal/seed_1/history.csv")
+    native = load_tagger(workdir / f"results/models/nominal/seed_1/epoch_{best:03d}.pt", torch.device("cpu"))
+    export_torchscript(native, workdir / "exported.pt")
+    override = (
+        "evaluation:\n  external_models:\n    - {name: exported, file: exported.pt}\n"
+        "    - {name: own_jets, file: exported.pt, preprocessing: results/preprocessed/preprocessing.json,"
+        " files: [results/source/synthetic.json.gz]}\n"
+    )
+    (workdir / "override.yaml").write_text(override)
+    snakemake(workdir, "--resources", "gpu=1", configs=("config/test.yaml", "override.yaml"))
+    audit = workdir / "results/external/exported"
+    keys = ["attack", "attack_source", "epsilon", "discriminator"]
+
+    def native_rows(table: pd.DataFrame) -> pd.DataFrame:
+        """The native nominal model's rows at the exported checkpoint (of its own attacks: no transfers)."""
+        chosen = table[(table["model"] == "nominal") & (table["seed"] == 1) & (table["epoch"] == best)]
+        return chosen[chosen["attack_source"].isin(["nominal", "none"])] if "attack_source" in chosen else chosen
+
+    ours = native_rows(pd.read_csv(workdir / "results/tables/auc.csv"))
+    theirs = pd.read_csv(audit / "tables/auc.csv").replace({"exported": "nominal"})
+    merged = ours.merge(theirs, on=keys, suffixes=("", "_audit"))
+    assert len(merged) == len(ours) == len(theirs) and merged["attack"].nunique() >= 8  # FGSM, baselines, suite
+    for column in ("auc", "eff_at_mistag_0.01", "auc_err"):
+        assert (merged[column] == merged[f"{column}_audit"]).all(), column
+    certified = native_rows(pd.read_csv(workdir / "results/tables/certified.csv"))
+    audit_certified = pd.read_csv(audit / "tables/certified.csv")
+    assert set(audit_certified["method"]) == {"crown"} and len(audit_certified) == len(certified) > 0
+    np.testing.assert_array_equal(
+        certified.sort_values(["epsilon", "discriminator"])["certified_auc"],
+        audit_certified.sort_values(["epsilon", "discriminator"])["certified_auc"],
+    )
+    order, columns = (
+        ["sample", "discriminator", "mistag_target"],
+        ["cut", "sf_efficiency", "sf_mistag", "sf_mistag_err"],
+    )
+    shifted = pd.read_csv(audit / "tables/shifted_working_points.csv").sort_values(order)
+    native_shifted = native_rows(pd.read_csv(workdir / "results/tables/shifted_working_points.csv")).sort_values(order)
+    assert len(shifted) == len(native_shifted) > 0
+    np.testing.assert_array_equal(shifted[columns].to_numpy(), native_shifted[columns].to_numpy())  # NaN == NaN
+    assert len(list((audit / "figures").glob("*.png"))) == len(rt.AUDIT_FIGURES)
+    # the second audit: every jet of the file, scaled with the statistics it was given
+    own = pq.ParquetFile(workdir / "results/external/own_jets/preprocessed/test.parquet").metadata.num_rows
+    assert own == 5000  # config/test.yaml: n_jets, none split off
+    assert "own_jets" in (workdir / "results/external/own_jets/tables/summary.md").read_text()
