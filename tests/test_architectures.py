@@ -5,11 +5,7 @@ the attacks' constraints on tracks and the soundness of the interval bounds."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
+from killed_training import train_in_process
 
 from robusttag.architectures import DeepSets, Transformer, build_model
 from robusttag.attacks import Constraints
@@ -245,20 +242,7 @@ train(data / "train.parquet", data / "val.parquet", data / "preprocessing.json",
 
 
 def _train_in_process(data: Path, output: Path, architecture: str, kill_after_epoch=None, timeout=300):
-    process = subprocess.Popen([sys.executable, "-c", _TRAIN_SCRIPT, str(data), str(output), architecture])
-    state = output.with_name(f".{output.name}.in_progress")
-    deadline = time.monotonic() + timeout
-    try:
-        while process.poll() is None and time.monotonic() < deadline:
-            if kill_after_epoch and (state / f"epoch_{kill_after_epoch:03d}.pt").exists():
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
-                return process.returncode
-            time.sleep(0.05)
-        return process.wait(timeout=max(1, deadline - time.monotonic()))
-    finally:
-        if process.poll() is None:
-            process.kill()
+    return train_in_process(_TRAIN_SCRIPT, [str(data), str(output), architecture], output, kill_after_epoch, timeout)
 
 
 @pytest.mark.parametrize("architecture", SET_MODELS)

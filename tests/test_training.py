@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import math
-import os
 import signal
-import subprocess
-import sys
-import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+from killed_training import train_in_process
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
@@ -344,20 +340,7 @@ train(data / "train.parquet", data / "val.parquet", data / "preprocessing.json",
 
 
 def _train_in_process(data, output, mode, kill_after_epoch=None, timeout=300):
-    process = subprocess.Popen([sys.executable, "-c", _TRAIN_SCRIPT, str(data), str(output), mode])
-    state = Path(output).with_name(f".{Path(output).name}.in_progress")
-    deadline = time.monotonic() + timeout
-    try:
-        while process.poll() is None and time.monotonic() < deadline:
-            if kill_after_epoch and (state / f"epoch_{kill_after_epoch:03d}.pt").exists():
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
-                return process.returncode
-            time.sleep(0.05)
-        return process.wait(timeout=max(1, deadline - time.monotonic()))
-    finally:
-        if process.poll() is None:
-            process.kill()
+    return train_in_process(_TRAIN_SCRIPT, [str(data), str(output), mode], output, kill_after_epoch, timeout)
 
 
 @pytest.mark.parametrize("mode", ["adversarial", "pgd", "ngm"])  # nominal: the same loop, fewer draws

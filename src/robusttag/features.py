@@ -115,6 +115,14 @@ PION_MASS_GEV = 0.13957
 
 N_TRACK_SLOTS = 6
 
+#: The sequence layout's per-track padding mask: 1.0 for a track of the jet, 0.0 for padding.
+PRESENT = "present"
+#: The per-track columns of the sequence layout, in order within a track.
+SEQUENCE_TRACK_FIELDS: tuple[str, ...] = (*TRACK_FIELDS, PRESENT)
+LAYOUTS: tuple[str, ...] = ("flat", "sequence")
+#: The sequence layout's default number of tracks (``preprocess.max_tracks``).
+MAX_TRACKS = 25
+
 INTEGER_FIELDS: frozenset[str] = frozenset(
     {"n_tracks_over_d0_threshold", "n_secondary_vertices", "n_secondary_vertex_tracks", "vertex_n_tracks"}
 )
@@ -201,24 +209,25 @@ def _group_of_track_field(field: str) -> str:
     raise KeyError(field)
 
 
-def _build_inputs(n_slots: int) -> tuple[Feature, ...]:
-    jet_level = [
+def _jet_features() -> list[Feature]:
+    return [
         Feature(name, _group_of_jet_field(name), name, None, name in INTEGER_FIELDS, _JET_DEFAULTS[name])
         for name in (*JET_KINEMATICS, *JET_TRACKING, *JET_VERTEX)
     ]
-    track_level = [
-        Feature(
-            f"trk{slot}_{field}",
-            _group_of_track_field(field),
-            field,
-            slot,
-            field in INTEGER_FIELDS,
-            _track_default(field),
-        )
-        for field in TRACK_FIELDS
-        for slot in range(n_slots)
-    ]
-    return tuple(jet_level + track_level)
+
+
+def _track_feature(field: str, slot: int) -> Feature:
+    """The input of a track field in a slot (the sequence layout's PRESENT: the padding mask, never scaled)."""
+    if field == PRESENT:
+        return Feature(f"trk{slot}_{PRESENT}", "track_padding", PRESENT, slot, True, Fixed(0.0), scaled=False)
+    return Feature(
+        f"trk{slot}_{field}", _group_of_track_field(field), field, slot, field in INTEGER_FIELDS, _track_default(field)
+    )
+
+
+def _build_inputs(n_slots: int) -> tuple[Feature, ...]:
+    """The flat layout: variable-major."""
+    return tuple(_jet_features() + [_track_feature(field, slot) for field in TRACK_FIELDS for slot in range(n_slots)])
 
 
 def input_features(n_slots: int = N_TRACK_SLOTS) -> tuple[Feature, ...]:
@@ -240,15 +249,6 @@ INPUT_NAMES: tuple[str, ...] = tuple(f.name for f in INPUTS)
 N_INPUTS = len(INPUTS)
 
 
-#: The sequence layout's per-track padding mask: 1.0 for a track of the jet, 0.0 for padding.
-PRESENT = "present"
-#: The per-track columns of the sequence layout, in order within a track.
-SEQUENCE_TRACK_FIELDS: tuple[str, ...] = (*TRACK_FIELDS, PRESENT)
-LAYOUTS: tuple[str, ...] = ("flat", "sequence")
-#: The sequence layout's default number of tracks (``preprocess.max_tracks``).
-MAX_TRACKS = 25
-
-
 def sequence_features(max_tracks: int = MAX_TRACKS) -> tuple[Feature, ...]:
     """The model inputs of the sequence layout: the jet-level features, then ``max_tracks``
     tracks of :data:`SEQUENCE_TRACK_FIELDS` each, track-major.
@@ -260,22 +260,8 @@ def sequence_features(max_tracks: int = MAX_TRACKS) -> tuple[Feature, ...]:
     """
     if max_tracks < 1:
         raise ConfigError(f"preprocess.max_tracks must be at least 1, got {max_tracks}")
-    jet_level = [f for f in INPUTS if f.slot is None]
-    tracks = [
-        Feature(f"trk{slot}_{PRESENT}", "track_padding", PRESENT, slot, True, Fixed(0.0), scaled=False)
-        if field == PRESENT
-        else Feature(
-            f"trk{slot}_{field}",
-            _group_of_track_field(field),
-            field,
-            slot,
-            field in INTEGER_FIELDS,
-            _track_default(field),
-        )
-        for slot in range(max_tracks)
-        for field in SEQUENCE_TRACK_FIELDS
-    ]
-    return tuple(jet_level + tracks)
+    tracks = [_track_feature(field, slot) for slot in range(max_tracks) for field in SEQUENCE_TRACK_FIELDS]
+    return tuple(_jet_features() + tracks)
 
 
 def layout_features(layout: str, n_tracks: int) -> tuple[Feature, ...]:
