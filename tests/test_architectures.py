@@ -234,26 +234,28 @@ import sys
 from pathlib import Path
 from robusttag.settings import ModelSettings, TrainingSettings
 from robusttag.training import train
-data, output, architecture = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+data, output, architecture, mode = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 model = ModelSettings.from_dict({"architecture": architecture, "transformer": {"dim": 16, "blocks": 1}})
-settings = TrainingSettings(mode="pgd", batch_size=128, max_epochs=4, patience=4, seed=5, model=model)
+settings = TrainingSettings(mode=mode, batch_size=256, max_epochs=3, patience=3, seed=5, model=model)
 train(data / "train.parquet", data / "val.parquet", data / "preprocessing.json", output, settings, threads=1)
 """
 
 
-def _train_in_process(data: Path, output: Path, architecture: str, kill_after_epoch=None, timeout=300):
-    return train_in_process(_TRAIN_SCRIPT, [str(data), str(output), architecture], output, kill_after_epoch, timeout)
+def _train_in_process(data: Path, output: Path, architecture: str, mode: str, kill_after_epoch=None, timeout=300):
+    args = [str(data), str(output), architecture, mode]
+    return train_in_process(_TRAIN_SCRIPT, args, output, kill_after_epoch, timeout)
 
 
+@pytest.mark.parametrize("mode", ["adversarial", "pgd", "ngm"])  # nominal: the same loop, fewer draws
 @pytest.mark.parametrize("architecture", SET_MODELS)
-def test_resume_after_kill_is_bit_identical(sequence, tmp_path, architecture):
-    """PGD training: dropout's draws and the random starts both come back from the checkpoint."""
+def test_resume_after_kill_is_bit_identical(sequence, tmp_path, architecture, mode):
+    """Dropout's draws (and PGD's random starts) come back from the checkpoint."""
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
-    assert _train_in_process(sequence, straight, architecture) == 0
-    assert _train_in_process(sequence, interrupted, architecture, kill_after_epoch=2) == -signal.SIGKILL
+    assert _train_in_process(sequence, straight, architecture, mode) == 0
+    assert _train_in_process(sequence, interrupted, architecture, mode, kill_after_epoch=1) == -signal.SIGKILL
     assert not (interrupted / "history.csv").exists()
-    assert _train_in_process(sequence, interrupted, architecture) == 0
-    for epoch in range(1, 5):
+    assert _train_in_process(sequence, interrupted, architecture, mode) == 0
+    for epoch in range(1, 4):
         a = load_checkpoint(straight / f"epoch_{epoch:03d}.pt")
         b = load_checkpoint(interrupted / f"epoch_{epoch:03d}.pt")
         for name, tensor in a["model"].items():
