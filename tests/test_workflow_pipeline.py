@@ -198,7 +198,10 @@ def test_an_evaluation_key_reruns_exactly_the_jobs_that_depend_on_it(workflow, k
 
 def test_every_evaluation_key_has_its_rerun_test():
     schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
-    assert _schema_keys(schema["properties"]["evaluation"]) == set(RERUNS) | {"epochs", "strong_attacks.epochs"}
+    # external_models adds studies of their own: test_an_exported_model_is_audited_through_the_dag_... checks
+    # that only their jobs run
+    others = {"epochs", "strong_attacks.epochs", "external_models"}
+    assert _schema_keys(schema["properties"]["evaluation"]) == set(RERUNS) | others
 
 
 def test_scanning_fewer_checkpoints_rescores_only_the_shifted_samples(workflow):
@@ -518,7 +521,11 @@ def test_an_exported_model_is_audited_through_the_dag_with_the_native_numbers(wo
         " files: [results/source/synthetic.json.gz]}\n"
     )
     (workdir / "override.yaml").write_text(override)
-    snakemake(workdir, "--resources", "gpu=1", configs=("config/test.yaml", "override.yaml"))
+    result = snakemake(workdir, "--resources", "gpu=1", configs=("config/test.yaml", "override.yaml"))
+    ran = re.findall(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):", result.stdout + result.stderr, flags=re.MULTILINE)
+    # only the audits' jobs: no training, no preprocessing, no table or figure of the native study again
+    assert ran.count("import_external") == ran.count("preprocess_audit") == ran.count("tables") == 2
+    assert not {"train", "preprocess", "fig4_cross_attacks", "training_history"} & set(ran)
     audit = workdir / "results/external/exported"
     keys = ["attack", "attack_source", "epsilon", "discriminator"]
 
