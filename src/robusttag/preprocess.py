@@ -448,6 +448,32 @@ def preprocess_splits_like(
     return counts
 
 
+def preprocess_for_audit(
+    raw: str | os.PathLike,
+    summary_path: str | os.PathLike,
+    split: PreprocessSettings,
+    outputs: dict[str, str | os.PathLike],
+    own_jets: str | os.PathLike | None = None,
+) -> dict[str, int]:
+    """An audited model's inputs: the nominal split's validation jets and its test jets (or, with
+    ``own_jets``, every jet of that raw file), preprocessed as the summary at ``summary_path`` says, and
+    that summary copied beside them (``outputs``: ``val``, ``test``, ``summary``).
+
+    Returns
+    -------
+    dict[str, int]
+        The jets written per split.
+    """
+    summary = json.loads(Path(summary_path).read_text())
+    splits = {"val": outputs["val"]} | ({} if own_jets else {"test": outputs["test"]})
+    counts = preprocess_splits_like(raw, splits, summary, split)
+    if own_jets:
+        counts["test"] = preprocess_like(own_jets, outputs["test"], summary)
+    with atomic_output(outputs["summary"]) as tmp:
+        Path(tmp).write_text(Path(summary_path).read_text())
+    return counts
+
+
 def _stored_transform(summary: dict):
     """(batch -> preprocessed table, its schema) of a stored preprocessing (``preprocessing.json``).
 
