@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .data import read_summary
 from .errors import DataFormatError
 from .features import (
     FLAVOR,
@@ -464,7 +465,7 @@ def preprocess_for_audit(
     dict[str, int]
         The jets written per split.
     """
-    summary = json.loads(Path(summary_path).read_text())
+    summary = read_summary(summary_path)  # a clear error for a file that is not a preprocessing summary
     splits = {"val": outputs["val"]} | ({} if own_jets else {"test": outputs["test"]})
     counts = preprocess_splits_like(raw, splits, summary, split)
     if own_jets:
