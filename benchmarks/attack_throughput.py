@@ -26,10 +26,10 @@ from robusttag.attacks import Constraints
 from robusttag.attacks.iterative import Target, _Worst
 from robusttag.attacks.objectives import value_and_gradient
 from robusttag.attacks.suite import Jets, run_attack, stacked_target
+from robusttag.config import EvaluationSettings
 from robusttag.data import choose_device
 from robusttag.io import reuse_freed_memory
 from robusttag.model import Tagger
-from robusttag.settings import EvaluationSettings
 
 
 def _seconds(function, device: torch.device) -> float:

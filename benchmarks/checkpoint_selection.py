@@ -29,10 +29,11 @@ import torch
 import yaml
 
 from robusttag.checkpoints import checkpoint_name, load_tagger
+from robusttag.config import TrainingSettings, training_modes
 from robusttag.data import load_split, read_summary
 from robusttag.evaluate import predict
+from robusttag.history import selection_score
 from robusttag.metrics import curve_metrics, discriminator_curves
-from robusttag.settings import TrainingSettings, selection_score, training_modes
 from robusttag.training import train
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -33,7 +33,7 @@ HERE = Path(__file__).resolve().parent
 
 _TRAIN = """
 import sys
-from robusttag.settings import TrainingSettings
+from robusttag.config import TrainingSettings
 from robusttag.training import train
 pre, out, mode = sys.argv[1:4]
 settings = TrainingSettings(mode=mode, device="cpu", batch_size=65536, max_epochs=1)
@@ -46,7 +46,7 @@ _SCORE = """
 import sys
 from pathlib import Path
 from robusttag.evaluate import score_checkpoint
-from robusttag.settings import LossSettings, ScoringSettings
+from robusttag.config import LossSettings, ScoringSettings
 pre, checkpoint, out = sys.argv[1:4]
 score_checkpoint(Path(checkpoint).parent, 1, f"{pre}/test.parquet", f"{pre}/preprocessing.json", out,
                  ScoringSettings(device="cpu"), LossSettings(), threads=2)

@@ -33,11 +33,11 @@ from collections.abc import Callable
 import torch
 
 from robusttag.architectures import build_model
+from robusttag.config import ARCHITECTURES, DNN, MODES, NOMINAL, ModelSettings, TrainingSettings
 from robusttag.data import Split, choose_device
 from robusttag.features import InputLayout
 from robusttag.io import reuse_freed_memory
 from robusttag.model import CPU_BLOCK_ROWS, Tagger
-from robusttag.settings import ARCHITECTURES, DNN, MODES, NOMINAL, ModelSettings, TrainingSettings
 from robusttag.training import attack_box, backpropagate
 
 

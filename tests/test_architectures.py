@@ -21,13 +21,13 @@ from robusttag.attacks import Constraints
 from robusttag.attacks.adversaries import pgd_batch
 from robusttag.attacks.bounds import bound_method, logit_difference_bounds
 from robusttag.checkpoints import load_checkpoint, load_tagger
+from robusttag.config import MODES, ModelSettings, TrainingSettings
 from robusttag.data import load_split
 from robusttag.errors import ConfigError
 from robusttag.features import PRESENT, SEQUENCE_TRACK_FIELDS, InputLayout, default_column
 from robusttag.jets import JetBatch
 from robusttag.metrics import DISCRIMINATORS
 from robusttag.preprocess import PreprocessSettings, preprocess, preprocess_like, split_assignment
-from robusttag.settings import MODES, ModelSettings, TrainingSettings
 from robusttag.sources.synthetic import generate
 from robusttag.training import model_settings, train
 
@@ -232,7 +232,7 @@ def test_every_architecture_trains_in_every_mode_and_reloads_from_its_checkpoint
 _TRAIN_SCRIPT = """
 import sys
 from pathlib import Path
-from robusttag.settings import ModelSettings, TrainingSettings
+from robusttag.config import ModelSettings, TrainingSettings
 from robusttag.training import train
 data, output, architecture, mode = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 model = ModelSettings.from_dict({"architecture": architecture, "transformer": {"dim": 16, "blocks": 1}})

@@ -13,9 +13,9 @@ from robusttag.attacks import constraints as attack_constraints
 from robusttag.attacks.iterative import Target, fgsm_vertex, integer_steps, ngm, pgd
 from robusttag.attacks.objectives import per_jet_objective, value_at
 from robusttag.attacks.suite import Jets, run_attack
+from robusttag.config import AttackSettings, EvaluationSettings, ModelSettings, attack_suite
 from robusttag.errors import ConfigError
 from robusttag.metrics import auc
-from robusttag.settings import AttackSettings, EvaluationSettings, ModelSettings, attack_suite
 
 # --- the box ------------------------------------------------------------------------------
 

@@ -12,10 +12,10 @@ from torch import nn
 
 from robusttag.attacks import bounds as bounds_module
 from robusttag.attacks.bounds import _relaxation, certified_auc, logit_difference_bounds
+from robusttag.config import ModelSettings
 from robusttag.errors import ConfigError, ResultsError
 from robusttag.metrics import DISCRIMINATORS, auc
 from robusttag.model import Linear, Tagger
-from robusttag.settings import ModelSettings
 
 METHODS = ("ibp", "crown")
 TINY = {"n_inputs": 3, "width": 4, "depth": 2, "dropout": 0.1}

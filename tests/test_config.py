@@ -1,4 +1,4 @@
-"""The config schema (workflow/schemas/config.schema.yaml) stops a wrong
+"""The config schema (src/robusttag/config/schema.yaml) stops a wrong
 configuration before any job runs, and says what is wrong.
 
 Two levels: Snakemake itself on a copy of the workflow (``--dry-run
@@ -20,8 +20,8 @@ from snakemake.utils import validate
 from workflow_copy import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
-SHIPPED = ("config.yaml", "config/test.yaml", "config/paper.yaml")
+SCHEMA = str(ROOT / "src" / "robusttag" / "config" / "schema.yaml")
+SHIPPED = ("config/config.yaml", ".test/config/config.yaml", "config/paper.yaml", "config/architectures.yaml")
 
 
 def dry_run(workdir: Path, configfile: str) -> subprocess.CompletedProcess:
@@ -40,7 +40,7 @@ def load(name: str) -> dict:
 
 
 def merge(base: dict, extra: dict) -> dict:
-    """``extra`` merged into a copy of ``base`` as Snakemake merges a --configfile into config.yaml."""
+    """``extra`` merged into a copy of ``base`` as Snakemake merges a --configfile into config/config.yaml."""
     merged = copy.deepcopy(base)
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -99,7 +99,7 @@ def test_snakemake_accepts_the_shipped_configs(workdir, name):
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configs_are_valid(name):
-    validate(merge(load("config.yaml"), load(name)), SCHEMA)
+    validate(merge(load("config/config.yaml"), load(name)), SCHEMA)
 
 
 @pytest.mark.parametrize(
@@ -126,7 +126,7 @@ def test_shipped_configs_are_valid(name):
 )
 def test_schema_rejects_naming_the_culprit(override, named):
     with pytest.raises(WorkflowError) as error:
-        validate(merge(load("config.yaml"), override), SCHEMA)
+        validate(merge(load("config/config.yaml"), override), SCHEMA)
     assert named in str(error.value)
 
 
@@ -137,12 +137,13 @@ def test_root_source_without_a_root_section_is_rejected():
 
 @pytest.mark.parametrize("sha256", [None, "0123456789abcdef" * 4, "0123456789ABCDEF" * 4])
 def test_schema_accepts_a_pinned_or_unpinned_checksum(sha256):
-    validate(merge(load("config.yaml"), {"dataset": {"source": "uci", "uci": {"sha256": sha256}}}), SCHEMA)
+    validate(merge(load("config/config.yaml"), {"dataset": {"source": "uci", "uci": {"sha256": sha256}}}), SCHEMA)
 
 
 def test_schema_accepts_root_files():
     validate(
-        merge(load("config.yaml"), {"dataset": {"source": "root", "root": {"files": ["a.root", "b.root"]}}}), SCHEMA
+        merge(load("config/config.yaml"), {"dataset": {"source": "root", "root": {"files": ["a.root", "b.root"]}}}),
+        SCHEMA,
     )
 
 

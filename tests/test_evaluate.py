@@ -15,6 +15,16 @@ import torch
 from robusttag.attacks import Constraints, input_gradient_sign
 from robusttag.attacks.iterative import fgsm_vertex
 from robusttag.checkpoints import load_tagger, selected_checkpoints
+from robusttag.config import (
+    AttackSettings,
+    EvaluationSettings,
+    LossSettings,
+    ModelSettings,
+    ScoringSettings,
+    StrongAttackSettings,
+    TableSettings,
+    check_config,
+)
 from robusttag.data import read_summary
 from robusttag.errors import ConfigError, ResultsError
 from robusttag.evaluate import (
@@ -25,25 +35,11 @@ from robusttag.evaluate import (
     score_checkpoint,
     score_validation,
 )
+from robusttag.history import HISTORY_COLUMNS, scanned_epochs, selected_epoch, selected_epochs
 from robusttag.metrics import DISCRIMINATORS, discriminant
 from robusttag.model import Tagger
+from robusttag.paths import model_dir, model_identity
 from robusttag.preprocess import preprocess
-from robusttag.settings import (
-    HISTORY_COLUMNS,
-    AttackSettings,
-    EvaluationSettings,
-    LossSettings,
-    ModelSettings,
-    ScoringSettings,
-    StrongAttackSettings,
-    TableSettings,
-    check_config,
-    model_dir,
-    model_identity,
-    scanned_epochs,
-    selected_epoch,
-    selected_epochs,
-)
 from robusttag.sources.synthetic import generate
 from robusttag.strong_attacks import score_strong_attacks
 from robusttag.tables import (
@@ -514,7 +510,15 @@ def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, sco
     assert (targeted["attack"] == "targeted_" + targeted["discriminator"]).all()  # each on its own discriminator
     worst = pd.read_csv(outputs["worst_case"])
     assert len(worst) == 2 * 2 * 3  # models x eps x discriminators
-    assert (worst["worst_auc"] <= worst["fgsm_auc"]).all() and (worst["worst_auc"] <= worst["raw_auc"]).all()
+    # each row from the AUC table by hand: FGSM's AUC, and the lowest AUC of the model's own attacks (FGSM and
+    # the suite; the targeted ones on their discriminator) with the attack that reached it
+    own = auc[(auc["attack_source"] == auc["model"]) & (auc["attack"] != "raw")]
+    for row in worst.itertuples():
+        at = own[(own["model"] == row.model) & np.isclose(own["epsilon"], row.epsilon)]
+        at = at[at["discriminator"] == row.discriminator].set_index("attack")["auc"]
+        assert len(at) == 1 + 3  # FGSM, pgd, ngm and the targeted attack on this discriminator
+        assert (row.fgsm_auc, row.worst_auc) == (at["fgsm"], at.min()) and at[row.worst_attack] == at.min()
+    assert (worst["worst_auc"] <= worst["raw_auc"]).all()
     table = pd.read_csv(outputs["checks"])
     targeted_checks = table[table["attack"].str.startswith("targeted_")]
     assert (targeted_checks["auc_rise"] <= 0).all()  # the targeted AUC never rises with eps: by construction

@@ -15,22 +15,22 @@ from torch import nn
 
 from robusttag.architectures import build_model
 from robusttag.checkpoints import load_tagger
-from robusttag.data import load_split
-from robusttag.errors import ConfigError
-from robusttag.evaluate import score_checkpoint
-from robusttag.external import ExternalTagger, export_torchscript, import_external, plain_network
-from robusttag.preprocess import PreprocessSettings, preprocess
-from robusttag.settings import (
+from robusttag.config import (
     EvaluationSettings,
     ExternalModel,
     ModelSettings,
     ScoringSettings,
     TrainingSettings,
     from_params,
-    read_history,
     scoring_config,
     strong_attack_config,
 )
+from robusttag.data import load_split
+from robusttag.errors import ConfigError
+from robusttag.evaluate import score_checkpoint
+from robusttag.external import ExternalTagger, export_torchscript, import_external, plain_network
+from robusttag.history import read_history
+from robusttag.preprocess import PreprocessSettings, preprocess
 from robusttag.sources.synthetic import generate
 from robusttag.strong_attacks import score_strong_attacks
 from robusttag.training import model_settings, train, validation_metrics
@@ -167,6 +167,22 @@ def test_a_model_that_does_not_match_its_declaration_is_refused(data, tmp_path, 
     with pytest.raises(ConfigError, match=message):
         _audit(data, declaration)
     assert not (data / "audit_mismatched").exists() or not any((data / "audit_mismatched").rglob("*.pt"))
+
+
+def test_a_file_that_is_not_torchscript_is_refused_by_the_name_the_user_gave_it(data, tmp_path, monkeypatch):
+    """A text file renamed .pt, declared with a relative path (as in a config, relative to the run's folder):
+    the import rule's function names the model, its file as written, and what it expected; nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports/tagger.pt").write_text("weights: see the wiki\n")
+    declaration = ExternalModel("renamed_text", "exports/tagger.pt")
+    with pytest.raises(ConfigError) as refused:
+        _audit(data, declaration)
+    message = str(refused.value)
+    assert message.startswith("evaluation.external_models: model 'renamed_text' (file: exports/tagger.pt) is not ")
+    assert "expected a program saved by torch.jit.save" in message
+    assert "checkpoint" not in message and str(tmp_path) not in message  # no internal name, no resolved path
+    assert not (data / "audit_renamed_text").exists()
 
 
 def test_a_declaration_is_checked_before_anything_runs(tmp_path):

@@ -11,6 +11,7 @@ from matplotlib.legend import Legend
 
 from robusttag import figures
 from robusttag.comparison import architecture_table
+from robusttag.config import FIGURE_KEYS
 from robusttag.errors import ConfigError, ResultsError
 from robusttag.features import feature_label
 from robusttag.figures import base as figure_base
@@ -23,7 +24,6 @@ from robusttag.figures import robustness as figure_robustness
 from robusttag.figures import roc as figure_roc
 from robusttag.figures import suite as figure_suite
 from robusttag.seeds import SEED_COLUMNS
-from robusttag.settings import FIGURE_KEYS
 from robusttag.tables import worst_case_table
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -1,23 +1,22 @@
-"""One place for every setting: the schema's defaults, config.yaml and the
-dataclass defaults agree key by key, and Snakemake's parse needs no torch."""
+"""One place for every setting: the schema declares each key's default once, the settings classes read
+theirs from it, and Snakemake's parse needs no torch."""
 
 from __future__ import annotations
 
 import dataclasses
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import yaml
 from workflow_copy import copy_workflow
 
-from robusttag import settings as rt
+from robusttag import config as rt
+from robusttag.config.schema import schema
 from robusttag.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+SCHEMA = schema()
+#: The embedded default run's config, as the workflow's validation fills it from the schema.
+CONFIG = rt.default_config()
 
 
 def _leaves(schema: dict, prefix: tuple[str, ...] = ()):
@@ -30,58 +29,27 @@ def _leaves(schema: dict, prefix: tuple[str, ...] = ()):
             yield path, spec
 
 
-def _dataclass_default(path: tuple[str, ...]):
-    """The dataclass default of a config key, by the settings class that reads it."""
-    section, *rest = path
-    if section == "dataset":
-        owner = rt.DatasetSettings() if len(rest) == 1 else getattr(rt.DatasetSettings(), rest[0])
-    elif section == "preprocess":
-        owner = rt.PreprocessSettings()
-    elif section == "training":
-        owner = rt.TrainingSettings().model if rest[0] == "model" else rt.TrainingSettings()
-        if rest[0] == "model" and len(rest) == 3:  # an architecture's own section
-            return getattr(getattr(owner, rest[1]), rest[2])
-        if rest[0] in PREFIXED:  # flattened into the training settings with their section's name
-            return getattr(owner, f"{rest[0]}_{rest[-1]}")
-        if rest[0] == "seeds":  # one training per seed: each training's settings hold one
-            return list(rt.DEFAULT_SEEDS)
-        if rest[0] == "modes":  # one training per mode: each training's settings hold one
-            return list(rt.DEFAULT_MODES)
-    else:
-        evaluation = rt.EvaluationSettings()
-        owner = getattr(evaluation, rest[0]) if rest[0] in SECTIONS else evaluation
-    value = getattr(owner, rest[-1])
-    if path[-2:] == ("shifted_samples", "samples"):
-        return [sample.to_config() for sample in value]
-    if isinstance(value, tuple):  # the attack suite: a list of sections
-        return [dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for v in value]
-    return value
-
-
 #: evaluation sections with their own settings class
 SECTIONS = ("figures", "strong_attacks", "shifted_samples")
 #: training sections whose keys the training settings hold as section_key
 PREFIXED = ("selection", "pgd", "ngm")
-
-
-def _config_value(path: tuple[str, ...]):
-    value = CONFIG
-    for part in path:
-        value = value[part]
-    return value
-
-
 SCHEMA_ATTACK_KEYS = SCHEMA["properties"]["evaluation"]["properties"]["attacks"]["items"]["properties"]
-LEAVES = [path for path, _ in _leaves(SCHEMA) if path != ("dataset", "source")]
+LEAVES = [path for path, _ in _leaves(SCHEMA)]
 
 
 @pytest.mark.parametrize("path", LEAVES, ids=".".join)
-def test_schema_dataclass_and_config_yaml_agree(path):
+def test_every_key_has_a_default(path):
     spec = dict(_leaves(SCHEMA))[path]
     assert "default" in spec, f"{'.'.join(path)}: the schema gives no default"
-    assert _dataclass_default(path) == spec["default"], ".".join(path)
-    if path[0] != "dataset" or path[1] == "synthetic":  # config.yaml spells every key of the default run
-        assert _config_value(path) == spec["default"], ".".join(path)
+
+
+def test_the_settings_of_the_default_config_are_the_classes_defaults():
+    """from_config reads the nested sections into the flat classes as their defaults (read from the schema)."""
+    assert rt.DatasetSettings.from_config(CONFIG["dataset"]) == rt.DatasetSettings()
+    assert rt.PreprocessSettings.from_config(CONFIG["preprocess"]) == rt.PreprocessSettings()
+    assert rt.TrainingSettings.from_config(CONFIG["training"], "nominal") == rt.TrainingSettings()
+    assert rt.EvaluationSettings.from_config(CONFIG["evaluation"]) == rt.EvaluationSettings()
+    assert rt.TrainingSettings().lr == SCHEMA["properties"]["training"]["properties"]["lr"]["default"]
 
 
 def test_every_settings_field_is_a_config_key_or_fixed_by_the_method():
@@ -167,7 +135,8 @@ def test_the_default_config_passes_every_check():
 
 
 def test_settings_and_the_workflow_parse_import_no_torch(tmp_path):
-    code = "import sys, robusttag.settings; print(sorted(m for m in sys.modules if m.split('.')[0] in HEAVY))"
+    code = "import sys, robusttag.config, robusttag.paths, robusttag.history; "
+    code += "print(sorted(m for m in sys.modules if m.split('.')[0] in HEAVY))"
     run = subprocess.run(
         [sys.executable, "-c", f"HEAVY = ('torch', 'matplotlib'); {code}"], capture_output=True, text=True, check=True
     )
@@ -185,7 +154,7 @@ def test_settings_and_the_workflow_parse_import_no_torch(tmp_path):
             "--cores",
             "1",
             "--configfile",
-            "config/test.yaml",
+            ".test/config/config.yaml",
         ],
         cwd=workdir,
         capture_output=True,
@@ -193,7 +162,7 @@ def test_settings_and_the_workflow_parse_import_no_torch(tmp_path):
     )
     assert run.returncode == 0, run.stderr[-2000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
-    assert "robusttag.settings" in imported
+    assert "robusttag.config" in imported
     assert not {name for name in imported if name.split(".")[0] in ("torch", "matplotlib")}
 
 

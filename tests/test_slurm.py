@@ -1,4 +1,4 @@
-"""config/test.yaml through profiles/slurm on a real one-node SLURM
+""".test/config/config.yaml through profiles/slurm on a real one-node SLURM
 (tests/slurm_cluster.py): every job goes through sbatch, the groups of the
 profile make few SLURM jobs, and the results equal a local run's.
 
@@ -30,7 +30,7 @@ import yaml
 from slurm_cluster import PARTITION, SlurmCluster, SlurmUnavailable, missing
 from workflow_copy import copy_workflow
 
-from robusttag.settings import STUDY_FIGURES
+from robusttag.config import STUDY_FIGURES
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "profiles/slurm/config.yaml"
@@ -146,7 +146,7 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def runs(cluster, tmp_path_factory) -> tuple[Path, str, Path]:
-    """rule all of config/test.yaml through the profile (its workdir and output) and the local
+    """rule all of .test/config/config.yaml through the profile (its workdir and output) and the local
     reference run up to the tables (its workdir), which runs while the first waits for SLURM."""
     base = tmp_path_factory.mktemp("slurm")
     profile = write_profile(base / "profile", site_profile())
@@ -159,11 +159,11 @@ def runs(cluster, tmp_path_factory) -> tuple[Path, str, Path]:
         "--resources",
         "gpu=1",
         "--configfile",
-        "config/test.yaml",
+        ".test/config/config.yaml",
     )
     try:
         slurm_run = Snakemake(
-            slurm, "--workflow-profile", str(profile), "--configfile", "config/test.yaml", env=cluster.env
+            slurm, "--workflow-profile", str(profile), "--configfile", ".test/config/config.yaml", env=cluster.env
         )
         try:
             log = slurm_run.finish(HARD_TIMEOUT, cluster.logs)
@@ -229,7 +229,7 @@ def test_the_profile_asks_for_one_gpu_per_gpu_job(cluster, runs, tmp_path):
         "--workflow-profile",
         str(write_profile(tmp_path / "profile", profile)),
         "--configfile",
-        "config/test.yaml",
+        ".test/config/config.yaml",
         "--forcerun",
         *scoring,
         "--until",

@@ -17,13 +17,14 @@ from torch.utils._pytree import tree_flatten
 from robusttag.architectures import build_model
 from robusttag.attacks import Constraints
 from robusttag.checkpoints import load_checkpoint
+from robusttag.config import ARCHITECTURES, MODES, ModelSettings, TrainingSettings
 from robusttag.data import Split, choose_device, load_split
 from robusttag.errors import ConfigError
 from robusttag.features import InputLayout, default_column
+from robusttag.history import HISTORY_COLUMNS, read_history
 from robusttag.losses import focal_loss
 from robusttag.model import ReLUDropout, Tagger
 from robusttag.preprocess import preprocess
-from robusttag.settings import ARCHITECTURES, HISTORY_COLUMNS, MODES, ModelSettings, TrainingSettings, read_history
 from robusttag.sources.synthetic import generate
 from robusttag.training import adversarial_batch, backpropagate, train, train_epoch, validation_metrics
 
@@ -331,7 +332,7 @@ def test_same_seed_same_numbers(data):
 _TRAIN_SCRIPT = """
 import sys
 from pathlib import Path
-from robusttag.settings import TrainingSettings
+from robusttag.config import TrainingSettings
 from robusttag.training import train
 data, output, mode = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 settings = TrainingSettings(mode=mode, lr=1e-3, batch_size=64, max_epochs=6, patience=6, seed=5)

@@ -1,4 +1,4 @@
-"""The Snakemake data chain on config/test.yaml, in a copy of the workflow:
+"""The Snakemake data chain on .test/config/config.yaml, in a copy of the workflow:
 source -> raw Parquet -> preprocessed splits, logs, up-to-date detection,
 lint, parameter-change triggers, and a corrupted source file.
 """
@@ -28,7 +28,7 @@ DATA_RULES = ("generate_synthetic", "convert_to_parquet", "preprocess")
 
 
 def snakemake(
-    workdir: Path, *args: str, configs: tuple[str, ...] = ("config/test.yaml",)
+    workdir: Path, *args: str, configs: tuple[str, ...] = (".test/config/config.yaml",)
 ) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir``; --configfile comes last since it takes several values."""
     return subprocess.run(
@@ -52,7 +52,7 @@ def jobs_in(text: str) -> list[str]:
 def rules_a_dry_run_would_run(workdir: Path, *configs: str) -> set[str]:
     """Rules a dry run for TARGET would execute, with Snakemake's default rerun triggers (all of them)."""
     triggers = ("--rerun-triggers", "mtime", "params", "input", "software-env", "code")
-    result = snakemake(workdir, TARGET, "--dry-run", *triggers, configs=("config/test.yaml", *configs))
+    result = snakemake(workdir, TARGET, "--dry-run", *triggers, configs=(".test/config/config.yaml", *configs))
     assert result.returncode == 0, output_of(result)
     return set(jobs_in(output_of(result)))
 
@@ -79,10 +79,10 @@ def test_the_chain_runs_in_order(built):
 
 def test_the_artifacts_hold_the_configured_jets(built):
     workdir, _ = built
-    assert pq.ParquetFile(workdir / RAW).metadata.num_rows == 5000  # config/test.yaml: n_jets
+    assert pq.ParquetFile(workdir / RAW).metadata.num_rows == 5000  # .test/config/config.yaml: n_jets
     summary = json.loads((workdir / "results/preprocessed/preprocessing.json").read_text())
     assert summary["split_sizes"] == {"train": 3600, "val": 400, "test": 1000}
-    assert summary["settings"]["seed"] == 3  # config/test.yaml: preprocess.seed
+    assert summary["settings"]["seed"] == 3  # .test/config/config.yaml: preprocess.seed
     assert summary["provenance"]["dataset"]["synthetic"]["seed"] == 7
     for name, rows in summary["split_sizes"].items():
         assert pq.ParquetFile(workdir / f"results/preprocessed/{name}.parquet").metadata.num_rows == rows
@@ -114,7 +114,7 @@ def test_a_new_split_seed_reruns_preprocess_only(built):
     workdir, _ = built
     (workdir / "split_seed.yaml").write_text("preprocess:\n  seed: 4\n")
     assert rules_a_dry_run_would_run(workdir, "split_seed.yaml") == {"preprocess"}
-    result = snakemake(workdir, TARGET, "--dry-run", configs=("config/test.yaml", "split_seed.yaml"))
+    result = snakemake(workdir, TARGET, "--dry-run", configs=(".test/config/config.yaml", "split_seed.yaml"))
     assert re.search(r"reason: Params have changed", output_of(result)), output_of(result)
 
 

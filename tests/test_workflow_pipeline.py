@@ -1,4 +1,4 @@
-"""The whole DAG from rule all on config/test.yaml: both trainings, gpu=1,
+"""The whole DAG from rule all on .test/config/config.yaml: both trainings, gpu=1,
 what retrains them, the scores, tables, figures and the report.
 
 The data chain itself is tested in test_workflow.py."""
@@ -18,14 +18,15 @@ import torch
 import yaml
 from workflow_copy import copy_workflow
 
-from robusttag import settings as rt
-from robusttag.settings import DEFAULT_MODES, STUDY_FIGURES, selected_epoch
+from robusttag import config as rt
+from robusttag.config import DEFAULT_MODES, STUDY_FIGURES
+from robusttag.history import selected_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def snakemake(
-    workdir: Path, *args: str, check: bool = True, configs=("config/test.yaml",), timeout: int = 300
+    workdir: Path, *args: str, check: bool = True, configs=(".test/config/config.yaml",), timeout: int = 300
 ) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", *args, "--cores", "2", "--configfile", *configs],
@@ -39,12 +40,7 @@ def snakemake(
     return result
 
 
-@pytest.fixture(scope="module")
-def workflow(tmp_path_factory) -> Path:
-    """A copy of the workflow in which the data chain has run once."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    snakemake(workdir, "--resources", "gpu=1")  # everything rule all asks for
-    return workdir
+# `workflow` (tests/conftest.py, once per session): a copy of the workflow in which rule all has run
 
 
 def rules_to_run(workdir: Path, *args: str, **kwargs) -> set[str]:
@@ -55,9 +51,9 @@ def rules_to_run(workdir: Path, *args: str, **kwargs) -> set[str]:
 
 def test_both_modes_trained_once_per_seed(workflow):
     for mode in ("nominal", "adversarial"):
-        for seed in (1, 2):  # config/test.yaml: training.seeds
+        for seed in (1, 2):  # .test/config/config.yaml: training.seeds
             lines = (workflow / f"results/models/{mode}/seed_{seed}/history.csv").read_text().splitlines()
-            assert len(lines) == 3  # header and the 2 epochs of config/test.yaml
+            assert len(lines) == 3  # header and the 2 epochs of .test/config/config.yaml
             assert (workflow / f"results/models/{mode}/seed_{seed}/epoch_002.pt").exists()
             assert "epoch 2: train loss" in (workflow / f"results/logs/train_{mode}_seed_{seed}.log").read_text()
     first, second = (pd.read_csv(workflow / f"results/models/nominal/seed_{s}/history.csv") for s in (1, 2))
@@ -78,9 +74,9 @@ def test_the_training_rule_claims_one_gpu_for_every_mode(workflow):
 
 
 def job_counts(workdir: Path, override: str) -> dict[str, int]:
-    """{rule: jobs} of a dry run with ``override`` (YAML) on top of config/test.yaml, rule all left out."""
+    """{rule: jobs} of a dry run with ``override`` (YAML) on top of .test/config/config.yaml, rule all left out."""
     (workdir / "override.yaml").write_text(override)
-    out = snakemake(workdir, "--dry-run", configs=("config/test.yaml", "override.yaml")).stdout
+    out = snakemake(workdir, "--dry-run", configs=(".test/config/config.yaml", "override.yaml")).stdout
     if "Nothing to be done" in out:
         return {}
     table = out.split("Job stats:", 1)[1].split("total", 1)[0]
@@ -97,14 +93,14 @@ def test_changing_a_training_parameter_retrains_every_mode_and_seed_and_nothing_
 def test_an_adversarial_training_key_retrains_only_the_adversarial_mode(workflow):
     counts = job_counts(workflow, "training:\n  adversarial:\n    epsilon: 0.02\n")
     assert counts["train"] == 2
-    out = snakemake(workflow, "--dry-run", configs=("config/test.yaml", "override.yaml")).stdout
+    out = snakemake(workflow, "--dry-run", configs=(".test/config/config.yaml", "override.yaml")).stdout
     assert set(re.findall(r"wildcards: root=results, model=(\w+), seed=\d+", out)) == {"adversarial"}
 
 
 def test_another_seed_trains_only_that_seed(workflow):
     counts = job_counts(workflow, "training:\n  seeds: [1, 2, 3]\n")
     assert counts["train"] == 2 and counts["tables"] == 1
-    out = snakemake(workflow, "--dry-run", configs=("config/test.yaml", "override.yaml")).stdout
+    out = snakemake(workflow, "--dry-run", configs=(".test/config/config.yaml", "override.yaml")).stdout
     assert set(re.findall(r"wildcards: root=results, model=\w+, seed=(\d+)", out)) == {"3"}
 
 
@@ -113,7 +109,7 @@ def test_another_seed_trains_only_that_seed(workflow):
 SCAN = {"score_checkpoint": 4 + 2}
 EXTRA = {"score_extra_attacks": 2}
 VALIDATION = {"score_validation": 2 + 2}
-# config/test.yaml: the strong suite at both epochs (the selected one at every eps, the other at the summary's)
+# .test/config/config.yaml: the strong suite at both epochs (the selected one at every eps, the other at the summary's)
 SELECTED_STRONG, PER_CHECKPOINT = {"score_strong_attacks": 2}, {"score_strong_attacks_per_checkpoint": 2 + 2}
 STRONG = SELECTED_STRONG | PER_CHECKPOINT
 SAMPLES = {"adversarial_samples": 1, "fig5_input_shifts": 1, "fig10_first_track_d0": 1}
@@ -135,7 +131,7 @@ TABLES = {
         )
     },
 }
-# config/test.yaml: the twin and one shifted sample, scored by 2 models x 2 seeds
+# .test/config/config.yaml: the twin and one shifted sample, scored by 2 models x 2 seeds
 SHIFTED_DATA = {f"{rule}_shifted_sample": 2 for rule in ("generate", "convert", "preprocess")}
 SHIFTED_SCORES = {"score_shifted_samples": 4}
 SHIFTED_TABLES = {"shifted_tables": 1, "shifted_scale_factors": 1}
@@ -197,7 +193,7 @@ def test_an_evaluation_key_reruns_exactly_the_jobs_that_depend_on_it(workflow, k
 
 
 def test_every_evaluation_key_has_its_rerun_test():
-    schema = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+    schema = yaml.safe_load((ROOT / "src/robusttag/config/schema.yaml").read_text())
     # external_models adds studies of their own: test_an_exported_model_is_audited_through_the_dag_... checks
     # that only their jobs run
     others = {"epochs", "strong_attacks.epochs", "external_models"}
@@ -266,7 +262,7 @@ def test_scoring_jobs_are_grouped_and_claim_the_gpu(workflow):
 
 def test_the_report_builds_with_every_figure_captioned(workflow):
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--report", "report.html", "--configfile", "config/test.yaml"],
+        [sys.executable, "-m", "snakemake", "--report", "report.html", "--configfile", ".test/config/config.yaml"],
         cwd=workflow,
         capture_output=True,
         text=True,
@@ -303,7 +299,7 @@ def four_tracks(tmp_path_factory) -> Path:
     """The whole DAG with 4 flat track slots, every training mode and every architecture."""
     workdir = copy_workflow(tmp_path_factory.mktemp("four"))
     (workdir / "four.yaml").write_text(FOUR_TRACKS)
-    snakemake(workdir, "--resources", "gpu=1", configs=("config/test.yaml", "four.yaml"), timeout=900)
+    snakemake(workdir, "--resources", "gpu=1", configs=(".test/config/config.yaml", "four.yaml"), timeout=900)
     return workdir
 
 
@@ -379,14 +375,14 @@ def test_every_architecture_is_its_own_study_through_the_same_dag(four_tracks):
         "transformer - dnn",
     ]
     assert set(table.loc[table["architecture"] == "transformer", "model"]) >= set(modes)
-    assert table["quantity"].str.startswith("shifted_").any()  # the shifted sample of config/test.yaml
+    assert table["quantity"].str.startswith("shifted_").any()  # the shifted sample of .test/config/config.yaml
     summary = (workdir / "results/summary.md").read_text()
     for architecture in ("dnn", "deepsets", "transformer"):
         assert f"| {architecture} | pgd | " in summary
     assert "[deepsets](deepsets/tables/summary.md)" in summary and "[dnn](tables/summary.md)" in summary
     assert "## Against dnn" in summary and "## What each architecture costs to train" in summary
     assert (workdir / "results/figures/architectures.png").stat().st_size > 10_000
-    assert rules_to_run(workdir, configs=("config/test.yaml", "four.yaml")) == set()
+    assert rules_to_run(workdir, configs=(".test/config/config.yaml", "four.yaml")) == set()
 
 
 def test_the_strong_suite_beats_fgsm_and_the_certified_bound_lies_below_it(workflow):
@@ -485,12 +481,12 @@ def test_a_users_sample_from_files_is_preprocessed_with_the_nominal_statistics_a
         "      - {name: same_as_nominal, files: [results/source/synthetic.json.gz]}\n"
     )
     (workdir / "override.yaml").write_text(override)
-    snakemake(workdir, "--resources", "gpu=1", configs=("config/test.yaml", "override.yaml"))
+    snakemake(workdir, "--resources", "gpu=1", configs=(".test/config/config.yaml", "override.yaml"))
     scored = pd.read_parquet(workdir / "results/scores/nominal/seed_1/shifted_samples.parquet", columns=["attack"])
     assert set(scored["attack"]) == {rt.NOMINAL_TWIN, "d0_resolution_up_20pct", "same_as_nominal", rt.NOMINAL_TEST}
     jets = pd.read_parquet(workdir / "results/shifted/same_as_nominal/preprocessed.parquet")
     test = pd.read_parquet(workdir / "results/preprocessed/test.parquet")
-    assert len(jets) == 5000  # every jet of the file (config/test.yaml: n_jets), none split off
+    assert len(jets) == 5000  # every jet of the file (.test/config/config.yaml: n_jets), none split off
     # the nominal statistics, not refitted: the test split's jets reappear with the very same inputs
     assert jets.merge(test[["raw_jet_pt", "trk0_d0"]], on=["raw_jet_pt", "trk0_d0"]).shape[0] == len(test)
     table = pd.read_csv(workdir / "results/tables/shifted_working_points.csv")
@@ -521,7 +517,7 @@ def test_an_exported_model_is_audited_through_the_dag_with_the_native_numbers(wo
         " files: [results/source/synthetic.json.gz]}\n"
     )
     (workdir / "override.yaml").write_text(override)
-    result = snakemake(workdir, "--resources", "gpu=1", configs=("config/test.yaml", "override.yaml"))
+    result = snakemake(workdir, "--resources", "gpu=1", configs=(".test/config/config.yaml", "override.yaml"))
     ran = re.findall(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):", result.stdout + result.stderr, flags=re.MULTILINE)
     # only the audits' jobs: no training, no preprocessing, no table or figure of the native study again
     assert ran.count("import_external") == ran.count("preprocess_audit") == ran.count("tables") == 2
@@ -558,5 +554,5 @@ def test_an_exported_model_is_audited_through_the_dag_with_the_native_numbers(wo
     assert len(list((audit / "figures").glob("*.png"))) == len(rt.AUDIT_FIGURES)
     # the second audit: every jet of the file, scaled with the statistics it was given
     own = pq.ParquetFile(workdir / "results/external/own_jets/preprocessed/test.parquet").metadata.num_rows
-    assert own == 5000  # config/test.yaml: n_jets, none split off
+    assert own == 5000  # .test/config/config.yaml: n_jets, none split off
     assert "own_jets" in (workdir / "results/external/own_jets/tables/summary.md").read_text()

@@ -93,3 +93,38 @@ def test_without_validation_scores_of_a_checkpoint_it_has_no_working_points(samp
     validation = validation.assign(epoch=7)
     table, bins = fixed_cut_tables(scores, _groups(scores), validation, (0.01,), False, None)
     assert table.empty and bins.empty
+
+
+def test_a_jet_on_the_top_edge_of_the_binning_is_in_the_last_bin_and_one_beyond_in_none(samples):
+    """Bins are [low, high) but the last of each axis is [low, high]: a jet at |eta| = 2.5 and pT = 200 GeV
+    (the top edges) is counted in the last bin, a jet on an inner edge in the bin above it, one beyond in none."""
+    scores, validation, kinematics = samples
+    pt, eta = kinematics["raw_jet_pt"].to_numpy().copy(), kinematics["raw_jet_eta"].to_numpy().copy()
+    pt[:4], eta[:4] = (200.0, 200.0, 100.0, 60.0), (2.5, -2.5, 1.2, 0.3)  # top edges (either sign), inner edges
+    pt[4:6], eta[4:6] = (200.01, 50.0), (1.0, 2.5001)  # beyond the top pT edge, beyond the top |eta| edge
+    kinematics = pd.DataFrame({"raw_jet_pt": pt, "raw_jet_eta": eta})
+    _, bins = fixed_cut_tables(
+        scores, _groups(scores), validation, (0.1,), False, None, kinematics, (20, 100, 200), (0, 1.2, 2.5)
+    )
+    raw = bins[(bins["attack"] == "raw") & (bins["discriminator"] == "BvsL")]
+    counted = raw.set_index(["pt_low", "abs_eta_low"])[["signal_jets", "background_jets"]].sum(axis=1)
+    labels = scores["label"].to_numpy()[:4000]
+    both = (labels == B) | (labels == L)
+    abs_eta = np.abs(eta)
+    expected = {}
+    for pt_low, pt_high, last_pt in ((20, 100, False), (100, 200, True)):
+        for eta_low, eta_high, last_eta in ((0, 1.2, False), (1.2, 2.5, True)):
+            in_pt = (pt >= pt_low) & ((pt <= pt_high) if last_pt else (pt < pt_high))
+            in_eta = (abs_eta >= eta_low) & ((abs_eta <= eta_high) if last_eta else (abs_eta < eta_high))
+            expected[pt_low, eta_low] = int((both & in_pt & in_eta).sum())
+    assert counted.to_dict() == expected
+    assert sum(expected.values()) == both.sum() - 2  # every jet but the two beyond the top edges
+    # the two on the top corner are in the (100-200, 1.2-2.5) bin: removing them takes exactly 2 from it
+    moved = kinematics.assign(raw_jet_pt=np.where(np.arange(4000) < 2, 250.0, pt))
+    _, fewer = fixed_cut_tables(
+        scores, _groups(scores), validation, (0.1,), False, None, moved, (20, 100, 200), (0, 1.2, 2.5)
+    )
+    fewer = fewer[(fewer["attack"] == "raw") & (fewer["discriminator"] == "BvsL")]
+    corner = (raw["pt_low"] == 100) & (raw["abs_eta_low"] == 1.2)
+    total = raw.loc[corner, ["signal_jets", "background_jets"]].to_numpy().sum()
+    assert fewer.loc[corner.to_numpy(), ["signal_jets", "background_jets"]].to_numpy().sum() == total - 2

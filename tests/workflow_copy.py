@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_ITEMS = ("Snakefile", "config.yaml", "config", "workflow", "envs")
+WORKFLOW_ITEMS = ("workflow", "config", ".test")
 
 
 def copy_workflow(workdir: Path) -> Path:

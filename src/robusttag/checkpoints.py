@@ -11,9 +11,11 @@ from pathlib import Path
 import torch
 
 from .architectures import build_model
+from .config import ModelSettings
 from .errors import ResultsError
+from .history import selected_epochs
 from .io import atomic_output
-from .settings import ModelSettings, model_identity, selected_epochs
+from .paths import model_identity
 
 log = logging.getLogger(__name__)
 

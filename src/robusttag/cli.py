@@ -37,8 +37,8 @@ def _convert(args: argparse.Namespace) -> None:
 
 
 def _preprocess(args: argparse.Namespace) -> None:
+    from .config import PreprocessSettings
     from .preprocess import preprocess
-    from .settings import PreprocessSettings
 
     settings = PreprocessSettings(n_tracks=args.n_tracks, track_order=args.track_order, seed=args.seed)
     summary = preprocess(args.raw, args.output_dir, settings)

@@ -2,7 +2,7 @@
 
 The paper asks whether "more complex neural network structures" change how
 vulnerable the tagger is and how much adversarial training helps. Each
-architecture's study (:func:`robusttag.settings.study_root`) has already
+architecture's study (:func:`robusttag.paths.study_root`) has already
 quoted its numbers over the training seeds with their errors
 (:func:`robusttag.seeds.seed_table`, ``seeds.csv``) and its scale factors on
 the shifted samples (``shifted_working_points.csv``). This module puts them
@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import ordered_models
+from .history import read_history
 from .io import atomic_output
 from .seeds import SIGNIFICANCE
-from .settings import ordered_models, read_history
 
 COMPARISON_COLUMNS = (
     "architecture",

@@ -26,12 +26,13 @@ from .attacks import Constraints, input_gradient_sign, noise_step, project
 from .attacks.constraints import budget_scale
 from .attacks.iterative import fgsm_vertex
 from .checkpoints import checkpoint_name, load_tagger
+from .config import LossSettings, SampleSettings, ScoringSettings
 from .data import Split, choose_device, load_split, read_summary
 from .errors import ConfigError
 from .features import PRESENT, default_column
 from .io import atomic_output, reuse_freed_memory
 from .model import probabilities
-from .settings import LossSettings, SampleSettings, ScoringSettings, model_identity
+from .paths import model_identity
 
 log = logging.getLogger(__name__)
 

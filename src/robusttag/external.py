@@ -32,12 +32,13 @@ import torch
 from torch import nn
 
 from .architectures.sequence import split_inputs
+from .config import ExternalModel, TrainingSettings
 from .data import load_split
 from .errors import ConfigError
 from .features import CLASS_NAMES, InputLayout
+from .history import HISTORY_COLUMNS, selection_score
 from .io import atomic_output
 from .model import Tagger
-from .settings import HISTORY_COLUMNS, ExternalModel, TrainingSettings, selection_score
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +144,11 @@ def check_declaration(tagger: ExternalTagger, x: torch.Tensor) -> None:
             )
 
 
-def load_program(data: bytes | str | os.PathLike, device: torch.device) -> torch.jit.ScriptModule:
-    """A TorchScript program from its bytes or its file, on ``device``.
+def load_program(
+    data: bytes | str | os.PathLike, device: torch.device, name: str | None = None
+) -> torch.jit.ScriptModule:
+    """A TorchScript program from its bytes or its file, on ``device``; ``name`` says in an error
+    where it came from (by default the file's path; bytes should be given their file's name).
 
     Raises
     ------
@@ -155,14 +159,18 @@ def load_program(data: bytes | str | os.PathLike, device: torch.device) -> torch
     try:
         return torch.jit.load(source, map_location=device)
     except (RuntimeError, ValueError) as error:
-        name = "the checkpoint's program" if isinstance(data, bytes) else str(data)
-        raise ConfigError(f"{name} is not a TorchScript file (torch.jit.save): {error}") from error
+        name = name or ("a program given as bytes" if isinstance(data, bytes) else str(data))
+        raise ConfigError(
+            f"{name} is not a TorchScript file: expected a program saved by torch.jit.save "
+            f"(e.g. torch.jit.save(torch.jit.script(model), path)); torch.jit.load says: {error}"
+        ) from error
 
 
 def external_tagger(state: dict, device: torch.device) -> ExternalTagger:
     """The audited model of an imported checkpoint (:func:`import_external`)."""
     declaration = ExternalModel(**{**state["external"], "classes": tuple(state["external"]["classes"])})
-    program = load_program(state["program"].cpu().numpy().tobytes(), device)
+    name = f"the program of audited model '{declaration.name}' (imported from {declaration.file})"
+    program = load_program(state["program"].cpu().numpy().tobytes(), device, name)
     return ExternalTagger(program, declaration, InputLayout(**state["layout"])).eval()
 
 
@@ -191,7 +199,8 @@ def import_external(
     if layout.kind != declaration.layout:
         raise ConfigError(f"external model '{declaration.name}' reads {declaration.layout} inputs, not {layout.kind}")
     data = Path(declaration.file).read_bytes()
-    tagger = ExternalTagger(load_program(data, device), declaration, layout)
+    where = f"evaluation.external_models: model '{declaration.name}' (file: {declaration.file})"
+    tagger = ExternalTagger(load_program(data, device, where), declaration, layout)
     val = load_split(val_path, summary, device, with_movable=False)
     check_declaration(tagger, val.x)
     start = time.perf_counter()

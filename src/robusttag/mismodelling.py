@@ -34,12 +34,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 from scipy.stats import rankdata, spearmanr
 
+from .config import NOMINAL, NOMINAL_TEST, NOMINAL_TWIN, TableSettings, defended_modes
 from .data import read_summary
 from .errors import ResultsError
 from .evaluate import SHIFTED_SAMPLE
 from .io import atomic_output
 from .metrics import DISCRIMINATORS
-from .settings import NOMINAL, NOMINAL_TEST, NOMINAL_TWIN, TableSettings, defended_modes
 from .tables import CHECKPOINT, KEYS, MISTAGS, _groups, combined_scores, metrics_tables
 from .uncertainties import Bootstrap, standard_error
 from .visibility import two_sample_table

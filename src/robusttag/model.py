@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config import ModelSettings
 from .errors import ConfigError
-from .settings import ModelSettings
 
 
 class _ReLUDropoutFunction(torch.autograd.Function):

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .config import PreprocessSettings
 from .data import read_summary
 from .errors import DataFormatError
 from .features import (
@@ -38,7 +39,6 @@ from .features import (
 )
 from .io import atomic_output
 from .jets import JetBatch
-from .settings import PreprocessSettings
 
 log = logging.getLogger(__name__)
 
@@ -566,20 +566,4 @@ def _summary(features, settings, defaults, mean, std, degenerate, sizes, zero_we
         },
         "settings": asdict(settings),
         "provenance": provenance or {},
-    }
-
-
-def load_scaling(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Defaults, means, stds and integer flags from ``preprocessing.json``, in feature order.
-
-    Everything a later stage needs to go back to raw units: raw = scaled * std + mean.
-    """
-    summary = json.loads(Path(path).read_text())
-    columns = summary["features"]
-    return {
-        "names": np.array([c["name"] for c in columns]),
-        "default": np.array([c["default"] for c in columns]),
-        "mean": np.array([c["mean"] for c in columns]),
-        "std": np.array([c["std"] for c in columns]),
-        "is_integer": np.array([c["is_integer"] for c in columns]),
     }

@@ -24,6 +24,7 @@ from .attacks.iterative import fgsm_vertex
 from .attacks.objectives import value_and_gradient
 from .attacks.suite import Jets, attacked_rows, run_attack
 from .checkpoints import checkpoint_name, load_tagger
+from .config import LossSettings, StrongAttackSettings, aimed_at
 from .data import read_summary
 from .evaluate import (
     TestSet,
@@ -37,7 +38,7 @@ from .evaluate import (
 )
 from .io import atomic_output
 from .metrics import DISCRIMINATORS, auc, discriminant
-from .settings import LossSettings, StrongAttackSettings, aimed_at, model_identity
+from .paths import model_identity
 from .visibility import ks_p_value, visibility_table
 
 log = logging.getLogger(__name__)

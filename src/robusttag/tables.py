@@ -11,11 +11,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 from pandas.api.types import union_categoricals
 
+from .config import NOMINAL, TableSettings, aimed_at, defended_modes, ordered_models
 from .errors import ResultsError
 from .io import atomic_output
 from .metrics import DISCRIMINATORS, curve_metrics, discriminant, discriminator_curves, mistag_on_grid
 from .seeds import SIGNIFICANCE, seed_table
-from .settings import NOMINAL, TableSettings, aimed_at, defended_modes, ordered_models
 from .uncertainties import Bootstrap, binomial_error, effective_jets, resampled_aucs, standard_error
 from .working_points import fixed_cut_tables
 

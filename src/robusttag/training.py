@@ -35,14 +35,15 @@ from .architectures import build_model
 from .attacks import Constraints, fgsm, input_gradient_sign
 from .attacks.adversaries import default_step_size, ngm_batch, pgd_batch
 from .checkpoints import checkpoint_name, resume_point, save_checkpoint
+from .config import NOMINAL, ModelSettings, TrainingSettings
 from .data import Split, choose_device, load_split, n_inputs
 from .errors import ConfigError
 from .features import InputLayout
+from .history import HISTORY_COLUMNS, selection_score
 from .io import atomic_output, reuse_freed_memory
 from .losses import focal_loss
 from .metrics import curve_metrics, discriminator_curves
 from .model import probabilities
-from .settings import HISTORY_COLUMNS, NOMINAL, ModelSettings, TrainingSettings, selection_score
 
 log = logging.getLogger(__name__)
 

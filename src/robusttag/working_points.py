@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
+from .config import aimed_at
 from .metrics import DISCRIMINATORS, cut_at_mistag, discriminant, tagged_fraction
-from .settings import aimed_at
 from .uncertainties import Bootstrap, resampled_efficiencies, standard_error
 
 IDENTITY = ("model", "seed", "epoch", "attack", "attack_source", "epsilon", "discriminator")
@@ -176,16 +176,26 @@ def fixed_cut_tables(
     )
 
 
+def _in_bins(values: np.ndarray, edges) -> list[tuple[float, float, np.ndarray]]:
+    """[(low, high, mask)] of the bins [low, high) of ``edges``, the last closed: [low, high]
+    (a jet exactly at the top edge, e.g. |eta| = 2.5, is in the last bin; one beyond it in none).
+    """
+    last = len(edges) - 2
+    return [
+        (low, high, (values >= low) & ((values <= high) if i == last else (values < high)))
+        for i, (low, high) in enumerate(zip(edges[:-1], edges[1:]))
+    ]
+
+
 def _bins(kinematics, pt_bins, abs_eta_bins):
-    """[((pt_low, pt_high, eta_low, eta_high), jet mask)] of the (pT, |eta|) bins."""
+    """[((pt_low, pt_high, eta_low, eta_high), jet mask)] of the (pT, |eta|) bins (see :func:`_in_bins`)."""
     if kinematics is None or len(pt_bins) < 2 or len(abs_eta_bins) < 2:
         return []
     pt, abs_eta = kinematics["raw_jet_pt"].to_numpy(), np.abs(kinematics["raw_jet_eta"].to_numpy())
     out = []
-    for pt_low, pt_high in zip(pt_bins[:-1], pt_bins[1:]):
-        for eta_low, eta_high in zip(abs_eta_bins[:-1], abs_eta_bins[1:]):
-            keep = (pt >= pt_low) & (pt < pt_high) & (abs_eta >= eta_low) & (abs_eta < eta_high)
-            out.append(((pt_low, pt_high, eta_low, eta_high), keep))
+    for pt_low, pt_high, in_pt in _in_bins(pt, pt_bins):
+        for eta_low, eta_high, in_eta in _in_bins(abs_eta, abs_eta_bins):
+            out.append(((pt_low, pt_high, eta_low, eta_high), in_pt & in_eta))
     return out
 
 

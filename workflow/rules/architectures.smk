@@ -20,7 +20,7 @@ rule compare_architectures:
     log:
         "results/logs/compare_architectures.log",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     params:
         architectures=ARCHITECTURES,
@@ -45,7 +45,7 @@ rule architectures:
     log:
         "results/logs/figures/architectures.log",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     params:
         figure="architectures",

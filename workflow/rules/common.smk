@@ -1,6 +1,8 @@
 # Helpers shared by the rules: the settings each rule receives, where the data
-# come from, what `all` builds. robusttag.settings imports no torch.
-from robusttag import settings as rt
+# come from, what `all` builds. robusttag.config, paths and history import no torch.
+from robusttag import config as rt, paths
+from robusttag.features import LAYOUTS as INPUT_LAYOUTS
+from robusttag.history import scanned_epochs, selected_epoch
 
 MODELS = rt.training_modes(config["training"])
 SEEDS = rt.training_seeds(config["training"])
@@ -8,19 +10,19 @@ REFERENCE_SEED = SEEDS[0]
 # One study per architecture: its trainings, scores, tables and figures under its root
 # (results/ for the paper's DNN, results/{architecture}/ for the others).
 ARCHITECTURES = rt.training_architectures(config["training"])
-ARCHITECTURE_ROOTS = [rt.study_root(a) for a in ARCHITECTURES]
+ARCHITECTURE_ROOTS = [paths.study_root(a) for a in ARCHITECTURES]
 EVALUATION = config["evaluation"]
 SHIFTED = rt.ShiftedSamples.from_config(EVALUATION.get("shifted_samples", {}))
 SHIFTED_KNOBS = rt.shifted_difficulties(config["dataset"], EVALUATION.get("shifted_samples", {}))
 # And one study per audited model (evaluation.external_models) under results/external/{name}/: its one
 # checkpoint imported, not trained, its inputs preprocessed as it declares, then the same rules.
 EXTERNAL = {m.name: m for m in rt.EvaluationSettings.from_config(EVALUATION).external_models}
-AUDIT_ROOTS = [rt.audit_root(name) for name in EXTERNAL]
+AUDIT_ROOTS = [paths.audit_root(name) for name in EXTERNAL]
 ROOTS = ARCHITECTURE_ROOTS + AUDIT_ROOTS
 LAYOUTS = list(
     dict.fromkeys([rt.ARCHITECTURE_LAYOUTS[a] for a in ARCHITECTURES] + [m.layout for m in EXTERNAL.values()])
 )
-TRAINED_INPUTS = [rt.preprocessed_dir(layout).removeprefix("results/") for layout in LAYOUTS]
+TRAINED_INPUTS = [paths.preprocessed_dir(layout).removeprefix("results/") for layout in LAYOUTS]
 
 
 wildcard_constraints:
@@ -56,26 +58,26 @@ def source_config():
 
 def preprocessed(layout="flat"):
     """The preprocessing artifacts of a layout of the inputs, by name."""
-    folder = rt.preprocessed_dir(layout)
+    folder = paths.preprocessed_dir(layout)
     names = {"train": "train.parquet", "val": "val.parquet", "test": "test.parquet", "summary": "preprocessing.json"}
     return {name: f"{folder}/{file}" for name, file in names.items()}
 
 
 def inputs_layout(inputs):
     """The layout whose preprocessing writes results/{inputs}/."""
-    return next(layout for layout in rt.LAYOUTS if rt.preprocessed_dir(layout) == f"results/{inputs}")
+    return next(layout for layout in INPUT_LAYOUTS if paths.preprocessed_dir(layout) == f"results/{inputs}")
 
 
 def audited(root):
     """The declaration of the model a study audits (None: the study of an architecture, trained here)."""
-    return next((m for name, m in EXTERNAL.items() if rt.audit_root(name) == root), None)
+    return next((m for name, m in EXTERNAL.items() if paths.audit_root(name) == root), None)
 
 
 def study_inputs(root):
     """The folder of a study's preprocessed splits: its architecture's layout, or the audit's own."""
     if audited(root):
         return f"{root}/preprocessed"
-    return rt.preprocessed_dir(rt.ARCHITECTURE_LAYOUTS[rt.study_architecture(root)])
+    return paths.preprocessed_dir(rt.ARCHITECTURE_LAYOUTS[paths.study_architecture(root)])
 
 
 def study_data(name):
@@ -98,7 +100,7 @@ def study_seeds(root):
 def model_dirs(root, models=None, seeds=None):
     """The training folders of a study's ``models`` (default: all) for ``seeds`` (default: the reference seed)."""
     models = study_models(root) if models is None else models
-    return [rt.model_dir(model, seed, root) for seed in (seeds or [REFERENCE_SEED]) for model in models]
+    return [paths.model_dir(model, seed, root) for seed in (seeds or [REFERENCE_SEED]) for model in models]
 
 
 def study_figures(root):
@@ -127,7 +129,7 @@ def history(root, model, seed=None):
 
 
 def selected(root, model, seed):
-    return rt.selected_epoch(history(root, model, seed))
+    return selected_epoch(history(root, model, seed))
 
 
 def other_models(wildcards):
@@ -152,7 +154,7 @@ def strong_outputs(root, model, seed):
     best = selected(root, model, seed)
     if seed == REFERENCE_SEED:
         wanted = rt.EvaluationSettings.from_config(EVALUATION).strong_attacks.epochs
-        others = [e for e in rt.scanned_epochs(history(root, model, seed), wanted) if e != best]
+        others = [e for e in scanned_epochs(history(root, model, seed), wanted) if e != best]
         files = [
             (
                 f"{root}/scores/{where}/epoch_{best:03d}_strong_attacks.parquet",
@@ -186,7 +188,7 @@ def score_files(wildcards):
         for model in study_models(root):
             where, best = f"{model}/seed_{seed}", selected(root, model, seed)
             if seed == REFERENCE_SEED:
-                scanned = rt.scanned_epochs(history(root, model, seed), epochs)
+                scanned = scanned_epochs(history(root, model, seed), epochs)
                 files += [f"{root}/scores/{where}/epoch_{epoch:03d}.parquet" for epoch in scanned]
                 files.append(f"{root}/scores/{where}/epoch_{best:03d}_extra_attacks.parquet")
             else:

@@ -13,7 +13,7 @@ rule generate_synthetic:
     log:
         "results/logs/generate_synthetic.log",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     params:
         n_jets=config["dataset"]["synthetic"]["n_jets"],
@@ -30,7 +30,7 @@ rule download_uci:
         "results/logs/download_uci.log",
     retries: 2
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     params:
         url=config["dataset"]["uci"]["url"],
@@ -47,7 +47,7 @@ rule convert_to_parquet:
     log:
         "results/logs/convert_to_parquet.log",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 8  # Snakemake lowers it to --cores
     params:
         tree=config["dataset"]["root"]["tree"] if config["dataset"]["source"] == "root" else None,

@@ -18,7 +18,7 @@ rule score_checkpoint:
     group:
         "scores"
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     resources:
         gpu=1,
@@ -69,7 +69,7 @@ rule score_strong_attacks:
     group:
         "scores"
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     resources:
         gpu=1,
@@ -109,7 +109,7 @@ rule score_validation:
     group:
         "scores"
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     resources:
         gpu=1,
@@ -131,7 +131,7 @@ rule adversarial_samples:
     log:
         "{root}/logs/adversarial_samples.log",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     resources:
         gpu=1,
@@ -173,7 +173,7 @@ rule tables:
     log:
         "{root}/logs/tables.log",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 2  # the curves two at a time: the tables job runs alone at the end of the DAG
     params:
         tables=rt.table_config(EVALUATION),

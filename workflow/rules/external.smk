@@ -14,7 +14,7 @@ rule convert_audit_jets:
     wildcard_constraints:
         root="|".join(AUDIT_ROOTS) or "(?!)",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     params:
         tree=lambda wildcards: audited(wildcards.root).tree,
@@ -37,7 +37,7 @@ rule preprocess_audit:
     wildcard_constraints:
         root="|".join(AUDIT_ROOTS) or "(?!)",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     params:
         split=config["preprocess"],
@@ -57,7 +57,7 @@ checkpoint import_external:
     wildcard_constraints:
         root="|".join(AUDIT_ROOTS) or "(?!)",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     resources:
         gpu=1,

@@ -64,7 +64,7 @@ for study, root in zip([*ARCHITECTURES, *EXTERNAL], ROOTS):  # an architecture's
             log:
                 f"{root}/logs/figures/{figure}.log",
             conda:
-                "../../envs/robusttag.yaml"
+                "../envs/robusttag.yaml"
             threads: 1
             params:
                 figure=figure,

@@ -15,7 +15,7 @@ rule preprocess:
     wildcard_constraints:
         inputs="|".join(TRAINED_INPUTS),
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     params:
         settings=lambda wildcards: rt.preprocess_config(config["preprocess"], inputs_layout(wildcards.inputs)),

@@ -10,7 +10,7 @@ rule generate_shifted_sample:
     log:
         "results/logs/shifted/generate_{sample}.log",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     params:
         n_jets=SHIFTED.n_jets,
@@ -28,7 +28,7 @@ rule convert_shifted_sample:
     log:
         "results/logs/shifted/convert_{sample}.log",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     params:
         tree=shifted_tree,
@@ -45,7 +45,7 @@ rule preprocess_shifted_sample:
     log:
         "results/logs/shifted/{inputs}_{sample}.log",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     script:
         "../scripts/preprocess_like.py"
@@ -63,7 +63,7 @@ rule score_shifted_samples:
     log:
         "{root}/logs/scores/{model}_seed_{seed}_shifted_samples.log",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 1
     resources:
         gpu=1,
@@ -91,7 +91,7 @@ rule shifted_tables:
     log:
         "{root}/logs/shifted_tables.log",
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 2
     params:
         samples=list(shifted_preprocessed("preprocessed")),

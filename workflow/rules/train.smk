@@ -18,14 +18,14 @@ checkpoint train:
         root="|".join(ARCHITECTURE_ROOTS),
         model="|".join(MODELS),
     conda:
-        "../../envs/robusttag.yaml"
+        "../envs/robusttag.yaml"
     threads: 2
     resources:
         gpu=1,
     params:
         mode=lambda wildcards: wildcards.model,
         training=lambda wildcards: rt.training_config(
-            config["training"], wildcards.model, int(wildcards.seed), rt.study_architecture(wildcards.root)
+            config["training"], wildcards.model, int(wildcards.seed), paths.study_architecture(wildcards.root)
         ),
     script:
         "../scripts/train.py"

@@ -3,7 +3,7 @@
 from robusttag.evaluate import job_device
 from robusttag.external import import_external
 from robusttag.io import end_job, logging_to
-from robusttag.settings import ExternalModel, TrainingSettings
+from robusttag.config import ExternalModel, TrainingSettings
 
 with logging_to(snakemake.log[0]):
     import_external(

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from robusttag.io import end_job, logging_to
 from robusttag.preprocess import preprocess
-from robusttag.settings import PreprocessSettings
+from robusttag.config import PreprocessSettings
 
 with logging_to(snakemake.log[0]):
     preprocess(

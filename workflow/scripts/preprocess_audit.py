@@ -2,7 +2,7 @@
 
 from robusttag.io import end_job, logging_to
 from robusttag.preprocess import preprocess_for_audit
-from robusttag.settings import PreprocessSettings
+from robusttag.config import PreprocessSettings
 
 with logging_to(snakemake.log[0]) as log:
     counts = preprocess_for_audit(

@@ -3,7 +3,7 @@
 from robusttag.checkpoints import selected_checkpoints
 from robusttag.evaluate import score_checkpoint
 from robusttag.io import end_job, logging_to
-from robusttag.settings import LossSettings, ScoringSettings, from_params
+from robusttag.config import LossSettings, ScoringSettings, from_params
 
 with logging_to(snakemake.log[0]):
     score_checkpoint(

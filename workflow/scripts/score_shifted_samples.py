@@ -4,7 +4,8 @@ from pathlib import Path
 
 from robusttag.evaluate import score_shifted_samples
 from robusttag.io import end_job, logging_to
-from robusttag.settings import ScoringSettings, from_params, scanned_epochs, selected_epoch
+from robusttag.config import ScoringSettings, from_params
+from robusttag.history import scanned_epochs, selected_epoch
 
 with logging_to(snakemake.log[0]):
     history, epochs = Path(snakemake.input.model) / "history.csv", snakemake.params.epochs

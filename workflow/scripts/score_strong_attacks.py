@@ -2,7 +2,7 @@
 
 from robusttag.strong_attacks import score_strong_attacks
 from robusttag.io import end_job, logging_to
-from robusttag.settings import LossSettings, StrongAttackSettings, from_params
+from robusttag.config import LossSettings, StrongAttackSettings, from_params
 
 with logging_to(snakemake.log[0]):
     score_strong_attacks(

@@ -2,7 +2,7 @@
 
 from robusttag.evaluate import score_validation
 from robusttag.io import end_job, logging_to
-from robusttag.settings import ScoringSettings, from_params
+from robusttag.config import ScoringSettings, from_params
 
 with logging_to(snakemake.log[0]):
     score_validation(

@@ -2,7 +2,8 @@
 
 from robusttag.io import end_job, logging_to
 from robusttag.mismodelling import write_shifted_tables
-from robusttag.settings import TableSettings, from_params, selected_epochs
+from robusttag.config import TableSettings, from_params
+from robusttag.history import selected_epochs
 
 with logging_to(snakemake.log[0]):
     write_shifted_tables(

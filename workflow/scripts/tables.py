@@ -1,7 +1,8 @@
 """Snakemake adapter: AUC table, ROC curves, worst case, attack checks and summary from all score files."""
 
 from robusttag.io import end_job, logging_to
-from robusttag.settings import TableSettings, from_params, selected_epochs
+from robusttag.config import TableSettings, from_params
+from robusttag.history import selected_epochs
 from robusttag.tables import write_tables
 
 with logging_to(snakemake.log[0]):

@@ -1,7 +1,7 @@
 """Snakemake adapter: train one mode, checkpoint every epoch, resume if interrupted."""
 
 from robusttag.io import end_job, logging_to
-from robusttag.settings import TrainingSettings
+from robusttag.config import TrainingSettings
 from robusttag.training import train
 
 with logging_to(snakemake.log[0]):

@@ -1,4 +1,4 @@
-"""The taggers, one module each, built from :class:`robusttag.settings.ModelSettings`.
+"""The taggers, one module each, built from :class:`robusttag.config.ModelSettings`.
 
 - ``dnn``: the paper's fully connected network on the flat inputs (:mod:`robusttag.model`);
 - ``deepsets``: a per-track network, masked sum and mean pooling, a jet-level head (:mod:`.deepsets`);
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..config import ModelSettings
 from ..model import Tagger
-from ..settings import ModelSettings
 from .deepsets import DeepSets
 from .transformer import Transformer
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..settings import ModelSettings
+from ..config import ModelSettings
 from . import intervals
 from .intervals import Interval
 from .sequence import check_layout, head, split_inputs, split_interval

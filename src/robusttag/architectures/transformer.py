@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..settings import ModelSettings
+from ..config import ModelSettings
 from . import intervals
 from .intervals import Interval
 from .sequence import check_layout, head, split_inputs, split_interval

@@ -27,11 +27,6 @@ from ..metrics import DISCRIMINATORS
 LOSS = "loss"
 
 
-def objective_names() -> tuple[str, ...]:
-    """``loss`` and one name per discriminator."""
-    return (LOSS, *DISCRIMINATORS)
-
-
 def per_jet_objective(logits: torch.Tensor, labels: torch.Tensor, objective: str) -> torch.Tensor:
     """The value (n,) each jet's attack maximises.
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..config import AttackSettings
 from ..metrics import DISCRIMINATORS
-from ..settings import AttackSettings
 from .constraints import Constraints
 from .iterative import Target, integer_steps, ngm, pgd
 from .objectives import LOSS

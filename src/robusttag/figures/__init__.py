@@ -44,7 +44,7 @@ Input tables (long format, one row per point):
 
 The pipeline draws a figure by name with :func:`make_figure`; :data:`FIGURES`
 maps each name to its drawing function ``(inputs, path, **keywords)``, whose
-keywords are the settings of :data:`robusttag.settings.FIGURE_KEYS`.
+keywords are the settings of :data:`robusttag.config.FIGURE_KEYS`.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ __all__ = [
 
 #: Figure name (as in workflow/rules/figures.smk) -> drawing function
 #: ``(inputs, path, **keywords)``; the keywords are the last parts of the
-#: figure's keys in :data:`robusttag.settings.FIGURE_KEYS`.
+#: figure's keys in :data:`robusttag.config.FIGURE_KEYS`.
 FIGURES: dict[str, Callable[..., tuple[Path, Path]]] = {
     "fig4_cross_attacks": fig4_cross_attacks,
     "fig5_input_shifts": fig5_input_shifts,
@@ -150,7 +150,7 @@ def make_figure(name: str, inputs: Sequence[str], path: str | os.PathLike, **key
         The output without a suffix; ``<path>.png`` and ``<path>.pdf`` are written.
     **keywords
         Exactly the settings the figure reads
-        (:func:`robusttag.settings.figure_config`).
+        (:func:`robusttag.config.figure_config`).
 
     Returns
     -------

@@ -19,10 +19,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..config import NOMINAL, ordered_models
 from ..errors import ResultsError
 from ..features import CLASS_NAMES
 from ..metrics import DISCRIMINATORS
-from ..settings import NOMINAL, ordered_models
 from ..tables import reference_rows
 
 try:  # HEP styling is optional: plots still work (plainer) without mplhep
@@ -273,7 +273,7 @@ def _auc_value(
 
 
 # --------------------------------------------------------------------------
-# Models and epsilons: colours, markers (the order: robusttag.settings.ordered_models)
+# Models and epsilons: colours, markers (the order: robusttag.config.ordered_models)
 # --------------------------------------------------------------------------
 
 

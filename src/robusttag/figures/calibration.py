@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..config import ordered_models
 from ..errors import ResultsError
-from ..settings import ordered_models
 from .base import (
     _available,
     _eps_mask,

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
+from ..config import ordered_models
 from ..errors import ResultsError
-from ..settings import ordered_models
 from .base import _input, _label, _model_colour, _model_filled, _model_marker, _require_columns, _save, _style
 
 _QUANTITIES = (

@@ -14,8 +14,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..config import ordered_models
 from ..errors import ResultsError
-from ..settings import model_identity, ordered_models
+from ..paths import model_identity
 from .base import _label, _model_colour, _require_columns, _save, _style
 
 _HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_auc_bvsl", "val_auc_cvsl", "selection_score")

@@ -18,9 +18,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..config import SampleSettings, ordered_models
 from ..errors import ResultsError
 from ..features import LABELS, feature_label
-from ..settings import SampleSettings, ordered_models
 from .base import (
     _FLAVOUR_COLOURS,
     _as_bool,
@@ -401,7 +401,7 @@ def plot_first_track_d0(
         The output without a suffix; ``<path>.png`` and ``<path>.pdf`` are written.
     models : sequence of str, optional
         The panels (default: every model of the table, in the order of
-        :data:`robusttag.settings.MODES`).
+        :data:`robusttag.config.MODES`).
     feature : str
         The column drawn (default the first track's d0, ``trk0_d0``, which the
         pipeline always samples).

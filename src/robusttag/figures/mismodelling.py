@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
+from ..config import ordered_models
 from ..errors import ResultsError
-from ..settings import ordered_models
 from .base import (
     _eps_text,
     _input,

@@ -18,8 +18,8 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from ..config import ordered_models
 from ..errors import ResultsError
-from ..settings import ordered_models
 from .base import (
     _AUC_COLUMNS,
     _as_bool,
@@ -440,7 +440,7 @@ def plot_cross_attacks(
         The output without a suffix; ``<path>.png`` and ``<path>.pdf`` are written.
     models : sequence of str, optional
         The models (default: all in the table, in the order of
-        :data:`robusttag.settings.MODES`).
+        :data:`robusttag.config.MODES`).
 
     Returns
     -------

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from ..config import ordered_models
 from ..errors import ResultsError
-from ..settings import ordered_models
 from ..tables import reference_rows
 from .base import (
     _AUC_COLUMNS,

@@ -24,8 +24,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
+from ..config import aimed_at, ordered_models
 from ..errors import ResultsError
-from ..settings import aimed_at, ordered_models
 from ..tables import reference_rows, white_box
 from .base import (
     _AUC_COLUMNS,

@@ -29,12 +29,13 @@ file written from them identical bytes).
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy.special import erfc, expit, gammaincc
 
+from ..config.data import Difficulty
 from ..errors import ConfigError
 from ..features import JET_TRACKING, JET_VERTEX, PION_MASS_GEV, TRACK_FIELDS
 from ..io import atomic_output
@@ -45,91 +46,10 @@ FLAVOR_SHARES = {5: 0.393, 4: 0.120, 0: 0.487}  #: b, c, light as in the real fi
 PT_RANGE_GEV = (20.0, 900.0)
 ETA_MAX = 2.5
 MAX_TRACKS = 33
+NOMINAL_KNOBS = Difficulty()  #: the embedded default's knobs
 
 # Hadron properties: mass (GeV), c*tau (mm)
 _HADRON = {5: (5.28, 0.455), 4: (1.87, 0.13), 0: (0.50, 26.8)}  # light: K0s-like
-
-
-#: Knobs that are probabilities; fragmentation_suppression may be 0, every other knob is positive.
-_FRACTIONS = ("sv_efficiency_b", "sv_efficiency_c", "light_long_lived_rate", "light_fake_sv_rate")
-_FRACTIONS += ("mismeasured_track_rate",)
-_NON_NEGATIVE = ("fragmentation_suppression",)
-
-
-@dataclass(frozen=True)
-class Difficulty:
-    """Knobs that set how separable the flavours are.
-
-    The defaults are tuned so that the paper's tagger lands near its nominal
-    AUCs on the real data (BvsL ~0.95, CvsL ~0.76): the Delphes sample's track
-    resolution is coarse and its light jets hold many displaced fakes, so the
-    resolution is 3x the nominal 10 um + 70 um/pT, 15 % of the tracks have a
-    further 3x wider tail, and 30 % of the light jets hold a long-lived decay.
-    """
-
-    lifetime_scale: float = 0.7  #: scales every heavy-hadron decay length
-    resolution_scale: float = 3.0  #: scales the impact-parameter resolution (10 um + 70 um/pT)
-    decay_tracks_b: float = 4.0  #: mean charged tracks from a b decay chain
-    decay_tracks_c: float = 1.8  #: mean charged tracks from a c decay
-    sv_efficiency_b: float = 0.75  #: chance a b decay gives a secondary vertex
-    sv_efficiency_c: float = 0.25  #: chance a c decay gives a secondary vertex
-    light_long_lived_rate: float = 0.30  #: light jets with a K0s/Lambda-like decay
-    light_fake_sv_rate: float = 0.10  #: light jets with a fake vertex from prompt tracks
-    mismeasured_track_rate: float = 0.15  #: tracks with a 3x wider d0 resolution (tails)
-    fragmentation_suppression: float = 0.7  #: fewer fragmentation tracks per heavy-decay track
-
-    def __post_init__(self) -> None:
-        values = self.to_dict()
-        bad = [
-            k
-            for k, v in values.items()
-            if not (0 <= v <= 1 if k in _FRACTIONS else v >= 0 if k in _NON_NEGATIVE else v > 0)
-        ]
-        if bad:
-            raise ConfigError(
-                f"generator knob(s) out of range: { {k: values[k] for k in bad} }; rates and efficiencies lie in "
-                "[0, 1], scales and mean track counts are positive, fragmentation_suppression >= 0"
-            )
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-    @classmethod
-    def from_config(cls, overrides: dict, where: str = "dataset.synthetic.difficulty") -> Difficulty:
-        """The knobs of a config's ``difficulty`` section.
-
-        Raises
-        ------
-        ConfigError
-            On an unknown knob or one out of range, naming ``where``.
-        """
-        _check_knobs(overrides, where)
-        try:
-            return cls(**overrides)
-        except ConfigError as error:
-            raise ConfigError(f"{where}: {error}") from None
-
-    def scaled(self, factors: dict, where: str) -> Difficulty:
-        """These knobs with some multiplied by ``factors`` ({knob: factor}): a mismodelled simulation.
-
-        Raises
-        ------
-        ConfigError
-            On an unknown knob or one scaled out of range, naming ``where``.
-        """
-        _check_knobs(factors, where)
-        try:
-            return Difficulty(**{k: float(f"{v * factors.get(k, 1.0):.12g}") for k, v in self.to_dict().items()})
-        except ConfigError as error:
-            raise ConfigError(f"{where}: {error}") from None
-
-
-def _check_knobs(names, where: str) -> None:
-    unknown = sorted(set(names) - set(Difficulty.__dataclass_fields__))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown generator knob(s) {unknown}; choose from {sorted(Difficulty.__dataclass_fields__)}"
-        )
 
 
 @dataclass
@@ -141,7 +61,7 @@ class _Tracks:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def generate(n_jets: int, seed: int, difficulty: Difficulty = Difficulty()) -> JetBatch:
+def generate(n_jets: int, seed: int, difficulty: Difficulty = NOMINAL_KNOBS) -> JetBatch:
     """Generate ``n_jets`` jets; the same arguments always give the same jets.
 
     Raises
@@ -158,7 +78,7 @@ def generate(n_jets: int, seed: int, difficulty: Difficulty = Difficulty()) -> J
     return batches[0] if len(batches) == 1 else JetBatch.concatenate(batches)
 
 
-def iter_chunks(n_jets: int, seed: int, difficulty: Difficulty = Difficulty()):
+def iter_chunks(n_jets: int, seed: int, difficulty: Difficulty = NOMINAL_KNOBS):
     """The jets of :func:`generate`, chunk by chunk (bounded memory)."""
     for start in range(0, n_jets, CHUNK_JETS):
         yield generate_chunk(min(CHUNK_JETS, n_jets - start), seed, start // CHUNK_JETS, difficulty)
@@ -469,7 +389,7 @@ def generate_file(
     output: str | os.PathLike,
     n_jets: int,
     seed: int,
-    difficulty: Difficulty = Difficulty(),
+    difficulty: Difficulty = NOMINAL_KNOBS,
     *,
     compresslevel: int = 2,
 ) -> None:

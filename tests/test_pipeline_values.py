@@ -1,0 +1,443 @@
+"""The numbers of the test pipeline (.test/config/config.yaml through the DAG, the session's `workflow`) recomputed
+independently from the files they come from: the strong suite's PGD against FGSM, a per-bin scale factor,
+the premise's resampled error, the data drawn in Figs. 4, 5, 6, 9 and 10, and one more DAG run with
+`evaluation.weighted: true` and `evaluation.epsilon_scale: quantile` (the weighted AUC against scikit-learn,
+the quantile budgets against numpy and the attacked inputs within them)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from matplotlib.container import BarContainer
+from matplotlib.patches import StepPatch
+from scipy.stats import spearmanr
+from sklearn.metrics import roc_auc_score
+
+from robusttag import figures
+from robusttag.figures import inputs as figure_inputs
+from robusttag.figures import robustness as figure_robustness
+from robusttag.figures import roc as figure_roc
+from robusttag.history import selected_epoch
+from robusttag.metrics import DISCRIMINATORS, cut_at_mistag, discriminant
+from robusttag.mismodelling import PREMISE_RESAMPLES
+
+PROBABILITIES = ["p_b", "p_c", "p_light"]
+EPSILONS = (0.005, 0.01, 0.02, 0.05)  # .test/config/config.yaml: the default evaluation.epsilons
+SUMMARY_EPSILON = 0.05
+
+
+def _selected(workdir: Path, model: str, seed: int = 1) -> int:
+    return selected_epoch(workdir / f"results/models/{model}/seed_{seed}/history.csv")
+
+
+def _scores(workdir: Path, model: str, name: str, seed: int = 1) -> pd.DataFrame:
+    frame = pd.read_parquet(workdir / f"results/scores/{model}/seed_{seed}/{name}.parquet")
+    return frame.astype({c: str for c in ("model", "attack", "attack_source") if c in frame})
+
+
+def _curve(frame: pd.DataFrame, disc: str, weights: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """(is signal, discriminant[, weights]) of one discriminator's jets of a scored attack, in file order."""
+    signal, background = DISCRIMINATORS[disc]
+    chosen = frame["label"].isin([signal, background]).to_numpy()
+    p = frame[PROBABILITIES].to_numpy()[chosen]
+    out = (frame["label"].to_numpy()[chosen] == signal, discriminant(p[:, signal], p[:, background]))
+    return out if weights is None else (*out, weights[chosen])
+
+
+def _sklearn_auc(frame: pd.DataFrame, disc: str, weights: np.ndarray | None = None) -> float:
+    is_signal, scores, *w = _curve(frame, disc, weights)
+    return float(roc_auc_score(is_signal, scores, sample_weight=w[0] if w else None))
+
+
+def _attack(frame: pd.DataFrame, attack: str, eps: float, source: str | None = None) -> pd.DataFrame:
+    chosen = (frame["attack"] == attack) & np.isclose(frame["epsilon"], eps)
+    if source is not None:
+        chosen &= frame["attack_source"] == source
+    return frame[chosen]
+
+
+# --- the strong suite against FGSM -------------------------------------------------------------
+
+
+def test_pgd_of_the_suite_reaches_an_auc_at_most_fgsms_at_the_same_eps(workflow):
+    """From the score files: PGD (3 steps, from the suite) against the white-box FGSM on the same 1000 test jets,
+    each model's selected checkpoint, every eps and discriminator. PGD's candidates include the FGSM corner and it
+    ascends the per-jet loss from there, so it lowers the AUC at least as much, up to the ranking's noise."""
+    auc = pd.read_csv(workflow / "results/tables/auc.csv")
+    compared = 0
+    for model in ("nominal", "adversarial"):
+        best = _selected(workflow, model)
+        fgsm = _scores(workflow, model, f"epoch_{best:03d}")
+        strong = _scores(workflow, model, f"epoch_{best:03d}_strong_attacks")
+        raw = fgsm[fgsm["attack"] == "raw"]
+        for eps in EPSILONS:
+            pgd = _attack(strong, "pgd", eps)
+            white_box = _attack(fgsm, "fgsm", eps, source=model)
+            assert len(pgd) == len(white_box) == len(raw) == 1000  # the same jets, in the same order
+            np.testing.assert_array_equal(pgd["label"].to_numpy(), white_box["label"].to_numpy())
+            for disc in DISCRIMINATORS:
+                pgd_auc, fgsm_auc = _sklearn_auc(pgd, disc), _sklearn_auc(white_box, disc)
+                assert pgd_auc <= fgsm_auc + 0.002, (model, eps, disc, pgd_auc, fgsm_auc)
+                assert fgsm_auc < _sklearn_auc(raw, disc)  # and FGSM itself does harm
+                row = auc[
+                    (auc["model"] == model)
+                    & (auc["seed"] == 1)
+                    & (auc["epoch"] == best)
+                    & (auc["attack"] == "pgd")
+                    & np.isclose(auc["epsilon"], eps)
+                    & (auc["discriminator"] == disc)
+                ]
+                assert row["auc"].item() == pytest.approx(pgd_auc, abs=1e-9)  # the table's row is this file's
+                compared += 1
+    assert compared == 2 * len(EPSILONS) * 3
+
+
+# --- a per-bin scale factor by hand -------------------------------------------------------------
+
+
+def test_a_per_bin_scale_factor_recomputed_from_the_scores(workflow):
+    """scale_factors.csv, nominal seed 1 at its selected checkpoint, FGSM at the summary's eps, BvsL at 10 %
+    light mistag, in the bin pT 30-50 GeV, |eta| 0-1.2: the cut from the raw validation scores, the jets of the
+    bin from the test split's raw pT and eta, the efficiencies and mistag rates counted and divided."""
+    best = _selected(workflow, "nominal")
+    validation = _scores(workflow, "nominal", f"epoch_{best:03d}_validation")
+    cut = cut_at_mistag(*reversed(_curve(validation, "BvsL")), 0.1)
+    kinematics = pd.read_parquet(workflow / "results/preprocessed/test.parquet", columns=["raw_jet_pt", "raw_jet_eta"])
+    scores = _scores(workflow, "nominal", f"epoch_{best:03d}")
+    raw, fgsm = scores[scores["attack"] == "raw"], _attack(scores, "fgsm", SUMMARY_EPSILON, source="nominal")
+    pt, abs_eta = kinematics["raw_jet_pt"].to_numpy(), np.abs(kinematics["raw_jet_eta"].to_numpy())
+    in_bin = (pt >= 30) & (pt < 50) & (abs_eta < 1.2)
+    signal, background = DISCRIMINATORS["BvsL"]
+
+    def fractions(frame):
+        labels, p = frame["label"].to_numpy(), frame[PROBABILITIES].to_numpy()
+        tagged = discriminant(p[:, signal], p[:, background]) >= cut
+        b, light = in_bin & (labels == signal), in_bin & (labels == background)
+        return tagged[b].mean(), tagged[light].mean(), b.sum(), light.sum()
+
+    (eff_raw, mistag_raw, n_b, n_light), (eff, mistag, *_) = fractions(raw), fractions(fgsm)
+    table = pd.read_csv(workflow / "results/tables/scale_factors.csv")
+    row = table[
+        (table["model"] == "nominal")
+        & (table["seed"] == 1)
+        & (table["epoch"] == best)
+        & (table["attack"] == "fgsm")
+        & (table["attack_source"] == "nominal")
+        & np.isclose(table["epsilon"], SUMMARY_EPSILON)
+        & (table["discriminator"] == "BvsL")
+        & np.isclose(table["mistag_target"], 0.1)
+        & (table["pt_low"] == 30)
+        & (table["abs_eta_low"] == 0)
+    ]
+    assert len(row) == 1
+    row = row.iloc[0]
+    assert (row["pt_high"], row["abs_eta_high"]) == (50, 1.2)
+    assert (row["signal_jets"], row["background_jets"]) == (n_b, n_light) and n_b >= 20 and n_light >= 20
+    assert row["efficiency"] == pytest.approx(eff, abs=1e-12) and row["mistag"] == pytest.approx(mistag, abs=1e-12)
+    assert row["sf_efficiency"] == pytest.approx(eff / eff_raw, rel=1e-12)
+    assert row["sf_mistag"] == pytest.approx(mistag / mistag_raw, rel=1e-12)
+    assert row["sf_efficiency"] < 1  # FGSM tags fewer b jets at the raw cut
+    assert np.isfinite(row["sf_efficiency_err"]) and row["sf_efficiency_err"] > 0
+
+
+# --- the premise's resampled error ---------------------------------------------------------------
+
+
+def test_the_premises_spearman_error_is_the_spread_of_scipys_rho_over_the_same_resamples(workflow):
+    """premise.csv against scipy.stats.spearmanr: rho on the points of premise_points.csv, and its error the
+    standard deviation of spearmanr over PREMISE_RESAMPLES resamples of the points (numpy's generator, seed 1;
+    a resample whose points all tie on one axis ranks nothing and is left out)."""
+    points = pd.read_csv(workflow / "results/tables/premise_points.csv")
+    premise = pd.read_csv(workflow / "results/tables/premise.csv")
+    checked = 0
+    for row in premise.dropna(subset=["spearman_err"]).itertuples():
+        group = points[(points["sample"] == row.sample) & (points["discriminator"] == row.discriminator)]
+        both = group[[row.vulnerability, row.sensitivity]].dropna()
+        x, y = both[row.vulnerability].to_numpy(), both[row.sensitivity].to_numpy()
+        assert row.points == len(x) == 6  # 2 modes x (2 epochs of seed 1 + the selected one of seed 2)
+        assert row.spearman == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+        chosen = np.random.default_rng(1).integers(0, len(x), (PREMISE_RESAMPLES, len(x)))
+        replicas = []
+        for rows in chosen:
+            if np.ptp(x[rows]) > 0 and np.ptp(y[rows]) > 0:
+                replicas.append(spearmanr(x[rows], y[rows]).statistic)
+        assert row.spearman_err == pytest.approx(np.std(replicas, ddof=1), rel=1e-9)
+        checked += 1
+    assert checked >= 6  # every (discriminator, vulnerability, sensitivity) of the one shifted sample with spread
+
+
+# --- the data drawn in the figures ---------------------------------------------------------------
+
+
+@pytest.fixture
+def drawn(monkeypatch) -> list:
+    """Every figure a figure function makes, kept (and closed) instead of written."""
+    kept = []
+
+    def keep(fig, path):
+        kept.append(fig)
+        plt.close(fig)
+        return Path(f"{path}.png"), Path(f"{path}.pdf")
+
+    for module in (figure_inputs, figure_robustness, figure_roc):
+        monkeypatch.setattr(module, "_save", keep)
+    return kept
+
+
+def _reference(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["seed"] == 1]
+
+
+def test_fig4_bars_and_grid_are_the_cross_attack_aucs(workflow, drawn):
+    auc = _reference(pd.read_csv(workflow / "results/tables/auc.csv"))
+    figures.make_figure("fig4_cross_attacks", [str(workflow / "results/tables/auc.csv")], "f4", summary_epsilon=0.05)
+    bars_ax, grid_ax = drawn[-1].axes[:2]
+    models = ["nominal", "adversarial"]
+    selected = {m: _selected(workflow, m) for m in models}
+
+    def value(target, attack, source=None):
+        rows = auc[(auc["model"] == target) & (auc["epoch"] == selected[target]) & (auc["discriminator"] == "CvsL")]
+        rows = rows[rows["attack"] == attack]
+        if source is not None:
+            rows = rows[(rows["attack_source"] == source) & np.isclose(rows["epsilon"], 0.05)]
+        return rows["auc"].item()
+
+    heights = {
+        c.get_label(): [bar.get_height() for bar in c] for c in bars_ax.containers if isinstance(c, BarContainer)
+    }
+    assert heights == {
+        "raw": [value(t, "raw") for t in models],
+        **{f"FGSM from {s}": [value(t, "fgsm", s) for t in models] for s in models},
+    }
+    grid = np.asarray(grid_ax.images[0].get_array())
+    expected = [[value(t, "fgsm", s) - value(t, "raw") for s in models] for t in models]
+    np.testing.assert_allclose(grid, expected, rtol=0, atol=1e-12)
+    assert (np.diag(grid) < 0).all()  # each model loses AUC under its own FGSM
+
+
+def test_fig5_histograms_are_the_sampled_inputs_raw_and_under_capped_fgsm(workflow, drawn):
+    path = workflow / "results/samples/fgsm_inputs.parquet"
+    features = ["trk0_d0", "trk0_z0", "track_2_d0_significance", "vertex_mass"]  # the default input_features
+    figures.make_figure(
+        "fig5_input_shifts",
+        [str(path)],
+        "f5",
+        input_features=features,
+        input_epsilons=[0.01, 0.05],
+        restrict_impact=0.25,
+    )
+    samples = pd.read_parquet(path)
+    nominal = samples[samples["model"] == "nominal"]
+    raw = nominal[nominal["attack"] == "raw"]
+    for ax, feature in zip(drawn[-1].axes, features):
+        steps = {p.get_label(): p.get_data() for p in ax.patches if isinstance(p, StepPatch)}
+        edges = steps["raw"].edges
+        assert len(edges) == 51 or feature == "vertex_mass"  # 50 bins, but for an integer-valued feature
+
+        def counts(values):
+            return np.histogram(values[np.isfinite(values)], bins=edges)[0]
+
+        np.testing.assert_array_equal(steps["raw"].values, counts(raw[feature].to_numpy()))
+        for eps in (0.01, 0.05):
+            attacked = nominal[(nominal["attack"] == "fgsm") & nominal["capped"] & np.isclose(nominal["epsilon"], eps)]
+            assert len(attacked) == len(raw) == 1000
+            drawn_counts = steps[f"FGSM $\\epsilon = {eps:g}$"].values
+            np.testing.assert_array_equal(drawn_counts, counts(attacked[feature].to_numpy()))
+        if feature == "trk0_d0":  # a continuous input the attack moves: the histogram changes
+            assert (steps["raw"].values != drawn_counts).any()
+
+
+def test_fig6_curves_are_the_roc_tables_rows(workflow, drawn):
+    tables = [str(workflow / "results/tables/roc.parquet"), str(workflow / "results/tables/auc.csv")]
+    figures.make_figure("fig6_roc_vs_epsilon", tables, "f6", epsilons=list(EPSILONS))
+    roc = _reference(pd.read_parquet(workflow / "results/tables/roc.parquet"))
+    auc = _reference(pd.read_csv(workflow / "results/tables/auc.csv"))
+    best = _selected(workflow, "nominal")
+    for ax, disc in zip(drawn[-1].axes, ("BvsL", "CvsL")):
+        lines = ax.get_lines()
+        assert len(lines) == 1 + len(EPSILONS)
+        curves = [("raw", 0.0, "none")] + [("fgsm", eps, "nominal") for eps in EPSILONS]
+        for line, (attack, eps, source) in zip(lines, curves):
+            rows = roc[
+                (roc["model"] == "nominal")
+                & (roc["epoch"] == best)
+                & (roc["discriminator"] == disc)
+                & (roc["attack"] == attack)
+                & (roc["attack_source"] == source)
+                & np.isclose(roc["epsilon"], eps)
+            ].sort_values("efficiency", kind="stable")
+            assert len(rows) == 201
+            np.testing.assert_array_equal(line.get_xdata(), rows["efficiency"].to_numpy())
+            np.testing.assert_array_equal(line.get_ydata(), rows["mistag"].to_numpy())
+            value = auc[
+                (auc["model"] == "nominal")
+                & (auc["epoch"] == best)
+                & (auc["discriminator"] == disc)
+                & (auc["attack"] == attack)
+                & (auc["attack_source"] == source)
+                & np.isclose(auc["epsilon"], eps)
+            ]["auc"].item()
+            assert line.get_label().endswith(f"(AUC {value:.3f})")
+
+
+def test_fig9_points_are_each_checkpoints_raw_auc_and_its_fgsm_drop(workflow, drawn):
+    figures.make_figure("fig9_auc_drop", [str(workflow / "results/tables/auc.csv")], "f9")
+    auc = _reference(pd.read_csv(workflow / "results/tables/auc.csv"))
+    auc = auc[auc["discriminator"] == "BvsL"]
+    raw = auc[auc["attack"] == "raw"].set_index(["model", "epoch"])["auc"]
+    own = auc[(auc["attack"] == "fgsm") & (auc["attack_source"] == auc["model"])]
+    expected = sorted((raw[r.model, r.epoch], r.auc - raw[r.model, r.epoch]) for r in own.itertuples())
+    assert len(expected) == 2 * 2 * len(EPSILONS)  # 2 models x 2 checkpoints x every eps
+    ax = drawn[-1].axes[0]
+    # the points: one scatter per (model, eps), 45 pt^2; the larger black rings mark the selected checkpoints
+    points = [c.get_offsets() for c in ax.collections if c.get_sizes().tolist() == [45.0]]
+    drawn_points = sorted(tuple(p) for offsets in points for p in np.asarray(offsets))
+    np.testing.assert_allclose(drawn_points, expected, rtol=0, atol=1e-12)
+    rings = np.concatenate([c.get_offsets() for c in ax.collections if c.get_sizes().tolist() == [220.0]])
+    selected = {
+        (raw["nominal", _selected(workflow, "nominal")]),
+        (raw["adversarial", _selected(workflow, "adversarial")]),
+    }
+    assert set(np.round(rings[:, 0], 12)) == set(np.round(list(selected), 12))
+
+
+def test_fig10_histograms_are_the_first_tracks_d0_per_flavour_raw_and_under_uncapped_fgsm(workflow, drawn):
+    path = workflow / "results/samples/fgsm_inputs.parquet"
+    figures.make_figure("fig10_first_track_d0", [str(path)], "f10", uncapped_epsilon=0.1)
+    samples = pd.read_parquet(path)
+    for ax, model in zip(drawn[-1].axes, ("nominal", "adversarial")):
+        steps = {p.get_label(): p.get_data() for p in ax.patches if isinstance(p, StepPatch)}
+        jets = samples[samples["model"] == model]
+        raw = jets[jets["attack"] == "raw"]
+        uncapped = jets[(jets["attack"] == "fgsm") & ~jets["capped"] & np.isclose(jets["epsilon"], 0.1)]
+        assert len(uncapped) == len(raw) == 1000
+        for flavour, label in (("b", 0), ("c", 1), ("light", 2)):
+            for frame, kind in ((raw, "raw"), (uncapped, "FGSM")):
+                data = steps[f"{flavour} jets, {kind}"]
+                values = frame.loc[frame["label"] == label, "trk0_d0"].to_numpy()
+                counts = np.histogram(values, bins=data.edges)[0]
+                np.testing.assert_allclose(data.values, counts / counts.sum() / np.diff(data.edges), rtol=1e-12)
+        moved = steps["b jets, FGSM"].values != steps["b jets, raw"].values
+        assert moved.any()  # eps 0.1 without the cap moves the first track's d0
+
+
+# --- weighted metrics and the quantile budget, through the DAG ------------------------------------
+
+WEIGHTED_QUANTILE = """\
+evaluation:
+  weighted: true
+  epsilon_scale: quantile
+  max_jets: 400
+  epochs: [1]
+  attacks: [{method: pgd, steps: 1}]
+  certified_jets: 20
+  visibility_jets: 100
+  bootstrap: 0
+  strong_attacks: {epochs: []}
+  shifted_samples: {samples: []}
+"""
+
+
+@pytest.fixture(scope="module")
+def weighted_quantile(workflow, tmp_path_factory) -> Path:
+    """The test pipeline again, its trainings kept, with weighted metrics and the quantile budget on the first
+    400 test jets (the least besides: one PGD step, the selected checkpoint only for the suite, no shifted sample),
+    up to the AUC table and the input samples."""
+    workdir = tmp_path_factory.mktemp("weighted_quantile") / "workflow"
+    shutil.copytree(workflow, workdir, symlinks=True)  # the outputs keep their times: only the new jobs run
+    (workdir / "weighted_quantile.yaml").write_text(WEIGHTED_QUANTILE)
+    targets = ("results/tables/auc.csv", "results/samples/fgsm_inputs.parquet")
+    configs = (".test/config/config.yaml", "weighted_quantile.yaml")
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", *targets, "--resources", "gpu=1", "--cores", "2", "--configfile", *configs],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "rule train" not in result.stdout + result.stderr  # the trainings were kept
+    return workdir
+
+
+def test_the_weighted_auc_is_scikit_learns_with_the_test_splits_weights(weighted_quantile):
+    workdir = weighted_quantile
+    weights = pq.read_table(workdir / "results/preprocessed/test.parquet", columns=["weight"])["weight"].to_numpy()
+    weights = weights[:400].astype(np.float64)
+    assert np.ptp(weights) > 0  # the flavour weights differ from jet to jet: weighting changes the AUC
+    auc = pd.read_csv(workdir / "results/tables/auc.csv")
+    best = _selected(workdir, "nominal")
+    scores = _scores(workdir, "nominal", f"epoch_{best:03d}")
+    checked = 0
+    for attack, eps, source in (("raw", 0.0, "none"), ("fgsm", 0.05, "nominal"), ("fgsm", 0.01, "nominal")):
+        jets = _attack(scores, attack, eps, source)
+        assert len(jets) == 400
+        for disc in DISCRIMINATORS:
+            row = auc[
+                (auc["model"] == "nominal")
+                & (auc["seed"] == 1)
+                & (auc["epoch"] == best)
+                & (auc["attack"] == attack)
+                & (auc["attack_source"] == source)
+                & np.isclose(auc["epsilon"], eps)
+                & (auc["discriminator"] == disc)
+            ]
+            weighted = _sklearn_auc(jets, disc, weights)
+            assert row["auc"].item() == pytest.approx(weighted, abs=1e-9), (attack, eps, disc)
+            assert abs(weighted - _sklearn_auc(jets, disc)) > 1e-6  # not the unweighted AUC
+            checked += 1
+    assert checked == 9
+
+
+def _quantile_budgets(workdir: Path, names: list[str]) -> np.ndarray:
+    """Half the 1 %-99 % range of each input's genuine training values (its default flag unset), standardised."""
+    train = pq.read_table(workdir / "results/preprocessed/train.parquet").to_pandas()
+    budgets = []
+    for name in names:
+        genuine = train.loc[~train[f"default_{name}"].astype(bool), name].to_numpy(np.float64)
+        low, high = np.quantile(genuine, [0.01, 0.99])
+        budgets.append((high - low) / 2)
+    return np.array(budgets)
+
+
+def test_the_quantile_budget_is_half_the_1_to_99_percent_range_and_bounds_every_attacked_input(weighted_quantile):
+    workdir = weighted_quantile
+    summary = json.loads((workdir / "results/preprocessed/preprocessing.json").read_text())
+    order = summary["feature_order"]
+    from robusttag.attacks.constraints import quantile_scale
+
+    budgets = _quantile_budgets(workdir, order)
+    np.testing.assert_allclose(
+        quantile_scale(workdir / "results/preprocessed/train.parquet", summary).numpy(), budgets, rtol=1e-12
+    )
+    assert np.ptp(budgets[budgets > 0]) > 0.1  # budgets that differ from input to input, unlike the unit scale
+    samples = pd.read_parquet(workdir / "results/samples/fgsm_inputs.parquet")
+    features = ["trk0_d0", "trk0_z0", "track_2_d0_significance", "vertex_mass"]
+    std = {c["name"]: c["std"] for c in summary["features"]}
+    checked = 0
+    for model in ("nominal", "adversarial"):
+        jets = samples[samples["model"] == model]
+        raw = jets[jets["attack"] == "raw"]
+        assert len(raw) == 400
+        for eps, capped in ((0.01, True), (0.05, True), (0.1, False)):
+            attacked = jets[(jets["attack"] == "fgsm") & (jets["capped"] == capped) & np.isclose(jets["epsilon"], eps)]
+            for feature in features:
+                budget = eps * budgets[order.index(feature)]
+                shift = np.abs(attacked[feature].to_numpy(np.float64) - raw[feature].to_numpy(np.float64))
+                shift = shift / std[feature]  # in standardised units
+                assert (shift <= budget * (1 + 1e-5) + 1e-6).all(), (model, eps, feature)
+                if not capped and feature in ("trk0_d0", "trk0_z0"):
+                    # uncapped FGSM goes to the corner: most genuine values move by the whole budget
+                    assert np.mean(np.isclose(shift, budget, rtol=1e-4)) > 0.5, (model, feature)
+                    assert not np.isclose(budget, eps, rtol=0.05)  # and that budget is not the unit one
+                checked += 1
+    assert checked == 2 * 3 * 4
