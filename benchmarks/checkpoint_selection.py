@@ -30,10 +30,11 @@ import yaml
 
 from robusttag.checkpoints import checkpoint_name, load_tagger
 from robusttag.config import TrainingSettings, training_modes
-from robusttag.data import load_split, read_summary
+from robusttag.data import load_split
 from robusttag.evaluate import predict
 from robusttag.history import selection_score
 from robusttag.metrics import curve_metrics, discriminator_curves
+from robusttag.preprocess import read_summary
 from robusttag.training import train
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from robusttag.comparison import COMPARISON_COLUMNS, architecture_table, summary_markdown, training_cost
+from robusttag.analysis.comparison import COMPARISON_COLUMNS, architecture_table, training_cost
+from robusttag.analysis.seeds import SEED_COLUMNS
 from robusttag.errors import ResultsError
 from robusttag.figures import plot_architectures
-from robusttag.seeds import SEED_COLUMNS
+from robusttag.report.architectures import summary_markdown
 
 
 def _seeds(raw: float, fgsm: float, ratio: float, error: float) -> pd.DataFrame:

@@ -12,6 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
+from robusttag.analysis.tables import combined_scores, metrics_tables, with_relative_drops
+from robusttag.analysis.uncertainties import Bootstrap, resampled_aucs, standard_error
 from robusttag.attacks import Constraints, input_gradient_sign
 from robusttag.attacks.iterative import fgsm_vertex
 from robusttag.checkpoints import load_tagger, selected_checkpoints
@@ -25,7 +27,6 @@ from robusttag.config import (
     TableSettings,
     check_config,
 )
-from robusttag.data import read_summary
 from robusttag.errors import ConfigError, ResultsError
 from robusttag.evaluate import (
     baseline_attacks,
@@ -39,18 +40,10 @@ from robusttag.history import HISTORY_COLUMNS, scanned_epochs, selected_epoch, s
 from robusttag.metrics import DISCRIMINATORS, discriminant
 from robusttag.model import Tagger
 from robusttag.paths import model_dir, model_identity
-from robusttag.preprocess import preprocess
+from robusttag.preprocess import preprocess, read_summary
+from robusttag.report.summary import checkpoint_trend, summary_markdown, write_study_tables
 from robusttag.sources.synthetic import generate
 from robusttag.strong_attacks import score_strong_attacks
-from robusttag.tables import (
-    checkpoint_trend,
-    combined_scores,
-    metrics_tables,
-    summary_markdown,
-    with_relative_drops,
-    write_tables,
-)
-from robusttag.uncertainties import Bootstrap, resampled_aucs, standard_error
 
 # --- FGSM on a 3-feature linear model, by hand ---------------------------------------
 
@@ -308,7 +301,7 @@ def test_each_attack_is_scored_once_and_a_repeat_is_refused(score_files):
 def test_tables_and_summary_from_scores(score_files, tmp_path):
     settings = TableSettings()
     outputs = {name: tmp_path / name for name in ("auc.csv", "roc.parquet", "summary.md")}
-    auc = write_tables(
+    auc = write_study_tables(
         score_files,
         [],
         None,
@@ -496,7 +489,7 @@ def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, sco
     scored = pq.read_table(validation[0]).to_pandas()
     assert len(scored) == pq.ParquetFile(workspace / "pre/val.parquet").metadata.num_rows  # every validation jet
     assert set(scored["attack"]) == {"raw"} and (scored["model"] == "nominal").all()
-    write_tables(
+    write_study_tables(
         [*score_files, *(files[0] for files in strong_files)],
         validation,
         workspace / "pre/test.parquet",

@@ -10,7 +10,9 @@ import pytest
 from matplotlib.legend import Legend
 
 from robusttag import figures
-from robusttag.comparison import architecture_table
+from robusttag.analysis.comparison import architecture_table
+from robusttag.analysis.seeds import SEED_COLUMNS
+from robusttag.analysis.tables import worst_case_table
 from robusttag.config import FIGURE_KEYS
 from robusttag.errors import ConfigError, ResultsError
 from robusttag.features import feature_label
@@ -23,8 +25,6 @@ from robusttag.figures import mismodelling as figure_mismodelling
 from robusttag.figures import robustness as figure_robustness
 from robusttag.figures import roc as figure_roc
 from robusttag.figures import suite as figure_suite
-from robusttag.seeds import SEED_COLUMNS
-from robusttag.tables import worst_case_table
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MODELS = ("nominal", "adversarial")

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from workflow_copy import copy_workflow
 
-from robusttag.tables import checkpoint_trend
+from robusttag.report.summary import checkpoint_trend
 
 REDUCED = """\
 dataset:

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from robusttag.analysis.mismodelling import premise_table, rank_correlation, shifted_tables
 from robusttag.config import NOMINAL_TEST, NOMINAL_TWIN, TableSettings
 from robusttag.errors import ResultsError
 from robusttag.metrics import DISCRIMINATORS, auc, cut_at_mistag, discriminant, tagged_fraction
-from robusttag.mismodelling import premise_table, rank_correlation, shifted_tables
 
 CHECKPOINT = ("nominal", 1, 3)
 SETTINGS = TableSettings(bootstrap=50, scale_factor_pt_bins=(20.0, 100.0, 900.0), scale_factor_abs_eta_bins=(0.0, 2.5))

@@ -23,12 +23,12 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from robusttag import figures
+from robusttag.analysis.mismodelling import PREMISE_RESAMPLES
 from robusttag.figures import inputs as figure_inputs
 from robusttag.figures import robustness as figure_robustness
 from robusttag.figures import roc as figure_roc
 from robusttag.history import selected_epoch
 from robusttag.metrics import DISCRIMINATORS, cut_at_mistag, discriminant
-from robusttag.mismodelling import PREMISE_RESAMPLES
 
 PROBABILITIES = ["p_b", "p_c", "p_light"]
 EPSILONS = (0.005, 0.01, 0.02, 0.05)  # .test/config/config.yaml: the default evaluation.epsilons
@@ -243,7 +243,7 @@ def test_fig5_histograms_are_the_sampled_inputs_raw_and_under_capped_fgsm(workfl
         edges = steps["raw"].edges
         assert len(edges) == 51 or feature == "vertex_mass"  # 50 bins, but for an integer-valued feature
 
-        def counts(values):
+        def counts(values, edges=edges):
             return np.histogram(values[np.isfinite(values)], bins=edges)[0]
 
         np.testing.assert_array_equal(steps["raw"].values, counts(raw[feature].to_numpy()))

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from robusttag.seeds import SIGNIFICANCE, seed_table
-from robusttag.tables import worst_case_table
+from robusttag.analysis.seeds import SIGNIFICANCE, seed_table
+from robusttag.analysis.tables import worst_case_table
 
 EPS = 0.05
 #: per (model, seed): (selected epoch, raw AUC, AUC under its own FGSM, AUC under PGD)

@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from robusttag import uncertainties
-from robusttag.errors import ResultsError
-from robusttag.metrics import auc
-from robusttag.uncertainties import (
+from robusttag.analysis import uncertainties
+from robusttag.analysis.uncertainties import (
     Bootstrap,
     binomial_error,
     effective_jets,
@@ -17,6 +15,8 @@ from robusttag.uncertainties import (
     resampled_efficiencies,
     standard_error,
 )
+from robusttag.errors import ResultsError
+from robusttag.metrics import auc
 
 
 def _two_gaussians(n: int, separation: float, rng: np.random.Generator):

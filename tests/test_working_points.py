@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from robusttag.analysis.tables import score_groups
+from robusttag.analysis.uncertainties import Bootstrap, resampled_efficiencies, standard_error
+from robusttag.analysis.working_points import fixed_cut_tables
 from robusttag.features import LABELS
 from robusttag.metrics import cut_at_mistag, discriminant, tagged_fraction
-from robusttag.tables import _groups
-from robusttag.uncertainties import Bootstrap, resampled_efficiencies, standard_error
-from robusttag.working_points import fixed_cut_tables
 
 B, L = LABELS["b"], LABELS["light"]
 
@@ -56,7 +56,15 @@ def test_the_cut_comes_from_validation_and_the_scale_factors_from_the_test_jets(
     scores, validation, kinematics = samples
     bootstrap = Bootstrap(4000, 60, seed=2)
     table, bins = fixed_cut_tables(
-        scores, _groups(scores), validation, (0.01, 0.1), False, bootstrap, kinematics, (20, 100, 200), (0, 1.2, 2.5)
+        scores,
+        score_groups(scores),
+        validation,
+        (0.01, 0.1),
+        False,
+        bootstrap,
+        kinematics,
+        (20, 100, 200),
+        (0, 1.2, 2.5),
     )
     row = table[(table["attack"] == "fgsm") & (table["discriminator"] == "BvsL") & (table["mistag_target"] == 0.1)]
     row = row.iloc[0]
@@ -91,7 +99,7 @@ def test_the_cut_comes_from_validation_and_the_scale_factors_from_the_test_jets(
 def test_without_validation_scores_of_a_checkpoint_it_has_no_working_points(samples):
     scores, validation, _ = samples
     validation = validation.assign(epoch=7)
-    table, bins = fixed_cut_tables(scores, _groups(scores), validation, (0.01,), False, None)
+    table, bins = fixed_cut_tables(scores, score_groups(scores), validation, (0.01,), False, None)
     assert table.empty and bins.empty
 
 
@@ -104,7 +112,7 @@ def test_a_jet_on_the_top_edge_of_the_binning_is_in_the_last_bin_and_one_beyond_
     pt[4:6], eta[4:6] = (200.01, 50.0), (1.0, 2.5001)  # beyond the top pT edge, beyond the top |eta| edge
     kinematics = pd.DataFrame({"raw_jet_pt": pt, "raw_jet_eta": eta})
     _, bins = fixed_cut_tables(
-        scores, _groups(scores), validation, (0.1,), False, None, kinematics, (20, 100, 200), (0, 1.2, 2.5)
+        scores, score_groups(scores), validation, (0.1,), False, None, kinematics, (20, 100, 200), (0, 1.2, 2.5)
     )
     raw = bins[(bins["attack"] == "raw") & (bins["discriminator"] == "BvsL")]
     counted = raw.set_index(["pt_low", "abs_eta_low"])[["signal_jets", "background_jets"]].sum(axis=1)
@@ -122,7 +130,7 @@ def test_a_jet_on_the_top_edge_of_the_binning_is_in_the_last_bin_and_one_beyond_
     # the two on the top corner are in the (100-200, 1.2-2.5) bin: removing them takes exactly 2 from it
     moved = kinematics.assign(raw_jet_pt=np.where(np.arange(4000) < 2, 250.0, pt))
     _, fewer = fixed_cut_tables(
-        scores, _groups(scores), validation, (0.1,), False, None, moved, (20, 100, 200), (0, 1.2, 2.5)
+        scores, score_groups(scores), validation, (0.1,), False, None, moved, (20, 100, 200), (0, 1.2, 2.5)
     )
     fewer = fewer[(fewer["attack"] == "raw") & (fewer["discriminator"] == "BvsL")]
     corner = (raw["pt_low"] == 100) & (raw["abs_eta_low"] == 1.2)

@@ -13,6 +13,7 @@ import torch
 from .architectures import build_model
 from .config import ModelSettings
 from .errors import ResultsError
+from .external import external_tagger
 from .history import selected_epochs
 from .io import atomic_output
 from .paths import model_identity
@@ -70,8 +71,6 @@ def load_tagger(path: str | os.PathLike, device: torch.device) -> torch.nn.Modul
     """A trained tagger from its checkpoint, in evaluation mode (an audited model's: :mod:`.external`)."""
     state = load_checkpoint(path, device)
     if "external" in state:
-        from .external import external_tagger  # the audit's own module, only for its checkpoints
-
         return external_tagger(state, device)
     model = build_model(ModelSettings.from_dict(state["model_settings"], str(path))).to(device)
     model.load_state_dict(state["model"])

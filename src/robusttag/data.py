@@ -8,16 +8,13 @@ copies between host and device).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from .errors import DataFormatError
 from .features import default_column
 
 
@@ -100,23 +97,6 @@ def load_split(path: str | os.PathLike, summary: dict, device: torch.device, wit
         torch.from_numpy(weights).to(device),
         None if movable is None else torch.from_numpy(movable).to(device),
     )
-
-
-def read_summary(path: str | os.PathLike) -> dict:
-    """The content of ``preprocessing.json``: feature order, defaults, means, standard deviations.
-
-    Raises
-    ------
-    DataFormatError
-        When the file is not JSON or lacks the feature order.
-    """
-    try:
-        summary = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as error:
-        raise DataFormatError(str(path), f"not JSON ({error})") from error
-    if "feature_order" not in summary or "features" not in summary:
-        raise DataFormatError(str(path), "lacks 'feature_order' or 'features': not a preprocessing summary")
-    return summary
 
 
 def n_inputs(summary: dict) -> int:

@@ -27,17 +27,16 @@ from .attacks.constraints import budget_scale
 from .attacks.iterative import fgsm_vertex
 from .checkpoints import checkpoint_name, load_tagger
 from .config import LossSettings, SampleSettings, ScoringSettings
-from .data import Split, choose_device, load_split, read_summary
+from .data import Split, choose_device, load_split
 from .errors import ConfigError
 from .features import PRESENT, default_column
 from .io import atomic_output, reuse_freed_memory
 from .model import probabilities
 from .paths import model_identity
+from .preprocess import read_summary
+from .scores import NO_SOURCE, SHIFTED_SAMPLE
 
 log = logging.getLogger(__name__)
-
-ATTACKS = ("raw", "fgsm", "noise", "shift_up", "shift_down")
-NO_SOURCE = "none"  #: attack_source of raw inputs' and baselines' rows: crafted on no model
 
 
 @dataclass
@@ -336,9 +335,6 @@ def score_validation(
     with atomic_output(output) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     log.info("%s: %d validation jets from %s seed %d epoch %d", output, table.num_rows, name, seed, epoch)
-
-
-SHIFTED_SAMPLE = "shifted_sample"  #: attack_source of a shifted sample's rows (their attack is the sample's name)
 
 
 def score_shifted_samples(

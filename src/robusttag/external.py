@@ -39,6 +39,7 @@ from .features import CLASS_NAMES, InputLayout
 from .history import HISTORY_COLUMNS, selection_score
 from .io import atomic_output
 from .model import Tagger
+from .validation import validation_metrics  # the training loop's own metrics, on the same jets
 
 log = logging.getLogger(__name__)
 
@@ -192,8 +193,6 @@ def import_external(
     ConfigError
         When the model does not match its declaration, or its layout is not the preprocessing's.
     """
-    from .training import validation_metrics  # the training loop's own metrics, on the same jets
-
     summary = json.loads(Path(summary_path).read_text())
     layout = InputLayout.from_summary(summary)
     if layout.kind != declaration.layout:

@@ -23,7 +23,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .config import PreprocessSettings
-from .data import read_summary
 from .errors import DataFormatError
 from .features import (
     FLAVOR,
@@ -49,6 +48,23 @@ RAW_KINEMATICS = {"raw_jet_pt": "jet_pt", "raw_jet_eta": "jet_eta"}  #: plotting
 # ---------------------------------------------------------------------------
 # Per-jet arrays
 # ---------------------------------------------------------------------------
+
+
+def read_summary(path: str | os.PathLike) -> dict:
+    """The content of ``preprocessing.json``: feature order, defaults, means, standard deviations.
+
+    Raises
+    ------
+    DataFormatError
+        When the file is not JSON or lacks the feature order.
+    """
+    try:
+        summary = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as error:
+        raise DataFormatError(str(path), f"not JSON ({error})") from error
+    if "feature_order" not in summary or "features" not in summary:
+        raise DataFormatError(str(path), "lacks 'feature_order' or 'features': not a preprocessing summary")
+    return summary
 
 
 def order_tracks(batch: JetBatch, order: str) -> np.ndarray:

@@ -25,7 +25,6 @@ from .attacks.objectives import value_and_gradient
 from .attacks.suite import Jets, attacked_rows, run_attack
 from .checkpoints import checkpoint_name, load_tagger
 from .config import LossSettings, StrongAttackSettings, aimed_at
-from .data import read_summary
 from .evaluate import (
     TestSet,
     constrained_test_set,
@@ -39,6 +38,7 @@ from .evaluate import (
 from .io import atomic_output
 from .metrics import DISCRIMINATORS, auc, discriminant
 from .paths import model_identity
+from .preprocess import read_summary
 from .visibility import ks_p_value, visibility_table
 
 log = logging.getLogger(__name__)

@@ -42,8 +42,7 @@ from .features import InputLayout
 from .history import HISTORY_COLUMNS, selection_score
 from .io import atomic_output, reuse_freed_memory
 from .losses import focal_loss
-from .metrics import curve_metrics, discriminator_curves
-from .model import probabilities
+from .validation import validation_metrics
 
 log = logging.getLogger(__name__)
 
@@ -207,25 +206,6 @@ def attack_box(data: Split, summary: dict, settings: TrainingSettings) -> Split:
 
 
 @torch.no_grad()
-def validation_metrics(
-    model: torch.nn.Module, data: Split, settings: TrainingSettings, batch_size: int = 1 << 16
-) -> dict:
-    """Unweighted focal loss and the BvsL and CvsL AUCs on the validation split, model in eval mode."""
-    model.eval()
-    total = torch.zeros((), dtype=torch.float64, device=data.x.device)
-    p = []
-    for start in range(0, len(data), batch_size):
-        part = slice(start, start + batch_size)
-        logits = model(data.x[part])
-        total += focal_loss(logits, data.labels[part], None, settings.focal_gamma, settings.double_softmax) * len(
-            data.labels[part]
-        )
-        p.append(probabilities(logits))
-    curves = discriminator_curves(torch.cat(p).cpu().numpy(), data.labels.cpu().numpy(), names=("BvsL", "CvsL"))
-    aucs = {name: curve_metrics(*curve, mistags=())["auc"] for name, curve in curves.items()}
-    return {"val_loss": float(total) / len(data), "val_auc_bvsl": aucs["BvsL"], "val_auc_cvsl": aucs["CvsL"]}
-
-
 # ---------------------------------------------------------------------------
 # The whole training
 # ---------------------------------------------------------------------------

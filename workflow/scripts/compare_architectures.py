@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from robusttag.comparison import write_comparison
+from robusttag.report.architectures import write_comparison
 from robusttag.io import end_job, logging_to
 
 with logging_to(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake adapter: a raw jet file preprocessed with the nominal preprocessing's statistics (no refit)."""
 
-from robusttag.data import read_summary
+from robusttag.preprocess import read_summary
 from robusttag.io import end_job, logging_to
 from robusttag.preprocess import preprocess_like
 

@@ -1,7 +1,7 @@
 """Snakemake adapter: AUCs, working points, scale factors and input distances of the shifted samples."""
 
 from robusttag.io import end_job, logging_to
-from robusttag.mismodelling import write_shifted_tables
+from robusttag.analysis.mismodelling import write_shifted_tables
 from robusttag.config import TableSettings, from_params
 from robusttag.history import selected_epochs
 

@@ -3,10 +3,10 @@
 from robusttag.io import end_job, logging_to
 from robusttag.config import TableSettings, from_params
 from robusttag.history import selected_epochs
-from robusttag.tables import write_tables
+from robusttag.report.summary import write_study_tables
 
 with logging_to(snakemake.log[0]):
-    write_tables(
+    write_study_tables(
         list(snakemake.input.scores),
         list(snakemake.input.validation),
         snakemake.input.kinematics,

@@ -40,7 +40,7 @@ Input tables (long format, one row per point):
 ``shifted_working_points``, ``premise_points``, ``premise``
     The shifted samples' scale factors and the premise (see :mod:`robusttag.figures.mismodelling`).
 ``architectures``
-    The architectures compared (see :mod:`robusttag.comparison` and :mod:`robusttag.figures.comparison`).
+    The architectures compared (see :mod:`robusttag.analysis.comparison` and :mod:`robusttag.figures.comparison`).
 
 The pipeline draws a figure by name with :func:`make_figure`; :data:`FIGURES`
 maps each name to its drawing function ``(inputs, path, **keywords)``, whose

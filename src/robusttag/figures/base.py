@@ -19,11 +19,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..analysis.tables import reference_rows
 from ..config import NOMINAL, ordered_models
 from ..errors import ResultsError
 from ..features import CLASS_NAMES
 from ..metrics import DISCRIMINATORS
-from ..tables import reference_rows
 
 try:  # HEP styling is optional: plots still work (plainer) without mplhep
     import mplhep as _hep

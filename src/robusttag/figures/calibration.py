@@ -4,7 +4,7 @@ At a working point whose cut is fixed on raw validation jets, the scale
 factor SF = attacked / raw of the efficiency and of the mistag rate in each
 (pT, |eta|) bin is what a data/simulation calibration would have to absorb
 if data differed from simulation as the attack does (``scale_factors.csv``,
-:mod:`robusttag.working_points`).
+:mod:`robusttag.analysis.working_points`).
 """
 
 from __future__ import annotations

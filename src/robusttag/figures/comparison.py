@@ -1,6 +1,6 @@
 """The architectures side by side: raw AUC and relative AUC drops under FGSM and the worst case of the
 strong suite, per discriminator, each model a marker with its total error over the training seeds
-(``architectures.csv``, :mod:`robusttag.comparison`).
+(``architectures.csv``, :mod:`robusttag.analysis.comparison`).
 """
 
 from __future__ import annotations

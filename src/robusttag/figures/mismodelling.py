@@ -3,7 +3,7 @@
 ``shifted_scale_factors`` draws, per shifted sample and model, the fixed-cut
 scale factors SF = shifted / reference of the signal efficiency and of the
 mistag rate at the 10 % mistag cut (``shifted_working_points.csv``,
-:mod:`robusttag.mismodelling`). ``premise`` draws each model's sensitivity to
+:mod:`robusttag.analysis.mismodelling`). ``premise`` draws each model's sensitivity to
 each shifted sample against its vulnerability to FGSM, one point per (mode,
 seed, checkpoint), with the rank correlation (``premise_points.csv``,
 ``premise.csv``).

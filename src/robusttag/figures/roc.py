@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from ..analysis.tables import reference_rows
 from ..config import ordered_models
 from ..errors import ResultsError
-from ..tables import reference_rows
 from .base import (
     _AUC_COLUMNS,
     _MODEL_ATTACK_STYLE,

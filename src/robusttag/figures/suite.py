@@ -24,9 +24,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
+from ..analysis.tables import reference_rows, white_box
 from ..config import aimed_at, ordered_models
 from ..errors import ResultsError
-from ..tables import reference_rows, white_box
 from .base import (
     _AUC_COLUMNS,
     _as_bool,

@@ -18,8 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .config import aimed_at
-from .metrics import DISCRIMINATORS, cut_at_mistag, discriminant, tagged_fraction
+from ..config import aimed_at
+from ..metrics import DISCRIMINATORS, cut_at_mistag, discriminant, tagged_fraction
 from .uncertainties import Bootstrap, resampled_efficiencies, standard_error
 
 IDENTITY = ("model", "seed", "epoch", "attack", "attack_source", "epsilon", "discriminator")

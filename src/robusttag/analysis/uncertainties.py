@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .errors import ResultsError
+from ..errors import ResultsError
 
 #: counts handled at once (a block of resamples of every jet): 128 MB per array of them
 BLOCK_COUNTS = 1 << 24

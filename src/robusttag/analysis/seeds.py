@@ -25,8 +25,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .config import NOMINAL, defended_modes, ordered_models
-from .metrics import DISCRIMINATORS
+from ..config import NOMINAL, defended_modes, ordered_models
+from ..metrics import DISCRIMINATORS
 from .uncertainties import standard_error
 
 #: total errors from the null value beyond which a comparison is called significant
