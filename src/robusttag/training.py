@@ -205,7 +205,6 @@ def attack_box(data: Split, summary: dict, settings: TrainingSettings) -> Split:
     return replace(data, lo=lo, hi=hi)
 
 
-@torch.no_grad()
 # ---------------------------------------------------------------------------
 # The whole training
 # ---------------------------------------------------------------------------

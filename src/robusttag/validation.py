@@ -13,6 +13,7 @@ from .metrics import curve_metrics, discriminator_curves
 from .model import probabilities
 
 
+@torch.no_grad()
 def validation_metrics(
     model: torch.nn.Module, data: Split, settings: TrainingSettings, batch_size: int = 1 << 16
 ) -> dict:
