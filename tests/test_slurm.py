@@ -1,6 +1,9 @@
 """.test/config/config.yaml through profiles/slurm on a real one-node SLURM
 (tests/slurm_cluster.py): every job goes through sbatch, the groups of the
-profile make few SLURM jobs, and the results equal a local run's.
+profile make few SLURM jobs, and the results equal a local run's (the session's
+`workflow` of tests/conftest.py: rule all of the same configuration, run locally once
+for every test that needs it). The run starts with the session and these tests run
+last (tests/conftest.py, tests/slurm_run.py): the rest of the suite runs beside it.
 
 The profile is used as a user of this cluster would edit a copy of it: its
 partition; no account (without accounting the plugin cannot check one; it tries
@@ -15,164 +18,39 @@ Skipped only when SLURM is not installed and CI is unset; under CI it must run.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from slurm_cluster import PARTITION, SlurmCluster, SlurmUnavailable, missing
-from workflow_copy import copy_workflow
+from slurm_run import Snakemake, in_ci, site_profile, write_profile
 
 from robusttag.config import STUDY_FIGURES
 
-ROOT = Path(__file__).resolve().parents[1]
-PROFILE = ROOT / "profiles/slurm/config.yaml"
-HARD_TIMEOUT = 600  # s, the whole SLURM run; it takes about 3 min on 2 busy cores
-CORES = 2  # per SLURM job, as the local reference run's --cores: the same threads, the same numbers
-# The node declares the CPUs of one job: SLURM runs the jobs one at a time, in the order submitted,
-# so the reference seed's trainings always end before the last one and its samples' group runs first
-# (before the profile gave the samples their own group, Snakemake then packed them a second time
-# into the scoring job; with two jobs at once the order varied, and so did the count).
-NODE_CPUS = CORES
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
-class Snakemake:
-    """Snakemake started in its own process group (a timeout kills it with its children),
-    its output in a file (two runs at once cannot block on a full pipe)."""
-
-    def __init__(self, workdir: Path, *args: str, env=None):
-        self.output = workdir / "snakemake.out"
-        with self.output.open("w") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "snakemake", *args],
-                cwd=workdir,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def finish(self, timeout: float, context=lambda: "") -> str:
-        """The output, once Snakemake has succeeded; a failure or a run past `timeout` s fails the test."""
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            pytest.fail(f"{self.process.args[3:]} ran over {timeout} s:\n{self.log()[-5000:]}\n{context()}")
-        assert self.process.returncode == 0, f"{self.log()[-6000:]}\n{context()}"
-        return self.log()
-
-    def log(self) -> str:
-        return self.output.read_text(errors="replace")
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-
-GPU_RULES = (
-    "train",
-    "score_checkpoint",
-    "score_extra_attacks",
-    "score_validation",
-    "score_strong_attacks",
-    "score_strong_attacks_per_checkpoint",
-    "score_shifted_samples",
-    "adversarial_samples",
-)
-
-
-def site_profile(gpus: bool = False) -> dict:
-    """profiles/slurm/config.yaml, edited for this one-node, accounting-free SLURM, with
-    gpu: 0 for the GPU rules unless `gpus` (this SLURM has none)."""
-    profile = yaml.safe_load(PROFILE.read_text())
-    assert all(profile["set-resources"][rule]["gpu"] == 1 for rule in GPU_RULES)
-    if not gpus:
-        for rule in GPU_RULES:
-            profile["set-resources"][rule]["gpu"] = 0  # no --gpus
-    profile["default-resources"]["slurm_partition"] = PARTITION
-    profile.update(
-        {
-            "cores": CORES,  # cores per SLURM job: caps the rules' threads and the group jobs' widths
-            "slurm-status-command": "squeue",  # sacct without accounting: the run would wait forever
-            "slurm-init-seconds-before-status-checks": 2,
-            "slurm-keep-successful-logs": True,
-            "latency-wait": 5,
-            "retries": 0,
-        }
-    )
-    return profile
-
-
-def write_profile(folder: Path, profile: dict) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
-    return folder
-
-
 @pytest.fixture(scope="module")
-def cluster():
-    lacking = missing()
-    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
-        lacking.append("snakemake-executor-plugin-slurm (pip install -e '.[slurm]')")
-    if lacking:
+def cluster(slurm_run):
+    """The one-node SLURM the session started (tests/conftest.py, tests/slurm_run.py)."""
+    if slurm_run.lacking:
         if not in_ci():
             pytest.skip(
-                f"SLURM is not installed ({', '.join(lacking)} missing; apt-get install slurm-wlm); "
+                f"SLURM is not installed ({', '.join(slurm_run.lacking)} missing; apt-get install slurm-wlm); "
                 "under CI=true this test fails instead"
             )
-        pytest.fail(f"CI is set but SLURM is not installed: {', '.join(lacking)} missing (see .ci/run)")
-    slurm = SlurmCluster(cpus=NODE_CPUS)
-    try:
-        slurm.start()
-    except SlurmUnavailable as err:
-        pytest.fail(f"could not start a test SLURM: {err}")
-    yield slurm
-    slurm.stop()
+        pytest.fail(f"CI is set but SLURM is not installed: {', '.join(slurm_run.lacking)} missing (see .ci/run)")
+    if slurm_run.unavailable:
+        pytest.fail(f"could not start a test SLURM: {slurm_run.unavailable}")
+    return slurm_run.cluster
 
 
 @pytest.fixture(scope="module")
-def runs(cluster, tmp_path_factory) -> tuple[Path, str, Path]:
-    """rule all of .test/config/config.yaml through the profile (its workdir and output) and the local
-    reference run up to the tables (its workdir), which runs while the first waits for SLURM."""
-    base = tmp_path_factory.mktemp("slurm")
-    profile = write_profile(base / "profile", site_profile())
-    slurm, local = copy_workflow(base / "slurm"), copy_workflow(base / "local")
-    local_run = Snakemake(
-        local,
-        "results/tables/auc.csv",
-        "--cores",
-        str(CORES),
-        "--resources",
-        "gpu=1",
-        "--configfile",
-        ".test/config/config.yaml",
-    )
-    try:
-        slurm_run = Snakemake(
-            slurm, "--workflow-profile", str(profile), "--configfile", ".test/config/config.yaml", env=cluster.env
-        )
-        try:
-            log = slurm_run.finish(HARD_TIMEOUT, cluster.logs)
-        finally:
-            slurm_run.kill()
-        local_run.finish(300)
-    finally:
-        local_run.kill()
-    return slurm, log, local
+def runs(cluster, slurm_run, workflow) -> tuple[Path, str, Path]:
+    """rule all of .test/config/config.yaml through the profile (its workdir and output), started with the
+    session, and the local reference run: the session's `workflow`."""
+    return slurm_run.workdir, slurm_run.finish(), workflow
 
 
 def test_every_job_went_through_slurm_in_few_grouped_jobs(cluster, runs):

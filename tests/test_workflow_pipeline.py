@@ -25,6 +25,10 @@ from robusttag.history import selected_epoch
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: --resources of the runs: there is no GPU, the resource only caps the GPU jobs at once (one per core)
+GPUS = "gpu=2"
+
+
 def snakemake(
     workdir: Path, *args: str, check: bool = True, configs=(".test/config/config.yaml",), timeout: int = 300
 ) -> subprocess.CompletedProcess:
@@ -290,7 +294,7 @@ preprocess: {n_tracks: 4, max_tracks: 8}
 training: {max_epochs: 1, seeds: [1], modes: [ngm, nominal, pgd, adversarial], pgd: {steps: 2},
            model: {architecture: [transformer, dnn, deepsets], transformer: {dim: 16, blocks: 1}}}
 evaluation: {epsilons: [0.05], summary_epsilon: 0.05, figures: {input_features: [trk3_d0, vertex_mass],
-             input_epsilons: [0.05]}}
+             input_epsilons: [0.05]}, certified_jets: 100, visibility_jets: 300, shifted_samples: {n_jets: 500}}
 """
 
 
@@ -299,7 +303,7 @@ def four_tracks(tmp_path_factory) -> Path:
     """The whole DAG with 4 flat track slots, every training mode and every architecture."""
     workdir = copy_workflow(tmp_path_factory.mktemp("four"))
     (workdir / "four.yaml").write_text(FOUR_TRACKS)
-    snakemake(workdir, "--resources", "gpu=1", configs=(".test/config/config.yaml", "four.yaml"), timeout=900)
+    snakemake(workdir, "--resources", GPUS, configs=(".test/config/config.yaml", "four.yaml"), timeout=900)
     return workdir
 
 
@@ -389,7 +393,9 @@ def test_the_strong_suite_beats_fgsm_and_the_certified_bound_lies_below_it(workf
     worst = pd.read_csv(workflow / "results/tables/worst_case.csv")
     chosen = worst[worst["selected"] & np.isclose(worst["epsilon"], 0.05)]
     assert len(chosen) == 2 * 2 * 3  # both models, both seeds, every discriminator
-    assert (chosen["worst_auc"] <= chosen["fgsm_auc"]).all()
+    # the worst case over the suite lies below FGSM's, strictly, for every row: it is never FGSM itself (the
+    # suite's attacks against FGSM from the score files: test_workflow_values.py)
+    assert (chosen["worst_auc"] < chosen["fgsm_auc"]).all() and not chosen["worst_attack"].eq("fgsm").any()
     auc = pd.read_csv(workflow / "results/tables/auc.csv")
     white_box = auc["attack_source"] == auc["model"]
     at = auc[white_box & auc["selected"] & np.isclose(auc["epsilon"], 0.05) & (auc["model"] == "nominal")]
@@ -481,7 +487,7 @@ def test_a_users_sample_from_files_is_preprocessed_with_the_nominal_statistics_a
         "      - {name: same_as_nominal, files: [results/source/synthetic.json.gz]}\n"
     )
     (workdir / "override.yaml").write_text(override)
-    snakemake(workdir, "--resources", "gpu=1", configs=(".test/config/config.yaml", "override.yaml"))
+    snakemake(workdir, "--resources", GPUS, configs=(".test/config/config.yaml", "override.yaml"))
     scored = pd.read_parquet(workdir / "results/scores/nominal/seed_1/shifted_samples.parquet", columns=["attack"])
     assert set(scored["attack"]) == {rt.NOMINAL_TWIN, "d0_resolution_up_20pct", "same_as_nominal", rt.NOMINAL_TEST}
     jets = pd.read_parquet(workdir / "results/shifted/same_as_nominal/preprocessed.parquet")
@@ -517,7 +523,7 @@ def test_an_exported_model_is_audited_through_the_dag_with_the_native_numbers(wo
         " files: [results/source/synthetic.json.gz]}\n"
     )
     (workdir / "override.yaml").write_text(override)
-    result = snakemake(workdir, "--resources", "gpu=1", configs=(".test/config/config.yaml", "override.yaml"))
+    result = snakemake(workdir, "--resources", GPUS, configs=(".test/config/config.yaml", "override.yaml"))
     ran = re.findall(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):", result.stdout + result.stderr, flags=re.MULTILINE)
     # only the audits' jobs: no training, no preprocessing, no table or figure of the native study again
     assert ran.count("import_external") == ran.count("preprocess_audit") == ran.count("tables") == 2

@@ -20,17 +20,17 @@ import pandas as pd
 from ..config import ordered_models
 from ..errors import ResultsError
 from .base import (
-    _available,
-    _eps_mask,
-    _eps_text,
-    _label,
-    _model_colour,
-    _model_filled,
-    _require_columns,
-    _save,
-    _style,
+    epsilon_mask,
+    epsilon_text,
+    experiment_label,
+    figure_style,
+    model_colour,
+    model_marker_filled,
+    present_values,
+    read_table,
+    require_columns,
+    save_figure,
 )
-from .suite import _read_csv
 
 #: the working point drawn: 10 % mistag (at 1 % a bin holds too few background jets for a useful scale factor)
 WORKING_POINT = 0.1
@@ -55,7 +55,7 @@ _COLUMNS = (
 
 def _worst_attacks(worst: pd.DataFrame, epsilon: float) -> dict[tuple[str, str], str]:
     """{(model, discriminator): the attack behind the selected checkpoint's worst case at ``epsilon``}."""
-    rows = worst[worst["selected"].astype(bool) & _eps_mask(worst["epsilon"], epsilon)]
+    rows = worst[worst["selected"].astype(bool) & epsilon_mask(worst["epsilon"], epsilon)]
     return {(r.model, r.discriminator): r.worst_attack for r in rows.itertuples()}
 
 
@@ -64,7 +64,7 @@ def _series(bins: pd.DataFrame, worst: dict, epsilon: float) -> list[tuple[str, 
     out = []
     disc = bins["discriminator"].iloc[0]
     for model in ordered_models(bins["model"]):
-        own = bins[(bins["model"] == model) & (bins["attack_source"] == model) & _eps_mask(bins["epsilon"], epsilon)]
+        own = bins[(bins["model"] == model) & (bins["attack_source"] == model) & epsilon_mask(bins["epsilon"], epsilon)]
         for attack in dict.fromkeys(("fgsm", worst.get((model, disc), "fgsm"))):
             rows = own[own["attack"] == attack]
             if len(rows):
@@ -86,18 +86,21 @@ def plot_scale_factors_per_bin(
     ResultsError
         When a table lacks a column or has no row at ``epsilon`` and the working point.
     """
-    _require_columns(scale_factors, _COLUMNS, "scale_factors table")
+    require_columns(scale_factors, _COLUMNS, "scale_factors table")
     rows = scale_factors[
-        _eps_mask(scale_factors["epsilon"], epsilon) & np.isclose(scale_factors["mistag_target"], WORKING_POINT)
+        epsilon_mask(scale_factors["epsilon"], epsilon) & np.isclose(scale_factors["mistag_target"], WORKING_POINT)
     ]
     if rows.empty:
         raise ResultsError(
             f"scale_factors table has no row at epsilon {epsilon} and mistag {WORKING_POINT}; epsilons present: "
-            f"{_available(scale_factors['epsilon'])}, mistag targets: {_available(scale_factors['mistag_target'])}"
+            f"{present_values(scale_factors['epsilon'])}, "
+            f"mistag targets: {present_values(scale_factors['mistag_target'])}"
         )
     worst_attack = _worst_attacks(worst, epsilon)
-    with _style():
-        fig, axes = plt.subplots(len(_PANELS), 2, figsize=(24, 9 * len(_PANELS)), squeeze=False)
+    with figure_style():
+        # 34 inches wide (24 before the legends moved beside the panels): the panels keep their width, so
+        # the rotated pT bins of neighbouring |eta| bins do not run into each other.
+        fig, axes = plt.subplots(len(_PANELS), 2, figsize=(34, 9 * len(_PANELS)), squeeze=False)
         for row, disc in zip(axes, _PANELS):
             panel = rows[rows["discriminator"] == disc]
             if panel.empty:
@@ -106,7 +109,7 @@ def plot_scale_factors_per_bin(
                 _draw_panel(ax, panel, worst_attack, epsilon, quantity)
                 _axes(ax, panel, disc, flavour, epsilon)
         fig.tight_layout()
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def _draw_panel(ax, panel: pd.DataFrame, worst_attack: dict, epsilon: float, quantity: str) -> None:
@@ -114,7 +117,7 @@ def _draw_panel(ax, panel: pd.DataFrame, worst_attack: dict, epsilon: float, qua
     width = 0.8 / max(len(series), 1)
     for k, (model, attack, rows) in enumerate(series):
         index = ordered_models(panel["model"]).index(model)
-        colour = _model_colour(model, index)
+        colour = model_colour(model, index)
         x = np.arange(len(rows)) - 0.4 + width * (k + 0.5)
         ax.errorbar(
             x,
@@ -124,7 +127,7 @@ def _draw_panel(ax, panel: pd.DataFrame, worst_attack: dict, epsilon: float, qua
             marker="o" if attack == "fgsm" else "s",
             markersize=8,
             color=colour,
-            markerfacecolor=colour if _model_filled(model) else "none",
+            markerfacecolor=colour if model_marker_filled(model) else "none",
             label=f"{model}, {attack}",
         )
     ax.axhline(1.0, color="0.4", linewidth=1, linestyle=":")
@@ -146,8 +149,13 @@ def _axes(ax, panel: pd.DataFrame, disc: str, flavour: str, epsilon: float) -> N
     ax.set_xlabel("jet $p_T$ bin [GeV]")
     ax.set_ylabel(f"{disc} {what}: SF = attacked / raw")
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize="small", loc="best", title=f"{_eps_text(epsilon)}, {WORKING_POINT:.0%} mistag cut")
-    _label(ax, disc)
+    ax.legend(  # beside the panel: inside, it covered the |eta| bins' names or the points
+        fontsize="small",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        title=f"{epsilon_text(epsilon)}, {WORKING_POINT:.0%} mistag cut",
+    )
+    experiment_label(ax, disc)
 
 
 def scale_factors_per_bin(inputs: Sequence[str], path: str | os.PathLike, *, summary_epsilon: float):
@@ -168,5 +176,5 @@ def scale_factors_per_bin(inputs: Sequence[str], path: str | os.PathLike, *, sum
         The PNG and the PDF written.
     """
     return plot_scale_factors_per_bin(
-        _read_csv(inputs, "scale_factors"), _read_csv(inputs, "worst_case"), summary_epsilon, path
+        read_table(inputs, "scale_factors"), read_table(inputs, "worst_case"), summary_epsilon, path
     )

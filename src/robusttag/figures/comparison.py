@@ -16,7 +16,17 @@ from matplotlib.ticker import PercentFormatter
 
 from ..config import ordered_models
 from ..errors import ResultsError
-from .base import _input, _label, _model_colour, _model_filled, _model_marker, _require_columns, _save, _style
+from .base import (
+    experiment_label,
+    figure_style,
+    input_file,
+    legend_above_panels,
+    model_colour,
+    model_marker,
+    model_marker_filled,
+    require_columns,
+    save_figure,
+)
 
 _QUANTITIES = (
     ("raw_auc", "raw AUC"),
@@ -34,7 +44,7 @@ def plot_architectures(table: pd.DataFrame, path: str | os.PathLike) -> tuple[Pa
     ResultsError
         When the table lacks a column or holds no architecture's own numbers.
     """
-    _require_columns(table, _COLUMNS, "architectures table")
+    require_columns(table, _COLUMNS, "architectures table")
     own = table[~table["architecture"].str.contains(" - ") & table["quantity"].isin([q for q, _ in _QUANTITIES])]
     if own.empty:
         raise ResultsError("the architectures table holds no raw AUC or relative drop")
@@ -42,8 +52,11 @@ def plot_architectures(table: pd.DataFrame, path: str | os.PathLike) -> tuple[Pa
     models = ordered_models(own["model"])
     discs = [d for d in ("BvsL", "CvsL") if d in set(own["discriminator"])]
     offsets = np.linspace(-0.15, 0.15, len(models)) if len(models) > 1 else np.zeros(1)
-    with _style():
-        fig, axes = plt.subplots(len(discs), len(_QUANTITIES), figsize=(24, 7 * len(discs)), squeeze=False)
+    with figure_style():
+        # Constrained layout: room for the legend above the panels.
+        fig, axes = plt.subplots(
+            len(discs), len(_QUANTITIES), figsize=(24, 7 * len(discs)), squeeze=False, layout="constrained"
+        )
         for row, disc in zip(axes, discs):
             for ax, (quantity, name) in zip(row, _QUANTITIES):
                 for k, (model, offset) in enumerate(zip(models, offsets)):
@@ -51,14 +64,14 @@ def plot_architectures(table: pd.DataFrame, path: str | os.PathLike) -> tuple[Pa
                         (own["quantity"] == quantity) & (own["model"] == model) & (own["discriminator"] == disc)
                     ]
                     x = [architectures.index(a) + offset for a in points["architecture"]]
-                    colour = _model_colour(model, k)
+                    colour = model_colour(model, k)
                     ax.errorbar(
                         x,
                         points["value"],
                         yerr=points["total_err"].fillna(0.0),
-                        fmt=_model_marker(model, k),
+                        fmt=model_marker(model, k),
                         color=colour,
-                        mfc=colour if _model_filled(model) else "none",
+                        mfc=colour if model_marker_filled(model) else "none",
                         markersize=12,
                         capsize=4,
                         label=model,
@@ -69,12 +82,12 @@ def plot_architectures(table: pd.DataFrame, path: str | os.PathLike) -> tuple[Pa
                 if quantity != "raw_auc":
                     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
                 ax.grid(True, axis="y", alpha=0.3)
-                _label(ax, disc)
-        axes[0][0].legend(fontsize="small", loc="best", title="model (mean over seeds ± total error)")
-        fig.tight_layout()
-        return _save(fig, path)
+                experiment_label(ax, disc)
+        # Above the panels: inside the first one, its title ran over the y tick labels.
+        legend_above_panels(fig, axes[0][0], "model (mean over seeds ± total error)")
+        return save_figure(fig, path)
 
 
 def architectures(inputs: Sequence[str], path: str | os.PathLike) -> tuple[Path, Path]:
     """The pipeline's comparison figure from ``architectures.csv``."""
-    return plot_architectures(pd.read_csv(_input(inputs, "architectures.csv", "architectures table")), path)
+    return plot_architectures(pd.read_csv(input_file(inputs, "architectures.csv", "architectures table")), path)

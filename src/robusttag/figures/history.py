@@ -17,7 +17,7 @@ import pandas as pd
 from ..config import ordered_models
 from ..errors import ResultsError
 from ..paths import model_identity
-from .base import _label, _model_colour, _require_columns, _save, _style
+from .base import experiment_label, figure_style, model_colour, require_columns, save_figure
 
 _HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_auc_bvsl", "val_auc_cvsl", "selection_score")
 
@@ -26,7 +26,7 @@ def _check_histories(histories: Mapping[str, pd.DataFrame]) -> None:
     if not histories:
         raise ResultsError("histories must map at least one training mode to its history table")
     for mode, frame in histories.items():
-        _require_columns(frame, _HISTORY_COLUMNS, f"history of '{mode}'")
+        require_columns(frame, _HISTORY_COLUMNS, f"history of '{mode}'")
         if frame.empty:
             raise ResultsError(f"history of '{mode}' has no rows")
 
@@ -99,7 +99,7 @@ def plot_training_history(histories: Mapping[str, pd.DataFrame], path: str | os.
         When no history is given, or a table is empty or lacks a column.
     """
     _check_histories(histories)
-    with _style():
+    with figure_style():
         fig = plt.figure(figsize=(16, 9))
         grid = fig.add_gridspec(2, 2)
         ax = fig.add_subplot(grid[:, 0])
@@ -108,8 +108,8 @@ def plot_training_history(histories: Mapping[str, pd.DataFrame], path: str | os.
         losses = []
         for i, mode in enumerate(ordered_models(histories)):
             frame = histories[mode].sort_values("epoch", ignore_index=True)
-            losses += _draw_losses(ax, mode, frame, _model_colour(mode, i))
-            _draw_aucs((ax_bvsl, ax_cvsl), mode, frame, _model_colour(mode, i))
+            losses += _draw_losses(ax, mode, frame, model_colour(mode, i))
+            _draw_aucs((ax_bvsl, ax_cvsl), mode, frame, model_colour(mode, i))
         ax.set_yscale("log")
         _legend_headroom(ax, losses)
         ax.set_ylabel("loss")
@@ -122,9 +122,9 @@ def plot_training_history(histories: Mapping[str, pd.DataFrame], path: str | os.
             axes.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize="x-small", loc="upper right")
         ax_cvsl.legend(fontsize="x-small", loc="lower right")
-        _label(ax)
+        experiment_label(ax)
         fig.tight_layout()
-        return _save(fig, path)  # inside the style: mathtext is laid out at draw time
+        return save_figure(fig, path)  # inside the style: mathtext is laid out at draw time
 
 
 def training_history(inputs: Sequence[str], path: str | os.PathLike):

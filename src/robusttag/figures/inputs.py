@@ -17,25 +17,26 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from ..config import SampleSettings, ordered_models
 from ..errors import ResultsError
 from ..features import LABELS, feature_label
 from .base import (
-    _FLAVOUR_COLOURS,
-    _as_bool,
-    _available,
-    _cap_text,
-    _check_model,
-    _eps_colours,
-    _eps_mask,
-    _eps_text,
-    _input,
-    _label,
-    _require_columns,
-    _save,
-    _studied_model,
-    _style,
+    FLAVOUR_COLOURS,
+    as_bool,
+    cap_text,
+    epsilon_colours,
+    epsilon_mask,
+    epsilon_text,
+    experiment_label,
+    figure_style,
+    input_file,
+    model_rows,
+    present_values,
+    require_columns,
+    save_figure,
+    studied_model,
 )
 
 _SAMPLE_COLUMNS = ("model", "label", "attack", "epsilon", "capped")
@@ -106,6 +107,11 @@ def _bin_edges(raw: np.ndarray, value_range: tuple[float, float] | None, bins: i
     return np.linspace(*_robust_range(raw), bins + 1)
 
 
+def _one_bin_per_value(edges: np.ndarray) -> bool:
+    """Whether the bins are those of an integer feature: unit wide, centred on the integers."""
+    return len(edges) > 1 and np.allclose(np.diff(edges), 1.0) and np.allclose(edges - np.floor(edges), 0.5)
+
+
 def _wants_log(counts: np.ndarray) -> bool:
     """Log y when the populated bins span more than ~1.5 orders of magnitude."""
     filled = counts[counts > 0]
@@ -138,7 +144,7 @@ def _feature_columns(samples: pd.DataFrame) -> list[str]:
 def _select_samples(
     samples: pd.DataFrame, *, model: str, attack: str, epsilon: float | None = None, capped: bool | None = None
 ) -> pd.DataFrame:
-    sub = _check_model(samples, model, "samples table")
+    sub = model_rows(samples, model, "samples table")
     sub = sub[sub["attack"] == attack]
     if attack == "raw":
         if sub.empty:
@@ -146,15 +152,15 @@ def _select_samples(
         return sub
     base = sub
     if capped is not None:
-        sub = sub[_as_bool(sub["capped"]) == bool(capped)]
+        sub = sub[as_bool(sub["capped"]) == bool(capped)]
     if epsilon is not None:
-        sub = sub[_eps_mask(sub["epsilon"], epsilon)]
+        sub = sub[epsilon_mask(sub["epsilon"], epsilon)]
     if sub.empty:
         cap = "" if capped is None else (" with the cap" if capped else " without the cap")
-        have = base if capped is None else base[_as_bool(base["capped"]) == bool(capped)]
+        have = base if capped is None else base[as_bool(base["capped"]) == bool(capped)]
         raise ResultsError(
             f"samples table has no '{attack}' rows for model '{model}' at epsilon {epsilon}{cap}; "
-            f"epsilons present: {_available(have['epsilon'])}"
+            f"epsilons present: {present_values(have['epsilon'])}"
         )
     return sub
 
@@ -170,7 +176,7 @@ def _check_features(samples: pd.DataFrame, features: Sequence[str]) -> None:
 
 
 def _read_samples(inputs: Sequence[str]) -> pd.DataFrame:
-    return pd.read_parquet(_input(inputs, ".parquet", "samples table"))
+    return pd.read_parquet(input_file(inputs, ".parquet", "samples table"))
 
 
 # --------------------------------------------------------------------------
@@ -186,7 +192,7 @@ def _input_panel(ax, feature: str, edges, raw_values, attacked, colours, logy, t
     ymax = counts.max()
     for eps, frame in attacked.items():
         adv_counts, _ = np.histogram(_finite(frame[feature]), bins=edges)
-        ax.stairs(adv_counts, edges, color=colours[eps], linewidth=2.0, label=f"FGSM {_eps_text(eps)}")
+        ax.stairs(adv_counts, edges, color=colours[eps], linewidth=2.0, label=f"FGSM {epsilon_text(eps)}")
         ymax = max(ymax, adv_counts.max())
     use_log = logy.get(feature) if isinstance(logy, Mapping) else logy
     if use_log is None:
@@ -195,10 +201,12 @@ def _input_panel(ax, feature: str, edges, raw_values, attacked, colours, logy, t
         ax.set_yscale("log")
     _headroom(ax, float(ymax), bool(use_log))
     ax.set_xlim(edges[0], edges[-1])
+    if _one_bin_per_value(edges):  # an integer feature: ticks at its values, none at the corner by the y axis' 0
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(feature_label(feature))
     ax.set_ylabel("Jets / bin")
     ax.legend(fontsize="small", loc="upper right", ncol=1, title=title, title_fontsize="small")
-    _label(ax)
+    experiment_label(ax)
 
 
 def plot_input_shifts(
@@ -258,7 +266,7 @@ def plot_input_shifts(
         When the model, a feature or an epsilon is absent, a feature has no
         finite raw value, a range is empty, or the table lacks a column.
     """
-    _require_columns(samples, _SAMPLE_COLUMNS, "samples table")
+    require_columns(samples, _SAMPLE_COLUMNS, "samples table")
     _check_features(samples, features)
     epsilons = [float(e) for e in epsilons]
     if not epsilons:
@@ -274,18 +282,18 @@ def plot_input_shifts(
         raise ResultsError(f"feature(s) {empty} have no finite raw values for model '{model}'")
     ranges = dict(ranges or {})
     edges_of = {feature: _bin_edges(raw_values[feature], ranges.get(feature), bins) for feature in features}
-    colours = _eps_colours(epsilons)
-    title = f"{model} model, {_cap_text(restrict_impact)}"
+    colours = epsilon_colours(epsilons)
+    title = f"{model} model, {cap_text(restrict_impact)}"
     ncols = 1 if len(features) == 1 else 2
     nrows = math.ceil(len(features) / ncols)
-    with _style():
+    with figure_style():
         fig, axes = plt.subplots(nrows, ncols, figsize=(9 * ncols, 7.5 * nrows), squeeze=False)
         for ax, feature in zip(axes.flat, features):
             _input_panel(ax, feature, edges_of[feature], raw_values[feature], attacked, colours, logy, title)
         for ax in axes.flat[len(features) :]:
             ax.set_visible(False)
         fig.tight_layout()
-        return _save(fig, path)  # inside the style: mathtext is laid out at draw time
+        return save_figure(fig, path)  # inside the style: mathtext is laid out at draw time
 
 
 def fig5_input_shifts(
@@ -322,7 +330,7 @@ def fig5_input_shifts(
         When the input is missing or the table lacks what the figure needs.
     """
     samples = _read_samples(inputs)
-    model = _studied_model(samples["model"].unique())
+    model = studied_model(samples["model"].unique())
     return plot_input_shifts(samples, model, input_features, input_epsilons, path, restrict_impact=restrict_impact)
 
 
@@ -349,7 +357,7 @@ def _d0_panel(ax, raw, adv, column: str, edges, density: bool, epsilon: float, m
     """One model: per flavour raw filled, FGSM as a line of the same colour; returns the tallest bin."""
     ymax = 0.0
     for flavour, label in LABELS.items():
-        colour = _FLAVOUR_COLOURS[flavour]
+        colour = FLAVOUR_COLOURS[flavour]
         h_raw = _flavour_hist(raw, label, column, edges, density)
         h_adv = _flavour_hist(adv, label, column, edges, density)
         if h_raw.sum() == 0 and h_adv.sum() == 0:
@@ -365,10 +373,10 @@ def _d0_panel(ax, raw, adv, column: str, edges, density: bool, epsilon: float, m
         fontsize="small",
         loc="upper right",
         ncol=2,
-        title=f"FGSM {_eps_text(epsilon)} (no cap) on the {model} model",
+        title=f"FGSM {epsilon_text(epsilon)} (no cap) on the {model} model",
         title_fontsize="small",
     )
-    _label(ax, rlabel=f"{model} model")
+    experiment_label(ax, rlabel=f"{model} model")
     return ymax
 
 
@@ -428,7 +436,7 @@ def plot_first_track_d0(
         When the column, a model or the uncapped epsilon is absent, the column
         has no finite raw value, the range is empty, or the table lacks a column.
     """
-    _require_columns(samples, _SAMPLE_COLUMNS, "samples table")
+    require_columns(samples, _SAMPLE_COLUMNS, "samples table")
     column = _column(samples, feature)
     models = list(ordered_models(samples["model"]) if models is None else models)
     if not models:
@@ -444,7 +452,7 @@ def plot_first_track_d0(
     if all_raw.size == 0:
         raise ResultsError(f"'{column}' has no finite raw values")
     edges = np.linspace(*_robust_range(all_raw), bins + 1) if range is None else _range_edges(range, bins)
-    with _style():
+    with figure_style():
         fig, axes = plt.subplots(1, len(models), figsize=(10 * len(models), 9), squeeze=False, sharey=True)
         ymax = max(_d0_panel(ax, *data[m], column, edges, density, epsilon, m) for ax, m in zip(axes.flat, models))
         first = axes.flat[0]  # y is shared: setting it once sets every panel
@@ -452,7 +460,7 @@ def plot_first_track_d0(
             first.set_yscale("log")
         _headroom(first, ymax, logy, ymin=max(ymax * 1e-4, 1e-12) if logy else None)
         fig.tight_layout()
-        return _save(fig, path)  # inside the style: mathtext is laid out at draw time
+        return save_figure(fig, path)  # inside the style: mathtext is laid out at draw time
 
 
 def fig10_first_track_d0(inputs: Sequence[str], path: str | os.PathLike, *, uncapped_epsilon: float):

@@ -23,15 +23,16 @@ from matplotlib.ticker import PercentFormatter
 from ..config import ordered_models
 from ..errors import ResultsError
 from .base import (
-    _eps_text,
-    _input,
-    _label,
-    _model_colour,
-    _model_filled,
-    _model_marker,
-    _require_columns,
-    _save,
-    _style,
+    epsilon_text,
+    experiment_label,
+    figure_style,
+    input_file,
+    legend_above_panels,
+    model_colour,
+    model_marker,
+    model_marker_filled,
+    require_columns,
+    save_figure,
 )
 
 #: the working point drawn, as the summary's and the premise's
@@ -64,7 +65,7 @@ def plot_shifted_scale_factors(working_points: pd.DataFrame, path: str | os.Path
     ResultsError
         When the table lacks a column or has no selected row at the working point.
     """
-    _require_columns(working_points, _SF_COLUMNS, "shifted working-point table")
+    require_columns(working_points, _SF_COLUMNS, "shifted working-point table")
     rows = working_points[
         working_points["selected"].astype(bool) & np.isclose(working_points["mistag_target"], WORKING_POINT)
     ]
@@ -73,7 +74,7 @@ def plot_shifted_scale_factors(working_points: pd.DataFrame, path: str | os.Path
     samples = sorted(rows["sample"].unique())
     models = ordered_models(rows["model"])
     reference_seed = int(rows["seed"].min())
-    with _style():
+    with figure_style():
         fig, axes = plt.subplots(len(_PANELS), 2, figsize=(24, 8 * len(_PANELS)), squeeze=False)
         for row, disc in zip(axes, _PANELS):
             panel = rows[rows["discriminator"] == disc]
@@ -85,15 +86,15 @@ def plot_shifted_scale_factors(working_points: pd.DataFrame, path: str | os.Path
                 ax.axhline(1.0, color="0.4", linewidth=1, linestyle=":")
                 ax.grid(True, axis="y", alpha=0.3)
                 ax.legend(fontsize="small", loc="best", title=f"{WORKING_POINT:.0%} mistag cut on nominal")
-                _label(ax, disc)
+                experiment_label(ax, disc)
         fig.tight_layout()
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def _draw_sf_panel(ax, panel: pd.DataFrame, samples, models, reference_seed: int, quantity: str) -> None:
     width = 0.8 / max(len(models), 1)
     for k, model in enumerate(models):
-        colour, offset = _model_colour(model, k), -0.4 + width * (k + 0.5)
+        colour, offset = model_colour(model, k), -0.4 + width * (k + 0.5)
         own = panel[panel["model"] == model]
         for is_reference in (True, False):
             pts = own[(own["seed"] == reference_seed) == is_reference]
@@ -103,11 +104,11 @@ def _draw_sf_panel(ax, panel: pd.DataFrame, samples, models, reference_seed: int
                 pts[quantity],
                 yerr=pts[quantity + "_err"] if is_reference else None,
                 linestyle="",
-                marker=_model_marker(model, k),
+                marker=model_marker(model, k),
                 markersize=9 if is_reference else 5,
                 color=colour,
                 alpha=1.0 if is_reference else 0.5,
-                markerfacecolor=colour if _model_filled(model) else "none",
+                markerfacecolor=colour if model_marker_filled(model) else "none",
                 label=f"{model}, seed {reference_seed}"
                 if is_reference
                 else (f"{model}, other seeds" if len(pts) else None),
@@ -122,7 +123,7 @@ def shifted_scale_factors(inputs: Sequence[str], path: str | os.PathLike):
     tuple of pathlib.Path
         The PNG and the PDF written.
     """
-    return plot_shifted_scale_factors(pd.read_csv(_input(inputs, "shifted_working_points.csv", "table")), path)
+    return plot_shifted_scale_factors(pd.read_csv(input_file(inputs, "shifted_working_points.csv", "table")), path)
 
 
 def plot_premise(points: pd.DataFrame, premise: pd.DataFrame, epsilon: float, path: str | os.PathLike):
@@ -136,32 +137,35 @@ def plot_premise(points: pd.DataFrame, premise: pd.DataFrame, epsilon: float, pa
     ResultsError
         When the points lack a column or are empty.
     """
-    _require_columns(points, _POINT_COLUMNS, "premise points")
+    require_columns(points, _POINT_COLUMNS, "premise points")
     if points.empty:
         raise ResultsError("premise points are empty: no checkpoint has both an FGSM drop and a shifted sample")
     samples = sorted(points["sample"].unique())
     models = ordered_models(points["model"])
-    with _style():
-        fig, axes = plt.subplots(len(samples), len(_PANELS), figsize=(20, 7 * len(samples)), squeeze=False)
+    with figure_style():
+        # Constrained layout: room for the two-line y labels, and for the legend above the panels.
+        fig, axes = plt.subplots(
+            len(samples), len(_PANELS), figsize=(20, 7 * len(samples)), squeeze=False, layout="constrained"
+        )
         for row, sample in zip(axes, samples):
             for ax, disc in zip(row, _PANELS):
                 _draw_premise_panel(ax, points, premise, sample, disc, models)
-                ax.set_xlabel(f"relative AUC drop under FGSM, {_eps_text(epsilon)}")
-                ax.set_ylabel(f"|ΔAUC| / AUC on {sample}")
+                ax.set_xlabel(f"relative AUC drop under FGSM, {epsilon_text(epsilon)}")
+                ax.set_ylabel(f"|ΔAUC| / AUC\non {sample}")  # on two lines: a sample's name can be long
                 for axis in (ax.xaxis, ax.yaxis):
                     axis.set_major_formatter(PercentFormatter(1.0))
                 ax.grid(True, alpha=0.3)
-                _label(ax, disc)
-        axes[0][0].legend(fontsize="small", loc="best", title="model (large: selected checkpoint)")
-        fig.tight_layout()
-        return _save(fig, path)
+                experiment_label(ax, disc)
+        # Above the panels, where it covers neither points nor a panel's rank correlation.
+        legend_above_panels(fig, axes[0][0], "model (large: selected checkpoint)")
+        return save_figure(fig, path)
 
 
 def _draw_premise_panel(ax, points, premise, sample: str, disc: str, models) -> None:
     panel = points[(points["sample"] == sample) & (points["discriminator"] == disc)]
     chosen = _selected_flags(panel)
     for k, model in enumerate(models):
-        colour = _model_colour(model, k)
+        colour = model_colour(model, k)
         own = panel["model"] == model
         for big in (False, True):
             pts = panel[own & (chosen == big)]
@@ -169,9 +173,9 @@ def _draw_premise_panel(ax, points, premise, sample: str, disc: str, models) -> 
                 pts["fgsm"],
                 pts["auc_change"],
                 s=160 if big else 40,
-                marker=_model_marker(model, k),
+                marker=model_marker(model, k),
                 edgecolors=colour,
-                facecolors=colour if _model_filled(model) else "none",
+                facecolors=colour if model_marker_filled(model) else "none",
                 alpha=1.0 if big else 0.6,
                 label=model if big and len(pts) else None,
                 zorder=3 if big else 2,
@@ -205,6 +209,6 @@ def premise(inputs: Sequence[str], path: str | os.PathLike, *, summary_epsilon: 
     tuple of pathlib.Path
         The PNG and the PDF written.
     """
-    points = pd.read_csv(_input(inputs, "premise_points.csv", "premise points"))
-    correlations = pd.read_csv(_input(inputs, "/premise.csv", "premise table"))
+    points = pd.read_csv(input_file(inputs, "premise_points.csv", "premise points"))
+    correlations = pd.read_csv(input_file(inputs, "/premise.csv", "premise table"))
     return plot_premise(points, correlations, summary_epsilon, path)

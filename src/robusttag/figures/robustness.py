@@ -2,8 +2,10 @@
 
 Fig. 9 puts one point per checkpoint, Fig. 4 is the paper's scheme in numbers
 (cross attacks between the models), both from the ``auc`` table (``model, epoch, attack, attack_source,
-epsilon, discriminator, auc, ..., selected``); and the choice of the
-checkpoints Fig. 7 shows.
+epsilon, discriminator, auc, ..., selected``).
+
+:func:`spread_checkpoints` (the checkpoints Fig. 7 shows) lives in :mod:`robusttag.figures.base`; it is
+imported here too, where :mod:`robusttag.figures` still looks for it.
 """
 
 from __future__ import annotations
@@ -21,64 +23,29 @@ from matplotlib.patches import Patch
 from ..config import ordered_models
 from ..errors import ResultsError
 from .base import (
-    _AUC_COLUMNS,
-    _as_bool,
-    _auc_value,
-    _available,
-    _check_model,
-    _discriminator_rows,
-    _eps_colours,
-    _eps_mask,
-    _eps_text,
-    _label,
-    _model_colour,
-    _model_filled,
-    _model_marker,
-    _read_auc,
-    _require_columns,
-    _save,
-    _selected_epoch,
-    _style,
+    AUC_COLUMNS,
+    as_bool,
+    discriminator_rows,
+    epsilon_colours,
+    epsilon_mask,
+    epsilon_text,
+    experiment_label,
+    figure_style,
+    model_colour,
+    model_marker,
+    model_marker_filled,
+    model_rows,
+    present_values,
+    read_auc_table,
+    require_columns,
+    save_figure,
+    selected_checkpoint,
+    spread_checkpoints,  # noqa: F401 - robusttag.figures still imports it from here
+    stored_auc,
 )
 
 _FIG4_DISCRIMINATOR = "CvsL"
 _FIG9_DISCRIMINATOR = "BvsL"
-
-
-def spread_checkpoints(epochs: Sequence[int], count: int, always: int) -> list[int]:
-    """Checkpoints evenly spread in log(epoch), with one that must be among them.
-
-    The tagger changes fastest early, so the picks are the epochs nearest to
-    ``count`` points evenly spaced in log(epoch) from the first to the last.
-
-    Parameters
-    ----------
-    epochs : sequence of int
-        The checkpoints to choose from.
-    count : int
-        How many to choose (fewer when there are fewer epochs).
-    always : int
-        The epoch that is always among the picks (the selected checkpoint); it
-        replaces the last pick when it is not one already.
-
-    Returns
-    -------
-    list of int
-        The picks, ascending.
-
-    Raises
-    ------
-    ResultsError
-        When ``epochs`` is empty.
-    """
-    if len(epochs) == 0:
-        raise ResultsError(f"no checkpoint to choose from (the selected one is epoch {always})")
-    epochs = np.array(sorted(set(epochs)))
-    targets = np.geomspace(epochs[0], epochs[-1], min(count, len(epochs)))
-    picks = {int(epochs[np.abs(np.log(epochs) - np.log(t)).argmin()]) for t in targets}
-    if always not in picks:
-        picks = set(sorted(picks)[: count - 1]) | {always}
-    return sorted(picks)
 
 
 # --------------------------------------------------------------------------
@@ -95,13 +62,13 @@ def _drop_epsilons(adv: pd.DataFrame, models: list[str], epsilons, attack: str, 
         When the table has no ``attack`` rows at a requested epsilon.
     """
     if epsilons is None:
-        return _available(adv.loc[adv["model"].isin(models), "epsilon"])
+        return present_values(adv.loc[adv["model"].isin(models), "epsilon"])
     epsilons = [float(e) for e in epsilons]
     for eps in epsilons:
-        if not _eps_mask(adv["epsilon"], eps).any():
+        if not epsilon_mask(adv["epsilon"], eps).any():
             raise ResultsError(
                 f"auc table has no '{attack}' rows at epsilon {eps} for {discriminator}; "
-                f"epsilons present: {_available(adv['epsilon'])}"
+                f"epsilons present: {present_values(adv['epsilon'])}"
             )
     return epsilons
 
@@ -124,7 +91,7 @@ def _auc_drop_points(table: pd.DataFrame, discriminator: str, attack: str, model
         models = ordered_models(adv["model"])
     else:
         for m in models:
-            _check_model(table, m, "auc table")
+            model_rows(table, m, "auc table")
         models = ordered_models(models)
     epsilons = _drop_epsilons(adv, models, epsilons, attack, discriminator)
     merged = adv.merge(raw, on=["model", "epoch"], suffixes=("_adv", "_raw"))
@@ -138,9 +105,9 @@ def _auc_drop_points(table: pd.DataFrame, discriminator: str, attack: str, model
 
 def _draw_auc_drop(ax, merged: pd.DataFrame, models: list[str], epsilons: list[float], colours) -> None:
     for i, m in enumerate(models):
-        marker = _model_marker(m, i)
+        marker = model_marker(m, i)
         for eps in epsilons:
-            pts = merged[(merged["model"] == m) & _eps_mask(merged["epsilon"], eps)]
+            pts = merged[(merged["model"] == m) & epsilon_mask(merged["epsilon"], eps)]
             if pts.empty:
                 continue
             x = pts["auc_raw"].to_numpy(float)
@@ -165,11 +132,11 @@ def _draw_auc_drop(ax, merged: pd.DataFrame, models: list[str], epsilons: list[f
                 marker=marker,
                 linewidths=1.4,
                 edgecolors=[colours[eps]],
-                facecolors=[colours[eps]] if _model_filled(m) else "none",
+                facecolors=[colours[eps]] if model_marker_filled(m) else "none",
                 zorder=3,
             )
             if "selected" in pts:
-                sel = _as_bool(pts["selected"])
+                sel = as_bool(pts["selected"])
                 if sel.any():
                     ax.scatter(
                         x[sel],
@@ -184,15 +151,15 @@ def _draw_auc_drop(ax, merged: pd.DataFrame, models: list[str], epsilons: list[f
 
 
 def _auc_drop_legends(ax, merged: pd.DataFrame, models: list[str], epsilons: list[float], colours, attack: str):
-    eps_handles = [Patch(color=colours[e], label=_eps_text(e)) for e in epsilons]
+    eps_handles = [Patch(color=colours[e], label=epsilon_text(e)) for e in epsilons]
     model_handles = [
         Line2D(
             [],
             [],
             linestyle="",
-            marker=_model_marker(m, i),
+            marker=model_marker(m, i),
             markersize=9,
-            markerfacecolor="0.3" if _model_filled(m) else "none",
+            markerfacecolor="0.3" if model_marker_filled(m) else "none",
             markeredgecolor="0.3",
             label=f"{m} training",
         )
@@ -275,11 +242,11 @@ def plot_auc_drop_vs_auc(
         When the discriminator, a model or an epsilon is absent, no checkpoint
         has both AUCs, or the table lacks a column.
     """
-    _require_columns(auc, _AUC_COLUMNS, "auc table")
-    table = _discriminator_rows(auc, discriminator)
+    require_columns(auc, AUC_COLUMNS, "auc table")
+    table = discriminator_rows(auc, discriminator)
     merged, models, epsilons = _auc_drop_points(table, discriminator, attack, models, epsilons)
-    colours = _eps_colours(epsilons)
-    with _style():
+    colours = epsilon_colours(epsilons)
+    with figure_style():
         fig, ax = plt.subplots(figsize=(15, 10))
         _draw_auc_drop(ax, merged, models, epsilons, colours)
         ax.axhline(0.0, color="0.4", linewidth=1, linestyle=":")
@@ -287,9 +254,9 @@ def plot_auc_drop_vs_auc(
         ax.set_ylabel(f"{discriminator} AUC({attack.upper()}) $-$ AUC(raw)")
         ax.grid(True, alpha=0.3)
         _auc_drop_legends(ax, merged, models, epsilons, colours, attack)
-        _label(ax)
+        experiment_label(ax)
         fig.tight_layout()
-        return _save(fig, path)  # inside the style: mathtext is laid out at draw time
+        return save_figure(fig, path)  # inside the style: mathtext is laid out at draw time
 
 
 def fig9_auc_drop(inputs: Sequence[str], path: str | os.PathLike):
@@ -312,7 +279,7 @@ def fig9_auc_drop(inputs: Sequence[str], path: str | os.PathLike):
     ResultsError
         When the input is missing or the table lacks what the figure needs.
     """
-    return plot_auc_drop_vs_auc(_read_auc(inputs), _FIG9_DISCRIMINATOR, path)
+    return plot_auc_drop_vs_auc(read_auc_table(inputs), _FIG9_DISCRIMINATOR, path)
 
 
 # --------------------------------------------------------------------------
@@ -329,16 +296,16 @@ def _cross_aucs(table: pd.DataFrame, models: list[str], discriminator: str, epsi
         When a model or its selected epoch is absent, or the raw AUC or a
         (target, source) FGSM AUC at ``epsilon`` is missing.
     """
-    epochs = {m: _selected_epoch(table, m) for m in models}
+    epochs = {m: selected_checkpoint(table, m) for m in models}
     raw_auc: dict[str, float] = {}
     cross: dict[tuple[str, str], float] = {}
     for target in models:
-        value = _auc_value(table, model=target, epoch=epochs[target], discriminator=discriminator, attack="raw")
+        value = stored_auc(table, model=target, epoch=epochs[target], discriminator=discriminator, attack="raw")
         if value is None:
             raise ResultsError(f"auc table has no raw {discriminator} AUC for '{target}' at epoch {epochs[target]}")
         raw_auc[target] = value
         for source in models:
-            value = _auc_value(
+            value = stored_auc(
                 table,
                 model=target,
                 epoch=epochs[target],
@@ -362,7 +329,7 @@ def _draw_cross_bars(ax, models, epochs, raw_auc, cross, discriminator: str, eps
     width = 0.8 / n_bars
     x = np.arange(len(models))
     series = [("raw", "0.6", [raw_auc[t] for t in models])]
-    series += [(f"FGSM from {s}", _model_colour(s, j), [cross[(t, s)] for t in models]) for j, s in enumerate(models)]
+    series += [(f"FGSM from {s}", model_colour(s, j), [cross[(t, s)] for t in models]) for j, s in enumerate(models)]
     all_values = []
     for k, (name, colour, values) in enumerate(series):
         pos = x - 0.4 + width * (k + 0.5)
@@ -381,10 +348,10 @@ def _draw_cross_bars(ax, models, epochs, raw_auc, cross, discriminator: str, eps
         fontsize="small",
         loc="upper right",
         ncol=len(series),
-        title=f"FGSM {_eps_text(epsilon)}",
+        title=f"FGSM {epsilon_text(epsilon)}",
         title_fontsize="small",
     )
-    _label(ax)
+    experiment_label(ax)
 
 
 def _draw_cross_grid(fig, ax, models, raw_auc, cross, discriminator: str, epsilon: float) -> None:
@@ -409,7 +376,7 @@ def _draw_cross_grid(fig, ax, models, raw_auc, cross, discriminator: str, epsilo
     ax.set_xlabel("FGSM crafted on")
     ax.set_ylabel("evaluated model")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="AUC(FGSM) $-$ AUC(raw)")
-    ax.set_title(f"{discriminator}, {_eps_text(epsilon)}", fontsize="medium")
+    ax.set_title(f"{discriminator}, {epsilon_text(epsilon)}", fontsize="medium")
 
 
 def plot_cross_attacks(
@@ -453,16 +420,16 @@ def plot_cross_attacks(
         When the discriminator, a model, its selected epoch, or a (target,
         source) combination at ``epsilon`` is absent, or the table lacks a column.
     """
-    _require_columns(auc, (*_AUC_COLUMNS, "selected"), "auc table")
-    table = _discriminator_rows(auc, discriminator)
+    require_columns(auc, (*AUC_COLUMNS, "selected"), "auc table")
+    table = discriminator_rows(auc, discriminator)
     models = ordered_models(table["model"] if models is None else models)
     epochs, raw_auc, cross = _cross_aucs(table, models, discriminator, epsilon)
-    with _style():
+    with figure_style():
         fig, (ax_bar, ax_grid) = plt.subplots(1, 2, figsize=(24, 10), gridspec_kw={"width_ratios": [1.5, 1]})
         _draw_cross_bars(ax_bar, models, epochs, raw_auc, cross, discriminator, epsilon)
         _draw_cross_grid(fig, ax_grid, models, raw_auc, cross, discriminator, epsilon)
         fig.tight_layout()
-        return _save(fig, path)  # inside the style: mathtext is laid out at draw time
+        return save_figure(fig, path)  # inside the style: mathtext is laid out at draw time
 
 
 def fig4_cross_attacks(inputs: Sequence[str], path: str | os.PathLike, *, summary_epsilon: float):
@@ -487,4 +454,4 @@ def fig4_cross_attacks(inputs: Sequence[str], path: str | os.PathLike, *, summar
     ResultsError
         When the input is missing or the table lacks what the figure needs.
     """
-    return plot_cross_attacks(_read_auc(inputs), _FIG4_DISCRIMINATOR, summary_epsilon, path)
+    return plot_cross_attacks(read_auc_table(inputs), _FIG4_DISCRIMINATOR, summary_epsilon, path)

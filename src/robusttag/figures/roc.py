@@ -25,28 +25,28 @@ from ..analysis.tables import reference_rows
 from ..config import ordered_models
 from ..errors import ResultsError
 from .base import (
-    _AUC_COLUMNS,
-    _MODEL_ATTACK_STYLE,
-    _as_bool,
-    _auc_value,
-    _available,
-    _check_discriminators,
-    _check_model,
-    _discriminator_flavours,
-    _eps_colours,
-    _eps_mask,
-    _eps_text,
-    _input,
-    _label,
-    _model_colour,
-    _read_auc,
-    _require_columns,
-    _save,
-    _selected_epoch,
-    _studied_model,
-    _style,
+    AUC_COLUMNS,
+    MODEL_ATTACK_STYLE,
+    as_bool,
+    check_discriminators,
+    discriminator_flavours,
+    epsilon_colours,
+    epsilon_mask,
+    epsilon_text,
+    experiment_label,
+    figure_style,
+    input_file,
+    model_colour,
+    model_rows,
+    present_values,
+    read_auc_table,
+    require_columns,
+    save_figure,
+    selected_checkpoint,
+    spread_checkpoints,
+    stored_auc,
+    studied_model,
 )
-from .robustness import spread_checkpoints
 
 _ROC_COLUMNS = ("model", "epoch", "attack", "attack_source", "epsilon", "discriminator", "efficiency", "mistag")
 _PANELS = ("BvsL", "CvsL")  #: the discriminators of Figs. 6 to 8, as in the paper
@@ -57,19 +57,19 @@ _PANELS = ("BvsL", "CvsL")  #: the discriminators of Figs. 6 to 8, as in the pap
 
 
 def _check_epoch(df: pd.DataFrame, model: str, epoch: int, what: str) -> pd.DataFrame:
-    sub = _check_model(df, model, what)
+    sub = model_rows(df, model, what)
     sub = sub[sub["epoch"] == int(epoch)]
     if sub.empty:
-        epochs = _available(df.loc[df["model"] == model, "epoch"])
+        epochs = present_values(df.loc[df["model"] == model, "epoch"])
         raise ResultsError(f"{what} has no rows for model '{model}' at epoch {epoch}; epochs present: {epochs}")
     return sub
 
 
 def _check_tables(roc: pd.DataFrame, discriminators: Sequence[str], auc: pd.DataFrame | None) -> None:
-    _require_columns(roc, _ROC_COLUMNS, "roc table")
-    _check_discriminators(discriminators)
+    require_columns(roc, _ROC_COLUMNS, "roc table")
+    check_discriminators(discriminators)
     if auc is not None:
-        _require_columns(auc, _AUC_COLUMNS, "auc table")
+        require_columns(auc, AUC_COLUMNS, "auc table")
 
 
 def _missing_curve_message(
@@ -87,7 +87,7 @@ def _missing_curve_message(
         have = sel[(sel["attack"] == attack) & (sel["attack_source"] == (source or model))]
         detail = (
             f"no '{attack}' curve crafted on '{source or model}' at epsilon {epsilon}; "
-            f"epsilons present for this attack: {_available(have['epsilon'])}"
+            f"epsilons present for this attack: {present_values(have['epsilon'])}"
         )
     return f"roc table: model '{model}', epoch {epoch}, {discriminator}: {detail}"
 
@@ -115,13 +115,13 @@ def _roc_curve(
     if sel.empty:
         raise ResultsError(
             f"roc table has no '{discriminator}' curve for model '{model}' at epoch {epoch}; "
-            f"discriminators present: {_available(roc['discriminator'])}"
+            f"discriminators present: {present_values(roc['discriminator'])}"
         )
     pool = sel[sel["attack"] == attack]
     if attack != "raw":
         pool = pool[pool["attack_source"] == (model if source is None else source)]
         if epsilon is not None:
-            pool = pool[_eps_mask(pool["epsilon"], epsilon)]
+            pool = pool[epsilon_mask(pool["epsilon"], epsilon)]
     if pool.empty:
         raise ResultsError(_missing_curve_message(sel, model, epoch, discriminator, attack, source, epsilon))
     pool = pool.sort_values("efficiency", kind="stable")
@@ -138,8 +138,8 @@ def _raw_and_fgsm(roc: pd.DataFrame, model: str, epoch: int, disc: str, epsilon:
 
 def _raw_and_fgsm_auc(auc: pd.DataFrame | None, model: str, epoch: int, disc: str, epsilon: float):
     return (
-        _auc_value(auc, model=model, epoch=epoch, discriminator=disc, attack="raw"),
-        _auc_value(auc, model=model, epoch=epoch, discriminator=disc, attack="fgsm", epsilon=epsilon),
+        stored_auc(auc, model=model, epoch=epoch, discriminator=disc, attack="raw"),
+        stored_auc(auc, model=model, epoch=epoch, discriminator=disc, attack="fgsm", epsilon=epsilon),
     )
 
 
@@ -148,7 +148,7 @@ def _with_auc(text: str, value: float | None) -> str:
 
 
 def _setup_roc_axis(ax, discriminator: str, ymin: float = 1e-3) -> None:
-    signal, background = _discriminator_flavours(discriminator)
+    signal, background = discriminator_flavours(discriminator)
     ax.set_yscale("log")
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(ymin, 1.0)
@@ -165,23 +165,23 @@ def _roc_panels(
     ``draw(ax, disc)`` draws the curves and returns the legend's keywords and
     the label above the right edge of the axes.
     """
-    with _style():
+    with figure_style():
         fig, axes = plt.subplots(1, len(discriminators), figsize=(10 * len(discriminators), 10), squeeze=False)
         for ax, disc in zip(axes.flat, discriminators):
             legend, rlabel = draw(ax, disc)
             _setup_roc_axis(ax, disc)
             ax.legend(**legend)
-            _label(ax, rlabel=rlabel)
+            experiment_label(ax, rlabel=rlabel)
         fig.tight_layout()
-        return _save(fig, path)  # inside the style: mathtext is laid out at draw time
+        return save_figure(fig, path)  # inside the style: mathtext is laid out at draw time
 
 
 def _read_roc_auc(inputs: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """Read the ROC and AUC tables of the pipeline, and each model's selected epoch."""
-    auc = _read_auc(inputs)
-    roc = reference_rows(pd.read_parquet(_input(inputs, ".parquet", "ROC table")))
-    _require_columns(auc, (*_AUC_COLUMNS, "selected"), "auc table")
-    selected = {m: _selected_epoch(auc, m) for m in ordered_models(auc["model"].unique())}
+    auc = read_auc_table(inputs)
+    roc = reference_rows(pd.read_parquet(input_file(inputs, ".parquet", "ROC table")))
+    require_columns(auc, (*AUC_COLUMNS, "selected"), "auc table")
+    selected = {m: selected_checkpoint(auc, m) for m in ordered_models(auc["model"].unique())}
     return roc, auc, selected
 
 
@@ -253,16 +253,16 @@ def plot_roc_vs_epsilon(
         )
         for disc in discriminators
     }
-    colours = _eps_colours(epsilons)
+    colours = epsilon_colours(epsilons)
 
     def draw(ax, disc):
         (eff, mis), attacked = curves[disc]
-        value = _auc_value(auc, model=model, epoch=epoch, discriminator=disc, attack="raw")
+        value = stored_auc(auc, model=model, epoch=epoch, discriminator=disc, attack="raw")
         ax.plot(eff, mis, color="black", linewidth=2.2, label=_with_auc("raw", value))
         for eps in epsilons:
             e, m = attacked[eps]
-            value = _auc_value(auc, model=model, epoch=epoch, discriminator=disc, attack="fgsm", epsilon=eps)
-            ax.plot(e, m, color=colours[eps], linewidth=2.0, label=_with_auc(f"FGSM {_eps_text(eps)}", value))
+            value = stored_auc(auc, model=model, epoch=epoch, discriminator=disc, attack="fgsm", epsilon=eps)
+            ax.plot(e, m, color=colours[eps], linewidth=2.0, label=_with_auc(f"FGSM {epsilon_text(eps)}", value))
         legend = {
             "loc": "lower right",
             "fontsize": "small",
@@ -297,7 +297,7 @@ def fig6_roc_vs_epsilon(inputs: Sequence[str], path: str | os.PathLike, *, epsil
         When an input is missing or a table lacks what the figure needs.
     """
     roc, auc, selected = _read_roc_auc(inputs)
-    model = _studied_model(auc["model"])
+    model = studied_model(auc["model"])
     return plot_roc_vs_epsilon(roc, model, _selected_of(selected, model), epsilons, path, auc=auc)
 
 
@@ -371,7 +371,7 @@ def plot_roc_per_checkpoint(
                 text += f" (AUC {a_raw:.3f} / {a_adv:.3f})"
             handles.append(Line2D([], [], color=colours[ep], linewidth=2.0, label=text))
         handles.append(Line2D([], [], color="0.3", linestyle="-", label="raw"))
-        handles.append(Line2D([], [], color="0.3", linestyle="--", label=f"FGSM {_eps_text(epsilon)}"))
+        handles.append(Line2D([], [], color="0.3", linestyle="--", label=f"FGSM {epsilon_text(epsilon)}"))
         legend = {
             "handles": handles,
             "loc": "lower right",
@@ -412,7 +412,7 @@ def fig7_roc_per_checkpoint(
         When an input is missing or a table lacks what the figure needs.
     """
     roc, auc, selected = _read_roc_auc(inputs)
-    model = _studied_model(auc["model"])
+    model = studied_model(auc["model"])
     scanned = auc.loc[auc["model"] == model, "epoch"].unique()
     epochs = spread_checkpoints(scanned, checkpoints, _selected_of(selected, model))
     return plot_roc_per_checkpoint(roc, model, epochs, summary_epsilon, path, auc=auc)
@@ -480,7 +480,7 @@ def plot_roc_nominal_vs_adversarial(
 
     def draw(ax, disc):
         for i, m in enumerate(models):
-            colour = _model_colour(m, i)
+            colour = model_colour(m, i)
             if m in reference:
                 _seed_band(ax, roc, m, seeds[m], disc, epsilon, colour)
             (e0, m0), (e1, m1) = curves[(disc, m)]
@@ -498,8 +498,8 @@ def plot_roc_nominal_vs_adversarial(
                 m1,
                 color=colour,
                 linewidth=2.2,
-                linestyle=_MODEL_ATTACK_STYLE.get(m, ":"),
-                label=_with_auc(f"{m}, FGSM {_eps_text(epsilon)}", a_adv),
+                linestyle=MODEL_ATTACK_STYLE.get(m, ":"),
+                label=_with_auc(f"{m}, FGSM {epsilon_text(epsilon)}", a_adv),
             )
         return {"loc": "lower right", "fontsize": "x-small", "title": disc, "title_fontsize": "small"}, ""
 
@@ -523,7 +523,7 @@ def _seed_band(ax, roc: pd.DataFrame, model: str, epochs: Mapping[int, int], dis
 
 def _selected_per_seed(auc: pd.DataFrame) -> dict[str, dict[int, int]]:
     """{model: {seed: its selected epoch}} from the AUC table of every seed."""
-    chosen = auc[_as_bool(auc["selected"])].drop_duplicates(["model", "seed"])
+    chosen = auc[as_bool(auc["selected"])].drop_duplicates(["model", "seed"])
     out: dict[str, dict[int, int]] = {}
     for row in chosen.itertuples():
         out.setdefault(row.model, {})[int(row.seed)] = int(row.epoch)
@@ -553,7 +553,7 @@ def fig8_nominal_vs_adversarial(inputs: Sequence[str], path: str | os.PathLike, 
         When an input is missing or a table lacks what the figure needs.
     """
     roc, auc, selected = _read_roc_auc(inputs)
-    every_seed = pd.read_csv(_input(inputs, ".csv", "AUC table"))
-    all_rocs = pd.read_parquet(_input(inputs, ".parquet", "ROC table"))
+    every_seed = pd.read_csv(input_file(inputs, ".csv", "AUC table"))
+    all_rocs = pd.read_parquet(input_file(inputs, ".parquet", "ROC table"))
     seeds = _selected_per_seed(every_seed) if "seed" in every_seed else None
     return plot_roc_nominal_vs_adversarial(all_rocs, selected, summary_epsilon, path, auc=auc, seeds=seeds)

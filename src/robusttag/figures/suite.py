@@ -24,34 +24,30 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
-from ..analysis.tables import reference_rows, white_box
+from ..analysis.tables import white_box
 from ..config import aimed_at, ordered_models
 from ..errors import ResultsError
 from .base import (
-    _AUC_COLUMNS,
-    _as_bool,
-    _available,
-    _eps_mask,
-    _eps_text,
-    _input,
-    _label,
-    _model_colour,
-    _model_filled,
-    _model_marker,
-    _require_columns,
-    _save,
-    _style,
+    AUC_COLUMNS,
+    as_bool,
+    epsilon_mask,
+    epsilon_text,
+    experiment_label,
+    figure_style,
+    input_file,
+    model_colour,
+    model_marker,
+    model_marker_filled,
+    present_values,
+    read_table,
+    require_columns,
+    save_figure,
 )
 
 _PANELS = ("BvsL", "CvsL")  #: the discriminators drawn, as in Figs. 6 to 9
 _CERTIFIED_COLUMNS = ("model", "epoch", "epsilon", "discriminator", "method", "jets", "certified_auc", "raw_auc")
 _WORST_COLUMNS = ("model", "epoch", "epsilon", "discriminator", "raw_auc", "fgsm_auc", "worst_auc", "selected")
 _VISIBILITY_COLUMNS = ("model", "epoch", "attack", "epsilon", "largest_ks", "auc_lost")
-
-
-def _read_csv(inputs: Sequence[str], name: str) -> pd.DataFrame:
-    """The pipeline's table ``<name>.csv`` among the inputs, the reference seed's rows."""
-    return reference_rows(pd.read_csv(_input(inputs, f"{name}.csv", f"{name} table")))
 
 
 def _attack_order(attacks) -> list[str]:
@@ -89,8 +85,8 @@ def _selected_attacks(auc: pd.DataFrame) -> pd.DataFrame:
     ResultsError
         When no row is flagged as selected or none is an attack.
     """
-    _require_columns(auc, (*_AUC_COLUMNS, "selected"), "auc table")
-    rows = white_box(auc[_as_bool(auc["selected"])])
+    require_columns(auc, (*AUC_COLUMNS, "selected"), "auc table")
+    rows = white_box(auc[as_bool(auc["selected"])])
     if rows.empty:
         raise ResultsError("auc table has no white-box attack at a selected checkpoint")
     return rows
@@ -171,11 +167,11 @@ def plot_attack_suite_vs_epsilon(
     """
     attacked = _selected_attacks(auc)
     if len(certified):
-        _require_columns(certified, (*_CERTIFIED_COLUMNS, "worst_attack_auc"), "certified table")
+        require_columns(certified, (*_CERTIFIED_COLUMNS, "worst_attack_auc"), "certified table")
     models = ordered_models(attacked["model"])
     colours = _attack_colours(_attack_order(attacked["attack"]), one_targeted=True)
-    selected = auc[_as_bool(auc["selected"])]
-    with _style():
+    selected = auc[as_bool(auc["selected"])]
+    with figure_style():
         fig, axes = plt.subplots(
             len(_PANELS), len(models), figsize=(12 * len(models), 9 * len(_PANELS)), sharey="row", squeeze=False
         )
@@ -209,9 +205,9 @@ def plot_attack_suite_vs_epsilon(
                     title=f"{model}, epoch {epoch}",
                     title_fontsize="small",
                 )
-                _label(ax, disc)
+                experiment_label(ax, disc)
         fig.tight_layout()
-        return _save(fig, path)  # inside the style: mathtext is laid out at draw time
+        return save_figure(fig, path)  # inside the style: mathtext is laid out at draw time
 
 
 _SEED_BAND_COLOUR = "tab:green"  #: FGSM is drawn black, the certified bracket grey
@@ -219,7 +215,7 @@ _SEED_BAND_COLOUR = "tab:green"  #: FGSM is drawn black, the certified bracket g
 
 def _fgsm_seed_band(ax, seeds: pd.DataFrame, model: str, disc: str, colour) -> None:
     """The range over the training seeds of AUC(FGSM) - AUC(raw) against eps (drawn with two seeds or more)."""
-    chosen = seeds[_as_bool(seeds["selected"]) & (seeds["model"] == model) & (seeds["discriminator"] == disc)]
+    chosen = seeds[as_bool(seeds["selected"]) & (seeds["model"] == model) & (seeds["discriminator"] == disc)]
     raw = chosen[chosen["attack"] == "raw"].set_index("seed")["auc"]
     fgsm = chosen[(chosen["attack"] == "fgsm") & (chosen["attack_source"] == model)]
     if raw.size < 2 or fgsm.empty:
@@ -250,9 +246,9 @@ def attack_suite_vs_epsilon(inputs: Sequence[str], path: str | os.PathLike):
     ResultsError
         When an input is missing or a table lacks what the figure needs.
     """
-    every_seed = pd.read_csv(_input(inputs, "auc.csv", "auc table"))
+    every_seed = pd.read_csv(input_file(inputs, "auc.csv", "auc table"))
     seeds = every_seed if "seed" in every_seed else None
-    return plot_attack_suite_vs_epsilon(_read_csv(inputs, "auc"), _read_csv(inputs, "certified"), path, seeds)
+    return plot_attack_suite_vs_epsilon(read_table(inputs, "auc"), read_table(inputs, "certified"), path, seeds)
 
 
 # --------------------------------------------------------------------------
@@ -268,11 +264,11 @@ def _worst_rows(worst: pd.DataFrame, epsilon: float) -> pd.DataFrame:
     ResultsError
         When the table lacks a column or has no row at ``epsilon``.
     """
-    _require_columns(worst, _WORST_COLUMNS, "worst_case table")
-    rows = worst[_eps_mask(worst["epsilon"], epsilon)]
+    require_columns(worst, _WORST_COLUMNS, "worst_case table")
+    rows = worst[epsilon_mask(worst["epsilon"], epsilon)]
     if rows.empty:
         raise ResultsError(
-            f"worst_case table has no row at epsilon {epsilon}; epsilons present: {_available(worst['epsilon'])}"
+            f"worst_case table has no row at epsilon {epsilon}; epsilons present: {present_values(worst['epsilon'])}"
         )
     return rows
 
@@ -286,7 +282,7 @@ def _draw_worst_panel(ax, rows: pd.DataFrame, models: list[str]) -> None:
         x = pts["raw_auc"].to_numpy(float)
         worst = (pts["worst_auc"] - pts["raw_auc"]).to_numpy(float)
         fgsm = (pts["fgsm_auc"] - pts["raw_auc"]).to_numpy(float)
-        colour, marker = _model_colour(model, i), _model_marker(model, i)
+        colour, marker = model_colour(model, i), model_marker(model, i)
         ax.vlines(x, fgsm, worst, colors=colour, linewidth=1.2, alpha=0.6, zorder=2)
         ax.scatter(x, fgsm, s=35, marker=marker, facecolors="none", edgecolors="0.45", zorder=3)
         ax.scatter(
@@ -295,13 +291,13 @@ def _draw_worst_panel(ax, rows: pd.DataFrame, models: list[str]) -> None:
             s=70,
             marker=marker,
             edgecolors=colour,
-            facecolors=colour if _model_filled(model) else "none",
+            facecolors=colour if model_marker_filled(model) else "none",
             linewidths=1.6,
             zorder=3,
         )
         for xi, yi, epoch in zip(x, worst, pts["epoch"]):
             ax.annotate(str(int(epoch)), (xi, yi), textcoords="offset points", xytext=(6, -12), fontsize="x-small")
-        sel = _as_bool(pts["selected"])
+        sel = as_bool(pts["selected"])
         if sel.any():
             ax.scatter(x[sel], worst[sel], s=260, marker=marker, facecolors="none", edgecolors="black", zorder=4)
 
@@ -312,10 +308,10 @@ def _worst_legend(ax, models: list[str], epsilon: float) -> None:
             [],
             [],
             linestyle="",
-            marker=_model_marker(m, i),
+            marker=model_marker(m, i),
             markersize=9,
-            markeredgecolor=_model_colour(m, i),
-            markerfacecolor=_model_colour(m, i) if _model_filled(m) else "none",
+            markeredgecolor=model_colour(m, i),
+            markerfacecolor=model_colour(m, i) if model_marker_filled(m) else "none",
             label=f"{m}: worst case",
         )
         for i, m in enumerate(models)
@@ -344,7 +340,7 @@ def _worst_legend(ax, models: list[str], epsilon: float) -> None:
             label="selected checkpoint",
         )
     )
-    ax.legend(handles=handles, fontsize="small", loc="best", title=_eps_text(epsilon), title_fontsize="small")
+    ax.legend(handles=handles, fontsize="small", loc="best", title=epsilon_text(epsilon), title_fontsize="small")
 
 
 def plot_worst_case_per_checkpoint(worst: pd.DataFrame, epsilon: float, path: str | os.PathLike) -> tuple[Path, Path]:
@@ -377,7 +373,7 @@ def plot_worst_case_per_checkpoint(worst: pd.DataFrame, epsilon: float, path: st
     """
     rows = _worst_rows(worst, epsilon)
     models = ordered_models(rows["model"])
-    with _style():
+    with figure_style():
         fig, axes = plt.subplots(1, len(_PANELS), figsize=(12 * len(_PANELS), 10))
         for ax, disc in zip(axes, _PANELS):
             _draw_worst_panel(ax, rows[rows["discriminator"] == disc], models)
@@ -386,9 +382,9 @@ def plot_worst_case_per_checkpoint(worst: pd.DataFrame, epsilon: float, path: st
             ax.set_ylabel(f"{disc} AUC(worst case) $-$ AUC(raw)")
             ax.grid(True, alpha=0.3)
             _worst_legend(ax, models, epsilon)
-            _label(ax, disc)
+            experiment_label(ax, disc)
         fig.tight_layout()
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def worst_case_per_checkpoint(inputs: Sequence[str], path: str | os.PathLike, *, summary_epsilon: float):
@@ -413,7 +409,7 @@ def worst_case_per_checkpoint(inputs: Sequence[str], path: str | os.PathLike, *,
     ResultsError
         When the input is missing or the table lacks what the figure needs.
     """
-    return plot_worst_case_per_checkpoint(_read_csv(inputs, "worst_case"), summary_epsilon, path)
+    return plot_worst_case_per_checkpoint(read_table(inputs, "worst_case"), summary_epsilon, path)
 
 
 # --------------------------------------------------------------------------
@@ -440,15 +436,15 @@ def _draw_visibility_panel(ax, visibility: pd.DataFrame, x: str, models, attacks
             if pts.empty:
                 continue
             colour = colours[attack]
-            style = "-" if _model_filled(model) else "--"
+            style = "-" if model_marker_filled(model) else "--"
             ax.plot(pts[x], pts["auc_lost"], color=colour, linewidth=1, alpha=0.5, linestyle=style)
             ax.scatter(
                 pts[x],
                 pts["auc_lost"],
                 s=[sizes[e] for e in pts["epsilon"]],
-                marker=_model_marker(model, i),
+                marker=model_marker(model, i),
                 edgecolors=colour,
-                facecolors=colour if _model_filled(model) else "none",
+                facecolors=colour if model_marker_filled(model) else "none",
                 linewidths=1.5,
                 zorder=3,
             )
@@ -456,7 +452,7 @@ def _draw_visibility_panel(ax, visibility: pd.DataFrame, x: str, models, attacks
     ax.set_ylabel("largest relative AUC drop")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.grid(True, alpha=0.3)
-    _label(ax)
+    experiment_label(ax)
 
 
 def _visibility_legends(ax, models, attacks, colours, sizes) -> None:
@@ -474,10 +470,10 @@ def _visibility_legends(ax, models, attacks, colours, sizes) -> None:
             [],
             [],
             linestyle="",
-            marker=_model_marker(m, i),
+            marker=model_marker(m, i),
             markersize=9,
             markeredgecolor="0.3",
-            markerfacecolor="0.3" if _model_filled(m) else "none",
+            markerfacecolor="0.3" if model_marker_filled(m) else "none",
             label=m,
         )
         for i, m in enumerate(models)
@@ -491,7 +487,7 @@ def _visibility_legends(ax, models, attacks, colours, sizes) -> None:
             markersize=np.sqrt(s),
             markeredgecolor="0.3",
             markerfacecolor="none",
-            label=_eps_text(e),
+            label=epsilon_text(e),
         )
         for e, s in sizes.items()
     ]
@@ -539,14 +535,14 @@ def plot_auc_lost_vs_visibility(
     ResultsError
         When the table lacks a column or is empty.
     """
-    _require_columns(visibility, (*_VISIBILITY_COLUMNS, "mean_relative_w1"), "visibility table")
+    require_columns(visibility, (*_VISIBILITY_COLUMNS, "mean_relative_w1"), "visibility table")
     if visibility.empty:
         raise ResultsError("visibility table is empty: no attack's visibility was measured")
     models = ordered_models(visibility["model"])
     attacks = _attack_order(visibility["attack"])
     colours = _attack_colours(attacks, one_targeted=False)
     sizes = _eps_sizes(sorted(visibility["epsilon"].unique()))
-    with _style():
+    with figure_style():
         fig, axes = plt.subplots(1, 2, figsize=(26, 10), sharey=True)
         for ax, x in zip(axes, _VISIBILITY_AXES):
             _draw_visibility_panel(ax, visibility, x, models, attacks, colours, sizes)
@@ -555,7 +551,8 @@ def plot_auc_lost_vs_visibility(
         axes[1].set_xscale("log")  # the mean distance grows with eps over a decade
         _visibility_legends(axes[1], models, attacks, colours, sizes)
         fig.tight_layout()
-        return _save(fig, path)
+        _place_sample_names(fig, axes)
+        return save_figure(fig, path)
 
 
 def auc_lost_vs_visibility(inputs: Sequence[str], path: str | os.PathLike):
@@ -580,9 +577,9 @@ def auc_lost_vs_visibility(inputs: Sequence[str], path: str | os.PathLike):
     """
     shifted = [p for p in inputs if str(p).endswith("shifted_visibility.csv")]
     return plot_auc_lost_vs_visibility(
-        _read_csv([p for p in inputs if p not in shifted], "visibility"),
+        read_table([p for p in inputs if p not in shifted], "visibility"),
         path,
-        _read_csv(shifted, "shifted_visibility") if shifted else None,
+        read_table(shifted, "shifted_visibility") if shifted else None,
     )
 
 
@@ -590,7 +587,7 @@ def _draw_shifted_points(ax, shifted: pd.DataFrame, x: str, models) -> None:
     """Stars: each model on each shifted sample (selected checkpoints), the samples named at the first model's."""
     for i, model in enumerate(models):
         pts = shifted[shifted["model"] == model]
-        colour = _model_colour(model, i)
+        colour = model_colour(model, i)
         ax.scatter(
             pts[x],
             pts["auc_lost"],
@@ -599,11 +596,43 @@ def _draw_shifted_points(ax, shifted: pd.DataFrame, x: str, models) -> None:
             edgecolors=colour,
             linewidths=1.5,
             zorder=4,
-            facecolors=colour if _model_filled(model) else "none",
+            facecolors=colour if model_marker_filled(model) else "none",
             label=f"{model}: shifted samples",
         )
         if i == 0:
             for r in pts.itertuples(index=False):
                 ax.annotate(
-                    r.sample, (getattr(r, x), r.auc_lost), xytext=(6, 6), textcoords="offset points", fontsize="x-small"
+                    r.sample,
+                    (getattr(r, x), r.auc_lost),
+                    xytext=(6, 6),
+                    textcoords="offset points",
+                    fontsize="x-small",
+                    gid=_SAMPLE_NAME,
                 )
+
+
+_SAMPLE_NAME = "shifted sample's name"  #: the gid of the names at the stars (the layout check names them so)
+
+
+def _place_sample_names(fig, axes) -> None:
+    """Turn each sample's name towards the middle of its panel, and lift a name off another it would run into.
+
+    Drawn right of a star in the right half of a panel, a name ran out of it (into the legends beside the
+    right panel); the names of stars close together ran into each other. Only where the names sit changes.
+    """
+    fig.draw_without_rendering()  # the final limits and layout
+    renderer = fig.canvas.get_renderer()
+    gap = 2.0  # points between two names, one lifted above the other
+    for ax in axes:
+        names = [text for text in ax.texts if text.get_gid() == _SAMPLE_NAME]
+        for name in names:
+            if ax.transAxes.inverted().transform(ax.transData.transform(name.xy))[0] > 0.5:
+                name.set_horizontalalignment("right")
+                name.xyann = (-name.xyann[0], name.xyann[1])
+        placed = []
+        for name in sorted(names, key=lambda text: ax.transData.transform(text.xy)[1]):
+            box = name.get_window_extent(renderer)
+            while (below := next((other for other in placed if box.overlaps(other)), None)) is not None:
+                name.xyann = (name.xyann[0], name.xyann[1] + (below.y1 - box.y0) * 72 / fig.dpi + gap)
+                box = name.get_window_extent(renderer)
+            placed.append(box)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from matplotlib.collections import PathCollection
 from matplotlib.container import BarContainer
 from matplotlib.patches import StepPatch
 from scipy.stats import spearmanr
@@ -24,6 +25,7 @@ from sklearn.metrics import roc_auc_score
 
 from robusttag import figures
 from robusttag.analysis.mismodelling import PREMISE_RESAMPLES
+from robusttag.attacks.constraints import quantile_scale
 from robusttag.figures import inputs as figure_inputs
 from robusttag.figures import robustness as figure_robustness
 from robusttag.figures import roc as figure_roc
@@ -68,11 +70,17 @@ def _attack(frame: pd.DataFrame, attack: str, eps: float, source: str | None = N
 # --- the strong suite against FGSM -------------------------------------------------------------
 
 
-def test_pgd_of_the_suite_reaches_an_auc_at_most_fgsms_at_the_same_eps(workflow):
-    """From the score files: PGD (3 steps, from the suite) against the white-box FGSM on the same 1000 test jets,
-    each model's selected checkpoint, every eps and discriminator. PGD's candidates include the FGSM corner and it
-    ascends the per-jet loss from there, so it lowers the AUC at least as much, up to the ranking's noise."""
+def test_the_suites_attacks_against_fgsm_at_the_same_eps_from_the_score_files(workflow):
+    """From the score files, on the same 1000 test jets, each model's selected checkpoint (seed 1), every eps and
+    discriminator: PGD of the suite (whose candidates include the FGSM corner, the worst kept per jet) reaches an
+    AUC at most FGSM's, and the targeted attack on a discriminator a lower one than FGSM's on that discriminator.
+    The AUC table's rows of both attacks are these files' AUCs."""
     auc = pd.read_csv(workflow / "results/tables/auc.csv")
+
+    def table(model, epoch, attack, eps, disc):
+        chosen = (auc["model"] == model) & (auc["seed"] == 1) & (auc["epoch"] == epoch) & (auc["attack"] == attack)
+        return auc.loc[chosen & np.isclose(auc["epsilon"], eps) & (auc["discriminator"] == disc), "auc"].item()
+
     compared = 0
     for model in ("nominal", "adversarial"):
         best = _selected(workflow, model)
@@ -80,23 +88,17 @@ def test_pgd_of_the_suite_reaches_an_auc_at_most_fgsms_at_the_same_eps(workflow)
         strong = _scores(workflow, model, f"epoch_{best:03d}_strong_attacks")
         raw = fgsm[fgsm["attack"] == "raw"]
         for eps in EPSILONS:
-            pgd = _attack(strong, "pgd", eps)
-            white_box = _attack(fgsm, "fgsm", eps, source=model)
-            assert len(pgd) == len(white_box) == len(raw) == 1000  # the same jets, in the same order
-            np.testing.assert_array_equal(pgd["label"].to_numpy(), white_box["label"].to_numpy())
+            pgd, white_box = _attack(strong, "pgd", eps), _attack(fgsm, "fgsm", eps, source=model)
+            assert len(pgd) == len(white_box) == len(raw) == 1000
+            np.testing.assert_array_equal(pgd["label"].to_numpy(), white_box["label"].to_numpy())  # the same jets
             for disc in DISCRIMINATORS:
-                pgd_auc, fgsm_auc = _sklearn_auc(pgd, disc), _sklearn_auc(white_box, disc)
-                assert pgd_auc <= fgsm_auc + 0.002, (model, eps, disc, pgd_auc, fgsm_auc)
-                assert fgsm_auc < _sklearn_auc(raw, disc)  # and FGSM itself does harm
-                row = auc[
-                    (auc["model"] == model)
-                    & (auc["seed"] == 1)
-                    & (auc["epoch"] == best)
-                    & (auc["attack"] == "pgd")
-                    & np.isclose(auc["epsilon"], eps)
-                    & (auc["discriminator"] == disc)
-                ]
-                assert row["auc"].item() == pytest.approx(pgd_auc, abs=1e-9)  # the table's row is this file's
+                targeted = _attack(strong, f"targeted_{disc}", eps)
+                pgd_auc, fgsm_auc, targeted_auc = (_sklearn_auc(f, disc) for f in (pgd, white_box, targeted))
+                assert pgd_auc <= fgsm_auc + 1e-3, (model, eps, disc, pgd_auc, fgsm_auc)
+                assert targeted_auc < fgsm_auc < _sklearn_auc(raw, disc), (model, eps, disc, targeted_auc, fgsm_auc)
+                # the table (6 decimals) holds these files' AUCs
+                assert table(model, best, "pgd", eps, disc) == pytest.approx(pgd_auc, abs=5e-7)
+                assert table(model, best, f"targeted_{disc}", eps, disc) == pytest.approx(targeted_auc, abs=5e-7)
                 compared += 1
     assert compared == 2 * len(EPSILONS) * 3
 
@@ -110,7 +112,8 @@ def test_a_per_bin_scale_factor_recomputed_from_the_scores(workflow):
     bin from the test split's raw pT and eta, the efficiencies and mistag rates counted and divided."""
     best = _selected(workflow, "nominal")
     validation = _scores(workflow, "nominal", f"epoch_{best:03d}_validation")
-    cut = cut_at_mistag(*reversed(_curve(validation, "BvsL")), 0.1)
+    is_b, validation_scores = _curve(validation, "BvsL")
+    cut = cut_at_mistag(validation_scores, is_b, 0.1)  # the raw validation jets' cut at 10 % light mistag
     kinematics = pd.read_parquet(workflow / "results/preprocessed/test.parquet", columns=["raw_jet_pt", "raw_jet_eta"])
     scores = _scores(workflow, "nominal", f"epoch_{best:03d}")
     raw, fgsm = scores[scores["attack"] == "raw"], _attack(scores, "fgsm", SUMMARY_EPSILON, source="nominal")
@@ -142,9 +145,10 @@ def test_a_per_bin_scale_factor_recomputed_from_the_scores(workflow):
     row = row.iloc[0]
     assert (row["pt_high"], row["abs_eta_high"]) == (50, 1.2)
     assert (row["signal_jets"], row["background_jets"]) == (n_b, n_light) and n_b >= 20 and n_light >= 20
-    assert row["efficiency"] == pytest.approx(eff, abs=1e-12) and row["mistag"] == pytest.approx(mistag, abs=1e-12)
-    assert row["sf_efficiency"] == pytest.approx(eff / eff_raw, rel=1e-12)
-    assert row["sf_mistag"] == pytest.approx(mistag / mistag_raw, rel=1e-12)
+    # the table holds 6 significant digits
+    assert row["efficiency"] == pytest.approx(eff, rel=1e-5) and row["mistag"] == pytest.approx(mistag, rel=1e-5)
+    assert row["sf_efficiency"] == pytest.approx(eff / eff_raw, rel=1e-5)
+    assert row["sf_mistag"] == pytest.approx(mistag / mistag_raw, rel=1e-5)
     assert row["sf_efficiency"] < 1  # FGSM tags fewer b jets at the raw cut
     assert np.isfinite(row["sf_efficiency_err"]) and row["sf_efficiency_err"] > 0
 
@@ -153,26 +157,28 @@ def test_a_per_bin_scale_factor_recomputed_from_the_scores(workflow):
 
 
 def test_the_premises_spearman_error_is_the_spread_of_scipys_rho_over_the_same_resamples(workflow):
-    """premise.csv against scipy.stats.spearmanr: rho on the points of premise_points.csv, and its error the
-    standard deviation of spearmanr over PREMISE_RESAMPLES resamples of the points (numpy's generator, seed 1;
-    a resample whose points all tie on one axis ranks nothing and is left out)."""
+    """premise.csv against scipy.stats.spearmanr: rho on the points of premise_points.csv (every row), and its error
+    the standard deviation of spearmanr over PREMISE_RESAMPLES resamples of the points (numpy's generator, seed 1;
+    a resample whose points all tie on one axis ranks nothing and is left out), for FGSM against the AUC change of
+    each discriminator."""
     points = pd.read_csv(workflow / "results/tables/premise_points.csv")
     premise = pd.read_csv(workflow / "results/tables/premise.csv")
-    checked = 0
-    for row in premise.dropna(subset=["spearman_err"]).itertuples():
+    assert len(premise) == 3 * 2 * 3  # discriminators x vulnerabilities x sensitivities, one shifted sample
+    resampled = 0
+    for row in premise.itertuples():
         group = points[(points["sample"] == row.sample) & (points["discriminator"] == row.discriminator)]
         both = group[[row.vulnerability, row.sensitivity]].dropna()
         x, y = both[row.vulnerability].to_numpy(), both[row.sensitivity].to_numpy()
         assert row.points == len(x) == 6  # 2 modes x (2 epochs of seed 1 + the selected one of seed 2)
-        assert row.spearman == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+        assert row.spearman == pytest.approx(spearmanr(x, y).statistic, rel=1e-5)  # 6 significant digits
+        if (row.vulnerability, row.sensitivity) != ("fgsm", "auc_change"):
+            continue
         chosen = np.random.default_rng(1).integers(0, len(x), (PREMISE_RESAMPLES, len(x)))
-        replicas = []
-        for rows in chosen:
-            if np.ptp(x[rows]) > 0 and np.ptp(y[rows]) > 0:
-                replicas.append(spearmanr(x[rows], y[rows]).statistic)
-        assert row.spearman_err == pytest.approx(np.std(replicas, ddof=1), rel=1e-9)
-        checked += 1
-    assert checked >= 6  # every (discriminator, vulnerability, sensitivity) of the one shifted sample with spread
+        replicas = [spearmanr(x[r], y[r]).statistic for r in chosen if np.ptp(x[r]) > 0 and np.ptp(y[r]) > 0]
+        assert len(replicas) > 0.9 * PREMISE_RESAMPLES
+        assert row.spearman_err == pytest.approx(np.std(replicas, ddof=1), rel=1e-5)
+        resampled += 1
+    assert resampled == 3
 
 
 # --- the data drawn in the figures ---------------------------------------------------------------
@@ -189,7 +195,7 @@ def drawn(monkeypatch) -> list:
         return Path(f"{path}.png"), Path(f"{path}.pdf")
 
     for module in (figure_inputs, figure_robustness, figure_roc):
-        monkeypatch.setattr(module, "_save", keep)
+        monkeypatch.setattr(module, "save_figure", keep)
     return kept
 
 
@@ -299,15 +305,14 @@ def test_fig9_points_are_each_checkpoints_raw_auc_and_its_fgsm_drop(workflow, dr
     assert len(expected) == 2 * 2 * len(EPSILONS)  # 2 models x 2 checkpoints x every eps
     ax = drawn[-1].axes[0]
     # the points: one scatter per (model, eps), 45 pt^2; the larger black rings mark the selected checkpoints
-    points = [c.get_offsets() for c in ax.collections if c.get_sizes().tolist() == [45.0]]
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)]  # not the error bars' lines
+    points = [c.get_offsets() for c in scatters if c.get_sizes().tolist() == [45.0]]
     drawn_points = sorted(tuple(p) for offsets in points for p in np.asarray(offsets))
     np.testing.assert_allclose(drawn_points, expected, rtol=0, atol=1e-12)
-    rings = np.concatenate([c.get_offsets() for c in ax.collections if c.get_sizes().tolist() == [220.0]])
-    selected = {
-        (raw["nominal", _selected(workflow, "nominal")]),
-        (raw["adversarial", _selected(workflow, "adversarial")]),
-    }
-    assert set(np.round(rings[:, 0], 12)) == set(np.round(list(selected), 12))
+    rings = np.concatenate([c.get_offsets() for c in scatters if c.get_sizes().tolist() == [220.0]])
+    selected = [raw[model, _selected(workflow, model)] for model in ("nominal", "adversarial")]
+    # at the raw AUC of each model's selected checkpoint, once per eps
+    assert len(rings) == 2 * len(EPSILONS) and set(rings[:, 0]) == set(selected)
 
 
 def test_fig10_histograms_are_the_first_tracks_d0_per_flavour_raw_and_under_uncapped_fgsm(workflow, drawn):
@@ -339,7 +344,7 @@ evaluation:
   max_jets: 400
   epochs: [1]
   attacks: [{method: pgd, steps: 1}]
-  certified_jets: 20
+  certified_jets: 100
   visibility_jets: 100
   bootstrap: 0
   strong_attacks: {epochs: []}
@@ -358,7 +363,7 @@ def weighted_quantile(workflow, tmp_path_factory) -> Path:
     targets = ("results/tables/auc.csv", "results/samples/fgsm_inputs.parquet")
     configs = (".test/config/config.yaml", "weighted_quantile.yaml")
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *targets, "--resources", "gpu=1", "--cores", "2", "--configfile", *configs],
+        [sys.executable, "-m", "snakemake", *targets, "--resources", "gpu=2", "--cores", "2", "--configfile", *configs],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -392,7 +397,7 @@ def test_the_weighted_auc_is_scikit_learns_with_the_test_splits_weights(weighted
                 & (auc["discriminator"] == disc)
             ]
             weighted = _sklearn_auc(jets, disc, weights)
-            assert row["auc"].item() == pytest.approx(weighted, abs=1e-9), (attack, eps, disc)
+            assert row["auc"].item() == pytest.approx(weighted, abs=5e-7), (attack, eps, disc)  # 6 digits
             assert abs(weighted - _sklearn_auc(jets, disc)) > 1e-6  # not the unweighted AUC
             checked += 1
     assert checked == 9
@@ -413,8 +418,6 @@ def test_the_quantile_budget_is_half_the_1_to_99_percent_range_and_bounds_every_
     workdir = weighted_quantile
     summary = json.loads((workdir / "results/preprocessed/preprocessing.json").read_text())
     order = summary["feature_order"]
-    from robusttag.attacks.constraints import quantile_scale
-
     budgets = _quantile_budgets(workdir, order)
     np.testing.assert_allclose(
         quantile_scale(workdir / "results/preprocessed/train.parquet", summary).numpy(), budgets, rtol=1e-12

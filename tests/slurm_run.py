@@ -1,0 +1,158 @@
+"""The SLURM test's run (tests/test_slurm.py): rule all of the test configuration through a copy of
+profiles/slurm on the one-node SLURM of tests/slurm_cluster.py, started with the session
+(tests/conftest.py) and collected by the SLURM tests, which run last.
+
+SLURM runs one job at a time there, each of a group's jobs on one core, and the run waits
+for SLURM most of its 7 minutes: the rest of the suite runs meanwhile on the other core.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+from slurm_cluster import PARTITION, SlurmCluster, SlurmUnavailable, missing
+from workflow_copy import copy_workflow
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILE = ROOT / "profiles/slurm/config.yaml"
+TEST_CONFIG = ".test/config/config.yaml"
+HARD_TIMEOUT = 1800  # s, the whole SLURM run: about 7 min alone on 2 cores, longer beside the rest of the suite
+CORES = 2  # per SLURM job, as the local reference run's --cores: the same threads, the same numbers
+# The node declares the CPUs of one job: SLURM runs the jobs one at a time, in the order submitted,
+# so the reference seed's trainings always end before the last one and its samples' group runs first
+# (before the profile gave the samples their own group, Snakemake then packed them a second time
+# into the scoring job; with two jobs at once the order varied, and so did the count).
+NODE_CPUS = CORES
+GPU_RULES = (
+    "train",
+    "score_checkpoint",
+    "score_extra_attacks",
+    "score_validation",
+    "score_strong_attacks",
+    "score_strong_attacks_per_checkpoint",
+    "score_shifted_samples",
+    "adversarial_samples",
+)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+class Snakemake:
+    """Snakemake started in its own process group (a timeout kills it with its children),
+    its output in a file (two runs at once cannot block on a full pipe)."""
+
+    def __init__(self, workdir: Path, *args: str, env=None):
+        self.output = workdir / "snakemake.out"
+        with self.output.open("w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "snakemake", *args],
+                cwd=workdir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def finish(self, timeout: float, context=lambda: "") -> str:
+        """The output, once Snakemake has succeeded; a failure or a run past `timeout` s fails the test."""
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"{self.process.args[3:]} ran over {timeout} s:\n{self.log()[-5000:]}\n{context()}")
+        assert self.process.returncode == 0, f"{self.log()[-6000:]}\n{context()}"
+        return self.log()
+
+    def log(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def site_profile(gpus: bool = False) -> dict:
+    """profiles/slurm/config.yaml, edited for this one-node, accounting-free SLURM, with
+    gpu: 0 for the GPU rules unless `gpus` (this SLURM has none)."""
+    profile = yaml.safe_load(PROFILE.read_text())
+    assert all(profile["set-resources"][rule]["gpu"] == 1 for rule in GPU_RULES)
+    if not gpus:
+        for rule in GPU_RULES:
+            profile["set-resources"][rule]["gpu"] = 0  # no --gpus
+    profile["default-resources"]["slurm_partition"] = PARTITION
+    profile.update(
+        {
+            "cores": CORES,  # cores per SLURM job: caps the rules' threads and the group jobs' widths
+            "slurm-status-command": "squeue",  # sacct without accounting: the run would wait forever
+            "slurm-init-seconds-before-status-checks": 2,
+            "slurm-keep-successful-logs": True,
+            "latency-wait": 5,
+            "retries": 0,
+        }
+    )
+    return profile
+
+
+def write_profile(folder: Path, profile: dict) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    return folder
+
+
+@dataclass
+class SlurmRun:
+    """The cluster and the run on it, or why there is none (``unavailable``: the SLURM tests skip or fail)."""
+
+    cluster: SlurmCluster | None = None
+    workdir: Path | None = None
+    snakemake: Snakemake | None = None
+    deadline: float = 0.0
+    unavailable: str = ""
+    lacking: list[str] = field(default_factory=list)
+
+    def finish(self) -> str:
+        """Snakemake's output once the run has succeeded (a failure or a run past HARD_TIMEOUT fails)."""
+        return self.snakemake.finish(max(1.0, self.deadline - time.monotonic()), self.cluster.logs)
+
+    def stop(self) -> None:
+        if self.snakemake is not None:
+            self.snakemake.kill()
+        if self.cluster is not None:
+            self.cluster.stop()
+
+
+def start(base: Path) -> SlurmRun:
+    """Start the one-node SLURM and, on it, rule all of the test configuration through the site's profile
+    in a copy of the workflow under ``base``; return at once."""
+    lacking = missing()
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        lacking.append("snakemake-executor-plugin-slurm (pip install -e '.[slurm]')")
+    if lacking:
+        return SlurmRun(lacking=lacking)
+    cluster = SlurmCluster(cpus=NODE_CPUS)
+    try:
+        cluster.start()
+    except SlurmUnavailable as err:
+        return SlurmRun(unavailable=str(err))
+    run = SlurmRun(cluster=cluster, workdir=copy_workflow(base / "slurm"), deadline=time.monotonic() + HARD_TIMEOUT)
+    try:
+        profile = write_profile(base / "profile", site_profile())
+        run.snakemake = Snakemake(
+            run.workdir, "--workflow-profile", str(profile), "--configfile", TEST_CONFIG, env=cluster.env
+        )
+    except BaseException:
+        run.stop()
+        raise
+    return run
