@@ -251,7 +251,8 @@ def test_selected_and_scanned_epochs(workspace):
 
 def test_a_training_folder_names_its_mode_and_seed():
     assert model_identity(model_dir("adversarial", 7)) == ("adversarial", 7)
-    assert model_dir("nominal", 2) == "results/models/nominal/seed_2"
+    assert model_dir("nominal", 2, "results") == "results/models/nominal/seed_2"
+    assert model_dir() == "{root}/models/{model}/seed_{seed}"  # the train rule's output pattern
     with pytest.raises(ResultsError, match="seed_"):
         model_identity("results/models/nominal")
 

@@ -39,6 +39,7 @@ from .features import CLASS_NAMES, InputLayout
 from .history import HISTORY_COLUMNS, selection_score
 from .io import atomic_output
 from .model import Tagger
+from .paths import history_file
 from .validation import validation_metrics  # the training loop's own metrics, on the same jets
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,7 @@ def import_external(
     output_dir.mkdir(parents=True, exist_ok=True)
     with atomic_output(output_dir / "epoch_001.pt") as tmp:
         torch.save(state, tmp)
-    with atomic_output(output_dir / "history.csv") as tmp, open(tmp, "w", newline="") as stream:
+    with atomic_output(history_file(output_dir)) as tmp, open(tmp, "w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=HISTORY_COLUMNS)
         writer.writeheader()
         writer.writerow({key: row[key] for key in HISTORY_COLUMNS})

@@ -7,10 +7,9 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from pathlib import Path
 
 from .errors import ResultsError
-from .paths import model_identity
+from .paths import history_file, model_identity
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,7 @@ def selected_epoch(history_path: str | os.PathLike) -> int:
 
 def selected_epochs(model_dirs) -> dict[tuple[str, int], int]:
     """{(mode, seed): its selected epoch} for trained model directories (:func:`model_dir`, holding history.csv)."""
-    return {model_identity(d): selected_epoch(Path(d) / "history.csv") for d in model_dirs}
+    return {model_identity(d): selected_epoch(history_file(d)) for d in model_dirs}
 
 
 def scanned_epochs(history_path: str | os.PathLike, epochs: str | tuple[int, ...]) -> list[int]:

@@ -42,6 +42,7 @@ from .features import InputLayout
 from .history import HISTORY_COLUMNS, selection_score
 from .io import atomic_output, reuse_freed_memory
 from .losses import focal_loss
+from .paths import history_file
 from .validation import validation_metrics
 
 log = logging.getLogger(__name__)
@@ -313,7 +314,7 @@ def _publish(state_dir: Path, output_dir: Path, history: list[dict]) -> None:
             os.link(state_dir / name, output_dir / name)
         except OSError:  # another file system
             shutil.copy2(state_dir / name, output_dir / name)
-    with atomic_output(output_dir / "history.csv") as tmp, open(tmp, "w", newline="") as stream:
+    with atomic_output(history_file(output_dir)) as tmp, open(tmp, "w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=HISTORY_COLUMNS)
         writer.writeheader()
         writer.writerows({key: row[key] for key in HISTORY_COLUMNS} for row in history)

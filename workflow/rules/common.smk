@@ -1,5 +1,6 @@
-# Helpers shared by the rules: the settings each rule receives, where the data
-# come from, what `all` builds. robusttag.config, paths and history import no torch.
+# Helpers shared by the rules: the settings each rule receives, where the data come from, which files a job
+# reads, what `all` builds. Every path under results/ is robusttag.paths's; robusttag.config, paths and
+# history import no torch.
 from robusttag import config as rt, paths
 from robusttag.features import LAYOUTS as INPUT_LAYOUTS
 from robusttag.history import scanned_epochs, selected_epoch
@@ -22,12 +23,14 @@ ROOTS = ARCHITECTURE_ROOTS + AUDIT_ROOTS
 LAYOUTS = list(
     dict.fromkeys([rt.ARCHITECTURE_LAYOUTS[a] for a in ARCHITECTURES] + [m.layout for m in EXTERNAL.values()])
 )
-TRAINED_INPUTS = [paths.preprocessed_dir(layout).removeprefix("results/") for layout in LAYOUTS]
+TRAINED_INPUTS = [paths.preprocessed_dir(layout).removeprefix(f"{paths.RESULTS}/") for layout in LAYOUTS]
 
 
 wildcard_constraints:
     root="|".join(ROOTS),
-    inputs="|".join(TRAINED_INPUTS + [f"{r.removeprefix('results/')}/preprocessed" for r in AUDIT_ROOTS]),
+    inputs="|".join(
+        TRAINED_INPUTS + [paths.audit_preprocessed_dir(r).removeprefix(f"{paths.RESULTS}/") for r in AUDIT_ROOTS]
+    ),
     model="|".join(MODELS + list(EXTERNAL)),
     seed=r"\d+",
     epoch=r"\d{3}",
@@ -43,11 +46,7 @@ def check_settings():
 def source_files():
     """The input files of the conversion, by `dataset.source`."""
     source = config["dataset"]["source"]
-    if source == "synthetic":
-        return ["results/source/synthetic.json.gz"]
-    if source == "uci":
-        return ["results/source/dataset.json.gz"]
-    return config["dataset"]["root"]["files"]
+    return [paths.SOURCE_FILES[source]] if source in paths.SOURCE_FILES else config["dataset"]["root"]["files"]
 
 
 def source_config():
@@ -58,14 +57,12 @@ def source_config():
 
 def preprocessed(layout="flat"):
     """The preprocessing artifacts of a layout of the inputs, by name."""
-    folder = paths.preprocessed_dir(layout)
-    names = {"train": "train.parquet", "val": "val.parquet", "test": "test.parquet", "summary": "preprocessing.json"}
-    return {name: f"{folder}/{file}" for name, file in names.items()}
+    return paths.preprocessed_files(paths.preprocessed_dir(layout))
 
 
 def inputs_layout(inputs):
     """The layout whose preprocessing writes results/{inputs}/."""
-    return next(layout for layout in INPUT_LAYOUTS if paths.preprocessed_dir(layout) == f"results/{inputs}")
+    return next(layout for layout in INPUT_LAYOUTS if paths.preprocessed_dir(layout) == f"{paths.RESULTS}/{inputs}")
 
 
 def audited(root):
@@ -76,14 +73,13 @@ def audited(root):
 def study_inputs(root):
     """The folder of a study's preprocessed splits: its architecture's layout, or the audit's own."""
     if audited(root):
-        return f"{root}/preprocessed"
+        return paths.audit_preprocessed_dir(root)
     return paths.preprocessed_dir(rt.ARCHITECTURE_LAYOUTS[paths.study_architecture(root)])
 
 
 def study_data(name):
     """An input function: the preprocessing artifact ``name`` (train, val, test, summary) of the study."""
-    files = {"train": "train.parquet", "val": "val.parquet", "test": "test.parquet", "summary": "preprocessing.json"}
-    return lambda wildcards: f"{study_inputs(wildcards.root)}/{files[name]}"
+    return lambda wildcards: paths.preprocessed_files(study_inputs(wildcards.root))[name]
 
 
 def study_models(root):
@@ -105,19 +101,21 @@ def model_dirs(root, models=None, seeds=None):
 
 def study_figures(root):
     """The figures of a study (an audit has no training history and no second model to compare with)."""
-    return [name for name in FIGURE_INPUTS if not audited(root) or name in rt.AUDIT_FIGURES]
+    return rt.study_figures(audit=audited(root) is not None, shifted=bool(SHIFTED.samples))
 
 
 def all_outputs():
-    """Everything: data, every training and audit, each study's tables and figures (FIGURE_INPUTS: figures.smk),
-    and with several architectures their comparison."""
+    """Everything: data, every training and audit, each study's tables and figures, and with several
+    architectures their comparison."""
     files = [file for layout in LAYOUTS for file in preprocessed(layout).values()]
     for root in ROOTS:
-        files += [*model_dirs(root, seeds=study_seeds(root)), f"{root}/tables/auc.csv", f"{root}/tables/summary.md"]
-        files += shifted_table_files(root).values() if SHIFTED.samples else ()
-        files += (f"{root}/figures/{name}.{ext}" for name in study_figures(root) for ext in ("png", "pdf"))
+        files += [*model_dirs(root, seeds=study_seeds(root)), paths.table("auc.csv", root)]
+        files.append(paths.table("summary.md", root))
+        files += paths.shifted_tables(root).values() if SHIFTED.samples else ()
+        files += (paths.figure(name, root, suffix) for name in study_figures(root) for suffix in ("png", "pdf"))
     if len(ARCHITECTURES) > 1:
-        files += [*ARCHITECTURE_OUTPUTS.values(), *(f"results/figures/architectures.{e}" for e in ("png", "pdf"))]
+        files += paths.ARCHITECTURE_OUTPUTS.values()
+        files += (paths.figure("architectures", paths.RESULTS, suffix) for suffix in ("png", "pdf"))
     return files
 
 
@@ -150,31 +148,15 @@ def strong_outputs(root, model, seed):
     """(score, checks, certified-bound and visibility files) of the strong suite. Reference seed: at the selected
     checkpoint every epsilon, at the other checkpoints of `strong_attacks.epochs` (those trained) the summary's.
     Other seeds: the summary's epsilon at the selected checkpoint (the spread of the worst case over seeds)."""
-    where = f"{model}/seed_{seed}"
     best = selected(root, model, seed)
     if seed == REFERENCE_SEED:
         wanted = rt.EvaluationSettings.from_config(EVALUATION).strong_attacks.epochs
         others = [e for e in scanned_epochs(history(root, model, seed), wanted) if e != best]
-        files = [
-            (
-                f"{root}/scores/{where}/epoch_{best:03d}_strong_attacks.parquet",
-                f"{root}/checks/{where}/epoch_{best:03d}.csv",
-                f"{root}/checks/{where}/epoch_{best:03d}_certified.csv",
-                f"{root}/checks/{where}/epoch_{best:03d}_visibility.csv",
-            )
-        ]
+        files = [tuple(paths.strong_attack_files(root, model, seed, best).values())]
     else:
         others = [best]
         files = []
-    for e in others:
-        files.append(
-            (
-                f"{root}/scores/{where}/epoch_{e:03d}_strong_attacks_per_checkpoint.parquet",
-                f"{root}/checks/{where}/epoch_{e:03d}_per_checkpoint.csv",
-                f"{root}/checks/{where}/epoch_{e:03d}_per_checkpoint_certified.csv",
-                f"{root}/checks/{where}/epoch_{e:03d}_per_checkpoint_visibility.csv",
-            )
-        )
+    files += (tuple(paths.strong_attack_files(root, model, seed, e, per_checkpoint=True).values()) for e in others)
     return files
 
 
@@ -186,13 +168,13 @@ def score_files(wildcards):
     files = []
     for seed in study_seeds(root):
         for model in study_models(root):
-            where, best = f"{model}/seed_{seed}", selected(root, model, seed)
+            best = selected(root, model, seed)
             if seed == REFERENCE_SEED:
                 scanned = scanned_epochs(history(root, model, seed), epochs)
-                files += [f"{root}/scores/{where}/epoch_{epoch:03d}.parquet" for epoch in scanned]
-                files.append(f"{root}/scores/{where}/epoch_{best:03d}_extra_attacks.parquet")
+                files += [paths.scores(root, model, seed, epoch) for epoch in scanned]
+                files.append(paths.scores(root, model, seed, best, "extra_attacks"))
             else:
-                files.append(f"{root}/scores/{where}/epoch_{best:03d}.parquet")
+                files.append(paths.scores(root, model, seed, best))
             files += [outputs[0] for outputs in strong_outputs(root, model, seed)]
     return files
 
@@ -201,7 +183,7 @@ def validation_files(wildcards):
     """The raw validation scores at each training's selected checkpoint (the working points' cuts)."""
     root = wildcards.root
     return [
-        f"{root}/scores/{m}/seed_{s}/epoch_{selected(root, m, s):03d}_validation.parquet"
+        paths.scores(root, m, s, selected(root, m, s), "validation")
         for s in study_seeds(root)
         for m in study_models(root)
     ]
@@ -209,7 +191,7 @@ def validation_files(wildcards):
 
 def strong_files(index):
     """An input function: one kind of the strong suite's files (0 scores, 1 checks, 2 certified bounds,
-    3 visibility: KS and Wasserstein-1 per feature), every training of the study."""
+    3 visibility: KS and Wasserstein-1 per feature; paths.STRONG_KINDS), every training of the study."""
     return lambda wildcards: [
         outputs[index]
         for seed in study_seeds(wildcards.root)
@@ -221,9 +203,7 @@ def strong_files(index):
 def shifted_source(wildcards):
     """A shifted sample's input files: the generator's output, or the user's files."""
     sample = SHIFTED.sample(wildcards.sample)
-    return (
-        [f"results/shifted/{wildcards.sample}/source.json.gz"] if sample is None or sample.synthetic else sample.files
-    )
+    return [paths.shifted_sample(wildcards.sample, "source")] if sample is None or sample.synthetic else sample.files
 
 
 def shifted_tree(wildcards):
@@ -234,33 +214,22 @@ def shifted_tree(wildcards):
 def shifted_preprocessed(inputs):
     """{sample: its jets preprocessed with the statistics of results/{inputs}/}, the twin first; with a user's
     sample, the nominal test split of those inputs (its reference) last."""
-    files = {name: f"results/shifted/{name}/{inputs}.parquet" for name in SHIFTED.names()}
+    files = {name: paths.shifted_sample(name, inputs) for name in SHIFTED.names()}
     if any(not s.synthetic for s in SHIFTED.samples):
-        files[rt.NOMINAL_TEST] = f"results/{inputs}/test.parquet"
+        files[rt.NOMINAL_TEST] = paths.preprocessed_files(f"{paths.RESULTS}/{inputs}")["test"]
     return files
 
 
 def study_shifted_samples(wildcards):
     """The shifted samples preprocessed as the study's own inputs."""
-    return list(shifted_preprocessed(study_inputs(wildcards.root).removeprefix("results/")).values())
+    return list(shifted_preprocessed(study_inputs(wildcards.root).removeprefix(f"{paths.RESULTS}/")).values())
 
 
 def shifted_score_files(index):
     """An input function: one kind of the shifted-sample score files (0 the samples', 1 the validation
     split's), every training of the study."""
-    kinds = ("shifted_samples", "shifted_samples_validation")
     return lambda wildcards: [
-        f"{wildcards.root}/scores/{m}/seed_{s}/{kinds[index]}.parquet"
+        paths.shifted_scores(wildcards.root, m, s, validation=index == 1)
         for s in study_seeds(wildcards.root)
         for m in study_models(wildcards.root)
     ]
-
-
-def shifted_table_files(root):
-    """The tables of the shifted samples of a study, by name."""
-    names = ("auc", "working_points", "scale_factors", "distances", "visibility")
-    return {name: f"{root}/tables/shifted_{name}.csv" for name in names}
-
-
-# The comparison of the architectures (with more than one): its table and the summary of the whole run.
-ARCHITECTURE_OUTPUTS = {"table": "results/tables/architectures.csv", "summary": "results/summary.md"}

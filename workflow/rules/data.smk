@@ -9,9 +9,9 @@ localrules:
 
 rule generate_synthetic:
     output:
-        "results/source/synthetic.json.gz",
+        paths.SOURCE_FILES["synthetic"],
     log:
-        "results/logs/generate_synthetic.log",
+        paths.log("generate_synthetic"),
     conda:
         "../envs/robusttag.yaml"
     threads: 1
@@ -25,9 +25,9 @@ rule generate_synthetic:
 
 rule download_uci:
     output:
-        "results/source/dataset.json.gz",
+        paths.SOURCE_FILES["uci"],
     log:
-        "results/logs/download_uci.log",
+        paths.log("download_uci"),
     retries: 2
     conda:
         "../envs/robusttag.yaml"
@@ -43,9 +43,9 @@ rule convert_to_parquet:
     input:
         source_files(),
     output:
-        "results/raw/jets.parquet",
+        paths.RAW_JETS,
     log:
-        "results/logs/convert_to_parquet.log",
+        paths.log("convert_to_parquet"),
     conda:
         "../envs/robusttag.yaml"
     threads: 8  # Snakemake lowers it to --cores

@@ -6,15 +6,15 @@
 
 rule score_checkpoint:
     input:
-        model="{root}/models/{model}/seed_{seed}",
+        model=paths.model_dir(),
         test=study_data("test"),
         summary=study_data("summary"),
         transfer_from=[],
         scale=budget_scale_inputs,
     output:
-        "{root}/scores/{model}/seed_{seed}/epoch_{epoch}.parquet",
+        paths.scores(),
     log:
-        "{root}/logs/scores/{model}_seed_{seed}_epoch_{epoch}.log",
+        paths.log("scores/{model}_seed_{seed}_epoch_{epoch}", "{root}"),
     group:
         "scores"
     conda:
@@ -35,15 +35,15 @@ rule score_checkpoint:
 # At the selected checkpoint: the baselines and FGSM transferred from the other models.
 use rule score_checkpoint as score_extra_attacks with:
     input:
-        model="{root}/models/{model}/seed_{seed}",
+        model=paths.model_dir(),
         test=study_data("test"),
         summary=study_data("summary"),
         transfer_from=other_models,
         scale=budget_scale_inputs,
     output:
-        "{root}/scores/{model}/seed_{seed}/epoch_{epoch}_extra_attacks.parquet",
+        paths.scores(kind="extra_attacks"),
     log:
-        "{root}/logs/scores/{model}_seed_{seed}_epoch_{epoch}_extra_attacks.log",
+        paths.log("scores/{model}_seed_{seed}_epoch_{epoch}_extra_attacks", "{root}"),
     params:
         epoch=lambda wildcards: int(wildcards.epoch),
         scoring=rt.scoring_config(EVALUATION, baselines=True),
@@ -55,17 +55,14 @@ use rule score_checkpoint as score_extra_attacks with:
 # The strong suite (PGD, NGM, targeted) at the selected checkpoint, every epsilon.
 rule score_strong_attacks:
     input:
-        model="{root}/models/{model}/seed_{seed}",
+        model=paths.model_dir(),
         test=study_data("test"),
         summary=study_data("summary"),
         scale=budget_scale_inputs,
     output:
-        scores="{root}/scores/{model}/seed_{seed}/epoch_{epoch}_strong_attacks.parquet",
-        checks="{root}/checks/{model}/seed_{seed}/epoch_{epoch}.csv",
-        certified="{root}/checks/{model}/seed_{seed}/epoch_{epoch}_certified.csv",
-        visibility="{root}/checks/{model}/seed_{seed}/epoch_{epoch}_visibility.csv",
+        **paths.strong_attack_files(),
     log:
-        "{root}/logs/scores/{model}_seed_{seed}_epoch_{epoch}_strong_attacks.log",
+        paths.log("scores/{model}_seed_{seed}_epoch_{epoch}_strong_attacks", "{root}"),
     group:
         "scores"
     conda:
@@ -84,12 +81,9 @@ rule score_strong_attacks:
 # At `strong_attacks.epochs`: the suite at the summary's epsilon only, for the worst case per checkpoint.
 use rule score_strong_attacks as score_strong_attacks_per_checkpoint with:
     output:
-        scores="{root}/scores/{model}/seed_{seed}/epoch_{epoch}_strong_attacks_per_checkpoint.parquet",
-        checks="{root}/checks/{model}/seed_{seed}/epoch_{epoch}_per_checkpoint.csv",
-        certified="{root}/checks/{model}/seed_{seed}/epoch_{epoch}_per_checkpoint_certified.csv",
-        visibility="{root}/checks/{model}/seed_{seed}/epoch_{epoch}_per_checkpoint_visibility.csv",
+        **paths.strong_attack_files(per_checkpoint=True),
     log:
-        "{root}/logs/scores/{model}_seed_{seed}_epoch_{epoch}_strong_attacks_per_checkpoint.log",
+        paths.log("scores/{model}_seed_{seed}_epoch_{epoch}_strong_attacks_per_checkpoint", "{root}"),
     params:
         epoch=lambda wildcards: int(wildcards.epoch),
         strong=rt.strong_attack_config(EVALUATION, per_checkpoint=True),
@@ -99,13 +93,13 @@ use rule score_strong_attacks as score_strong_attacks_per_checkpoint with:
 # At the selected checkpoint: the raw validation jets, on which the working points' cuts are fixed.
 rule score_validation:
     input:
-        model="{root}/models/{model}/seed_{seed}",
+        model=paths.model_dir(),
         validation=study_data("val"),
         summary=study_data("summary"),
     output:
-        "{root}/scores/{model}/seed_{seed}/epoch_{epoch}_validation.parquet",
+        paths.scores(kind="validation"),
     log:
-        "{root}/logs/scores/{model}_seed_{seed}_epoch_{epoch}_validation.log",
+        paths.log("scores/{model}_seed_{seed}_epoch_{epoch}_validation", "{root}"),
     group:
         "scores"
     conda:
@@ -127,9 +121,9 @@ rule adversarial_samples:
         summary=study_data("summary"),
         scale=budget_scale_inputs,
     output:
-        "{root}/samples/fgsm_inputs.parquet",
+        paths.fgsm_samples(),
     log:
-        "{root}/logs/adversarial_samples.log",
+        paths.log("adversarial_samples", "{root}"),
     conda:
         "../envs/robusttag.yaml"
     threads: 1
@@ -151,27 +145,27 @@ rule tables:
         certified=strong_files(2),
         visibility=strong_files(3),
         models=lambda wildcards: model_dirs(wildcards.root, seeds=study_seeds(wildcards.root)),
-        shifted_auc="{root}/tables/shifted_auc.csv" if SHIFTED.samples else [],
-        shifted_working_points="{root}/tables/shifted_working_points.csv" if SHIFTED.samples else [],
+        shifted_auc=paths.shifted_tables()["auc"] if SHIFTED.samples else [],
+        shifted_working_points=paths.shifted_tables()["working_points"] if SHIFTED.samples else [],
     output:
-        auc="{root}/tables/auc.csv",
-        roc="{root}/tables/roc.parquet",
-        worst_case="{root}/tables/worst_case.csv",
-        checks="{root}/tables/attack_checks.csv",
-        certified="{root}/tables/certified.csv",
-        visibility="{root}/tables/visibility.csv",
-        working_points="{root}/tables/working_points.csv",
-        scale_factors="{root}/tables/scale_factors.csv",
-        seeds="{root}/tables/seeds.csv",
-        premise="{root}/tables/premise.csv",
-        premise_points="{root}/tables/premise_points.csv",
+        auc=paths.table("auc.csv"),
+        roc=paths.table("roc.parquet"),
+        worst_case=paths.table("worst_case.csv"),
+        checks=paths.table("attack_checks.csv"),
+        certified=paths.table("certified.csv"),
+        visibility=paths.table("visibility.csv"),
+        working_points=paths.table("working_points.csv"),
+        scale_factors=paths.table("scale_factors.csv"),
+        seeds=paths.table("seeds.csv"),
+        premise=paths.table("premise.csv"),
+        premise_points=paths.table("premise_points.csv"),
         summary=report(
-            "{root}/tables/summary.md",
+            paths.table("summary.md"),
             caption="../report/summary.rst",
             category="Summary",
         ),
     log:
-        "{root}/logs/tables.log",
+        paths.log("tables", "{root}"),
     conda:
         "../envs/robusttag.yaml"
     threads: 2  # the curves two at a time: the tables job runs alone at the end of the DAG

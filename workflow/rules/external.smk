@@ -8,9 +8,9 @@ rule convert_audit_jets:
     input:
         lambda wildcards: audited(wildcards.root).files,
     output:
-        "{root}/jets.parquet",
+        paths.audit_jets(),
     log:
-        "{root}/logs/convert_audit_jets.log",
+        paths.log("convert_audit_jets", "{root}"),
     wildcard_constraints:
         root="|".join(AUDIT_ROOTS) or "(?!)",
     conda:
@@ -24,16 +24,18 @@ rule convert_audit_jets:
 
 rule preprocess_audit:
     input:
-        raw="results/raw/jets.parquet",
+        raw=paths.RAW_JETS,
         summary=lambda wildcards: audited(wildcards.root).preprocessing
         or preprocessed(audited(wildcards.root).layout)["summary"],
-        own_jets=lambda wildcards: ["{root}/jets.parquet"] if audited(wildcards.root).files else [],
+        own_jets=lambda wildcards: [paths.audit_jets(wildcards.root)] if audited(wildcards.root).files else [],
     output:
-        val="{root}/preprocessed/val.parquet",
-        test="{root}/preprocessed/test.parquet",
-        summary="{root}/preprocessed/preprocessing.json",
+        **{
+            name: file
+            for name, file in paths.preprocessed_files(paths.audit_preprocessed_dir()).items()
+            if name != "train"
+        },
     log:
-        "{root}/logs/preprocess_audit.log",
+        paths.log("preprocess_audit", "{root}"),
     wildcard_constraints:
         root="|".join(AUDIT_ROOTS) or "(?!)",
     conda:
@@ -48,12 +50,12 @@ rule preprocess_audit:
 checkpoint import_external:
     input:
         program=lambda wildcards: audited(wildcards.root).file,
-        val="{root}/preprocessed/val.parquet",
-        summary="{root}/preprocessed/preprocessing.json",
+        val=paths.preprocessed_files(paths.audit_preprocessed_dir())["val"],
+        summary=paths.preprocessed_files(paths.audit_preprocessed_dir())["summary"],
     output:
-        directory("{root}/models/{model}/seed_{seed}"),
+        directory(paths.model_dir()),
     log:
-        "{root}/logs/import_{model}_seed_{seed}.log",
+        paths.log("import_{model}_seed_{seed}", "{root}"),
     wildcard_constraints:
         root="|".join(AUDIT_ROOTS) or "(?!)",
     conda:

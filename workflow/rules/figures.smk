@@ -1,73 +1,53 @@
-# The paper's figures, the training history and the strong suite's figures, each from the tables or the
-# cached samples, each captioned in the report (workflow/report/*.rst).
+# Every figure of every study, one rule each, from the registry robusttag.config.FIGURES (what draws it, what
+# it reads, its settings, its report category); its caption is workflow/report/{name}.rst.
 
 
 report: "../report/workflow.rst"
 
 
-# Each figure's inputs in a study ({root}: the architecture's folder, results/ for the DNN).
-FIGURE_INPUTS = {
-    "fig4_cross_attacks": ["{root}/tables/auc.csv"],
-    "fig5_input_shifts": ["{root}/samples/fgsm_inputs.parquet"],
-    "fig6_roc_vs_epsilon": ["{root}/tables/roc.parquet", "{root}/tables/auc.csv"],
-    "fig7_roc_per_checkpoint": ["{root}/tables/roc.parquet", "{root}/tables/auc.csv"],
-    "fig8_nominal_vs_adversarial": ["{root}/tables/roc.parquet", "{root}/tables/auc.csv"],
-    "fig9_auc_drop": ["{root}/tables/auc.csv"],
-    "fig10_first_track_d0": ["{root}/samples/fgsm_inputs.parquet"],
-    "training_history": [],  # the reference seed's trainings (model_dirs)
-    "attack_suite_vs_epsilon": ["{root}/tables/auc.csv", "{root}/tables/certified.csv"],
-    "worst_case_per_checkpoint": ["{root}/tables/worst_case.csv"],
-    "auc_lost_vs_visibility": [
-        "{root}/tables/visibility.csv",
-        *(["{root}/tables/shifted_visibility.csv"] if SHIFTED.samples else []),
-    ],
-    "scale_factors_per_bin": ["{root}/tables/scale_factors.csv", "{root}/tables/worst_case.csv"],
-}
-if SHIFTED.samples:  # robustness vs mismodelling
-    FIGURE_INPUTS["shifted_scale_factors"] = ["{root}/tables/shifted_working_points.csv"]
-    FIGURE_INPUTS["premise"] = ["{root}/tables/premise_points.csv", "{root}/tables/premise.csv"]
-FIGURE_CATEGORY = {
-    "fig4_cross_attacks": "Robustness",
-    "fig5_input_shifts": "Inputs",
-    "fig6_roc_vs_epsilon": "Vulnerability",
-    "fig7_roc_per_checkpoint": "Vulnerability",
-    "fig8_nominal_vs_adversarial": "Robustness",
-    "fig9_auc_drop": "Robustness",
-    "fig10_first_track_d0": "Inputs",
-    "training_history": "Training",
-    "attack_suite_vs_epsilon": "Strong attacks",
-    "worst_case_per_checkpoint": "Strong attacks",
-    "auc_lost_vs_visibility": "Strong attacks",
-    "scale_factors_per_bin": "Calibration",
-    "shifted_scale_factors": "Robustness vs mismodelling",
-    "premise": "Robustness vs mismodelling",
-}
+def figure_inputs(name, root):
+    """The files a figure of the study in ``root`` reads (its registration in robusttag.config.FIGURES)."""
+    figure = rt.FIGURES[name]
+    tables = figure.tables + (figure.shifted_tables if SHIFTED.samples else ())
+    files = [paths.table(table, root) for table in tables]
+    files += [paths.fgsm_samples(root)] if figure.fgsm_samples else []
+    return files + (model_dirs(root) if figure.histories else [])
 
 
-for study, root in zip([*ARCHITECTURES, *EXTERNAL], ROOTS):  # an architecture's, or an audited model's
-    for figure in study_figures(root):
+def figure_rules():
+    """(rule name, figure, study root, subcategory): each study's figures; with several architectures, their
+    comparison."""
+    several = len(ROOTS) > 1
+    for study, root in zip([*ARCHITECTURES, *EXTERNAL], ROOTS):  # an architecture's, or an audited model's
+        for name in study_figures(root):
+            yield (name if root == paths.RESULTS else f"{name}_{study}"), name, root, study if several else None
+    if len(ARCHITECTURES) > 1:
+        yield "architectures", "architectures", paths.RESULTS, None
 
-        rule:
-            name:
-                figure if root == "results" else f"{figure}_{study}"
-            input:
-                [path.format(root=root) for path in FIGURE_INPUTS[figure]] or model_dirs(root),
-            output:
-                png=report(
-                    f"{root}/figures/{figure}.png",
-                    caption=f"../report/{figure}.rst",
-                    category=FIGURE_CATEGORY[figure],
-                    subcategory=study if len(ROOTS) > 1 else None,
-                    labels={"figure": figure},
-                ),
-                pdf=f"{root}/figures/{figure}.pdf",
-            log:
-                f"{root}/logs/figures/{figure}.log",
-            conda:
-                "../envs/robusttag.yaml"
-            threads: 1
-            params:
-                figure=figure,
-                settings=rt.figure_config(figure, EVALUATION),
-            script:
-                "../scripts/figure.py"
+
+for rule_name, figure, root, subcategory in figure_rules():
+
+    rule:
+        name:
+            rule_name
+        input:
+            figure_inputs(figure, root),
+        output:
+            png=report(
+                paths.figure(figure, root),
+                caption=f"../report/{figure}.rst",
+                category=rt.FIGURES[figure].category,
+                subcategory=subcategory,
+                labels={"figure": figure},
+            ),
+            pdf=paths.figure(figure, root, "pdf"),
+        log:
+            paths.log(f"figures/{figure}", root),
+        conda:
+            "../envs/robusttag.yaml"
+        threads: 1
+        params:
+            figure=figure,
+            settings=rt.figure_config(figure, EVALUATION),
+        script:
+            "../scripts/figure.py"

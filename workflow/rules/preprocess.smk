@@ -4,14 +4,11 @@
 
 rule preprocess:
     input:
-        "results/raw/jets.parquet",
+        paths.RAW_JETS,
     output:
-        train="results/{inputs}/train.parquet",
-        val="results/{inputs}/val.parquet",
-        test="results/{inputs}/test.parquet",
-        summary="results/{inputs}/preprocessing.json",
+        **paths.preprocessed_files(f"{paths.RESULTS}/{{inputs}}"),
     log:
-        "results/logs/{inputs}.log",
+        paths.log("{inputs}"),
     wildcard_constraints:
         inputs="|".join(TRAINED_INPUTS),
     conda:

@@ -6,9 +6,9 @@
 
 rule generate_shifted_sample:
     output:
-        "results/shifted/{sample}/source.json.gz",
+        paths.shifted_sample(kind="source"),
     log:
-        "results/logs/shifted/generate_{sample}.log",
+        paths.log("shifted/generate_{sample}"),
     conda:
         "../envs/robusttag.yaml"
     threads: 1
@@ -24,9 +24,9 @@ rule convert_shifted_sample:
     input:
         shifted_source,
     output:
-        "results/shifted/{sample}/jets.parquet",
+        paths.shifted_sample(),
     log:
-        "results/logs/shifted/convert_{sample}.log",
+        paths.log("shifted/convert_{sample}"),
     conda:
         "../envs/robusttag.yaml"
     threads: 1
@@ -38,12 +38,12 @@ rule convert_shifted_sample:
 
 rule preprocess_shifted_sample:
     input:
-        raw="results/shifted/{sample}/jets.parquet",
-        summary="results/{inputs}/preprocessing.json",
+        raw=paths.shifted_sample(),
+        summary=paths.preprocessed_files(f"{paths.RESULTS}/{{inputs}}")["summary"],
     output:
-        "results/shifted/{sample}/{inputs}.parquet",
+        paths.shifted_sample(kind="{inputs}"),
     log:
-        "results/logs/shifted/{inputs}_{sample}.log",
+        paths.log("shifted/{inputs}_{sample}"),
     conda:
         "../envs/robusttag.yaml"
     threads: 1
@@ -53,15 +53,15 @@ rule preprocess_shifted_sample:
 
 rule score_shifted_samples:
     input:
-        model="{root}/models/{model}/seed_{seed}",
+        model=paths.model_dir(),
         samples=study_shifted_samples,
         validation=study_data("val"),
         summary=study_data("summary"),
     output:
-        scores="{root}/scores/{model}/seed_{seed}/shifted_samples.parquet",
-        validation="{root}/scores/{model}/seed_{seed}/shifted_samples_validation.parquet",
+        scores=paths.shifted_scores(),
+        validation=paths.shifted_scores(validation=True),
     log:
-        "{root}/logs/scores/{model}_seed_{seed}_shifted_samples.log",
+        paths.log("scores/{model}_seed_{seed}_shifted_samples", "{root}"),
     conda:
         "../envs/robusttag.yaml"
     threads: 1
@@ -87,9 +87,9 @@ rule shifted_tables:
         summary=study_data("summary"),
         models=lambda wildcards: model_dirs(wildcards.root, seeds=study_seeds(wildcards.root)),
     output:
-        **shifted_table_files("{root}"),
+        **paths.shifted_tables(),
     log:
-        "{root}/logs/shifted_tables.log",
+        paths.log("shifted_tables", "{root}"),
     conda:
         "../envs/robusttag.yaml"
     threads: 2

@@ -11,9 +11,9 @@ checkpoint train:
         test=study_data("test"),
         summary=study_data("summary"),
     output:
-        directory("{root}/models/{model}/seed_{seed}"),
+        directory(paths.model_dir()),
     log:
-        "{root}/logs/train_{model}_seed_{seed}.log",
+        paths.log("train_{model}_seed_{seed}", "{root}"),
     wildcard_constraints:
         root="|".join(ARCHITECTURE_ROOTS),
         model="|".join(MODELS),

@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..config import ordered_models
 from ..history import read_history
+from ..paths import history_file
 from .seeds import SIGNIFICANCE
 
 COMPARISON_COLUMNS = (
@@ -190,7 +191,7 @@ def training_cost(model_dirs: dict[str, list[str | os.PathLike]]) -> pd.DataFram
     for architecture, folders in model_dirs.items():
         per_mode: dict[str, list[dict]] = {}
         for folder in folders:
-            per_mode.setdefault(Path(folder).parent.name, []).extend(read_history(Path(folder) / "history.csv"))
+            per_mode.setdefault(Path(folder).parent.name, []).extend(read_history(history_file(folder)))
         for mode in ordered_models(per_mode):
             history = per_mode[mode]
             rows.append(

@@ -47,7 +47,10 @@ from .evaluation import (
 from .figures import (
     AUDIT_FIGURES,
     FIGURE_KEYS,
+    FIGURES,
     STUDY_FIGURES,
+    Figure,
+    study_figures,
 )
 from .rules import (
     external_config,
@@ -112,6 +115,8 @@ __all__ = [
     "EvaluationSettings",
     "ExternalModel",
     "FIGURE_KEYS",
+    "FIGURES",
+    "Figure",
     "FigureSettings",
     "LossSettings",
     "MODES",
@@ -126,6 +131,7 @@ __all__ = [
     "SELECTION_METRICS",
     "SOURCES",
     "STUDY_FIGURES",
+    "study_figures",
     "SampleSettings",
     "ScoringSettings",
     "ShiftedSample",

@@ -42,13 +42,14 @@ Input tables (long format, one row per point):
 ``architectures``
     The architectures compared (see :mod:`robusttag.analysis.comparison` and :mod:`robusttag.figures.comparison`).
 
-The pipeline draws a figure by name with :func:`make_figure`; :data:`FIGURES`
-maps each name to its drawing function ``(inputs, path, **keywords)``, whose
-keywords are the settings of :data:`robusttag.config.FIGURE_KEYS`.
+The pipeline draws a figure by name with :func:`make_figure`: the registry
+:data:`robusttag.config.FIGURES` names each figure's drawing function
+``(inputs, path, **keywords)``, its inputs and its settings (the keywords).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 from collections.abc import Callable, Sequence
@@ -58,38 +59,23 @@ import matplotlib
 
 matplotlib.use("Agg")  # never open a window; must precede every import of pyplot (in the modules below)
 
+from ..config import FIGURES  # noqa: E402
 from ..errors import ConfigError  # noqa: E402
-from .calibration import plot_scale_factors_per_bin, scale_factors_per_bin  # noqa: E402
-from .comparison import architectures, plot_architectures  # noqa: E402
-from .history import plot_training_history, training_history  # noqa: E402
-from .inputs import fig5_input_shifts, fig10_first_track_d0, plot_first_track_d0, plot_input_shifts  # noqa: E402
-from .mismodelling import plot_premise, plot_shifted_scale_factors, premise, shifted_scale_factors  # noqa: E402
-from .robustness import (  # noqa: E402
-    fig4_cross_attacks,
-    fig9_auc_drop,
-    plot_auc_drop_vs_auc,
-    plot_cross_attacks,
-    spread_checkpoints,
-)
-from .roc import (  # noqa: E402
-    fig6_roc_vs_epsilon,
-    fig7_roc_per_checkpoint,
-    fig8_nominal_vs_adversarial,
-    plot_roc_nominal_vs_adversarial,
-    plot_roc_per_checkpoint,
-    plot_roc_vs_epsilon,
-)
+from .calibration import plot_scale_factors_per_bin  # noqa: E402
+from .comparison import plot_architectures  # noqa: E402
+from .history import plot_training_history  # noqa: E402
+from .inputs import plot_first_track_d0, plot_input_shifts  # noqa: E402
+from .mismodelling import plot_premise, plot_shifted_scale_factors  # noqa: E402
+from .robustness import plot_auc_drop_vs_auc, plot_cross_attacks, spread_checkpoints  # noqa: E402
+from .roc import plot_roc_nominal_vs_adversarial, plot_roc_per_checkpoint, plot_roc_vs_epsilon  # noqa: E402
 from .suite import (  # noqa: E402
-    attack_suite_vs_epsilon,
-    auc_lost_vs_visibility,
     plot_attack_suite_vs_epsilon,
     plot_auc_lost_vs_visibility,
     plot_worst_case_per_checkpoint,
-    worst_case_per_checkpoint,
 )
 
 __all__ = [
-    "FIGURES",
+    "drawing_function",
     "make_figure",
     "plot_architectures",
     "plot_attack_suite_vs_epsilon",
@@ -109,26 +95,20 @@ __all__ = [
     "spread_checkpoints",
 ]
 
-#: Figure name (as in workflow/rules/figures.smk) -> drawing function
-#: ``(inputs, path, **keywords)``; the keywords are the last parts of the
-#: figure's keys in :data:`robusttag.config.FIGURE_KEYS`.
-FIGURES: dict[str, Callable[..., tuple[Path, Path]]] = {
-    "fig4_cross_attacks": fig4_cross_attacks,
-    "fig5_input_shifts": fig5_input_shifts,
-    "fig6_roc_vs_epsilon": fig6_roc_vs_epsilon,
-    "fig7_roc_per_checkpoint": fig7_roc_per_checkpoint,
-    "fig8_nominal_vs_adversarial": fig8_nominal_vs_adversarial,
-    "fig9_auc_drop": fig9_auc_drop,
-    "fig10_first_track_d0": fig10_first_track_d0,
-    "training_history": training_history,
-    "attack_suite_vs_epsilon": attack_suite_vs_epsilon,
-    "worst_case_per_checkpoint": worst_case_per_checkpoint,
-    "auc_lost_vs_visibility": auc_lost_vs_visibility,
-    "scale_factors_per_bin": scale_factors_per_bin,
-    "shifted_scale_factors": shifted_scale_factors,
-    "premise": premise,
-    "architectures": architectures,
-}
+
+def drawing_function(name: str) -> Callable[..., tuple[Path, Path]]:
+    """The function that draws the figure ``name`` of :data:`robusttag.config.FIGURES` from its input files
+    and settings, ``(inputs, path, **keywords)``.
+
+    Raises
+    ------
+    ConfigError
+        For a figure that is not registered.
+    """
+    if name not in FIGURES:
+        raise ConfigError(f"unknown figure '{name}'; choose from {list(FIGURES)}")
+    module, function = FIGURES[name].draw.split(".")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), function)
 
 
 def _keywords(function: Callable) -> list[str]:
@@ -143,7 +123,7 @@ def make_figure(name: str, inputs: Sequence[str], path: str | os.PathLike, **key
     Parameters
     ----------
     name : str
-        A figure of :data:`FIGURES` (the rule names of workflow/rules/figures.smk).
+        A figure of :data:`robusttag.config.FIGURES` (its rule's name in a study of the DNN).
     inputs : sequence of str
         The figure's input files (the rule's input).
     path : str or os.PathLike
@@ -164,9 +144,7 @@ def make_figure(name: str, inputs: Sequence[str], path: str | os.PathLike, **key
     ResultsError
         When an input lacks what the figure needs.
     """
-    if name not in FIGURES:
-        raise ConfigError(f"unknown figure '{name}'; choose from {list(FIGURES)}")
-    function = FIGURES[name]
+    function = drawing_function(name)
     expected = _keywords(function)
     if sorted(keywords) != sorted(expected):
         raise ConfigError(f"figure '{name}' reads the settings {expected}, got {sorted(keywords)}")
