@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -17,21 +18,25 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from matplotlib.collections import PathCollection
 from matplotlib.container import BarContainer
 from matplotlib.patches import StepPatch
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from robusttag import figures
+from robusttag import config as rt
+from robusttag import figures, paths
 from robusttag.analysis.mismodelling import PREMISE_RESAMPLES
 from robusttag.attacks.constraints import quantile_scale
 from robusttag.figures import inputs as figure_inputs
 from robusttag.figures import robustness as figure_robustness
 from robusttag.figures import roc as figure_roc
+from robusttag.figures.base import FigureLayoutWarning
 from robusttag.history import selected_epoch
 from robusttag.metrics import DISCRIMINATORS, cut_at_mistag, discriminant
 
+ROOT = Path(__file__).resolve().parents[1]
 PROBABILITIES = ["p_b", "p_c", "p_light"]
 EPSILONS = (0.005, 0.01, 0.02, 0.05)  # .test/config/config.yaml: the default evaluation.epsilons
 SUMMARY_EPSILON = 0.05
@@ -350,6 +355,35 @@ evaluation:
   strong_attacks: {epochs: []}
   shifted_samples: {samples: []}
 """
+
+
+def _test_config() -> dict:
+    """The test pipeline's configuration as Snakemake sees it: the schema's defaults under
+    config/config.yaml under .test/config/config.yaml."""
+
+    def merged(base: dict, override: dict) -> dict:
+        return {
+            k: merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+            for k, v in {**base, **override}.items()
+        }
+
+    config = rt.default_config()
+    for file in ("config/config.yaml", ".test/config/config.yaml"):
+        config = merged(config, yaml.safe_load((ROOT / file).read_text()))
+    return config
+
+
+@pytest.mark.parametrize("name", rt.study_figures(audit=False, shifted=True))
+def test_each_figure_of_the_test_run_is_drawn_with_no_text_over_another_or_off_the_canvas(workflow, name, tmp_path):
+    """Redrawn from the run's own files and settings (the registry's), as its rule draws it; a text box over
+    another text or beyond the canvas is a FigureLayoutWarning, here an error."""
+    evaluation = _test_config()["evaluation"]
+    trainings = [paths.model_dir(model, 1, paths.RESULTS) for model in ("nominal", "adversarial")]
+    inputs = [str(workflow / file) for file in paths.figure_inputs(name, paths.RESULTS, True, trainings)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FigureLayoutWarning)
+        png, pdf = figures.make_figure(name, inputs, tmp_path / name, **rt.figure_config(name, evaluation))
+    assert png.stat().st_size > 0 and pdf.stat().st_size > 0
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .config import ARCHITECTURES, DNN
+from .config import ARCHITECTURES, DNN, FIGURES
 from .errors import ConfigError, ResultsError
 
 RESULTS = "results"
@@ -174,6 +174,17 @@ def shifted_tables(root: str = "{root}") -> dict[str, str]:
 def figure(name: str, root: str = "{root}", suffix: str = "png") -> str:
     """A study's figure (``results/figures/`` holds the run's comparison of architectures too)."""
     return f"{root}/figures/{name}.{suffix}"
+
+
+def figure_inputs(name: str, root: str, shifted: bool, model_dirs: list[str]) -> list[str]:
+    """The files the figure ``name`` (:data:`robusttag.config.FIGURES`) of the study in ``root`` reads, in a run
+    with or without ``shifted`` samples; ``model_dirs``: the reference seed's trainings, for a figure of the
+    training histories.
+    """
+    figure = FIGURES[name]
+    files = [table(file, root) for file in figure.tables + (figure.shifted_tables if shifted else ())]
+    files += [fgsm_samples(root)] if figure.fgsm_samples else []
+    return files + (list(model_dirs) if figure.histories else [])
 
 
 def audit_jets(root: str = "{root}") -> str:

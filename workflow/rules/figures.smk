@@ -5,15 +5,6 @@
 report: "../report/workflow.rst"
 
 
-def figure_inputs(name, root):
-    """The files a figure of the study in ``root`` reads (its registration in robusttag.config.FIGURES)."""
-    figure = rt.FIGURES[name]
-    tables = figure.tables + (figure.shifted_tables if SHIFTED.samples else ())
-    files = [paths.table(table, root) for table in tables]
-    files += [paths.fgsm_samples(root)] if figure.fgsm_samples else []
-    return files + (model_dirs(root) if figure.histories else [])
-
-
 def figure_rules():
     """(rule name, figure, study root, subcategory): each study's figures; with several architectures, their
     comparison."""
@@ -31,7 +22,7 @@ for rule_name, figure, root, subcategory in figure_rules():
         name:
             rule_name
         input:
-            figure_inputs(figure, root),
+            paths.figure_inputs(figure, root, bool(SHIFTED.samples), model_dirs(root)),
         output:
             png=report(
                 paths.figure(figure, root),

@@ -61,12 +61,13 @@ matplotlib.use("Agg")  # never open a window; must precede every import of pyplo
 
 from ..config import FIGURES  # noqa: E402
 from ..errors import ConfigError  # noqa: E402
+from .base import spread_checkpoints  # noqa: E402
 from .calibration import plot_scale_factors_per_bin  # noqa: E402
 from .comparison import plot_architectures  # noqa: E402
 from .history import plot_training_history  # noqa: E402
 from .inputs import plot_first_track_d0, plot_input_shifts  # noqa: E402
 from .mismodelling import plot_premise, plot_shifted_scale_factors  # noqa: E402
-from .robustness import plot_auc_drop_vs_auc, plot_cross_attacks, spread_checkpoints  # noqa: E402
+from .robustness import plot_auc_drop_vs_auc, plot_cross_attacks  # noqa: E402
 from .roc import plot_roc_nominal_vs_adversarial, plot_roc_per_checkpoint, plot_roc_vs_epsilon  # noqa: E402
 from .suite import (  # noqa: E402
     plot_attack_suite_vs_epsilon,

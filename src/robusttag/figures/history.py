@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..config import ordered_models
 from ..errors import ResultsError
-from ..paths import model_identity
+from ..paths import history_file, model_identity
 from .base import experiment_label, figure_style, model_colour, require_columns, save_figure
 
 _HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_auc_bvsl", "val_auc_cvsl", "selection_score")
@@ -148,5 +148,5 @@ def training_history(inputs: Sequence[str], path: str | os.PathLike):
     ResultsError
         When a history lacks a column or holds no epoch.
     """
-    histories = {model_identity(d)[0]: pd.read_csv(Path(d) / "history.csv") for d in inputs}
+    histories = {model_identity(d)[0]: pd.read_csv(history_file(d)) for d in inputs}
     return plot_training_history(histories, path)

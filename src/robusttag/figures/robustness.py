@@ -3,9 +3,6 @@
 Fig. 9 puts one point per checkpoint, Fig. 4 is the paper's scheme in numbers
 (cross attacks between the models), both from the ``auc`` table (``model, epoch, attack, attack_source,
 epsilon, discriminator, auc, ..., selected``).
-
-:func:`spread_checkpoints` (the checkpoints Fig. 7 shows) lives in :mod:`robusttag.figures.base`; it is
-imported here too, where :mod:`robusttag.figures` still looks for it.
 """
 
 from __future__ import annotations
@@ -40,7 +37,6 @@ from .base import (
     require_columns,
     save_figure,
     selected_checkpoint,
-    spread_checkpoints,  # noqa: F401 - robusttag.figures still imports it from here
     stored_auc,
 )
 
@@ -337,17 +333,21 @@ def _draw_cross_bars(ax, models, epochs, raw_auc, cross, discriminator: str, eps
         bars = ax.bar(
             pos, values, width=width * 0.95, color=colour, label=name, hatch=hatch, edgecolor="black", linewidth=0.8
         )
-        ax.bar_label(bars, labels=[f"{v:.3f}" for v in values], fontsize="x-small", padding=3)
+        # upright labels while they fit over their bars (two models), turned beside the narrower bars of more
+        labels = [f"{v:.3f}" for v in values]
+        ax.bar_label(bars, labels=labels, fontsize="x-small", padding=3, rotation=0 if n_bars <= 3 else 90)
         all_values.extend(values)
+    legend_rows = -(-len(series) // 3)
     span = max(max(all_values) - min(all_values), 0.02)
-    ax.set_ylim(max(0.0, min(all_values) - 0.3 * span), max(all_values) + 0.9 * span)
+    headroom = (0.9 if n_bars <= 3 else 1.2) + 0.35 * (legend_rows - 1)  # the labels and the legend above the bars
+    ax.set_ylim(max(0.0, min(all_values) - 0.3 * span), max(all_values) + headroom * span)
     ax.set_xticks(x, [f"{t}\n(epoch {epochs[t]})" for t in models])
     ax.set_xlabel("evaluated model")
     ax.set_ylabel(f"{discriminator} AUC")
     ax.legend(
         fontsize="small",
         loc="upper right",
-        ncol=len(series),
+        ncol=min(len(series), 3),
         title=f"FGSM {epsilon_text(epsilon)}",
         title_fontsize="small",
     )
@@ -367,7 +367,7 @@ def _draw_cross_grid(fig, ax, models, raw_auc, cross, discriminator: str, epsilo
             f"{value:+.3f}\n(AUC {cross[(models[r], models[c])]:.3f})",
             ha="center",
             va="center",
-            fontsize="small",
+            fontsize="small" if len(models) <= 2 else "x-small",
             color="white" if abs(value) > 0.6 * bound else "black",
         )
     ax.set_xticks(range(len(models)), models)
@@ -425,7 +425,9 @@ def plot_cross_attacks(
     models = ordered_models(table["model"] if models is None else models)
     epochs, raw_auc, cross = _cross_aucs(table, models, discriminator, epsilon)
     with figure_style():
-        fig, (ax_bar, ax_grid) = plt.subplots(1, 2, figsize=(24, 10), gridspec_kw={"width_ratios": [1.5, 1]})
+        wider = 8 * (len(models) - 2)  # more bars and grid cells: room for their numbers
+        size = (24 + wider, 10 + wider / 2)
+        fig, (ax_bar, ax_grid) = plt.subplots(1, 2, figsize=size, gridspec_kw={"width_ratios": [1.5, 1]})
         _draw_cross_bars(ax_bar, models, epochs, raw_auc, cross, discriminator, epsilon)
         _draw_cross_grid(fig, ax_grid, models, raw_auc, cross, discriminator, epsilon)
         fig.tight_layout()
