@@ -104,6 +104,18 @@ def study_figures(root):
     return rt.study_figures(audit=audited(root) is not None, shifted=bool(SHIFTED.samples))
 
 
+def figure_rules():
+    """Every study's figures, and with several architectures their comparison, each as (the name of its
+    job's rule, the figure, the study's root, the report's subcategory)."""
+    several = len(ROOTS) > 1
+    rules = [
+        ((name if root == paths.RESULTS else f"{name}_{study}"), name, root, study if several else None)
+        for study, root in zip([*ARCHITECTURES, *EXTERNAL], ROOTS)  # an architecture's, or an audited model's
+        for name in study_figures(root)
+    ]
+    return rules + ([("architectures", "architectures", paths.RESULTS, None)] if len(ARCHITECTURES) > 1 else [])
+
+
 def all_outputs():
     """Everything: data, every training and audit, each study's tables and figures, and with several
     architectures their comparison."""

@@ -5,17 +5,6 @@
 report: "../report/workflow.rst"
 
 
-def figure_rules():
-    """(rule name, figure, study root, subcategory): each study's figures; with several architectures, their
-    comparison."""
-    several = len(ROOTS) > 1
-    for study, root in zip([*ARCHITECTURES, *EXTERNAL], ROOTS):  # an architecture's, or an audited model's
-        for name in study_figures(root):
-            yield (name if root == paths.RESULTS else f"{name}_{study}"), name, root, study if several else None
-    if len(ARCHITECTURES) > 1:
-        yield "architectures", "architectures", paths.RESULTS, None
-
-
 for rule_name, figure, root, subcategory in figure_rules():
 
     rule:
