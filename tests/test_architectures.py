@@ -246,7 +246,8 @@ def _train_in_process(data: Path, output: Path, architecture: str, mode: str, ki
     return train_in_process(_TRAIN_SCRIPT, args, output, kill_after_epoch, timeout)
 
 
-@pytest.mark.parametrize("mode", ["adversarial", "pgd", "ngm"])  # nominal: the same loop, fewer draws
+# nominal and adversarial: the same loop with fewer draws (dropout's are in these too; FGSM draws nothing)
+@pytest.mark.parametrize("mode", ["pgd", "ngm"])
 @pytest.mark.parametrize("architecture", SET_MODELS)
 def test_resume_after_kill_is_bit_identical(sequence, tmp_path, architecture, mode):
     """Dropout's draws (and PGD's random starts) come back from the checkpoint."""
