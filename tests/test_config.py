@@ -8,7 +8,6 @@ and ``snakemake.utils.validate`` directly for the finer cases.
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
-from workflow_copy import copy_workflow
+from workflow_copy import copy_workflow, merge
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "src" / "robusttag" / "config" / "schema.yaml")
@@ -37,17 +36,6 @@ def dry_run(workdir: Path, configfile: str) -> subprocess.CompletedProcess:
 
 def load(name: str) -> dict:
     return yaml.safe_load((ROOT / name).read_text())
-
-
-def merge(base: dict, extra: dict) -> dict:
-    """``extra`` merged into a copy of ``base`` as Snakemake merges a --configfile into config/config.yaml."""
-    merged = copy.deepcopy(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from matplotlib.container import BarContainer
 from matplotlib.patches import StepPatch
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
+from workflow_copy import merge
 
 from robusttag import config as rt
 from robusttag import figures, paths
@@ -360,16 +361,9 @@ evaluation:
 def _test_config() -> dict:
     """The test pipeline's configuration as Snakemake sees it: the schema's defaults under
     config/config.yaml under .test/config/config.yaml."""
-
-    def merged(base: dict, override: dict) -> dict:
-        return {
-            k: merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
-            for k, v in {**base, **override}.items()
-        }
-
     config = rt.default_config()
     for file in ("config/config.yaml", ".test/config/config.yaml"):
-        config = merged(config, yaml.safe_load((ROOT / file).read_text()))
+        config = merge(config, yaml.safe_load((ROOT / file).read_text()))
     return config
 
 
