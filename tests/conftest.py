@@ -3,12 +3,11 @@ the SLURM run of tests/test_slurm.py, started with the session (the SLURM tests 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import slurm_run as slurm
+import snakemake_process
 from workflow_copy import copy_workflow
 
 SLURM_TESTS = "test_slurm.py"
@@ -44,12 +43,8 @@ def workflow(tmp_path_factory) -> Path:
     (``shutil.copytree(workflow, ..., symlinks=True)``: the outputs keep their times, only the new jobs run).
     """
     workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--resources", "gpu=2", "--cores", "2", "--configfile", slurm.TEST_CONFIG],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    result = snakemake_process.run(
+        workdir, "--resources", "gpu=2", "--cores", "2", "--configfile", slurm.TEST_CONFIG, timeout=900
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return workdir

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
+import snakemake_process
 import yaml
 from slurm_cluster import PARTITION, SlurmCluster, SlurmUnavailable, missing
 from workflow_copy import copy_workflow
@@ -46,41 +43,6 @@ GPU_RULES = (
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-
-
-class Snakemake:
-    """Snakemake started in its own process group (a timeout kills it with its children),
-    its output in a file (two runs at once cannot block on a full pipe)."""
-
-    def __init__(self, workdir: Path, *args: str, env=None):
-        self.output = workdir / "snakemake.out"
-        with self.output.open("w") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "snakemake", *args],
-                cwd=workdir,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def finish(self, timeout: float, context=lambda: "") -> str:
-        """The output, once Snakemake has succeeded; a failure or a run past `timeout` s fails the test."""
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            pytest.fail(f"{self.process.args[3:]} ran over {timeout} s:\n{self.log()[-5000:]}\n{context()}")
-        assert self.process.returncode == 0, f"{self.log()[-6000:]}\n{context()}"
-        return self.log()
-
-    def log(self) -> str:
-        return self.output.read_text(errors="replace")
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
 
 
 def site_profile(gpus: bool = False) -> dict:
@@ -117,7 +79,7 @@ class SlurmRun:
 
     cluster: SlurmCluster | None = None
     workdir: Path | None = None
-    snakemake: Snakemake | None = None
+    snakemake: snakemake_process.Running | None = None
     deadline: float = 0.0
     unavailable: str = ""
     lacking: list[str] = field(default_factory=list)
@@ -149,7 +111,7 @@ def start(base: Path) -> SlurmRun:
     run = SlurmRun(cluster=cluster, workdir=copy_workflow(base / "slurm"), deadline=time.monotonic() + HARD_TIMEOUT)
     try:
         profile = write_profile(base / "profile", site_profile())
-        run.snakemake = Snakemake(
+        run.snakemake = snakemake_process.start(
             run.workdir, "--workflow-profile", str(profile), "--configfile", TEST_CONFIG, env=cluster.env
         )
     except BaseException:

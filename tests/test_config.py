@@ -9,10 +9,10 @@ and ``snakemake.utils.validate`` directly for the finer cases.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import snakemake_process
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -25,13 +25,7 @@ SHIPPED = ("config/config.yaml", ".test/config/config.yaml", "config/paper.yaml"
 
 def dry_run(workdir: Path, configfile: str) -> subprocess.CompletedProcess:
     # --configfile takes several values: keep it last so that it swallows nothing else
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1", "--configfile", configfile],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return snakemake_process.run(workdir, "--dry-run", "--cores", "1", "--configfile", configfile)
 
 
 def load(name: str) -> dict:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+import snakemake_process
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,9 +34,7 @@ def _deploy(folder: Path) -> Path:
 
 
 def _snakemake(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args], cwd=folder, capture_output=True, text=True, timeout=600
-    )
+    return snakemake_process.run(folder, *args, timeout=600)
 
 
 def test_the_deployed_workflow_lints_clean_and_builds_its_dag(tmp_path):

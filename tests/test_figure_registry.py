@@ -3,11 +3,10 @@ caption derive from its one registration."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import snakemake_process
 from workflow_copy import copy_workflow
 
 from robusttag import config as rt
@@ -47,13 +46,7 @@ def test_which_figures_a_study_draws():
 def test_the_rules_derive_from_the_registry(tmp_path):
     """A dry run's figure rules and their inputs are the registry's, for every figure of a study."""
     workdir = copy_workflow(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--configfile", ".test/config/config.yaml", "--quiet", "rules"],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = snakemake_process.run(workdir, "-n", "--configfile", ".test/config/config.yaml", "--quiet", "rules")
     assert result.returncode == 0, result.stderr[-3000:]
     scheduled = set(result.stdout.split())
     assert set(rt.study_figures(audit=False, shifted=True)) <= scheduled

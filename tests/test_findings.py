@@ -10,11 +10,9 @@ nominal model loses more AUC under FGSM the better it separates b from light.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
+import snakemake_process
 from workflow_copy import copy_workflow
 
 from robusttag.report.summary import checkpoint_trend
@@ -45,12 +43,8 @@ evaluation:
 def auc(tmp_path_factory) -> pd.DataFrame:
     workdir = copy_workflow(tmp_path_factory.mktemp("findings"))
     (workdir / "reduced.yaml").write_text(REDUCED)
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "results/tables/auc.csv", "--cores", "2", "--configfile", "reduced.yaml"],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    result = snakemake_process.run(
+        workdir, "results/tables/auc.csv", "--cores", "2", "--configfile", "reduced.yaml", timeout=900
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return pd.read_csv(workdir / "results/tables/auc.csv")

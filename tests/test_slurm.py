@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from slurm_run import Snakemake, in_ci, site_profile, write_profile
+import snakemake_process
+from slurm_run import in_ci, site_profile, write_profile
 
 from robusttag.config import STUDY_FIGURES
 
@@ -102,7 +103,7 @@ def test_the_profile_asks_for_one_gpu_per_gpu_job(cluster, runs, tmp_path):
     shutil.copytree(workdir, tmp_path / "workflow", ignore=shutil.ignore_patterns("slurm_logs"))
     profile = site_profile(gpus=True)
     scoring = ("score_checkpoint", "score_extra_attacks")
-    run = Snakemake(
+    run = snakemake_process.start(
         tmp_path / "workflow",
         "--workflow-profile",
         str(write_profile(tmp_path / "profile", profile)),
@@ -116,11 +117,13 @@ def test_the_profile_asks_for_one_gpu_per_gpu_job(cluster, runs, tmp_path):
         env=cluster.env,
     )
     try:
-        assert run.process.wait(timeout=120) != 0, run.log()[-3000:]
+        result = run.wait(timeout=120)
     finally:
         run.kill()
-    sbatch = re.search(r"sbatch call: (sbatch .*slurm_logs/group_scores.*)", run.log())
-    assert sbatch, run.log()[-3000:]
+    log = result.stdout + result.stderr
+    assert result.returncode != 0, log[-3000:]
+    sbatch = re.search(r"sbatch call: (sbatch .*slurm_logs/group_scores.*)", log)
+    assert sbatch, log[-3000:]
     targets = re.search(r"--target-jobs (.*?) --allowed-rules", sbatch.group(1)).group(1)
     counts = [len(re.findall(rf"'{rule}:", targets)) for rule in scoring]
     # seed 1 (the reference) scans both epochs of both modes, seed 2 the selected one of each

@@ -10,11 +10,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import snakemake_process
 from workflow_copy import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,13 +31,7 @@ def snakemake(
     workdir: Path, *args: str, configs: tuple[str, ...] = (".test/config/config.yaml",)
 ) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir``; --configfile comes last since it takes several values."""
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args, "--cores", "2", "--configfile", *configs],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return snakemake_process.run(workdir, *args, "--cores", "2", "--configfile", *configs)
 
 
 def output_of(result: subprocess.CompletedProcess) -> str:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import snakemake_process
 import torch
 import yaml
 from workflow_copy import copy_workflow
@@ -32,13 +32,7 @@ GPUS = "gpu=2"
 def snakemake(
     workdir: Path, *args: str, check: bool = True, configs=(".test/config/config.yaml",), timeout: int = 300
 ) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args, "--cores", "2", "--configfile", *configs],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    result = snakemake_process.run(workdir, *args, "--cores", "2", "--configfile", *configs, timeout=timeout)
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
@@ -265,13 +259,7 @@ def test_scoring_jobs_are_grouped_and_claim_the_gpu(workflow):
 
 
 def test_the_report_builds_with_every_figure_captioned(workflow):
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--report", "report.html", "--configfile", ".test/config/config.yaml"],
-        cwd=workflow,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = snakemake_process.run(workflow, "--report", "report.html", "--configfile", ".test/config/config.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     html = (workflow / "report.html").read_text(errors="replace")
     for figure in ("fig5_input_shifts", "fig9_auc_drop", "fig10_first_track_d0", "training_history"):

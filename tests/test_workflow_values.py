@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import snakemake_process
 import yaml
 from matplotlib.collections import PathCollection
 from matplotlib.container import BarContainer
@@ -390,12 +389,8 @@ def weighted_quantile(workflow, tmp_path_factory) -> Path:
     (workdir / "weighted_quantile.yaml").write_text(WEIGHTED_QUANTILE)
     targets = ("results/tables/auc.csv", "results/samples/fgsm_inputs.parquet")
     configs = (".test/config/config.yaml", "weighted_quantile.yaml")
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *targets, "--resources", "gpu=2", "--cores", "2", "--configfile", *configs],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = snakemake_process.run(
+        workdir, *targets, "--resources", "gpu=2", "--cores", "2", "--configfile", *configs, timeout=600
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "rule train" not in result.stdout + result.stderr  # the trainings were kept
