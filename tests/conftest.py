@@ -1,27 +1,33 @@
-"""Fixtures shared by several test files: the whole DAG of .test/config/config.yaml, run once per session, and
-the SLURM run of tests/test_slurm.py, started with the session (the SLURM tests run last)."""
+"""Fixtures shared by several test files: the suite's whole-DAG runs (tests/dag_runs.py: the session's run of
+.test/config/config.yaml and the larger runs of one module each) and the SLURM run of tests/test_slurm.py,
+all started with the session in the background. The tests that read a run come after the others, and the
+SLURM tests last: the runs take the core that the rest of the suite leaves free."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import dag_runs
 import pytest
 import slurm_run as slurm
-import snakemake_process
-from workflow_copy import copy_workflow
 
 SLURM_TESTS = "test_slurm.py"
 
 
+def _reads_a_run(item: pytest.Item) -> bool:
+    return bool(dag_runs.RUNS.keys() & set(item.fixturenames))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The SLURM tests last, so that the rest of the suite runs while their run (started with the session)
-    waits for SLURM; the order is otherwise kept."""
-    items.sort(key=lambda item: item.path.name == SLURM_TESTS)
+    """The modules whose tests read a whole-DAG run after the others, the SLURM tests last; the order is
+    otherwise kept (a module stays in one piece, so its module-scoped fixtures are made once)."""
+    late = {item.path for item in items if _reads_a_run(item)}
+    items.sort(key=lambda item: (item.path.name == SLURM_TESTS, item.path in late))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def slurm_run(request, tmp_path_factory):
-    """Where SLURM tests are among those run: the one-node SLURM and rule all on it (tests/slurm_run.py),
+    """Where SLURM tests are among those run: the one-node SLURM and the test DAG on it (tests/slurm_run.py),
     started now and stopped at the end of the session; None where they are not."""
     if not any(item.path.name == SLURM_TESTS for item in request.session.items):
         yield None
@@ -33,8 +39,21 @@ def slurm_run(request, tmp_path_factory):
         run.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def background_runs(request, slurm_run, tmp_path_factory) -> dict[str, dag_runs.Started]:
+    """The runs of tests/dag_runs.py that a selected test reads, started now (after the SLURM run), in the
+    order of dag_runs.RUNS; killed, with their jobs, at the end of the session."""
+    wanted = {name for item in request.session.items for name in item.fixturenames if name in dag_runs.RUNS}
+    started = {name: run.start(tmp_path_factory.mktemp(name)) for name, run in dag_runs.RUNS.items() if name in wanted}
+    try:
+        yield started
+    finally:
+        for run in started.values():
+            run.running.kill()
+
+
 @pytest.fixture(scope="session")
-def workflow(tmp_path_factory) -> Path:
+def workflow(background_runs) -> Path:
     """A copy of the workflow in which rule all of .test/config/config.yaml has run once (2 cores; gpu=2:
     there is no GPU, the resource only caps how many GPU jobs run at once, here one per core).
 
@@ -42,9 +61,17 @@ def workflow(tmp_path_factory) -> Path:
     local reference (test_slurm.py): a test reads it or dry-runs in it; one that runs jobs copies it first
     (``shutil.copytree(workflow, ..., symlinks=True)``: the outputs keep their times, only the new jobs run).
     """
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    result = snakemake_process.run(
-        workdir, "--resources", "gpu=2", "--cores", "2", "--configfile", slurm.TEST_CONFIG, timeout=900
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return workdir
+    return background_runs["workflow"].finish()
+
+
+@pytest.fixture(scope="session")
+def four_tracks(background_runs) -> Path:
+    """The whole DAG with 4 flat track slots, the modes nominal, pgd and ngm, and every architecture
+    (dag_runs.FOUR_TRACKS), up to dag_runs.FOUR_TARGETS."""
+    return background_runs["four_tracks"].finish()
+
+
+@pytest.fixture(scope="session")
+def findings(background_runs) -> Path:
+    """The reduced configuration of the paper's findings (dag_runs.FINDINGS), up to the AUC table."""
+    return background_runs["findings"].finish()

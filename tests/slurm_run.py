@@ -1,9 +1,9 @@
-"""The SLURM test's run (tests/test_slurm.py): rule all of the test configuration through a copy of
-profiles/slurm on the one-node SLURM of tests/slurm_cluster.py, started with the session
-(tests/conftest.py) and collected by the SLURM tests, which run last.
+"""The SLURM test's run (tests/test_slurm.py): the test configuration's DAG (TARGETS: rule all's but for
+9 figures) through a copy of profiles/slurm on the one-node SLURM of tests/slurm_cluster.py, started with
+the session (tests/conftest.py) and collected by the SLURM tests, which run last.
 
-SLURM runs one job at a time there, each of a group's jobs on one core, and the run waits
-for SLURM most of its 7 minutes: the rest of the suite runs meanwhile on the other core.
+SLURM runs one job at a time there, each of a group's jobs on one core, and the run waits for SLURM
+much of its 7 minutes: the rest of the suite runs meanwhile.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ from workflow_copy import copy_workflow
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "profiles/slurm/config.yaml"
 TEST_CONFIG = ".test/config/config.yaml"
+#: The figures the SLURM run draws: each group's (fig5 and fig10 in "samples", training_history alone, the
+#: rest in "summary", of which two: every figure job is the same rule, and each costs SLURM a Snakemake start)
+FIGURES = ("fig5_input_shifts", "fig10_first_track_d0", "training_history", "fig4_cross_attacks", "premise")
+#: rule all of the test configuration without the other figures
+TARGETS = ("results/tables/summary.md", *(f"results/figures/{name}.png" for name in FIGURES))
 HARD_TIMEOUT = 1800  # s, the whole SLURM run: about 7 min alone on 2 cores, longer beside the rest of the suite
 CORES = 2  # per SLURM job, as the local reference run's --cores: the same threads, the same numbers
 # The node declares the CPUs of one job: SLURM runs the jobs one at a time, in the order submitted,
@@ -96,7 +101,7 @@ class SlurmRun:
 
 
 def start(base: Path) -> SlurmRun:
-    """Start the one-node SLURM and, on it, rule all of the test configuration through the site's profile
+    """Start the one-node SLURM and, on it, TARGETS of the test configuration through the site's profile
     in a copy of the workflow under ``base``; return at once."""
     lacking = missing()
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
@@ -112,7 +117,7 @@ def start(base: Path) -> SlurmRun:
     try:
         profile = write_profile(base / "profile", site_profile())
         run.snakemake = snakemake_process.start(
-            run.workdir, "--workflow-profile", str(profile), "--configfile", TEST_CONFIG, env=cluster.env
+            run.workdir, *TARGETS, "--workflow-profile", str(profile), "--configfile", TEST_CONFIG, env=cluster.env
         )
     except BaseException:
         run.stop()

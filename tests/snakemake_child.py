@@ -19,9 +19,10 @@ import robusttag.paths  # noqa: F401
 snakemake.cli.get_argument_parser()  # discovers the executor, storage, report and logger plugins once
 
 
-def main(workdir: str, args: list[str], env: dict[str, str], stdout: str, stderr: str) -> None:
+def main(workdir: str, args: list[str], env: dict[str, str], stdout: str, stderr: str, nice: int = 0) -> None:
     """The child: Snakemake's command line in ``workdir``, its output to the two files; exits with its status."""
     os.setsid()  # its own process group: a timeout kills Snakemake with the jobs it started
+    os.nice(nice)
     os.chdir(workdir)
     os.environ.clear()  # the caller's environment now, not the forkserver's when it started
     os.environ.update(env)

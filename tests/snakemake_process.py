@@ -95,8 +95,9 @@ def _forkserver() -> None:
             os.environ["PYTHONPATH"] = before
 
 
-def start(workdir: Path, *args: str, env: dict[str, str] | None = None) -> Running:
-    """``snakemake *args`` in ``workdir``, started now (``env``: its whole environment, default the tests')."""
+def start(workdir: Path, *args: str, env: dict[str, str] | None = None, nice: int = 0) -> Running:
+    """``snakemake *args`` in ``workdir``, started now (``env``: its whole environment, default the tests';
+    ``nice``: added to its priority and its jobs', a run in the background that yields to the suite)."""
     _forkserver()
     folder = Path(tempfile.mkdtemp(prefix="snakemake-output-"))
     running = Running(list(args), None, folder)

@@ -12,42 +12,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import snakemake_process
-from workflow_copy import copy_workflow
 
 from robusttag.report.summary import checkpoint_trend
 
-REDUCED = """\
-dataset:
-  synthetic: {n_jets: 60000, seed: 1}
-training:
-  seeds: [1]
-  batch_size: 2048
-  max_epochs: 12
-  patience: 12
-evaluation:
-  epsilons: [0.01, 0.05]
-  epochs: [1, 2, 3, 6, 12]
-  # the findings read FGSM, the noise baseline and the raw AUCs only: the least of everything else the AUC
-  # table's job waits for (the strong suite at the selected checkpoints, no bound, no shifted sample)
-  attacks: [{method: pgd, steps: 1}]
-  strong_attacks: {epochs: []}
-  certified_jets: 0
-  visibility_jets: 0
-  bootstrap: 0
-  shifted_samples: {samples: []}
-"""
-
 
 @pytest.fixture(scope="module")
-def auc(tmp_path_factory) -> pd.DataFrame:
-    workdir = copy_workflow(tmp_path_factory.mktemp("findings"))
-    (workdir / "reduced.yaml").write_text(REDUCED)
-    result = snakemake_process.run(
-        workdir, "results/tables/auc.csv", "--cores", "2", "--configfile", "reduced.yaml", timeout=900
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return pd.read_csv(workdir / "results/tables/auc.csv")
+def auc(findings) -> pd.DataFrame:
+    """The AUC table of the reduced configuration (tests/dag_runs.py, run with the session: tests/conftest.py)."""
+    return pd.read_csv(findings / "results/tables/auc.csv")
 
 
 def value(auc, model, discriminator, attack="raw", epsilon=0.0, source=None):

@@ -16,17 +16,13 @@ import pytest
 import snakemake_process
 import torch
 import yaml
-from workflow_copy import copy_workflow
+from dag_runs import FOUR_TARGETS, GPUS
 
 from robusttag import config as rt
 from robusttag.config import DEFAULT_MODES, STUDY_FIGURES
 from robusttag.history import selected_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-#: --resources of the runs: there is no GPU, the resource only caps the GPU jobs at once (one per core)
-GPUS = "gpu=2"
 
 
 def snakemake(
@@ -276,45 +272,14 @@ def test_the_report_builds_with_every_figure_captioned(workflow):
     assert "{{" not in html and "{%" not in html
 
 
-FOUR_TRACKS = """
-dataset: {synthetic: {n_jets: 3000}}
-preprocess: {n_tracks: 4, max_tracks: 8}
-training: {max_epochs: 1, seeds: [1], modes: [ngm, nominal, pgd, adversarial], pgd: {steps: 2},
-           model: {architecture: [transformer, dnn, deepsets], transformer: {dim: 16, blocks: 1}}}
-evaluation: {epsilons: [0.05], summary_epsilon: 0.05, figures: {input_features: [trk3_d0, vertex_mass],
-             input_epsilons: [0.05]}, certified_jets: 100, visibility_jets: 300, shifted_samples: {n_jets: 500},
-             attacks: [{method: pgd, steps: 1}]}
-"""
-FOUR_STUDIES = ("results", "results/deepsets", "results/transformer")
-#: What the four-slot run builds: every study's tables (with its strong suite, bounds and shifted samples) and
-#: input samples, the comparison and its figure, and Fig. 4 of four models; the other figures' rules are the
-#: same for every study and drawn on the session's run (their jobs here: a dry run).
-FOUR_TARGETS = [
-    *(f"{root}/{file}" for root in FOUR_STUDIES for file in ("tables/summary.md", "samples/fgsm_inputs.parquet")),
-    "results/summary.md",
-    "results/figures/architectures.png",
-    "results/figures/fig4_cross_attacks.png",
-]
-
-
-@pytest.fixture(scope="module")
-def four_tracks(tmp_path_factory) -> Path:
-    """The whole DAG with 4 flat track slots, every training mode and every architecture."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("four"))
-    (workdir / "four.yaml").write_text(FOUR_TRACKS)
-    snakemake(
-        workdir, *FOUR_TARGETS, "--resources", GPUS, configs=(".test/config/config.yaml", "four.yaml"), timeout=900
-    )
-    return workdir
-
-
-def test_the_whole_dag_with_four_track_slots_and_every_training_mode(four_tracks):
+def test_the_whole_dag_with_four_track_slots_and_the_other_training_modes(four_tracks):
     """Every input count and column lookup comes from preprocessing.json: 16 + 4 x 28 = 128 inputs.
-    And every training mode goes through the same DAG: trained, attacked by the others, compared with nominal."""
+    And the modes beyond the session's (nominal and adversarial) go through the same DAG: trained, attacked by
+    the others, compared with nominal."""
     workdir = four_tracks
     summary = yaml.safe_load((workdir / "results/preprocessed/preprocessing.json").read_text())
     assert len(summary["feature_order"]) == 128 and summary["feature_order"][-1] == "trk3_vertex_energy_fraction"
-    state = torch.load(workdir / "results/models/adversarial/seed_1/epoch_001.pt", weights_only=True)
+    state = torch.load(workdir / "results/models/pgd/seed_1/epoch_001.pt", weights_only=True)
     assert state["model_settings"]["n_inputs"] == 128
     samples = pd.read_parquet(workdir / "results/samples/fgsm_inputs.parquet")
     raw = samples[(samples["attack"] == "raw") & (samples["model"] == "nominal")]
@@ -326,23 +291,23 @@ def test_the_whole_dag_with_four_track_slots_and_every_training_mode(four_tracks
     left = rules_to_run(workdir, configs=(".test/config/config.yaml", "four.yaml"))
     figures = {f"{name}_{a}" for a in ("deepsets", "transformer") for name in STUDY_FIGURES} | set(STUDY_FIGURES)
     assert left == (figures - {"fig4_cross_attacks"}) | {"all"}
-    modes = ["nominal", "adversarial", "pgd", "ngm"]  # the display order, whatever the config's
+    modes = ["nominal", "pgd", "ngm"]  # the display order, whatever the config's
     auc = pd.read_csv(workdir / "results/tables/auc.csv")
     assert rt.ordered_models(auc["model"].unique()) == modes
     fgsm = auc[(auc["attack"] == "fgsm") & auc["selected"]]
-    assert len(fgsm.groupby(["model", "attack_source"])) == 16  # every model under every model's FGSM
+    assert len(fgsm.groupby(["model", "attack_source"])) == 9  # every model under every model's FGSM
     worst = pd.read_csv(workdir / "results/tables/worst_case.csv")
     assert set(worst[worst["selected"]]["model"]) == set(modes)
     summary = (workdir / "results/tables/summary.md").read_text()
     for mode in modes[1:]:
         assert f"Relative AUC drop under its own FGSM, {mode} over nominal:" in summary
         assert f"Relative AUC drop, {mode} over nominal, under FGSM and under the worst case:" in summary
-    assert summary.index("adversarial over nominal") < summary.index("pgd over nominal")
+    assert summary.index("pgd over nominal") < summary.index("ngm over nominal")
 
 
 def test_every_architecture_is_its_own_study_through_the_same_dag(four_tracks):
     """deepsets and transformer read the track sequence (16 + 8 x 29 inputs, the padding mask in each
-    track's block), are trained in every mode, attacked (bounded by IBP), tabulated and drawn in their
+    track's block), are trained in the run's modes, attacked (bounded by IBP), tabulated and drawn in their
     own folders; the run's summary.md compares the three, the DNN first."""
     workdir = four_tracks
     sequence = yaml.safe_load((workdir / "results/preprocessed_sequence/preprocessing.json").read_text())
@@ -354,7 +319,7 @@ def test_every_architecture_is_its_own_study_through_the_same_dag(four_tracks):
         "n_track_fields": 29,
     }
     assert sequence["settings"]["layout"] == "sequence" and "n_tracks" not in sequence["provenance"]["preprocess"]
-    modes = ["nominal", "adversarial", "pgd", "ngm"]
+    modes = ["nominal", "pgd", "ngm"]
     for architecture in ("deepsets", "transformer"):
         root = workdir / "results" / architecture
         state = torch.load(root / "models/pgd/seed_1/epoch_001.pt", weights_only=True)

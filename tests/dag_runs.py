@@ -1,0 +1,102 @@
+"""The suite's whole-DAG runs that depend on nothing but the workflow: started in the background when the
+session starts (tests/conftest.py), each in its own copy of the workflow, and collected by the fixture of
+the same name when its first test runs; the tests that read them run after the others, so that the runs
+use the core that the rest of the suite leaves free.
+
+The session's run of the test configuration starts at normal priority (most DAG tests read it); the
+larger runs read by one module each start niced, so that they take the CPU the others leave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import snakemake_process
+from workflow_copy import copy_workflow
+
+TEST_CONFIG = ".test/config/config.yaml"
+#: --resources of the local runs: there is no GPU, the resource only caps the GPU jobs at once (one per core)
+GPUS = "gpu=2"
+TIMEOUT = 1800  # s, from the session's start: a run shares the CPU with the rest of the suite
+
+FOUR_TRACKS = """
+dataset: {synthetic: {n_jets: 3000}}
+preprocess: {n_tracks: 4, max_tracks: 8}
+training: {max_epochs: 1, seeds: [1], modes: [ngm, nominal, pgd], pgd: {steps: 2},
+           model: {architecture: [transformer, dnn, deepsets], transformer: {dim: 16, blocks: 1}}}
+evaluation: {epsilons: [0.05], summary_epsilon: 0.05, figures: {input_features: [trk3_d0, vertex_mass],
+             input_epsilons: [0.05]}, certified_jets: 100, visibility_jets: 300, shifted_samples: {n_jets: 500},
+             attacks: [{method: pgd, steps: 1}]}
+"""
+FOUR_STUDIES = ("results", "results/deepsets", "results/transformer")
+#: What the four-slot run builds: every study's tables (with its strong suite, bounds and shifted samples) and
+#: input samples, the comparison and its figure, and Fig. 4 of three models; the other figures' rules are the
+#: same for every study and drawn on the session's run (their jobs here: a dry run).
+FOUR_TARGETS = [
+    *(f"{root}/{file}" for root in FOUR_STUDIES for file in ("tables/summary.md", "samples/fgsm_inputs.parquet")),
+    "results/summary.md",
+    "results/figures/architectures.png",
+    "results/figures/fig4_cross_attacks.png",
+]
+
+FINDINGS = """\
+dataset:
+  synthetic: {n_jets: 60000, seed: 1}
+training:
+  seeds: [1]
+  batch_size: 2048
+  max_epochs: 12
+  patience: 12
+evaluation:
+  epsilons: [0.01, 0.05]
+  epochs: [1, 2, 3, 6, 12]
+  # the findings read FGSM, the noise baseline and the raw AUCs only: the least of everything else the AUC
+  # table's job waits for (the strong suite at the selected checkpoints, no bound, no shifted sample)
+  attacks: [{method: pgd, steps: 1}]
+  strong_attacks: {epochs: []}
+  certified_jets: 0
+  visibility_jets: 0
+  bootstrap: 0
+  shifted_samples: {samples: []}
+"""
+
+
+@dataclass(frozen=True)
+class DagRun:
+    """Snakemake on ``targets`` (rule all when empty) with ``configs``, the files of ``files`` written first."""
+
+    configs: tuple[str, ...]
+    targets: tuple[str, ...] = ()
+    files: dict[str, str] = field(default_factory=dict)
+    nice: int = 0
+
+    def start(self, folder: Path) -> Started:
+        workdir = copy_workflow(folder)
+        for name, text in self.files.items():
+            (workdir / name).write_text(text)
+        args = (*self.targets, "--resources", GPUS, "--cores", "2", "--configfile", *self.configs)
+        return Started(workdir, snakemake_process.start(workdir, *args, nice=self.nice))
+
+
+@dataclass
+class Started:
+    workdir: Path
+    running: snakemake_process.Running
+
+    def finish(self) -> Path:
+        """The run's folder once it has succeeded (a failure fails the test that asks for it)."""
+        self.running.finish(TIMEOUT)
+        return self.workdir
+
+
+#: fixture name -> its run, in the order they start
+RUNS = {
+    "workflow": DagRun(configs=(TEST_CONFIG,)),
+    "four_tracks": DagRun(
+        configs=(TEST_CONFIG, "four.yaml"), targets=tuple(FOUR_TARGETS), files={"four.yaml": FOUR_TRACKS}, nice=5
+    ),
+    "findings": DagRun(
+        configs=("findings.yaml",), targets=("results/tables/auc.csv",), files={"findings.yaml": FINDINGS}, nice=5
+    ),
+}
