@@ -109,6 +109,7 @@ def start(workdir: Path, *args: str, env: dict[str, str] | None = None, nice: in
             dict(os.environ if env is None else env),
             str(running.stdout),
             str(running.stderr),
+            nice,
         ),
     )
     running.process.start()
