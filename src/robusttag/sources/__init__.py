@@ -1,4 +1,4 @@
 """Where jets come from: the real JSON-lines file (``uci``), ROOT ntuples
-(``root``), the embedded synthetic generator (``synthetic``) and the
-downloader (``download``).
+(``root``), the embedded synthetic generator (``synthetic``), Pythia 8
+events and their truth jets (``pythia``) and the downloader (``download``).
 """
