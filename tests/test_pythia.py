@@ -62,3 +62,25 @@ def test_a_chunk_of_bb_events_gives_the_same_labelled_jets_again():
     assert (np.diff(first.event) >= 0).all()
     # b-bbar production: most jets hold a weakly decaying B hadron (about 0.9 per event: the reference note)
     assert (first.flavor == pythia.B).mean() > 0.6
+
+
+def test_each_jets_charged_particles_and_their_displacement():
+    """The charged final-state particles a jet's tracks come from: within 0.4 of its axis, above 0.5 GeV; in
+    b jets a good share comes from the B hadron's displaced decay (true |d0| > 0.1 mm), in light jets none
+    (K0S and Lambda are left to the detector)."""
+    from robusttag.sources import tracker
+
+    generator = pythia.configured(pythia.Process("b"), pythia.chunk_seed(7, 0), "nominal")
+    events = generator.nextBatch(40, errorMode="skip")
+    jets = pythia.jets_of(events.prt)
+    found = pythia.charged_near_jets(events.prt, jets, generator.particleData.charge)
+    assert set(np.abs(found.charge)) == {1.0}
+    pt = np.hypot(found.momentum[:, 0], found.momentum[:, 1])
+    eta = np.arcsinh(found.momentum[:, 2] / pt)
+    phi = np.arctan2(found.momentum[:, 1], found.momentum[:, 0])
+    distance = np.hypot(eta - jets.eta[found.jet], np.angle(np.exp(1j * (phi - jets.phi[found.jet]))))
+    assert (distance < pythia.TRACK_RADIUS).all() and (pt > pythia.TRACK_MIN_PT).all()
+    displaced = np.abs(tracker.perigee(found.vertex, found.momentum, found.charge).d0) > 0.1
+    flavour = jets.flavor[found.jet]
+    assert displaced[flavour == pythia.B].mean() > 0.2
+    assert displaced[flavour == pythia.LIGHT].mean() < 0.05

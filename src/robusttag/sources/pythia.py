@@ -203,3 +203,56 @@ def generate_truth_jets(process: Process, sample_seed: int, chunk: int, n_events
     pythia = configured(process, chunk_seed(sample_seed, chunk), sample)
     events = pythia.nextBatch(n_events, errorMode="skip")
     return jets_of(events.prt)
+
+
+# ---------------------------------------------------------------------------
+# Charged particles of each jet, for the tracker
+# ---------------------------------------------------------------------------
+
+#: A jet's tracks: charged final-state particles within this distance of its axis, above this pT (GeV)
+TRACK_RADIUS, TRACK_MIN_PT = 0.4, 0.5
+
+
+@dataclass(frozen=True)
+class JetParticles:
+    """The charged final-state particles near each jet, flat: their jet (an index into the chunk's jets),
+    production point (mm), momentum (GeV) and charge.
+    """
+
+    jet: np.ndarray
+    vertex: np.ndarray
+    momentum: np.ndarray
+    charge: np.ndarray
+
+
+def charged_near_jets(particles: ak.Array, jets: TruthJets, charge_of) -> JetParticles:
+    """Each jet's charged final-state particles with pT above TRACK_MIN_PT within TRACK_RADIUS of its axis
+    (a particle near two jets goes to the nearer). ``charge_of`` maps PDG codes to charges (Pythia's particle
+    data: ``pythia.particleData.charge``).
+    """
+    found = []
+    for index in np.unique(jets.event):
+        record = particles[index]
+        pdg_id = ak.to_numpy(record.id)
+        final = ak.to_numpy(record.status) > 0
+        px, py, pz = (ak.to_numpy(record.p[k]) for k in ("px", "py", "pz"))
+        pt = np.hypot(px, py)
+        codes = np.unique(pdg_id[final])
+        charges = dict(zip(codes.tolist(), (charge_of(int(code)) for code in codes)))
+        charge = np.array([charges.get(int(code), 0.0) for code in pdg_id]) * final
+        candidate = np.flatnonzero((charge != 0) & (pt > TRACK_MIN_PT))
+        if not len(candidate):
+            continue
+        eta = np.arcsinh(pz[candidate] / pt[candidate])
+        phi = np.arctan2(py[candidate], px[candidate])
+        own = np.flatnonzero(jets.event == index)
+        d_phi = np.angle(np.exp(1j * (phi[None, :] - jets.phi[own, None])))
+        distance = np.hypot(eta[None, :] - jets.eta[own, None], d_phi)
+        nearest = distance.argmin(axis=0)
+        close = distance[nearest, np.arange(len(candidate))] < TRACK_RADIUS
+        chosen = candidate[close]
+        vertex = np.stack([ak.to_numpy(ak.fill_none(record.vProd[k], 0.0)) for k in ("px", "py", "pz")], axis=1)
+        found.append((own[nearest[close]], vertex[chosen], np.stack([px, py, pz], axis=1)[chosen], charge[chosen]))
+    if not found:
+        return JetParticles(np.zeros(0, int), np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0))
+    return JetParticles(*(np.concatenate(parts) for parts in zip(*found)))
