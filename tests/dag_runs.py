@@ -20,7 +20,7 @@ from workflow_copy import copy_workflow
 TEST_CONFIG = ".test/config/config.yaml"
 #: --resources of the local runs: there is no GPU, the resource only caps the GPU jobs at once (one per core)
 GPUS = "gpu=2"
-TIMEOUT = 1800  # s, from the session's start: a run shares the CPU with the rest of the suite
+TIMEOUT = 1800  # s, from the first test that reads the run: it shares the CPU with the rest of the suite
 
 FOUR_TRACKS = """
 dataset: {synthetic: {n_jets: 3000}}

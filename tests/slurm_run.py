@@ -16,12 +16,12 @@ from pathlib import Path
 
 import snakemake_process
 import yaml
+from dag_runs import TEST_CONFIG
 from slurm_cluster import PARTITION, SlurmCluster, SlurmUnavailable, missing
 from workflow_copy import copy_workflow
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "profiles/slurm/config.yaml"
-TEST_CONFIG = ".test/config/config.yaml"
 #: The figures the SLURM run draws: each group's (fig5 and fig10 in "samples", training_history alone, the
 #: rest in "summary", of which two: every figure job is the same rule, and each costs SLURM a Snakemake start)
 FIGURES = ("fig5_input_shifts", "fig10_first_track_d0", "training_history", "fig4_cross_attacks", "premise")

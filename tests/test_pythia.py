@@ -78,7 +78,7 @@ def test_each_jets_charged_particles_and_their_displacement():
     pt = np.hypot(found.momentum[:, 0], found.momentum[:, 1])
     eta = np.arcsinh(found.momentum[:, 2] / pt)
     phi = np.arctan2(found.momentum[:, 1], found.momentum[:, 0])
-    distance = np.hypot(eta - jets.eta[found.jet], np.angle(np.exp(1j * (phi - jets.phi[found.jet]))))
+    distance = pythia.delta_r(eta, phi, jets.eta[found.jet], jets.phi[found.jet])
     assert (distance < pythia.TRACK_RADIUS).all() and (pt > pythia.TRACK_MIN_PT).all()
     displaced = np.abs(tracker.perigee(found.vertex, found.momentum, found.charge).d0) > 0.1
     flavour = jets.flavor[found.jet]

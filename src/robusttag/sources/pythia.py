@@ -167,6 +167,11 @@ def jets_of(particles: ak.Array) -> TruthJets:
     return TruthJets(event[order], pt[order], eta[order], phi[order], flavor[order])
 
 
+def delta_r(eta_a, phi_a, eta_b, phi_b) -> np.ndarray:
+    """The distance in (eta, phi), phi's difference wrapped into (-pi, pi]."""
+    return np.hypot(eta_a - eta_b, np.angle(np.exp(1j * (phi_a - phi_b))))
+
+
 def _invisible(pdg_id) -> ak.Array:
     code = abs(pdg_id)
     return (code == INVISIBLE[0]) | (code == INVISIBLE[1]) | (code == INVISIBLE[2])
@@ -188,8 +193,7 @@ def _labels(particles: ak.Array, event: np.ndarray, eta: np.ndarray, phi: np.nda
         hadron_eta = np.arcsinh(pz[candidates] / hadron_pt[candidates])
         hadron_phi = np.arctan2(py[candidates], px[candidates])
         jets = np.flatnonzero(event == index)
-        d_phi = np.angle(np.exp(1j * (phi[jets, None] - hadron_phi[None, :])))
-        near = np.hypot(eta[jets, None] - hadron_eta[None, :], d_phi) < LABEL_RADIUS
+        near = delta_r(eta[jets, None], phi[jets, None], hadron_eta[None, :], hadron_phi[None, :]) < LABEL_RADIUS
         labels[jets] = np.where(
             (near & (flavour == B)).any(axis=1), B, np.where((near & (flavour == C)).any(axis=1), C, LIGHT)
         )
@@ -246,8 +250,7 @@ def charged_near_jets(particles: ak.Array, jets: TruthJets, charge_of) -> JetPar
         eta = np.arcsinh(pz[candidate] / pt[candidate])
         phi = np.arctan2(py[candidate], px[candidate])
         own = np.flatnonzero(jets.event == index)
-        d_phi = np.angle(np.exp(1j * (phi[None, :] - jets.phi[own, None])))
-        distance = np.hypot(eta[None, :] - jets.eta[own, None], d_phi)
+        distance = delta_r(jets.eta[own, None], jets.phi[own, None], eta[None, :], phi[None, :])
         nearest = distance.argmin(axis=0)
         close = distance[nearest, np.arange(len(candidate))] < TRACK_RADIUS
         chosen = candidate[close]
