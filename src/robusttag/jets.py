@@ -54,6 +54,16 @@ class JetBatch:
         }
         return cls(jets, tracks, offsets)
 
+    def slice(self, start: int, stop: int) -> JetBatch:
+        """Jets ``start`` to ``stop`` (clipped to the batch) with their tracks."""
+        stop = min(stop, len(self))
+        low, high = self.offsets[start], self.offsets[stop]
+        return JetBatch(
+            {k: v[start:stop] for k, v in self.jets.items()},
+            {k: v[low:high] for k, v in self.tracks.items()},
+            self.offsets[start : stop + 1] - low,
+        )
+
     @classmethod
     def concatenate(cls, batches: list[JetBatch]) -> JetBatch:
         jets = {name: np.concatenate([b.jets[name] for b in batches]) for name in RAW_JET_FIELDS}

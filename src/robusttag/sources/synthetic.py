@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.special import erfc, expit, gammaincc
+from scipy.special import expit
 
 from ..config.data import Difficulty
 from ..errors import ConfigError
-from ..features import JET_TRACKING, JET_VERTEX, PION_MASS_GEV, TRACK_FIELDS
+from ..features import JET_VERTEX, PION_MASS_GEV
 from ..io import atomic_output
 from ..jets import JetBatch
+from .highlevel import in_file_order, tracking_features
 
 CHUNK_JETS = 50_000  #: jets per independently seeded chunk (fixes the output for a seed)
 FLAVOR_SHARES = {5: 0.393, 4: 0.120, 0: 0.487}  #: b, c, light as in the real file
@@ -303,36 +304,7 @@ def _track_vertex_fields(t: _Tracks, v: dict, n: int) -> None:
 
 def _tracking_features(t: _Tracks, eta: np.ndarray, n: int) -> dict[str, np.ndarray]:
     a = t.arrays
-    s_d0 = a["d0"] / a["sigma_d0"]
-    s_z0 = a["z0"] / a["sigma_z0"]
-    # Rank tracks within each jet by decreasing |d0 significance|.
-    order = np.lexsort((-np.abs(s_d0), t.jet))
-    counts = np.bincount(t.jet, minlength=n)
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    out: dict[str, np.ndarray] = {}
-    for rank, label in ((1, "2"), (2, "3")):
-        has = counts > rank
-        pick = order[np.minimum(first + rank, len(order) - 1)]
-        out[f"track_{label}_d0_significance"] = np.where(has, np.abs(s_d0[pick]), -np.inf)
-        out[f"track_{label}_z0_significance"] = np.where(has, np.abs(s_z0[pick]), -np.inf)
-    out["n_tracks_over_d0_threshold"] = np.bincount(t.jet, s_d0 > 1.8, minlength=n)
-    out["jet_prob"] = _jet_probability(t.jet, s_d0, n)
-    weight = np.bincount(t.jet, a["pt"], minlength=n)
-    out["jet_width_eta"] = np.sqrt(np.bincount(t.jet, a["pt"] * a["deta"] ** 2, minlength=n) / weight)
-    out["jet_width_phi"] = np.sqrt(np.bincount(t.jet, a["pt"] * a["phi"] ** 2, minlength=n) / weight)
-    return {name: out[name] for name in JET_TRACKING}
-
-
-def _jet_probability(jet: np.ndarray, significance: np.ndarray, n: int) -> np.ndarray:
-    """ATLAS/ALEPH JetProb: probability that the positive-IP tracks all come from
-    the primary vertex, Pi * sum_{k<N} (-ln Pi)^k / k! = Q(N, -ln Pi); -1 if no
-    track has a positive significance.
-    """
-    positive = significance > 0
-    track_prob = np.maximum(erfc(significance[positive] / np.sqrt(2.0)), 1e-300)
-    n_positive = np.bincount(jet[positive], minlength=n)
-    minus_log = -np.bincount(jet[positive], np.log(track_prob), minlength=n)
-    return np.where(n_positive > 0, gammaincc(np.maximum(n_positive, 1), minus_log), -1.0)
+    return tracking_features(t.jet, a["d0"] / a["sigma_d0"], a["z0"] / a["sigma_z0"], a["pt"], a["deta"], a["phi"], n)
 
 
 def _vertex_features(rng: np.random.Generator, v: dict) -> dict[str, np.ndarray]:
@@ -356,28 +328,8 @@ def _vertex_features(rng: np.random.Generator, v: dict) -> dict[str, np.ndarray]
     return {name: out[name] for name in JET_VERTEX}
 
 
-def _printed(values: np.ndarray, digits: int = 6) -> np.ndarray:
-    """float32 values rounded to ``digits`` significant digits, the precision
-    with which the real file prints its numbers (C++ stream default).
-    """
-    values = np.asarray(values, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        exponent = np.floor(np.log10(np.abs(values)))
-        scale = 10.0 ** (digits - 1 - exponent)
-        rounded = np.round(values * scale) / scale
-    return np.where(np.isfinite(rounded), rounded, values).astype(np.float32)
-
-
 def _in_file_order(jets: dict, t: _Tracks, n_tracks: np.ndarray) -> JetBatch:
-    """Tracks as the real file orders them: primary-vertex tracks first, then
-    secondary-vertex tracks, each group by ascending raw d0.
-    """
-    a = t.arrays
-    order = np.lexsort((a["d0"], a["vertex_displacement"] > 0, t.jet))
-    tracks = {name: _printed(a[name][order]) for name in TRACK_FIELDS}
-    jets = {name: (value if name == "flavor" else _printed(value)) for name, value in jets.items()}
-    offsets = np.concatenate([[0], np.cumsum(n_tracks)]).astype(np.int64)
-    return JetBatch(jets, tracks, offsets)
+    return in_file_order(jets, t.jet, t.arrays, n_tracks)
 
 
 # ---------------------------------------------------------------------------
@@ -416,25 +368,6 @@ def generate_file(
         return
     if not name.endswith((".json", ".json.gz", ".jsonl", ".jsonl.gz")):
         raise ConfigError(f"{output}: unknown output format; use .json.gz, .json or .root")
-    from isal import igzip
+    from .uci import write_json_jets
 
-    from .uci import encode_jets
-
-    with atomic_output(output) as tmp, open(tmp, "wb") as raw:
-        # No file name and no time stamp in the gzip header: the bytes depend on the jets only.
-        gz = name.endswith(".gz")
-        sink = igzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=compresslevel, mtime=0) if gz else raw
-        with sink:
-            for batch in iter_chunks(n_jets, seed, difficulty):
-                for start in range(0, len(batch), 10_000):  # bounded text buffer
-                    sink.write(encode_jets(_slice(batch, start, start + 10_000)))
-
-
-def _slice(batch: JetBatch, start: int, stop: int) -> JetBatch:
-    stop = min(stop, len(batch))
-    lo, hi = batch.offsets[start], batch.offsets[stop]
-    return JetBatch(
-        {k: v[start:stop] for k, v in batch.jets.items()},
-        {k: v[lo:hi] for k, v in batch.tracks.items()},
-        batch.offsets[start : stop + 1] - lo,
-    )
+    write_json_jets(output, iter_chunks(n_jets, seed, difficulty), compresslevel)

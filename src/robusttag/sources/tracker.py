@@ -5,7 +5,9 @@ then measured with a resolution that depends on pT and eta, and kept with the tr
 Numbers from the reference note (../shared/reference/physics-generator.md): the ATLAS Run-2 fit
 sigma(d0) = 16 um (+) 59 um GeV / pT and sigma(z0) = 57 um (+) 97 um GeV / pT at |eta| = 0, with the
 multiple-scattering term growing as the track crosses more material, 1/sqrt(sin theta) for d0 and
-1/sin(theta)^(3/2) for z0 at fixed p; and the Delphes card of the real dataset for the efficiency.
+1/sin(theta)^(3/2) for z0 at fixed p; phi, theta and q/p with ATLAS-like terms of the same form and the
+impact parameters correlated with the angles (the same hits measure both); and the Delphes card of the
+real dataset for the efficiency.
 Lengths in mm, momenta in GeV.
 """
 
@@ -15,23 +17,81 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ConfigError
+
 #: The solenoid's field (T), as the real dataset's detector card
 FIELD_TESLA = 2.0
 #: pT (GeV) x field (T) / 0.3 = radius (m): the helix radius in mm per GeV of pT
 MM_PER_GEV = 1000.0 / (0.3 * FIELD_TESLA)
 
 
+#: The perigee parameters, in the order of the dataset's helix and covariance fields
+PARAMETERS = ("d0", "z0", "phi", "theta", "qoverp")
+#: A charged particle produced beyond this transverse radius (mm: the first strip layer) leaves too few silicon
+#: hits for a track
+MAX_PRODUCTION_RADIUS = 300.0
+#: Correlations of the track fit: the impact parameters with the angles measured by the same hits
+CORRELATIONS = {("d0", "phi"): -0.6, ("z0", "theta"): -0.6}
+
+
 @dataclass(frozen=True)
 class TrackerSettings:
-    """The tracker's knobs; a detector variation changes them (``resolution_scale`` 1.2: 20 % worse)."""
+    """The tracker's knobs; a detector variation changes some of them.
 
-    d0_constant: float = 0.016  # mm
-    d0_scattering: float = 0.059  # mm GeV
-    z0_constant: float = 0.057  # mm
-    z0_scattering: float = 0.097  # mm GeV
+    ``resolution_scale`` widens the true spread of d0 and z0 (1.2: 20 % wider) while every track keeps its
+    nominal quoted covariance, as a mismodelled resolution does in data; ``efficiency_scale`` multiplies every
+    efficiency (at most 1); ``fake_rate`` is the mean number of fake tracks per real track of a jet; ``d0_bias``
+    (mm) is added to every measured d0 (a misalignment-like shift).
+    """
+
     resolution_scale: float = 1.0
-    efficiency_scale: float = 1.0  # multiplies every efficiency (at most 1)
-    d0_bias: float = 0.0  # mm, added to every measured d0 (a misalignment-like shift)
+    efficiency_scale: float = 1.0
+    fake_rate: float = 0.01
+    d0_bias: float = 0.0
+
+    def __post_init__(self) -> None:
+        bad = {
+            name: value
+            for name, value, good in (
+                ("resolution_scale", self.resolution_scale, 0 < self.resolution_scale <= 10),
+                ("efficiency_scale", self.efficiency_scale, 0 < self.efficiency_scale <= 2),
+                ("fake_rate", self.fake_rate, 0 <= self.fake_rate <= 1),
+                ("d0_bias", self.d0_bias, abs(self.d0_bias) <= 1),
+            )
+            if not good
+        }
+        if bad:
+            raise ConfigError(
+                f"tracker setting(s) out of range: {bad}; resolution_scale in (0, 10], efficiency_scale in (0, 2], "
+                "fake_rate in [0, 1], |d0_bias| <= 1 mm"
+            )
+
+    @classmethod
+    def from_config(cls, values: dict, where: str) -> TrackerSettings:
+        """The tracker of a config section (``{knob: value}``).
+
+        Raises
+        ------
+        ConfigError
+            On an unknown knob or one out of range, naming ``where``.
+        """
+        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown tracker setting(s) {unknown}; choose from {list(cls.__dataclass_fields__)}"
+            )
+        try:
+            return cls(**{name: float(value) for name, value in values.items()})
+        except (ConfigError, TypeError, ValueError) as error:
+            raise ConfigError(f"{where}: {error}") from None
+
+
+#: The resolutions' constant and multiple-scattering terms (at theta = 90 degrees; mm, rad, relative)
+D0_CONSTANT, D0_SCATTERING = 0.016, 0.059
+Z0_CONSTANT, Z0_SCATTERING = 0.057, 0.097
+PHI_CONSTANT, PHI_SCATTERING = 8e-5, 1.8e-3
+COT_THETA_CONSTANT, COT_THETA_SCATTERING = 7e-4, 2.0e-3
+CURVATURE_CONSTANT, CURVATURE_SLOPE = 0.013, 3.6e-4  # sigma(q/p) / |q/p| = 0.013 (+) 0.00036 pT
 
 
 @dataclass(frozen=True)
@@ -73,35 +133,64 @@ def _wrapped(angle: np.ndarray) -> np.ndarray:
     return np.angle(np.exp(1j * angle))
 
 
-def resolutions(pt: np.ndarray, theta: np.ndarray, settings: TrackerSettings = TrackerSettings()):
+def resolutions(pt: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """sigma(d0) and sigma(z0) in mm: a constant (+) multiple scattering, 1/(p sqrt(sin theta)) for d0 and
-    1/(p sin(theta)^(3/2)) for z0 (both 1/pT at theta = 90 degrees), times ``resolution_scale``.
+    1/(p sin(theta)^(3/2)) for z0 (both 1/pT at theta = 90 degrees).
     """
     sin_theta = np.sin(theta)
     p = pt / sin_theta
-    d0 = np.hypot(settings.d0_constant, settings.d0_scattering / (p * np.sqrt(sin_theta)))
-    z0 = np.hypot(settings.z0_constant, settings.z0_scattering / (p * sin_theta**1.5))
-    return settings.resolution_scale * d0, settings.resolution_scale * z0
+    d0 = np.hypot(D0_CONSTANT, D0_SCATTERING / (p * np.sqrt(sin_theta)))
+    z0 = np.hypot(Z0_CONSTANT, Z0_SCATTERING / (p * sin_theta**1.5))
+    return d0, z0
 
 
-def efficiency(pt: np.ndarray, eta: np.ndarray, settings: TrackerSettings = TrackerSettings()) -> np.ndarray:
+def covariance(true: Perigee) -> np.ndarray:
+    """The track fit's covariance of the five perigee parameters (n x 5 x 5, in :data:`PARAMETERS`' order): the
+    impact parameters' resolutions (:func:`resolutions`), phi's and cot(theta)'s alike (ATLAS-like constant and
+    scattering terms), q/p's from the curvature measurement, and :data:`CORRELATIONS`.
+    """
+    sin_theta = np.sin(true.theta)
+    p = 1.0 / np.abs(true.qoverp)
+    pt = p * sin_theta
+    sigma = np.empty((len(p), 5))
+    sigma[:, 0], sigma[:, 1] = resolutions(pt, true.theta)
+    sigma[:, 2] = np.hypot(PHI_CONSTANT, PHI_SCATTERING / (p * np.sqrt(sin_theta)))
+    sigma[:, 3] = sin_theta**2 * np.hypot(COT_THETA_CONSTANT, COT_THETA_SCATTERING / (p * np.sqrt(sin_theta)))
+    sigma[:, 4] = np.abs(true.qoverp) * np.hypot(CURVATURE_CONSTANT, CURVATURE_SLOPE * pt)
+    correlation = np.eye(5)
+    for (row, col), rho in CORRELATIONS.items():
+        i, j = PARAMETERS.index(row), PARAMETERS.index(col)
+        correlation[i, j] = correlation[j, i] = rho
+    return sigma[:, :, None] * correlation * sigma[:, None, :]
+
+
+def efficiency(
+    pt: np.ndarray, eta: np.ndarray, radius: np.ndarray | None = None, settings: TrackerSettings = TrackerSettings()
+) -> np.ndarray:
     """The probability that a charged particle becomes a track (the real dataset's detector card): |eta| <= 1.5:
-    70 % for 0.1-1 GeV, 95 % above; 1.5-2.5: 60 % and 85 %; none below 0.1 GeV or beyond |eta| 2.5.
+    70 % for 0.1-1 GeV, 95 % above; 1.5-2.5: 60 % and 85 %; none below 0.1 GeV, beyond |eta| 2.5, or when
+    produced beyond :data:`MAX_PRODUCTION_RADIUS` (``radius``, mm, the production point's transverse distance).
     """
     barrel, low = np.abs(eta) <= 1.5, pt < 1.0
     table = np.where(barrel, np.where(low, 0.70, 0.95), np.where(low, 0.60, 0.85))
     inside = (pt >= 0.1) & (np.abs(eta) <= 2.5)
+    if radius is not None:
+        inside &= radius < MAX_PRODUCTION_RADIUS
     return np.where(inside, np.minimum(table * settings.efficiency_scale, 1.0), 0.0)
 
 
 def measured(
-    true: Perigee, rng: np.random.Generator, settings: TrackerSettings = TrackerSettings()
-) -> tuple[Perigee, np.ndarray, np.ndarray]:
-    """The measured impact parameters, d0 (plus ``d0_bias``) and z0 drawn around the true ones with their
-    resolutions; the other parameters kept. Returns the measured perigee and sigma(d0), sigma(z0).
+    true: Perigee, noise: np.ndarray, settings: TrackerSettings = TrackerSettings()
+) -> tuple[Perigee, np.ndarray]:
+    """The measured perigee and its quoted covariance: the true parameters moved by ``noise`` (n x 5 standard
+    normal draws) through the covariance's Cholesky factor, d0 and z0's part widened by ``resolution_scale``
+    and d0 shifted by ``d0_bias``. The quoted covariance stays the nominal one: a mismodelled resolution is one
+    the track fit does not know about. ``noise`` is an argument so that every variation of the detector moves
+    a particle by the same draws.
     """
-    pt = np.abs(np.sin(true.theta) / true.qoverp)
-    sigma_d0, sigma_z0 = resolutions(pt, true.theta, settings)
-    d0 = true.d0 + settings.d0_bias + sigma_d0 * rng.standard_normal(len(pt))
-    z0 = true.z0 + sigma_z0 * rng.standard_normal(len(pt))
-    return Perigee(d0, z0, true.phi, true.theta, true.qoverp), sigma_d0, sigma_z0
+    quoted = covariance(true)
+    step = np.einsum("nij,nj->ni", np.linalg.cholesky(quoted), noise)
+    step[:, :2] *= settings.resolution_scale
+    values = [getattr(true, name) + step[:, i] for i, name in enumerate(PARAMETERS)]
+    values[0] = values[0] + settings.d0_bias
+    return Perigee(*values), quoted
