@@ -82,7 +82,9 @@ def paired():
 def test_a_generator_shift_is_measured_against_the_twin_at_the_nominal_cut(paired):
     scores, validation, labels, twin, shifted, val_labels, kinematics = paired
     selected = {CHECKPOINT[:2]: CHECKPOINT[2]}
-    aucs, points, bins = shifted_tables(scores, validation, {"worse_d0": kinematics}, {"worse_d0"}, selected, SETTINGS)
+    aucs, points, bins = shifted_tables(
+        scores, validation, {"worse_d0": kinematics}, {"worse_d0"}, {"worse_d0"}, selected, SETTINGS
+    )
     row = aucs[aucs["discriminator"] == "BvsL"].iloc[0]
     assert row["sample"] == "worse_d0" and row["reference"] == NOMINAL_TWIN and row["selected"]
     assert row["auc"] == pytest.approx(auc(*_bvsl(labels, shifted)))
@@ -107,20 +109,24 @@ def test_a_generator_shift_of_other_jets_than_the_twin_is_refused(paired):
     shifted_rows = np.flatnonzero(swapped["attack"] == "worse_d0")
     swapped.loc[shifted_rows[0], "label"] = (swapped.loc[shifted_rows[0], "label"] + 1) % 3
     with pytest.raises(ResultsError, match="worse_d0.*not the .* jets of nominal_twin"):
-        shifted_tables(swapped, validation, {"worse_d0": kinematics}, {"worse_d0"}, {}, SETTINGS)
+        shifted_tables(swapped, validation, {"worse_d0": kinematics}, {"worse_d0"}, {"worse_d0"}, {}, SETTINGS)
 
 
-def test_a_users_sample_is_compared_with_the_test_split_as_independent_jets():
+@pytest.mark.parametrize("reference", [NOMINAL_TEST, NOMINAL_TWIN])
+def test_an_independent_sample_is_compared_with_its_reference_in_quadrature(reference):
+    """A user's sample against the nominal test split, a Pythia generator variation (other jets of the same
+    size) against the twin: each measured alone, the errors of their changes and ratios added in quadrature."""
     rng = np.random.default_rng(8)
     data_labels, test_labels = _labels(2500, rng), _labels(4000, rng)
     data, test = _probabilities(data_labels, rng, light_b_boost=0.5), _probabilities(test_labels, rng)
-    scores = _combined(_scores(NOMINAL_TEST, test_labels, test), _scores("data_2016", data_labels, data))
+    scores = _combined(_scores(reference, test_labels, test), _scores("data_2016", data_labels, data))
     validation = _combined(_scores("raw", test_labels, test).assign(attack_source="none"))
-    kinematics = {"data_2016": _kinematics(2500, rng), NOMINAL_TEST: _kinematics(4000, rng)}
+    kinematics = {"data_2016": _kinematics(2500, rng), reference: _kinematics(4000, rng)}
     selected = {CHECKPOINT[:2]: CHECKPOINT[2]}
-    aucs, points, bins = shifted_tables(scores, validation, kinematics, set(), selected, SETTINGS)
+    generated = {"data_2016"} if reference == NOMINAL_TWIN else set()
+    aucs, points, bins = shifted_tables(scores, validation, kinematics, generated, set(), selected, SETTINGS)
     row = aucs[aucs["discriminator"] == "BvsL"].iloc[0]
-    assert row["reference"] == NOMINAL_TEST
+    assert row["reference"] == reference
     assert row["auc"] == pytest.approx(auc(*_bvsl(data_labels, data)))
     assert row["reference_auc"] == pytest.approx(auc(*_bvsl(test_labels, test)))
     assert row["auc_change_err"] == pytest.approx(np.hypot(row["auc_err"], row["reference_auc_err"]))

@@ -19,11 +19,16 @@ SCHEMA = schema()
 CONFIG = rt.default_config()
 
 
+#: Maps of overrides: the generator's knobs, Pythia's flavour shares and its tracker's knobs
+OVERRIDES = ("difficulty", "flavour_shares", "tracker")
+
+
 def _leaves(schema: dict, prefix: tuple[str, ...] = ()):
-    """(path, property schema) of every configurable leaf (a section with properties is walked into)."""
+    """(path, property schema) of every configurable leaf (a section with properties is walked into; a map of
+    overrides is one leaf with one default)."""
     for name, spec in schema.get("properties", {}).items():
         path = (*prefix, name)
-        if spec.get("type") == "object" and "properties" in spec and name != "difficulty":
+        if spec.get("type") == "object" and "properties" in spec and name not in OVERRIDES:
             yield from _leaves(spec, path)
         else:
             yield path, spec
@@ -190,7 +195,7 @@ def test_shifted_samples_scale_the_datasets_knobs_and_name_the_culprit():
     shifted = rt.ShiftedSamples.from_config(section)
     assert shifted.names() == [rt.NOMINAL_TWIN, "worse_d0", "data"] and shifted.sample("data").files == ("a.root",)
     for bad, named in [
-        ({"samples": [{"name": "x", "scale": {"lifetime_scale": 0.9}, "files": ["a.root"]}]}, "not both"),
+        ({"samples": [{"name": "x", "scale": {"lifetime_scale": 0.9}, "files": ["a.root"]}]}, "give one of"),
         ({"samples": [{"name": "x", "scale": {"lifetime_scale": -1}}]}, "positive"),
         ({"samples": [{"name": "x", "files": ["a"]}, {"name": "x", "files": ["b"]}]}, "unique"),
         ({"samples": [{"name": rt.NOMINAL_TWIN, "files": ["a"]}]}, rt.NOMINAL_TWIN),
@@ -202,3 +207,83 @@ def test_shifted_samples_scale_the_datasets_knobs_and_name_the_culprit():
             rt.shifted_difficulties(dataset, bad)
     with pytest.raises(ConfigError, match="dataset.source is uci"):  # the default shifts need the generator
         rt.check_config({"dataset": {"source": "uci"}})
+
+
+def test_the_pythia_samples_a_config_makes():
+    """The dataset's sample, the twin (the shifted samples' seed and size), a generator variation as an
+    independent sample (its own seed, its settings on top of the dataset's) and a detector variation that
+    re-simulates the twin's events with its tracker on top of the nominal one."""
+    dataset = {
+        "source": "pythia",
+        "pythia": {"n_jets": 1200, "chunk_jets": 500, "settings": {"Tune:pp": 14}, "tracker": {"fake_rate": 0.02}},
+    }
+    section = {
+        "seed": 9,
+        "n_jets": 600,
+        "samples": [
+            {"name": "fsr_up", "pythia": {"TimeShower:renormMultFac": 4.0}},
+            {"name": "d0_worse", "tracker": {"resolution_scale": 1.2}},
+        ],
+    }
+    samples = rt.pythia_samples(dataset, section)
+    assert list(samples) == [rt.PYTHIA_DATASET, rt.NOMINAL_TWIN, "fsr_up", "d0_worse"]
+    assert samples[rt.PYTHIA_DATASET].chunk_sizes == [500, 500, 200]
+    twin, fsr, d0 = samples[rt.NOMINAL_TWIN], samples["fsr_up"], samples["d0_worse"]
+    assert (twin.seed, twin.n_jets, twin.events, twin.chunk_sizes) == (9, 600, rt.NOMINAL_TWIN, [500, 100])
+    assert (
+        fsr.events == "fsr_up"
+        and fsr.seed not in (9, 1)
+        and fsr.seed == rt.pythia_samples(dataset, section)["fsr_up"].seed
+    )
+    assert fsr.generator["settings"] == {"Tune:pp": 14, "TimeShower:renormMultFac": 4.0}
+    assert (d0.events, d0.seed, d0.generator) == (rt.NOMINAL_TWIN, 9, twin.generator)
+    assert d0.tracker == {"fake_rate": 0.02, "resolution_scale": 1.2}
+    shifted = rt.ShiftedSamples.from_config(section)
+    assert [s.paired for s in shifted.samples] == [False, True] and shifted.names()[0] == rt.NOMINAL_TWIN
+    assert rt.pythia_samples({"source": "synthetic"}, {"samples": []}) == {}
+
+
+@pytest.mark.parametrize(
+    "dataset, samples, named",
+    [
+        (
+            {"source": "pythia"},
+            [{"name": "fsr_up", "pythia": {"TimeShower:renormMultFacc": 4.0}}],
+            "fsr_up.*does not know.*renormMultFacc",
+        ),
+        (
+            {"source": "pythia"},
+            [{"name": "b_frag", "pythia": {"StringZ:rFactB": 50.0}}],
+            "b_frag.*StringZ:rFactB = 50.0 is outside",
+        ),
+        ({"source": "pythia", "pythia": {"settings": {"Tune:ppp": 14}}}, [], "dataset.*Tune:ppp"),
+        (
+            {"source": "pythia"},
+            [{"name": "trk_eff", "tracker": {"efficiency_scale": 0.0}}],
+            "trk_eff.*efficiency_scale",
+        ),
+        (
+            {"source": "pythia"},
+            [{"name": "trk", "tracker": {"d0_bais": 0.01}}],
+            "trk.*unknown tracker setting.*d0_bais",
+        ),
+        (
+            {"source": "synthetic"},
+            [{"name": "fsr_up", "pythia": {"TimeShower:renormMultFac": 4.0}}],
+            "fsr_up.*dataset.source is synthetic",
+        ),
+        (
+            {"source": "pythia"},
+            [{"name": "worse", "scale": {"resolution_scale": 1.2}}],
+            "worse.*dataset.source is pythia",
+        ),
+        (
+            {"source": "pythia"},
+            [{"name": "both", "scale": {"resolution_scale": 1.2}, "tracker": {"fake_rate": 0.1}}],
+            "give one of",
+        ),
+    ],
+)
+def test_a_wrong_pythia_sample_is_refused_before_any_job(dataset, samples, named):
+    with pytest.raises(ConfigError, match=named):
+        rt.check_config({"dataset": dataset, "evaluation": {"shifted_samples": {"samples": samples}}})

@@ -18,8 +18,14 @@ from .errors import ConfigError, ResultsError
 RESULTS = "results"
 #: The jets of ``dataset.source`` converted to one table, read by every preprocessing.
 RAW_JETS = f"{RESULTS}/raw/jets.parquet"
+#: The Pythia source's samples, each under its folder: events and jets chunk by chunk, then the whole sample
+PYTHIA = f"{RESULTS}/pythia"
 #: The generated or downloaded source files, by ``dataset.source`` (``root`` reads the user's files).
-SOURCE_FILES = {"synthetic": f"{RESULTS}/source/synthetic.json.gz", "uci": f"{RESULTS}/source/dataset.json.gz"}
+SOURCE_FILES = {
+    "synthetic": f"{RESULTS}/source/synthetic.json.gz",
+    "pythia": f"{PYTHIA}/dataset/jets.json.gz",
+    "uci": f"{RESULTS}/source/dataset.json.gz",
+}
 #: A preprocessing's files, by name, in its folder (:func:`preprocessed_dir`).
 SPLIT_FILES = {"train": "train.parquet", "val": "val.parquet", "test": "test.parquet", "summary": "preprocessing.json"}
 #: The tables of a study's shifted samples, by name (``{root}/tables/shifted_{name}.csv``).
@@ -60,6 +66,21 @@ def shifted_sample(sample: str = "{sample}", kind: str = "jets") -> str:
     if kind == "source":
         return f"{RESULTS}/shifted/{sample}/source.json.gz"
     return f"{RESULTS}/shifted/{sample}/{kind}.parquet"
+
+
+def pythia_events(sample: str = "{pythia_sample}", chunk: int | str = "{chunk}") -> str:
+    """A Pythia sample's generated events of one chunk (truth jets, charged particles)."""
+    return f"{PYTHIA}/{sample}/events/{chunk}.npz"
+
+
+def pythia_jets(sample: str = "{pythia_sample}", chunk: int | str = "{chunk}") -> str:
+    """A Pythia sample's jets of one chunk, in the dataset's format."""
+    return f"{PYTHIA}/{sample}/jets/{chunk}.json.gz"
+
+
+def pythia_sample(sample: str = "{pythia_sample}") -> str:
+    """A Pythia sample's jets, its chunks one after the other."""
+    return f"{PYTHIA}/{sample}/jets.json.gz"
 
 
 # ---------------------------------------------------------------------------

@@ -15,6 +15,8 @@ ARCHITECTURE_ROOTS = [paths.study_root(a) for a in ARCHITECTURES]
 EVALUATION = config["evaluation"]
 SHIFTED = rt.ShiftedSamples.from_config(EVALUATION.get("shifted_samples", {}))
 SHIFTED_KNOBS = rt.shifted_difficulties(config["dataset"], EVALUATION.get("shifted_samples", {}))
+# The Pythia source's samples (dataset.source pythia): the dataset's, the twin's and each variation's
+PYTHIA = rt.pythia_samples(config["dataset"], EVALUATION.get("shifted_samples", {}))
 # And one study per audited model (evaluation.external_models) under results/external/{name}/: its one
 # checkpoint imported, not trained, its inputs preprocessed as it declares, then the same rules.
 EXTERNAL = {m.name: m for m in rt.EvaluationSettings.from_config(EVALUATION).external_models}
@@ -35,6 +37,8 @@ wildcard_constraints:
     seed=r"\d+",
     epoch=r"\d{3}",
     sample="|".join(SHIFTED.names()) or "(?!)",
+    pythia_sample="|".join(PYTHIA) or "(?!)",
+    chunk=r"\d+",
 
 
 def check_settings():
@@ -213,8 +217,10 @@ def strong_files(index):
 
 
 def shifted_source(wildcards):
-    """A shifted sample's input files: the generator's output, or the user's files."""
+    """A shifted sample's input files: the generator's output (Pythia's or the embedded one's), or the user's files."""
     sample = SHIFTED.sample(wildcards.sample)
+    if wildcards.sample in PYTHIA:
+        return [paths.pythia_sample(wildcards.sample)]
     return [paths.shifted_sample(wildcards.sample, "source")] if sample is None or sample.synthetic else sample.files
 
 
@@ -227,7 +233,7 @@ def shifted_preprocessed(inputs):
     """{sample: its jets preprocessed with the statistics of results/{inputs}/}, the twin first; with a user's
     sample, the nominal test split of those inputs (its reference) last."""
     files = {name: paths.shifted_sample(name, inputs) for name in SHIFTED.names()}
-    if any(not s.synthetic for s in SHIFTED.samples):
+    if any(not s.generated for s in SHIFTED.samples):
         files[rt.NOMINAL_TEST] = paths.preprocessed_files(f"{paths.RESULTS}/{inputs}")["test"]
     return files
 

@@ -95,7 +95,8 @@ rule shifted_tables:
     threads: 2
     params:
         samples=list(shifted_preprocessed("preprocessed")),
-        synthetic=[s.name for s in SHIFTED.samples if s.synthetic],
+        generated=[s.name for s in SHIFTED.samples if s.generated],
+        paired=[s.name for s in SHIFTED.samples if s.paired],
         tables=rt.shifted_table_config(EVALUATION),
     script:
         "../scripts/shifted_tables.py"

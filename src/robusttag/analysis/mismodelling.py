@@ -3,11 +3,14 @@
 A shifted sample is the generator with some knobs scaled (a mismodelled
 simulation) or a user's sample of other simulation or of data, preprocessed
 with the nominal statistics. Its reference is what the model was calibrated
-on: for a generator shift, the nominal twin (nominal knobs, the same seed and
-size: the same jets' flavour, pT and eta, so that the comparison is paired
-jet by jet and the bootstrap errors are those of the mismodelling alone); for
-a user's sample, a fresh nominal sample is not at hand, so the nominal test
-split (independent jets: errors added in quadrature).
+on: for a generated sample, the nominal twin (nominal settings, the shifted
+samples' seed and size). A shift of the embedded generator's knobs and a
+detector variation of Pythia's hold the twin's own jets (the same flavour, pT
+and eta), so that the comparison is paired jet by jet and the bootstrap errors
+are those of the mismodelling alone; a Pythia generator variation is an
+independent sample (errors added in quadrature). For a user's sample, a fresh
+nominal sample is not at hand, so the nominal test split (independent jets:
+errors added in quadrature).
 
 For every model and checkpoint scored: the AUC change, and at the
 working-point cuts fixed on the NOMINAL validation split the efficiency,
@@ -85,9 +88,9 @@ SENSITIVITIES = ("auc_change", "sf_efficiency", "sf_mistag")
 VULNERABILITIES = ("fgsm", "worst_case")
 
 
-def reference_of(sample: str, synthetic: set[str]) -> str:
-    """The sample a shifted one is compared with: the twin for a generator shift, else the nominal test split."""
-    return NOMINAL_TWIN if sample in synthetic else NOMINAL_TEST
+def reference_of(sample: str, generated: set[str]) -> str:
+    """The sample a shifted one is compared with: the twin for a generated sample, else the nominal test split."""
+    return NOMINAL_TWIN if sample in generated else NOMINAL_TEST
 
 
 def _paired(scores: pd.DataFrame, sample: str, reference: str) -> pd.DataFrame:
@@ -101,7 +104,7 @@ def _paired(scores: pd.DataFrame, sample: str, reference: str) -> pd.DataFrame:
 
 
 def _check_pairing(scores: pd.DataFrame, sample: str) -> None:
-    """A generator shift must hold the twin's jets (same flavours, in order): the pairing of every error.
+    """A paired sample must hold the twin's jets (same flavours, in order): the pairing of every error.
 
     Raises
     ------
@@ -175,7 +178,8 @@ _BIN_EDGES = ["pt_low", "pt_high", "abs_eta_low", "abs_eta_high"]
 
 
 def _independent_tables(rows, cuts, settings, bootstrap: int, kinematics: tuple, binned: bool, threads: int):
-    """(AUC, working points, bins) of a user's sample against the nominal test split: independent jets, each
+    """(AUC, working points, bins) of a sample against an independent reference (a user's sample against the
+    nominal test split, a Pythia generator variation against the twin): independent jets, each
     measured alone (its own bootstrap), the changes' and ratios' errors added in quadrature.
     """
     keys = [*CHECKPOINT, "discriminator"]
@@ -205,7 +209,8 @@ def shifted_tables(
     scores: pd.DataFrame,
     validation: pd.DataFrame,
     kinematics: dict[str, pd.DataFrame],
-    synthetic: set[str],
+    generated: set[str],
+    paired: set[str],
     selected: dict[tuple[str, int], int],
     settings: TableSettings,
     threads: int = 1,
@@ -214,35 +219,36 @@ def shifted_tables(
 
     ``scores`` are the shifted-sample score files (attack: the sample's name), ``validation`` the
     nominal validation scores of the same checkpoints (the cuts), ``kinematics`` {sample: its
-    ``raw_jet_pt`` and ``raw_jet_eta``}, ``synthetic`` the generator shifts (the twin's partners),
+    ``raw_jet_pt`` and ``raw_jet_eta``}, ``generated`` the samples measured against the twin, ``paired`` those
+    of them that hold the twin's jets,
     ``selected`` {(mode, seed): selected epoch}: there the bootstrap errors and the per-bin table
     (a user's sample: per-bin values without errors).
 
     Raises
     ------
     ResultsError
-        When a generator shift does not hold the twin's jets.
+        When a paired sample does not hold the twin's jets.
     """
     samples = sorted(s for s in scores["attack"].unique() if s not in (NOMINAL_TWIN, NOMINAL_TEST))
     parts: list[list[pd.DataFrame]] = [[], [], []]
     for sample in samples:
-        reference = reference_of(sample, synthetic)
-        if reference == NOMINAL_TWIN:
+        reference = reference_of(sample, generated)
+        if sample in paired:
             _check_pairing(scores, sample)
-        paired = _paired(scores, sample, reference)
+        compared = _paired(scores, sample, reference)
         for keep in (True, False):  # errors and bins where a model is judged; the other checkpoints: values
-            rows, cuts = _selected_only(paired, selected, keep), _selected_only(validation, selected, keep)
+            rows, cuts = _selected_only(compared, selected, keep), _selected_only(validation, selected, keep)
             if rows.empty:
                 continue
             bootstrap = settings.bootstrap if keep else 0
-            if reference == NOMINAL_TWIN:
+            if sample in paired:
                 tables = (
                     _auc_rows(rows, settings, bootstrap, threads),
                     *_fraction_rows(rows, cuts, settings, bootstrap, kinematics[sample], keep, threads),
                 )
             else:
                 rows = rows.assign(attack=rows["attack"].astype(str).replace(sample, "shifted"))
-                kinematics_of = (kinematics[sample], kinematics[NOMINAL_TEST])
+                kinematics_of = (kinematics[sample], kinematics[reference])
                 tables = _independent_tables(rows, cuts, settings, bootstrap, kinematics_of, keep, threads)
             for part, table in zip(parts, tables if keep else tables[:2]):
                 part.append(table.assign(sample=sample, reference=reference, selected=keep))
@@ -264,7 +270,7 @@ def _finish(parts: list[pd.DataFrame], columns) -> pd.DataFrame:
 def shifted_distances(
     twin_or_test: dict[str, pd.DataFrame],
     samples: dict[str, pd.DataFrame],
-    synthetic: set[str],
+    generated: set[str],
     summary: dict,
     threads: int = 1,
 ) -> pd.DataFrame:
@@ -279,10 +285,10 @@ def shifted_distances(
     std = np.array([c["std"] for c in summary["features"]])
 
     def distances_of(sample: str) -> pd.DataFrame:
-        jets, reference = samples[sample], twin_or_test[reference_of(sample, synthetic)]
+        jets, reference = samples[sample], twin_or_test[reference_of(sample, generated)]
         a, b = (frame[names].to_numpy(np.float64) * std + mean for frame in (reference, jets))
         table = two_sample_table(a, b, reference["label"].to_numpy(), jets["label"].to_numpy(), names)
-        return table.assign(sample=sample, reference=reference_of(sample, synthetic))
+        return table.assign(sample=sample, reference=reference_of(sample, generated))
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
         parts = list(pool.map(distances_of, samples))
@@ -390,7 +396,8 @@ def write_shifted_tables(
     validation_files,
     sample_files: dict[str, str | os.PathLike],
     summary_path: str | os.PathLike,
-    synthetic: set[str],
+    generated: set[str],
+    paired: set[str],
     selected: dict[tuple[str, int], int],
     settings: TableSettings,
     outputs: dict[str, str | os.PathLike],
@@ -404,13 +411,13 @@ def write_shifted_tables(
     scores, validation = combined_scores(score_files), combined_scores(validation_files)
     kinematics = {name: _jets(path, ["raw_jet_pt", "raw_jet_eta"]) for name, path in sample_files.items()}
     auc, working_points, per_bin = shifted_tables(
-        scores, validation, kinematics, synthetic, selected, settings, threads
+        scores, validation, kinematics, generated, paired, selected, settings, threads
     )
     summary = read_summary(summary_path)
     columns = [*summary["feature_order"], "label"]
     references = {n: _jets(p, columns) for n, p in sample_files.items() if n in (NOMINAL_TWIN, NOMINAL_TEST)}
     samples = {n: _jets(p, columns) for n, p in sample_files.items() if n not in references}
-    distances = shifted_distances(references, samples, synthetic, summary, threads)
+    distances = shifted_distances(references, samples, generated, summary, threads)
     tables = {
         "auc": auc,
         "working_points": working_points,

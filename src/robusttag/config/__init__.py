@@ -8,14 +8,18 @@
 
 from .checks import (
     check_config,
+    pythia_samples,
     shifted_difficulties,
 )
 from .data import (
+    PYTHIA_DATASET,
     SOURCES,
     TRACK_ORDERS,
     DatasetSettings,
     Difficulty,
     PreprocessSettings,
+    PythiaSample,
+    PythiaSettings,
     RootSettings,
     SyntheticSettings,
     UciSettings,
@@ -95,6 +99,10 @@ from .training import (
 )
 
 __all__ = [
+    "PYTHIA_DATASET",
+    "PythiaSample",
+    "PythiaSettings",
+    "pythia_samples",
     "ARCHITECTURES",
     "ARCHITECTURE_KEYS",
     "ARCHITECTURE_LAYOUTS",

@@ -21,6 +21,60 @@ class SyntheticSettings:
     difficulty: dict = field(default_factory=dict)  #: overrides of sources.synthetic.Difficulty
 
 
+#: The name of the Pythia sample the study trains on (its chunks under results/pythia/dataset/)
+PYTHIA_DATASET = "dataset"
+
+
+@dataclass(frozen=True)
+class PythiaSettings:
+    """The ``dataset.pythia`` section: how the Pythia source makes its samples."""
+
+    n_jets: int = default("dataset.pythia.n_jets")
+    seed: int = default("dataset.pythia.seed")
+    chunk_jets: int = default("dataset.pythia.chunk_jets")
+    flavour_shares: dict = field(default_factory=lambda: dict(default("dataset.pythia.flavour_shares")))
+    pt_hat_min: float = default("dataset.pythia.pt_hat_min")
+    pt_hat_bias: float = default("dataset.pythia.pt_hat_bias")
+    labels: str = default("dataset.pythia.labels")
+    settings: dict = field(default_factory=dict)  #: Pythia settings of every sample
+    tracker: dict = field(default_factory=dict)  #: the nominal tracker's knobs
+
+    def __post_init__(self) -> None:
+        shares = self.flavour_shares
+        if set(shares) != {"b", "c", "light"} or any(v < 0 for v in shares.values()) or sum(shares.values()) <= 0:
+            raise ConfigError(f"dataset.pythia.flavour_shares must give b, c and light, >= 0, not all 0: {shares}")
+        if self.labels not in choices("dataset.pythia.labels"):
+            raise ConfigError(
+                f"dataset.pythia.labels '{self.labels}' is unknown; choose from {choices('dataset.pythia.labels')}"
+            )
+        if self.n_jets < 1 or self.chunk_jets < 1:
+            raise ConfigError(
+                f"dataset.pythia.n_jets and chunk_jets must be positive, got {self.n_jets}, {self.chunk_jets}"
+            )
+
+
+@dataclass(frozen=True)
+class PythiaSample:
+    """One sample the Pythia source makes: its jets in chunks (``chunk_sizes``) from its seed, with the generator
+    settings of ``generator`` (:class:`robusttag.sources.pythia.Sample`'s fields), through the tracker of
+    ``tracker``; ``events`` names the sample whose generated events it reads (itself, or the nominal twin for a
+    detector variation, which re-simulates the twin's events).
+    """
+
+    name: str
+    events: str
+    seed: int
+    n_jets: int
+    chunk_jets: int
+    generator: dict
+    tracker: dict
+
+    @property
+    def chunk_sizes(self) -> list[int]:
+        full, rest = divmod(self.n_jets, self.chunk_jets)
+        return [self.chunk_jets] * full + ([rest] if rest else [])
+
+
 @dataclass(frozen=True)
 class UciSettings:
     url: str = default("dataset.uci.url")
@@ -39,6 +93,7 @@ class DatasetSettings:
 
     source: str = default("dataset.source")
     synthetic: SyntheticSettings = field(default_factory=SyntheticSettings)
+    pythia: PythiaSettings = field(default_factory=PythiaSettings)
     uci: UciSettings = field(default_factory=UciSettings)
     root: RootSettings = field(default_factory=RootSettings)
 
@@ -58,7 +113,7 @@ class DatasetSettings:
             On an unknown key or source, or a ``root`` source without files.
         """
         values = dict(only_known(cls, section, "dataset"))
-        parts = {"synthetic": SyntheticSettings, "uci": UciSettings, "root": RootSettings}
+        parts = {"synthetic": SyntheticSettings, "pythia": PythiaSettings, "uci": UciSettings, "root": RootSettings}
         for name, part in parts.items():
             values[name] = part(**as_tuples(only_known(part, values.get(name, {}), f"dataset.{name}")))
         return cls(**values)

@@ -252,13 +252,16 @@ _SAMPLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 @dataclass(frozen=True)
 class ShiftedSample:
-    """One alternative sample the models are evaluated on as if it were data: the embedded generator with
-    some knobs multiplied (``scale``: {knob: factor}), or a user's files (ROOT or JSON, as
-    ``dataset.root.files`` / the UCI JSON) from another simulation or from data.
+    """One alternative sample the models are evaluated on as if it were data: the embedded generator with some
+    knobs multiplied (``scale``: {knob: factor}); Pythia with further settings (``pythia``: a generator
+    variation) and/or another tracker (``tracker``: alone, a detector variation); or a user's files (ROOT or
+    JSON, as ``dataset.root.files`` / the UCI JSON) from another simulation or from data.
     """
 
     name: str
     scale: dict = field(default_factory=dict)
+    pythia: dict = field(default_factory=dict)
+    tracker: dict = field(default_factory=dict)
     files: tuple[str, ...] = ()
     tree: str = default("evaluation.shifted_samples.samples.[].tree")  #: the TTree of ROOT files
 
@@ -268,20 +271,45 @@ class ShiftedSample:
             raise ConfigError(
                 f"{where}: a name is lower-case letters, digits and _ (not '{NOMINAL_TWIN}' or '{NOMINAL_TEST}')"
             )
-        if bool(self.scale) == bool(self.files):
-            raise ConfigError(f"{where}: give either scale (generator knob factors) or files, not both or neither")
+        kinds = [bool(self.scale), bool(self.pythia or self.tracker), bool(self.files)]
+        if sum(kinds) != 1:
+            raise ConfigError(
+                f"{where}: give one of scale (generator knob factors), pythia and/or tracker (Pythia settings, "
+                "tracker knobs) or files"
+            )
         bad = {k: v for k, v in self.scale.items() if not isinstance(v, (int, float)) or v <= 0}
         if bad:
             raise ConfigError(f"{where}: scale factors must be positive numbers, got {bad}")
 
     @property
     def synthetic(self) -> bool:
+        """Made by the embedded generator."""
         return bool(self.scale)
 
+    @property
+    def pythia_made(self) -> bool:
+        """Made by the Pythia source."""
+        return bool(self.pythia or self.tracker)
+
+    @property
+    def generated(self) -> bool:
+        """Made here (by a generator): its reference is the nominal twin."""
+        return not self.files
+
+    @property
+    def paired(self) -> bool:
+        """The twin's own jets, mismodelled: compared with the twin jet by jet (the embedded generator's knobs, or a
+        detector variation re-simulating the twin's events); a generator variation is independent of it.
+        """
+        return self.synthetic or (bool(self.tracker) and not self.pythia)
+
     def to_config(self) -> dict:
-        if self.synthetic:
-            return {"name": self.name, "scale": dict(self.scale)}
-        return {"name": self.name, "files": list(self.files), "tree": self.tree}
+        if self.files:
+            return {"name": self.name, "files": list(self.files), "tree": self.tree}
+        own = {"scale": dict(self.scale)} if self.scale else {}
+        own |= {"pythia": dict(self.pythia)} if self.pythia else {}
+        own |= {"tracker": dict(self.tracker)} if self.tracker else {}
+        return {"name": self.name, **own}
 
 
 #: What an audited model's outputs are: logits, or class probabilities (they are turned into log-probabilities).
@@ -365,8 +393,8 @@ class ShiftedSamples:
         return cls(samples=tuple(samples), **values)
 
     def names(self) -> list[str]:
-        """Every sample the models are scored on: the nominal twin first when a shift is synthetic."""
-        twin = [NOMINAL_TWIN] if any(s.synthetic for s in self.samples) else []
+        """Every sample the models are scored on: the nominal twin first when a sample is generated."""
+        twin = [NOMINAL_TWIN] if any(s.generated for s in self.samples) else []
         return twin + [s.name for s in self.samples]
 
     def sample(self, name: str) -> ShiftedSample | None:
