@@ -78,6 +78,10 @@ def pythia_jets(sample: str = "{pythia_sample}", chunk: int | str = "{chunk}") -
     return f"{PYTHIA}/{sample}/jets/{chunk}.json.gz"
 
 
+#: The Pythia run's inputs beside the embedded generator's: the figure (without suffix) and its table
+INPUTS_BY_SOURCE = {"figure": f"{RESULTS}/figures/inputs_by_source", "table": f"{RESULTS}/tables/inputs_by_source.csv"}
+
+
 def pythia_sample(sample: str = "{pythia_sample}") -> str:
     """A Pythia sample's jets, its chunks one after the other."""
     return f"{PYTHIA}/{sample}/jets.json.gz"

@@ -129,6 +129,8 @@ def all_outputs():
         files.append(paths.table("summary.md", root))
         files += paths.shifted_tables(root).values() if SHIFTED.samples else ()
         files += (paths.figure(name, root, suffix) for name in study_figures(root) for suffix in ("png", "pdf"))
+    if config["dataset"]["source"] == "pythia":
+        files += [f"{paths.INPUTS_BY_SOURCE['figure']}.png", paths.INPUTS_BY_SOURCE["table"]]
     if len(ARCHITECTURES) > 1:
         files += paths.ARCHITECTURE_OUTPUTS.values()
         files += (paths.figure("architectures", paths.RESULTS, suffix) for suffix in ("png", "pdf"))

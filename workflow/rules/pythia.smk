@@ -50,3 +50,27 @@ rule pythia_sample:
     threads: 1
     script:
         "../scripts/pythia_sample.py"
+
+
+rule inputs_by_source:
+    input:
+        paths.RAW_JETS,
+    output:
+        png=report(
+            f"{paths.INPUTS_BY_SOURCE['figure']}.png",
+            caption="../report/inputs_by_source.rst",
+            category="Inputs",
+            labels={"figure": "inputs_by_source"},
+        ),
+        pdf=f"{paths.INPUTS_BY_SOURCE['figure']}.pdf",
+        table=paths.INPUTS_BY_SOURCE["table"],
+    log:
+        paths.log("figures/inputs_by_source"),
+    conda:
+        "../envs/robusttag.yaml"
+    threads: 1
+    params:
+        seed=config["dataset"]["synthetic"]["seed"],
+        knobs=config["dataset"]["synthetic"]["difficulty"],
+    script:
+        "../scripts/inputs_by_source.py"
