@@ -80,3 +80,9 @@ def four_tracks(background_runs) -> Path:
 def findings(background_runs) -> Path:
     """The reduced configuration of the paper's findings (dag_runs.FINDINGS), up to the AUC table."""
     return background_runs["findings"].finish()
+
+
+@pytest.fixture(scope="session")
+def pythia_run(background_runs) -> Path:
+    """The whole study on 1,500 Pythia jets with two variations (dag_runs.PYTHIA), up to dag_runs.PYTHIA_TARGETS."""
+    return background_runs["pythia_run"].finish()

@@ -20,7 +20,13 @@ from workflow_copy import copy_workflow, merge
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "src" / "robusttag" / "config" / "schema.yaml")
-SHIPPED = ("config/config.yaml", ".test/config/config.yaml", "config/paper.yaml", "config/architectures.yaml")
+SHIPPED = (
+    "config/config.yaml",
+    ".test/config/config.yaml",
+    "config/paper.yaml",
+    "config/architectures.yaml",
+    "config/pythia.yaml",
+)
 
 
 def dry_run(workdir: Path, configfile: str) -> subprocess.CompletedProcess:

@@ -139,3 +139,18 @@ def test_a_detector_variation_keeps_every_jet_and_changes_what_it_should(events,
         ref_sig = np.abs(reference.tracks["d0"] / np.sqrt(reference.tracks["d0d0"]))
         var_sig = np.abs(varied.tracks["d0"] / np.sqrt(varied.tracks["d0d0"]))
         assert np.median(var_sig) / np.median(ref_sig) == pytest.approx(1.3, abs=0.1)
+
+
+def test_joining_chunks_names_a_truncated_one(nominal, tmp_path):
+    from robusttag.errors import DataFormatError
+
+    output, _ = nominal
+    whole, cut = tmp_path / "0.json.gz", tmp_path / "1.json.gz"
+    whole.write_bytes(output.read_bytes())
+    cut.write_bytes(output.read_bytes()[:-100])
+    uci.concatenate_files([whole, whole], tmp_path / "two.json.gz")
+    (joined,) = list(uci.read_jets(tmp_path / "two.json.gz", workers=0))
+    assert len(joined) == 500
+    with pytest.raises(DataFormatError, match=r"1\.json\.gz.*truncated"):
+        uci.concatenate_files([whole, cut], tmp_path / "joined.json.gz")
+    assert not (tmp_path / "joined.json.gz").exists()

@@ -476,8 +476,16 @@ def write_json_jets(output: str | os.PathLike, batches, compresslevel: int = 2) 
 
 def concatenate_files(inputs, output: str | os.PathLike, block_bytes: int = 16 << 20) -> None:
     """Files of jets one after the other in one file (gzip members concatenate into one gzip stream), written whole
-    or not at all.
+    or not at all; each gzipped input is inflated first, so that a truncated or corrupt one is named here.
+
+    Raises
+    ------
+    DataFormatError
+        When an input's gzip stream is corrupt or ends early, naming it.
     """
+    for path in inputs:
+        for _ in _read_decompressed(Path(path)):
+            pass
     with atomic_output(output) as tmp, open(tmp, "wb") as sink:
         for path in inputs:
             with open(path, "rb") as source:
