@@ -480,9 +480,18 @@ def generate_events_file(
 
 
 def write_chunk(path: str | Path, chunk: TruthChunk) -> None:
-    """The chunk's truth jets and charged particles in one ``.npz`` file, written whole or not at all."""
+    """The chunk's truth jets and charged particles in one ``.npz`` file (the particles in single precision), written
+    whole or not at all.
+    """
     arrays = {f"jet_{n}": getattr(chunk.jets, n) for n in JET_ARRAYS}
     arrays |= {f"particle_{n}": getattr(chunk.particles, n) for n in PARTICLE_ARRAYS}
+    for name in (
+        "particle_vertex",
+        "particle_momentum",
+        "particle_charge",
+    ):  # single precision is plenty: half the disk
+        arrays[name] = arrays[name].astype(np.float32)
+    arrays["particle_event"] = arrays["particle_event"].astype(np.int32)
     with atomic_output(path) as tmp, open(tmp, "wb") as sink:
         np.savez(sink, **arrays)
 
@@ -507,4 +516,7 @@ def read_chunk(path: str | Path) -> TruthChunk:
             path, f"cannot read the Pythia events chunk ({error}); delete it to make it again"
         ) from None
     jets = TruthJets(*(arrays[f"jet_{n}"] for n in JET_ARRAYS))
-    return TruthChunk(jets, ChargedParticles(*(arrays[f"particle_{n}"] for n in PARTICLE_ARRAYS)))
+    particles = (arrays[f"particle_{n}"] for n in PARTICLE_ARRAYS)
+    return TruthChunk(
+        jets, ChargedParticles(*(np.asarray(a, np.float64 if a.dtype.kind == "f" else np.int64) for a in particles))
+    )
