@@ -7,7 +7,15 @@ import zlib
 import numpy as np
 
 from ..errors import ConfigError
-from .data import PYTHIA_DATASET, DatasetSettings, Difficulty, PreprocessSettings, PythiaSample
+from .data import (
+    PYTHIA_DATASET,
+    DatasetSettings,
+    Difficulty,
+    PreprocessSettings,
+    PythiaSample,
+    TrackerSettings,
+    check_pythia_settings,
+)
 from .evaluation import NOMINAL_TWIN, EvaluationSettings, ShiftedSamples
 from .rules import training_config
 from .training import TrainingSettings, training_architectures, training_modes, training_seeds
@@ -63,8 +71,6 @@ def pythia_samples(dataset: dict, section: dict) -> dict[str, PythiaSample]:
     ConfigError
         On a sample of another generator, or a tracker knob that is unknown or out of range.
     """
-    from ..sources.tracker import TrackerSettings  # numpy only
-
     settings = DatasetSettings.from_config(dataset)
     shifted = ShiftedSamples.from_config(section)
     _made_by_the_source(shifted, settings.source)
@@ -104,7 +110,7 @@ def pythia_samples(dataset: dict, section: dict) -> dict[str, PythiaSample]:
     return samples
 
 
-def check_pythia_settings(samples: dict[str, PythiaSample]) -> None:
+def check_pythia_samples(samples: dict[str, PythiaSample]) -> None:
     """Pythia reads every generator setting of every sample (unknown keys, values out of range), before any job.
 
     Raises
@@ -112,16 +118,12 @@ def check_pythia_settings(samples: dict[str, PythiaSample]) -> None:
     ConfigError
         Naming the sample and the setting.
     """
-    if not samples:
-        return
-    from ..sources.pythia import check_settings
-
     checked = set()
     for sample in samples.values():
         settings = sample.generator["settings"]
         key = tuple(sorted((k, str(v)) for k, v in settings.items()))
         if key not in checked:
-            check_settings(settings, sample.name)
+            check_pythia_settings(settings, sample.name)
             checked.add(key)
 
 
@@ -137,7 +139,7 @@ def check_config(config: dict) -> None:
     """
     dataset, shifted = config.get("dataset", {}), config.get("evaluation", {}).get("shifted_samples", {})
     shifted_difficulties(dataset, shifted)
-    check_pythia_settings(pythia_samples(dataset, shifted))
+    check_pythia_samples(pythia_samples(dataset, shifted))
     preprocess = PreprocessSettings.from_config(config.get("preprocess", {}))
     training = config.get("training", {})
     for architecture in training_architectures(training):

@@ -17,6 +17,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from robusttag.config.data import pythia_text, read_pythia_setting
 from robusttag.errors import ConfigError, DataFormatError
 from robusttag.io import atomic_output
 
@@ -81,7 +82,7 @@ class Process:
                 f"PhaseSpace:bias2SelectionPow = {self.pt_hat_bias}",
                 f"PhaseSpace:bias2SelectionRef = {self.pt_hat_min}",
             ]
-        return [*BASE_SETTINGS, *own, *(f"{key} = {_text(value)}" for key, value in self.settings.items())]
+        return [*BASE_SETTINGS, *own, *(f"{key} = {pythia_text(value)}" for key, value in self.settings.items())]
 
 
 def chunk_seed(sample_seed: int, chunk: int, process: int = 0) -> int:
@@ -92,58 +93,21 @@ def chunk_seed(sample_seed: int, chunk: int, process: int = 0) -> int:
     return int(state % MAX_SEED) + 1
 
 
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return str(value)
-
-
-def _read(pythia, line: str, sample: str) -> None:
-    """One setting into ``pythia``, refused when Pythia does not take it (it would go on with its default).
-
-    Raises
-    ------
-    ConfigError
-        Naming the sample, the key and what Pythia made of it.
-    """
-    key, _, value = (part.strip() for part in line.partition("="))
-    if pythia.readString(line):
-        return
-    settings = pythia.settings
-    if any(known(key) for known in (settings.isFlag, settings.isMode, settings.isParm, settings.isWord)):
-        raise ConfigError(f"sample {sample!r}: {key} = {value} is outside Pythia's range")
-    raise ConfigError(f"sample {sample!r}: Pythia does not know the setting {key!r} (in {line!r})")
-
-
-def check_settings(settings: Mapping[str, object], sample: str) -> None:
-    """Pythia reads every setting of a sample (without starting a run): an unknown key or a value out of its
-    range is refused here, before any job.
-
-    Raises
-    ------
-    ConfigError
-        Naming the sample, the key and what Pythia made of it.
-    """
-    import pythia8mc
-
-    pythia = pythia8mc.Pythia("", False)
-    for line in Process("b", settings=settings).strings(1):
-        _read(pythia, line, sample)
-
-
 def configured(process: Process, seed: int, sample: str):
     """A Pythia instance with ``process``'s settings, initialised.
 
     Raises
     ------
     ConfigError
-        On a setting Pythia refuses (:func:`check_settings`) or an initialisation that fails, naming the sample.
+        On a setting Pythia refuses (:func:`~robusttag.config.data.read_pythia_setting`) or an initialisation that
+        fails, naming the sample.
     """
     import pythia8mc
 
     pythia = pythia8mc.Pythia("", False)
     for line in process.strings(seed):
-        _read(pythia, line, sample)
+        key, _, value = (part.strip() for part in line.partition("="))
+        read_pythia_setting(pythia, key, value, sample)
     if not pythia.init():
         raise ConfigError(f"sample {sample!r}: Pythia could not initialise with {process.strings(seed)}")
     return pythia

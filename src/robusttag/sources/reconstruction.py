@@ -48,7 +48,7 @@ class JetTracks:
     fake: np.ndarray
 
 
-NOMINAL_TRACKER = tracker.TrackerSettings()
+NOMINAL_TRACKER = tracker.NOMINAL
 
 
 def reconstruct(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..config.data import TrackerSettings
 
 #: The solenoid's field (T), as the real dataset's detector card
 FIELD_TESLA = 2.0
@@ -34,58 +34,8 @@ MAX_PRODUCTION_RADIUS = 300.0
 CORRELATIONS = {("d0", "phi"): -0.6, ("z0", "theta"): -0.6}
 
 
-@dataclass(frozen=True)
-class TrackerSettings:
-    """The tracker's knobs; a detector variation changes some of them.
-
-    ``resolution_scale`` widens the true spread of d0 and z0 (1.2: 20 % wider) while every track keeps its
-    nominal quoted covariance, as a mismodelled resolution does in data; ``efficiency_scale`` multiplies every
-    efficiency (at most 1); ``fake_rate`` is the mean number of fake tracks per real track of a jet; ``d0_bias``
-    (mm) is added to every measured d0 (a misalignment-like shift).
-    """
-
-    resolution_scale: float = 1.0
-    efficiency_scale: float = 1.0
-    fake_rate: float = 0.01
-    d0_bias: float = 0.0
-
-    def __post_init__(self) -> None:
-        bad = {
-            name: value
-            for name, value, good in (
-                ("resolution_scale", self.resolution_scale, 0 < self.resolution_scale <= 10),
-                ("efficiency_scale", self.efficiency_scale, 0 < self.efficiency_scale <= 2),
-                ("fake_rate", self.fake_rate, 0 <= self.fake_rate <= 1),
-                ("d0_bias", self.d0_bias, abs(self.d0_bias) <= 1),
-            )
-            if not good
-        }
-        if bad:
-            raise ConfigError(
-                f"tracker setting(s) out of range: {bad}; resolution_scale in (0, 10], efficiency_scale in (0, 2], "
-                "fake_rate in [0, 1], |d0_bias| <= 1 mm"
-            )
-
-    @classmethod
-    def from_config(cls, values: dict, where: str) -> TrackerSettings:
-        """The tracker of a config section (``{knob: value}``).
-
-        Raises
-        ------
-        ConfigError
-            On an unknown knob or one out of range, naming ``where``.
-        """
-        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown tracker setting(s) {unknown}; choose from {list(cls.__dataclass_fields__)}"
-            )
-        try:
-            return cls(**{name: float(value) for name, value in values.items()})
-        except (ConfigError, TypeError, ValueError) as error:
-            raise ConfigError(f"{where}: {error}") from None
-
-
+#: The nominal detector's knobs
+NOMINAL = TrackerSettings()
 #: The resolutions' constant and multiple-scattering terms (at theta = 90 degrees; mm, rad, relative)
 D0_CONSTANT, D0_SCATTERING = 0.016, 0.059
 Z0_CONSTANT, Z0_SCATTERING = 0.057, 0.097
@@ -165,7 +115,7 @@ def covariance(true: Perigee) -> np.ndarray:
 
 
 def efficiency(
-    pt: np.ndarray, eta: np.ndarray, radius: np.ndarray | None = None, settings: TrackerSettings = TrackerSettings()
+    pt: np.ndarray, eta: np.ndarray, radius: np.ndarray | None = None, settings: TrackerSettings = NOMINAL
 ) -> np.ndarray:
     """The probability that a charged particle becomes a track (the real dataset's detector card): |eta| <= 1.5:
     70 % for 0.1-1 GeV, 95 % above; 1.5-2.5: 60 % and 85 %; none below 0.1 GeV, beyond |eta| 2.5, or when
@@ -179,9 +129,7 @@ def efficiency(
     return np.where(inside, np.minimum(table * settings.efficiency_scale, 1.0), 0.0)
 
 
-def measured(
-    true: Perigee, noise: np.ndarray, settings: TrackerSettings = TrackerSettings()
-) -> tuple[Perigee, np.ndarray]:
+def measured(true: Perigee, noise: np.ndarray, settings: TrackerSettings = NOMINAL) -> tuple[Perigee, np.ndarray]:
     """The measured perigee and its quoted covariance: the true parameters moved by ``noise`` (n x 5 standard
     normal draws) through the covariance's Cholesky factor, d0 and z0's part widened by ``resolution_scale``
     and d0 shifted by ``d0_bias``. The quoted covariance stays the nominal one: a mismodelled resolution is one
