@@ -84,5 +84,5 @@ def findings(background_runs) -> Path:
 
 @pytest.fixture(scope="session")
 def pythia_run(background_runs) -> Path:
-    """The whole study on 1,500 Pythia jets with two variations (dag_runs.PYTHIA), up to dag_runs.PYTHIA_TARGETS."""
+    """The whole study on 1,200 Pythia jets with two variations (dag_runs.PYTHIA), up to dag_runs.PYTHIA_TARGETS."""
     return background_runs["pythia_run"].finish()

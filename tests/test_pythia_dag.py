@@ -1,4 +1,4 @@
-"""The Pythia source through the whole DAG (tests/dag_runs.py: 1,500 Pythia jets in three chunks, the nominal twin,
+"""The Pythia source through the whole DAG (tests/dag_runs.py: 1,200 Pythia jets in three chunks, the nominal twin,
 a generator and a detector variation): the report's tables and the inputs by source; a chunk made in the run
 (two jobs at a time) has the bytes one process makes alone; a chunk job killed with SIGKILL leaves nothing
 behind and its rerun gives the same bytes; a truncated events file is named by the job that reads it."""
@@ -29,17 +29,17 @@ def test_the_study_on_pythia_jets_with_its_variations(pythia_run):
     summary = (pythia_run / "results/tables/summary.md").read_text()
     assert "fsr_up" in summary and "d0_resolution_up" in summary
     statistics = pd.read_csv(pythia_run / "results/tables/inputs_by_source.csv").set_index(["source", "flavour"])
-    assert statistics.loc[("Pythia 8", "b"), "jets"] + statistics.loc[("Pythia 8", "light"), "jets"] > 1000
+    assert statistics.loc[("Pythia 8", "b"), "jets"] + statistics.loc[("Pythia 8", "light"), "jets"] > 900
     pythia_b, pythia_light = (statistics.loc[("Pythia 8", f), "secondary_vertex_fraction"] for f in ("b", "light"))
     assert pythia_b > 0.4 > 0.15 > pythia_light
-    for name in ("inputs_by_source", "shifted_scale_factors", "premise"):
+    for name in ("inputs_by_source", "premise"):
         assert (pythia_run / f"results/figures/{name}.png").stat().st_size > 10_000
 
 
 def _chunk_alone(tmp_path, chunk: int) -> bytes:
     sample = pythia.Sample({"b": 0.393, "c": 0.120, "light": 0.487})
     events, jets = tmp_path / "events.npz", tmp_path / "jets.json.gz"
-    pythia.generate_events_file(events, sample, 3, chunk, 500, "dataset")
+    pythia.generate_events_file(events, sample, 3, chunk, 400, "dataset")
     reconstruction.simulate_chunk(events, jets, 3, chunk)
     return jets.read_bytes()
 

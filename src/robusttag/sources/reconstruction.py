@@ -18,7 +18,7 @@ from ..features import JET_VERTEX, PION_MASS_GEV
 from ..jets import JetBatch
 from . import tracker, vertexing
 from .highlevel import in_file_order, tracking_features
-from .pythia import JET_RADIUS, TruthChunk, delta_r, read_chunk, same_event_pairs
+from .pythia import JET_MAX_ABS_ETA, JET_RADIUS, TruthChunk, delta_r, read_chunk, same_event_pairs
 from .uci import write_json_jets
 
 #: A jet's tracks: within its radius, above this pT (GeV), |d0| from the primary vertex below this (mm), at most
@@ -38,14 +38,13 @@ def _stream(seed: int, chunk: int, which: int) -> np.random.Generator:
 
 @dataclass(frozen=True)
 class JetTracks:
-    """The tracks of a chunk's jets, sorted by jet: their jet, perigee (d0 and z0 from the primary vertex),
-    quoted covariance, momentum, and whether they are fakes.
+    """The tracks of a chunk's jets, sorted by jet: their jet, perigee (d0 and z0 from the primary vertex) and
+    quoted covariance.
     """
 
     jet: np.ndarray
     tracks: vertexing.Tracks
     covariance: np.ndarray
-    fake: np.ndarray
 
 
 NOMINAL_TRACKER = tracker.NOMINAL
@@ -106,18 +105,18 @@ def _jet_tracks(chunk, measured, covariance, event, primary, seed, index, settin
     tracks = _joined(measured.take(track), fakes)
     jet = np.concatenate([jet, fake_jet])
     covariance = np.concatenate([covariance[track], fake_covariance])
-    fake = np.concatenate([np.zeros(len(track), bool), np.ones(len(fake_jet), bool)])
     residual, _ = vertexing.residuals(tracks, primary[jets.event[jet]])
     tracks = vertexing.Tracks(
         residual[:, 0], residual[:, 1], *(getattr(tracks, n) for n in ("phi", "theta", "qoverp", "var_d0", "var_z0"))
     )
     pt = np.sin(tracks.theta) / np.abs(tracks.qoverp)
-    keep = (pt >= TRACK_MIN_PT) & (np.abs(tracks.d0) < TRACK_MAX_D0) & (np.abs(-np.log(np.tan(tracks.theta / 2))) < 2.5)
+    inside = np.abs(-np.log(np.tan(tracks.theta / 2))) < JET_MAX_ABS_ETA
+    keep = (pt >= TRACK_MIN_PT) & (np.abs(tracks.d0) < TRACK_MAX_D0) & inside
     order = np.lexsort((-pt, jet))
     order = order[keep[order]]
     rank = np.arange(len(order)) - np.searchsorted(jet[order], jet[order])
     order = order[rank < MAX_TRACKS]
-    return JetTracks(jet[order], tracks.take(order), covariance[order], fake[order])
+    return JetTracks(jet[order], tracks.take(order), covariance[order])
 
 
 def _joined(a: vertexing.Tracks, b: vertexing.Tracks) -> vertexing.Tracks:
