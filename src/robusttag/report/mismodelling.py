@@ -37,7 +37,9 @@ def scale_factor_lines(auc: pd.DataFrame, working_points: pd.DataFrame, models, 
         "## Robustness vs mismodelling: scale factors on the shifted samples",
         "",
         f"Each model (seed {reference_seed}, selected checkpoint) on each shifted sample, against its reference "
-        f"(generator shifts: the nominal twin, the same jets; a user's sample: the nominal test split), at the cut "
+        "(a generated sample: the nominal twin, its own jets for a generator shift of the embedded generator or a "
+        "detector variation of Pythia's, independent jets for a Pythia generator variation; a user's sample: the "
+        f"nominal test split), at the cut "
         f"of {PREMISE_MISTAG:g} mistag fixed on the nominal validation split: SF = shifted / reference, with "
         "bootstrap errors.",
         "",
