@@ -98,14 +98,13 @@ def chunk():
     return pythia.generate_chunk(pythia.Sample(SHARES), 7, 0, 60, "nominal")
 
 
-def test_a_chunk_holds_its_flavour_quotas_and_comes_again_from_its_seed(chunk):
+def test_a_chunk_holds_its_flavour_quotas(chunk):
+    """Its flavours' counts exactly (the same chunk again from its seed, byte for byte through the detector, is
+    test_pythia_dag's and test_reconstruction's), its jets in the dataset's selection, its particles' events
+    those of its jets."""
     counts = np.bincount(chunk.jets.flavor, minlength=6)
     assert (counts[5], counts[4], counts[0]) == (24, 12, 24)
     assert pythia.Sample(SHARES).quotas(7) == {"b": 3, "c": 1, "light": 3}  # rounded so that they add up
-    again = pythia.generate_chunk(pythia.Sample(SHARES), 7, 0, 60, "nominal")
-    for name in pythia.JET_ARRAYS:
-        np.testing.assert_array_equal(getattr(chunk.jets, name), getattr(again.jets, name))
-    np.testing.assert_array_equal(chunk.particles.momentum, again.particles.momentum)
     jets = chunk.jets
     assert ((jets.pt > 20) & (jets.pt < 900) & (np.abs(jets.eta) < 2.5)).all()
     # every event holds a jet, every particle's event is one of them
