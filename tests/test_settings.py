@@ -37,7 +37,7 @@ def _leaves(schema: dict, prefix: tuple[str, ...] = ()):
 #: evaluation sections with their own settings class
 SECTIONS = ("figures", "strong_attacks", "shifted_samples")
 #: training sections whose keys the training settings hold as section_key
-PREFIXED = ("selection", "pgd", "ngm")
+PREFIXED = ("selection", "pgd", "ngm", "augmented", "domain", "paired")
 SCHEMA_ATTACK_KEYS = SCHEMA["properties"]["evaluation"]["properties"]["attacks"]["items"]["properties"]
 LEAVES = [path for path, _ in _leaves(SCHEMA)]
 
@@ -107,7 +107,8 @@ def test_each_job_takes_only_its_keys():
     assert rt.figure_config("fig7_roc_per_checkpoint", evaluation) == {"summary_epsilon": 0.05, "checkpoints": 4}
     assert rt.figure_config("fig9_auc_drop", evaluation) == {}
     assert rt.validation_config(evaluation) == {"batch_size": 65536, "device": "auto"}
-    common = {k: v for k, v in CONFIG["training"].items() if k not in ("seeds", "modes", "adversarial", "pgd", "ngm")}
+    sections = ("seeds", "modes", "adversarial", "pgd", "ngm", "augmented", "domain", "paired", "variations")
+    common = {k: v for k, v in CONFIG["training"].items() if k not in sections}
     model = CONFIG["training"]["model"]
     common["model"] = {"architecture": "dnn", "width": model["width"], "depth": model["depth"], "dropout": 0.1}
     assert rt.training_config(CONFIG["training"], "nominal", 1) == common | {"seed": 1}
@@ -117,6 +118,16 @@ def test_each_job_takes_only_its_keys():
     assert rt.training_config(CONFIG["training"], "ngm", 3) == adversarial | {"ngm": CONFIG["training"]["ngm"]} | {
         "seed": 3
     }
+    # a defence reads its own section (and the variations it trains on); domain training its target's declaration
+    variations = CONFIG["training"]["variations"]
+    augmented = common | {"augmented": CONFIG["training"]["augmented"], "variations": variations, "seed": 1}
+    assert rt.training_config(CONFIG["training"], "augmented", 1) == augmented
+    paired = common | {"paired": CONFIG["training"]["paired"], "variations": variations, "seed": 1}
+    assert rt.training_config(CONFIG["training"], "paired", 1) == paired
+    shifted = CONFIG["evaluation"]["shifted_samples"]
+    target = {"name": "d0_resolution_up_20pct", "scale": {"resolution_scale": 1.2}, "seed": 1001, "n_jets": 40000}
+    domain = common | {"domain": CONFIG["training"]["domain"] | {"target": target}, "seed": 1}
+    assert rt.training_config(CONFIG["training"], "domain", 1, shifted=shifted) == domain
     # an architecture reads its own keys of training.model: the others' change retrains none of its trainings
     transformer = rt.training_config(CONFIG["training"], "nominal", 1, "transformer")["model"]
     assert transformer == {"architecture": "transformer", "dropout": 0.1, "transformer": model["transformer"]}

@@ -30,8 +30,13 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
     return torch.load(path, map_location=device, weights_only=True)
 
 
-def save_checkpoint(path: Path, model, optimizer, epoch: int, row: dict, progress: dict, fingerprint: str) -> None:
-    state = {
+def save_checkpoint(
+    path: Path, model, optimizer, epoch: int, row: dict, progress: dict, fingerprint: str, extra: dict | None = None
+) -> None:
+    """The state after an epoch: the model, the optimiser, the history and the random generators (and ``extra``:
+    a defence's own state).
+    """
+    state = (extra or {}) | {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "epoch": epoch,

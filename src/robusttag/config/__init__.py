@@ -10,6 +10,9 @@ from .checks import (
     check_config,
     pythia_samples,
     shifted_difficulties,
+    trained_variations,
+    training_sample,
+    variation_difficulties,
 )
 from .data import (
     PYTHIA_DATASET,
@@ -23,6 +26,7 @@ from .data import (
     RootSettings,
     SyntheticSettings,
     UciSettings,
+    Variation,
 )
 from .evaluation import (
     ATTACK_METHODS,
@@ -57,6 +61,7 @@ from .figures import (
     study_figures,
 )
 from .rules import (
+    domain_target,
     external_config,
     figure_config,
     from_params,
@@ -79,9 +84,11 @@ from .training import (
     ARCHITECTURE_KEYS,
     ARCHITECTURE_LAYOUTS,
     ARCHITECTURES,
+    ATTACK_MODES,
     DEFAULT_MODES,
     DEFAULT_SEEDS,
     DNN,
+    MISMODELLING_MODES,
     MODE_SECTIONS,
     MODES,
     NOMINAL,
@@ -99,6 +106,13 @@ from .training import (
 )
 
 __all__ = [
+    "ATTACK_MODES",
+    "MISMODELLING_MODES",
+    "Variation",
+    "domain_target",
+    "trained_variations",
+    "training_sample",
+    "variation_difficulties",
     "PYTHIA_DATASET",
     "PythiaSample",
     "PythiaSettings",

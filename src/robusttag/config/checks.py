@@ -14,11 +14,19 @@ from .data import (
     PreprocessSettings,
     PythiaSample,
     TrackerSettings,
+    Variation,
     check_pythia_settings,
 )
 from .evaluation import NOMINAL_TWIN, EvaluationSettings, ShiftedSamples
 from .rules import training_config
-from .training import TrainingSettings, training_architectures, training_modes, training_seeds
+from .training import (
+    NOMINAL,
+    VARIED_MODES,
+    TrainingSettings,
+    training_architectures,
+    training_modes,
+    training_seeds,
+)
 
 
 def shifted_difficulties(dataset: dict, section: dict) -> dict[str, dict]:
@@ -59,12 +67,38 @@ def _made_by_the_source(shifted: ShiftedSamples, source: str) -> None:
             )
 
 
-def pythia_samples(dataset: dict, section: dict) -> dict[str, PythiaSample]:
-    """{name: what to make} of every sample of the Pythia source: the dataset, and with generated shifted
-    samples their nominal twin and each variation ({} when the source is not Pythia).
+def trained_variations(training: dict) -> list[Variation]:
+    """The ``training.variations`` some training reads (a mode of VARIED_MODES is trained; else none)."""
+    if not set(training_modes(training)) & set(VARIED_MODES):
+        return []
+    return list(TrainingSettings.from_config(training, NOMINAL).variations)
+
+
+def variation_difficulties(dataset: dict, variations: list[Variation]) -> dict[str, dict]:
+    """{training variation of the embedded generator: its full knobs}, the dataset's knobs scaled.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown knob, or one scaled out of range.
+    """
+    nominal = Difficulty.from_config(DatasetSettings.from_config(dataset).synthetic.difficulty)
+    return {v.name: nominal.scaled(v.scale, v.where()).to_dict() for v in variations if v.synthetic}
+
+
+#: The Pythia source's name of a training variation's sample (results/pythia/{name}/)
+def training_sample(variation: str) -> str:
+    return f"training_{variation}"
+
+
+def pythia_samples(dataset: dict, section: dict, variations: list[Variation] = ()) -> dict[str, PythiaSample]:
+    """{name: what to make} of every sample of the Pythia source: the dataset; with generated shifted samples
+    their nominal twin and each variation; and each training variation (:func:`training_sample`) ({} when the
+    source is not Pythia).
 
     The twin has the shifted samples' seed and size; a generator variation its own seed drawn from theirs and its
-    name (an independent sample); a detector variation reads the twin's events (the same jets).
+    name (an independent sample); a detector variation reads the twin's events (the same jets). A training
+    variation is made likewise at the dataset's seed and size, a detector variation from the dataset's events.
 
     Raises
     ------
@@ -104,10 +138,76 @@ def pythia_samples(dataset: dict, section: dict) -> dict[str, PythiaSample]:
                 s.name, NOMINAL_TWIN, shifted.seed, shifted.n_jets, pythia.chunk_jets, generator, tracker
             )
         else:
-            seed = int(np.random.SeedSequence([shifted.seed, zlib.crc32(s.name.encode())]).generate_state(1)[0])
+            seed = _own_seed(shifted.seed, s.name)
             varied = generator | {"settings": {**pythia.settings, **s.pythia}}
             samples[s.name] = PythiaSample(s.name, s.name, seed, shifted.n_jets, pythia.chunk_jets, varied, tracker)
+    for v in variations:
+        name = training_sample(v.name)
+        if name in samples:
+            raise ConfigError(f"{v.where()}: its sample's name {name} is an evaluation.shifted_samples sample's")
+        tracker = {**pythia.tracker, **v.tracker}
+        TrackerSettings.from_config(tracker, v.where())
+        if v.paired:
+            samples[name] = PythiaSample(
+                name, PYTHIA_DATASET, pythia.seed, pythia.n_jets, pythia.chunk_jets, generator, tracker
+            )
+        else:
+            varied = generator | {"settings": {**pythia.settings, **v.pythia}}
+            seed = _own_seed(pythia.seed, name)
+            samples[name] = PythiaSample(name, name, seed, pythia.n_jets, pythia.chunk_jets, varied, tracker)
     return samples
+
+
+def _own_seed(seed: int, name: str) -> int:
+    """An independent sample's seed, drawn from its family's seed and its name."""
+    return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
+
+
+def check_held_out(dataset: dict, variations: list[Variation], shifted: ShiftedSamples) -> None:
+    """The held-out rule: no sample a model is judged on as held out is a variation it trained on (the same name,
+    or the same generator knobs, Pythia settings and tracker).
+
+    Raises
+    ------
+    ConfigError
+        Naming the training variation and the held-out sample.
+    """
+    settings = DatasetSettings.from_config(dataset)
+    for v in variations:
+        for s in shifted.samples:
+            if s.generated and (v.name == s.name or _effect(v, settings) == _effect(s, settings)):
+                raise ConfigError(
+                    f"{v.where()} and evaluation.shifted_samples: sample '{s.name}' are the same variation "
+                    f"({v.to_config()} against {s.to_config()}): a model trained on it cannot be judged on it as "
+                    "held out; change or drop one of them"
+                )
+
+
+def _effect(variation: Variation, settings: DatasetSettings) -> tuple:
+    """What a variation makes of the nominal simulation: the full generator knobs, Pythia settings and tracker."""
+    if variation.synthetic:
+        knobs = Difficulty.from_config(settings.synthetic.difficulty).scaled(variation.scale, variation.where())
+        return ("synthetic", tuple(sorted(knobs.to_dict().items())))
+    pythia = {**settings.pythia.settings, **variation.pythia}
+    tracker = {**settings.pythia.tracker, **variation.tracker}
+    return ("pythia", tuple(sorted((k, str(v)) for k, v in pythia.items())), tuple(sorted(tracker.items())))
+
+
+def check_variations_made_by_the_source(variations: list[Variation], source: str) -> None:
+    """A training variation varies the dataset's own generator.
+
+    Raises
+    ------
+    ConfigError
+        On a variation of another generator than ``dataset.source`` (files are no training variation).
+    """
+    for v in variations:
+        kind = "synthetic" if v.synthetic else "pythia"
+        if kind != source:
+            raise ConfigError(
+                f"{v.where()} varies the {kind} generator, but dataset.source is {source}: a training variation "
+                "must remake the dataset's own jets with another setting (the synthetic and pythia sources)"
+            )
 
 
 def check_pythia_samples(samples: dict[str, PythiaSample]) -> None:
@@ -138,14 +238,18 @@ def check_config(config: dict) -> None:
         Naming the first key that is wrong and what would be accepted.
     """
     dataset, shifted = config.get("dataset", {}), config.get("evaluation", {}).get("shifted_samples", {})
-    shifted_difficulties(dataset, shifted)
-    check_pythia_samples(pythia_samples(dataset, shifted))
-    preprocess = PreprocessSettings.from_config(config.get("preprocess", {}))
     training = config.get("training", {})
+    variations = trained_variations(training)
+    check_variations_made_by_the_source(variations, DatasetSettings.from_config(dataset).source)
+    check_held_out(dataset, variations, ShiftedSamples.from_config(shifted))
+    shifted_difficulties(dataset, shifted)
+    variation_difficulties(dataset, variations)
+    check_pythia_samples(pythia_samples(dataset, shifted, variations))
+    preprocess = PreprocessSettings.from_config(config.get("preprocess", {}))
     for architecture in training_architectures(training):
         for mode in training_modes(training):
             TrainingSettings.from_config(
-                training_config(training, mode, training_seeds(training)[0], architecture), mode
+                training_config(training, mode, training_seeds(training)[0], architecture, shifted), mode
             )
     evaluation = EvaluationSettings.from_config(config.get("evaluation", {}))
     names = preprocess.input_names()

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 from ..errors import ConfigError
@@ -164,6 +165,69 @@ class PythiaSample:
     def chunk_sizes(self) -> list[int]:
         full, rest = divmod(self.n_jets, self.chunk_jets)
         return [self.chunk_jets] * full + ([rest] if rest else [])
+
+
+#: A variation's name: lower-case letters, digits and _ (a folder and a wildcard)
+VARIATION_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Variation:
+    """A variation of the simulation: the embedded generator with some knobs multiplied (``scale``: {knob:
+    factor}), or Pythia with further settings (``pythia``: a generator variation, independent jets) and/or
+    another tracker (``tracker``: alone, a detector variation re-simulating the same events). Declared as a
+    training variation (``training.variations``) or, with files as a further kind, as a held-out sample
+    (:class:`robusttag.config.ShiftedSample`).
+    """
+
+    name: str
+    scale: dict = field(default_factory=dict)
+    pythia: dict = field(default_factory=dict)
+    tracker: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        where = self.where()
+        if not VARIATION_NAME.fullmatch(self.name):
+            raise ConfigError(f"{where}: a name is lower-case letters, digits and _")
+        if bool(self.scale) == bool(self.pythia or self.tracker):
+            raise ConfigError(f"{where}: give one of scale (generator knob factors) or pythia and/or tracker")
+        bad = {k: v for k, v in self.scale.items() if not isinstance(v, (int, float)) or v <= 0}
+        if bad:
+            raise ConfigError(f"{where}: scale factors must be positive numbers, got {bad}")
+
+    def where(self) -> str:
+        """Where it is declared, for error messages."""
+        return f"training.variations: variation '{self.name}'"
+
+    @property
+    def synthetic(self) -> bool:
+        """Made by the embedded generator."""
+        return bool(self.scale)
+
+    @property
+    def pythia_made(self) -> bool:
+        """Made by the Pythia source."""
+        return bool(self.pythia or self.tracker)
+
+    @property
+    def paired(self) -> bool:
+        """The nominal jets themselves, mismodelled (the embedded generator's knobs: the same flavour, pT and eta and
+        the same random draws, only where a knob acts does a jet change; or a detector variation re-simulating the
+        same events); a generator variation is an independent sample.
+        """
+        return self.synthetic or (bool(self.tracker) and not self.pythia)
+
+    def knobs(self) -> dict[str, dict]:
+        """What it changes, by kind: {"generator": keys, "detector": keys}, the embedded generator's knobs being
+        the generator's.
+        """
+        return {"generator": {**self.scale, **self.pythia}, "detector": dict(self.tracker)}
+
+    def to_config(self) -> dict:
+        own = {"scale": dict(self.scale)} if self.scale else {}
+        own |= {"pythia": dict(self.pythia)} if self.pythia else {}
+        own |= {"tracker": dict(self.tracker)} if self.tracker else {}
+        return {"name": self.name, **own}
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,12 @@ exactly those as params, so that Snakemake reruns a job only when one of them ch
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..features import CLASS_NAMES, LAYOUTS
+from .data import VARIATION_NAME, Variation
 from .schema import as_tuples, choices, default, only_known
 from .training import ARCHITECTURES, MODES
 
@@ -247,69 +247,42 @@ class StrongAttackCheckpoints:
 NOMINAL_TWIN = "nominal_twin"
 #: The reference of a user's sample (other jets): the nominal test split, scored beside the samples.
 NOMINAL_TEST = "nominal_test"
-_SAMPLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
-class ShiftedSample:
-    """One alternative sample the models are evaluated on as if it were data: the embedded generator with some
-    knobs multiplied (``scale``: {knob: factor}); Pythia with further settings (``pythia``: a generator
-    variation) and/or another tracker (``tracker``: alone, a detector variation); or a user's files (ROOT or
-    JSON, as ``dataset.root.files`` / the UCI JSON) from another simulation or from data.
+class ShiftedSample(Variation):
+    """One alternative sample the models are evaluated on as if it were data, held out from every training: a
+    variation of the simulation (:class:`Variation`), or a user's files (ROOT or JSON, as ``dataset.root.files``
+    / the UCI JSON) from another simulation or from data.
     """
 
-    name: str
-    scale: dict = field(default_factory=dict)
-    pythia: dict = field(default_factory=dict)
-    tracker: dict = field(default_factory=dict)
     files: tuple[str, ...] = ()
     tree: str = default("evaluation.shifted_samples.samples.[].tree")  #: the TTree of ROOT files
 
     def __post_init__(self) -> None:
-        where = f"evaluation.shifted_samples: sample '{self.name}'"
-        if not _SAMPLE_NAME.fullmatch(self.name) or self.name in (NOMINAL_TWIN, NOMINAL_TEST):
+        if self.name in (NOMINAL_TWIN, NOMINAL_TEST):
+            raise ConfigError(f"{self.where()}: the names '{NOMINAL_TWIN}' and '{NOMINAL_TEST}' are taken")
+        varied = bool(self.scale or self.pythia or self.tracker)
+        if varied and not self.files:
+            super().__post_init__()
+        elif varied or not self.files or not VARIATION_NAME.fullmatch(self.name):
             raise ConfigError(
-                f"{where}: a name is lower-case letters, digits and _ (not '{NOMINAL_TWIN}' or '{NOMINAL_TEST}')"
+                f"{self.where()}: a name is lower-case letters, digits and _; give one of scale (generator knob "
+                "factors), pythia and/or tracker (Pythia settings, tracker knobs) or files"
             )
-        kinds = [bool(self.scale), bool(self.pythia or self.tracker), bool(self.files)]
-        if sum(kinds) != 1:
-            raise ConfigError(
-                f"{where}: give one of scale (generator knob factors), pythia and/or tracker (Pythia settings, "
-                "tracker knobs) or files"
-            )
-        bad = {k: v for k, v in self.scale.items() if not isinstance(v, (int, float)) or v <= 0}
-        if bad:
-            raise ConfigError(f"{where}: scale factors must be positive numbers, got {bad}")
 
-    @property
-    def synthetic(self) -> bool:
-        """Made by the embedded generator."""
-        return bool(self.scale)
-
-    @property
-    def pythia_made(self) -> bool:
-        """Made by the Pythia source."""
-        return bool(self.pythia or self.tracker)
+    def where(self) -> str:
+        return f"evaluation.shifted_samples: sample '{self.name}'"
 
     @property
     def generated(self) -> bool:
         """Made here (by a generator): its reference is the nominal twin."""
         return not self.files
 
-    @property
-    def paired(self) -> bool:
-        """The twin's own jets, mismodelled: compared with the twin jet by jet (the embedded generator's knobs, or a
-        detector variation re-simulating the twin's events); a generator variation is independent of it.
-        """
-        return self.synthetic or (bool(self.tracker) and not self.pythia)
-
     def to_config(self) -> dict:
         if self.files:
             return {"name": self.name, "files": list(self.files), "tree": self.tree}
-        own = {"scale": dict(self.scale)} if self.scale else {}
-        own |= {"pythia": dict(self.pythia)} if self.pythia else {}
-        own |= {"tracker": dict(self.tracker)} if self.tracker else {}
-        return {"name": self.name, **own}
+        return super().to_config()
 
 
 #: What an audited model's outputs are: logits, or class probabilities (they are turned into log-probabilities).
@@ -343,7 +316,7 @@ class ExternalModel:
         object.__setattr__(self, "files", tuple(self.files))
         where = f"evaluation.external_models: model '{self.name}'"
         reserved = (*MODES, *ARCHITECTURES, NOMINAL_TWIN, NOMINAL_TEST)
-        if not _SAMPLE_NAME.fullmatch(self.name) or self.name in reserved:
+        if not VARIATION_NAME.fullmatch(self.name) or self.name in reserved:
             raise ConfigError(f"{where}: a name is lower-case letters, digits and _, none of {reserved}")
         if self.layout not in LAYOUTS:
             raise ConfigError(f"{where}: layout '{self.layout}' is unknown; choose from {LAYOUTS}")

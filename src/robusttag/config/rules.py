@@ -13,6 +13,7 @@ from .evaluation import (
     ExternalModel,
     SampleSettings,
     ScoringSettings,
+    ShiftedSamples,
     StrongAttackSettings,
     TableSettings,
 )
@@ -21,15 +22,39 @@ from .schema import as_tuples, only_known
 from .training import ARCHITECTURE_KEYS, DNN, MODE_SECTIONS, NOT_COMMON_KEYS, TrainingSettings
 
 
-def training_config(section: dict, mode: str, seed: int, architecture: str = DNN) -> dict:
+def training_config(section: dict, mode: str, seed: int, architecture: str = DNN, shifted: dict | None = None) -> dict:
     """The part of the ``training`` section that one training (architecture, mode and seed) depends on
     (the rule's params): the common keys, its mode's sections (MODE_SECTIONS) and its architecture's keys
-    (ARCHITECTURE_KEYS), neither the other seeds nor the lists of modes and architectures.
+    (ARCHITECTURE_KEYS), neither the other seeds nor the lists of modes and architectures. Domain training's
+    target is resolved in ``shifted`` (``evaluation.shifted_samples``) to its declaration (:func:`domain_target`).
     """
     kept = {k: v for k, v in section.items() if k not in NOT_COMMON_KEYS or k in MODE_SECTIONS.get(mode, ())}
+    if mode == "domain":
+        kept["domain"] = dict(section.get("domain", {})) | {"target": domain_target(section, shifted or {})}
     model = section.get("model", {})
     own = ("dropout", *ARCHITECTURE_KEYS[architecture])
     return kept | {"seed": seed, "model": {k: v for k, v in model.items() if k in own} | {"architecture": architecture}}
+
+
+def domain_target(section: dict, shifted: dict) -> dict:
+    """The declaration of domain training's target (``training.domain.target``; None: the first shifted sample) as
+    ``ShiftedSample.to_config``, with the shifted samples' seed and size when generated (what its jets depend on).
+
+    Raises
+    ------
+    ConfigError
+        When no shifted sample is declared or none has the name.
+    """
+    samples = ShiftedSamples.from_config(shifted)
+    name = section.get("domain", {}).get("target") or (samples.samples[0].name if samples.samples else None)
+    sample = samples.sample(name) if name else None
+    if sample is None:
+        raise ConfigError(
+            f"training.domain.target: {name or 'none given'} is no sample of evaluation.shifted_samples "
+            f"{samples.names()}; domain training adapts to (half of) one of them"
+        )
+    size = {"seed": samples.seed, "n_jets": samples.n_jets} if sample.generated else {}
+    return sample.to_config() | size
 
 
 def preprocess_config(section: dict, layout: str) -> dict:

@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 
 from ..errors import ConfigError
 from ..features import InputLayout
+from .data import Variation
 from .schema import choices, default, only_known
 
 NOMINAL = "nominal"
 #: Every training mode, in the order tables and figures show them: nominal; FGSM adversarial training
-#: (the paper's, named "adversarial"); PGD and NGM adversarial training.
+#: (the paper's, named "adversarial"), PGD and NGM adversarial training; the defences against mismodelling.
 MODES: tuple[str, ...] = choices("training.modes.[]")
+#: The modes that train against attacks: each replaces a batch by its attacked version.
+ATTACK_MODES: tuple[str, ...] = ("adversarial", "pgd", "ngm")
+#: The modes that train against mismodelling: on varied jets (augmented, paired) or an unlabelled sample (domain).
+MISMODELLING_MODES: tuple[str, ...] = ("augmented", "domain", "paired")
+#: The modes that read training.variations.
+VARIED_MODES: tuple[str, ...] = ("augmented", "paired")
+#: What the paired penalty compares: log-odds between the classes, or probabilities.
+PAIRED_OUTPUTS: tuple[str, ...] = choices("training.paired.output")
 #: The default ``training.modes``: the paper's two.
 DEFAULT_MODES: tuple[str, ...] = default("training.modes")
 #: What checkpoint selection (and early stopping) minimises: 1 - the mean of the validation BvsL and CvsL
@@ -132,9 +142,14 @@ MODE_SECTIONS: dict[str, tuple[str, ...]] = {
     "adversarial": ("adversarial",),
     "pgd": ("adversarial", "pgd"),
     "ngm": ("adversarial", "ngm"),
+    "augmented": ("augmented", "variations"),
+    "domain": ("domain",),
+    "paired": ("paired", "variations"),
 }
 #: The sections of MODE_SECTIONS, and the keys no single training reads.
-NOT_COMMON_KEYS = ("adversarial", "pgd", "ngm", "seeds", "modes")
+NOT_COMMON_KEYS = ("adversarial", "pgd", "ngm", "augmented", "domain", "paired", "variations", "seeds", "modes")
+#: The default ``training.variations``.
+DEFAULT_VARIATIONS = tuple(Variation(**entry) for entry in default("training.variations"))
 
 
 @dataclass(frozen=True)
@@ -165,6 +180,18 @@ class TrainingSettings:
     ngm_restrict_impact: float | None = default("training.ngm.restrict_impact")
     double_softmax: bool = default("training.compat.double_softmax")  #: softmax twice (authors' code)
     accumulate_attack_grad: bool = default("training.compat.accumulate_attack_grad")  #: leaks into the update
+    variations: tuple[Variation, ...] = DEFAULT_VARIATIONS  #: what augmented and paired training train on
+    augmented_fraction: float = default("training.augmented.fraction")  #: chance that a batch's jet is varied
+    #: the domain's target: its declaration (``ShiftedSample.to_config``, with the shifted samples' seed and size
+    #: when generated), resolved by :func:`robusttag.config.training_config`; None before
+    domain_target: dict | None = None
+    domain_weight: float = default("training.domain.weight")  #: lambda at the end of its ramp
+    domain_ramp: float | None = default("training.domain.ramp")  #: None: lambda constant
+    domain_per_flavour: bool = default("training.domain.per_flavour")
+    domain_width: int = default("training.domain.width")
+    domain_depth: int = default("training.domain.depth")
+    paired_weight: float = default("training.paired.weight")
+    paired_output: str = default("training.paired.output")
     model: ModelSettings = field(default_factory=ModelSettings)
 
     def __post_init__(self) -> None:
@@ -183,9 +210,38 @@ class TrainingSettings:
             raise ConfigError(f"training.adversarial.clean_fraction must be in [0, 1), got {self.clean_fraction}")
         if self.pgd_steps < 1 or self.ngm_steps < 1 or self.ngm_step_size <= 0 or self.ngm_norm < 1:
             raise ConfigError("training.pgd.steps and ngm.steps must be at least 1, ngm.step_size positive, norm >= 1")
-        for name in ("pgd_step_size", "pgd_restrict_impact", "ngm_restrict_impact"):
+        for name in ("pgd_step_size", "pgd_restrict_impact", "ngm_restrict_impact", "domain_ramp"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ConfigError(f"training.{name.replace('_', '.', 1)} must be positive or null")
+        self._check_defence()
+
+    def _check_defence(self) -> None:
+        """The defences' settings, and what their mode needs: variations (augmented, paired: paired ones).
+
+        Raises
+        ------
+        ConfigError
+            On a value out of range or what the mode needs missing.
+        """
+        if not 0 < self.augmented_fraction <= 1:
+            raise ConfigError(f"training.augmented.fraction must be in (0, 1], got {self.augmented_fraction}")
+        if self.domain_weight < 0 or self.paired_weight < 0 or min(self.domain_width, self.domain_depth) < 1:
+            raise ConfigError("training.domain.weight and paired.weight must be >= 0, domain.width and depth >= 1")
+        if self.paired_output not in PAIRED_OUTPUTS:
+            raise ConfigError(f"training.paired.output '{self.paired_output}' is unknown; choose from {PAIRED_OUTPUTS}")
+        names = [v.name for v in self.variations]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"training.variations: names must be distinct, got {names}")
+        if self.mode in VARIED_MODES and not self.variations:
+            raise ConfigError(f"training mode {self.mode} trains on training.variations, which lists none")
+        unpaired = [v.name for v in self.variations if not v.paired]
+        if self.mode == "paired" and unpaired:
+            raise ConfigError(
+                f"training mode paired compares each jet's nominal and varied simulation, but training.variations "
+                f"{unpaired} are generator variations (independent jets): train on them with augmented, or drop them"
+            )
+        if self.mode == "domain" and self.domain_target is None:
+            raise ConfigError("training mode domain needs a target sample (training.domain.target)")
 
     @classmethod
     def from_config(cls, section: dict, mode: str) -> TrainingSettings:
@@ -205,9 +261,26 @@ class TrainingSettings:
             flat.update({f"{name}_{k}": v for k, v in section.get(name, {}).items()})
         flat.update(section.get("compat", {}))
         flat.update({f"selection_{k}": v for k, v in section.get("selection", {}).items()})
+        for name in ("augmented", "domain", "paired"):
+            flat.update({f"{name}_{k}": v for k, v in section.get(name, {}).items()})
+        if "variations" in section:
+            flat["variations"] = tuple(Variation(**entry) for entry in section["variations"])
+        if isinstance(flat.get("domain_target"), str):  # a name, not yet resolved: only the resolved one is read
+            flat["domain_target"] = None
         model_section = dict(section.get("model", {}))
         model_section["architecture"] = training_architectures(section)[0]  # the config's section: the first
         return cls(mode=mode, model=ModelSettings.from_dict(model_section), **only_known(cls, flat, "training"))
+
+    @property
+    def attacks(self) -> bool:
+        """Whether the mode trains on attacked batches."""
+        return self.mode in ATTACK_MODES
+
+    def domain_lambda(self, progress: float) -> float:
+        """The reversed gradient's weight at ``progress`` (0 to 1) of the training."""
+        if self.domain_ramp is None:
+            return self.domain_weight
+        return self.domain_weight * (2.0 / (1.0 + math.exp(-self.domain_ramp * progress)) - 1.0)
 
     @property
     def attack_cap(self) -> float | None:

@@ -1,5 +1,5 @@
-"""Training of the tagger, nominal or FGSM-adversarial, with per-epoch
-checkpoints, early stopping and exact resume.
+"""The training loop of every mode (nominal; against attacks, :mod:`.adversarial`; against mismodelling,
+:mod:`.mismodelling`), with per-epoch checkpoints, early stopping and exact resume.
 
 Checkpoint selection and early stopping minimise the same score
 (``training.selection``): by default a trailing mean of one minus the
@@ -26,24 +26,24 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from .architectures import build_model
-from .attacks import Constraints, fgsm, input_gradient_sign
-from .attacks.adversaries import default_step_size, ngm_batch, pgd_batch
-from .checkpoints import checkpoint_name, resume_point, save_checkpoint
-from .config import NOMINAL, ModelSettings, TrainingSettings
-from .data import Split, choose_device, load_split, n_inputs
-from .errors import ConfigError
-from .features import InputLayout
-from .history import HISTORY_COLUMNS, selection_score
-from .io import atomic_output, reuse_freed_memory
-from .losses import focal_loss
-from .paths import history_file
-from .validation import validation_metrics
+from ..architectures import build_model
+from ..checkpoints import checkpoint_name, resume_point, save_checkpoint
+from ..config import MISMODELLING_MODES, ModelSettings, TrainingSettings
+from ..data import Split, choose_device, load_split, n_inputs
+from ..errors import ConfigError, ResultsError
+from ..features import InputLayout
+from ..history import HISTORY_COLUMNS, selection_score
+from ..io import atomic_output, reuse_freed_memory
+from ..paths import history_file
+from ..validation import validation_metrics
+from .adversarial import attack_box, backpropagate
+from .mismodelling import Augmented, Domain, Paired, final_layer
 
 log = logging.getLogger(__name__)
 
@@ -70,111 +70,34 @@ def train_epoch(
     data: Split,
     settings: TrainingSettings,
     epoch: int,
+    defence: Augmented | Domain | Paired | None = None,
 ) -> torch.Tensor:
-    """One pass over the training split; returns the mean weighted batch loss,
-    still on the device (reading it waits for the device: once per epoch).
+    """One pass over the training split; returns the mean weighted batch loss (the focal loss of the batches
+    the tagger learns from), still on the device (reading it waits for the device: once per epoch).
     """
     model.train()
     order = batch_order(len(data), settings.seed, epoch, data.x.device)
+    draws = defence.epoch_draws(epoch, data.x.device) if defence else None
+    own_optimizer = getattr(defence, "optimizer", None)
     total, batches = torch.zeros((), device=data.x.device), 0
-    for start in range(0, len(data), settings.batch_size):
-        batch = data.rows(order[start : start + settings.batch_size])
+    starts = range(0, len(data), settings.batch_size)
+    for number, start in enumerate(starts):
+        index = order[start : start + settings.batch_size]
+        batch = data.rows(index)
         optimizer.zero_grad(set_to_none=True)
-        loss = backpropagate(model, batch.x, batch.labels, batch.weights, batch.movable, settings, batch.box)
+        if defence is None:
+            loss = backpropagate(model, batch.x, batch.labels, batch.weights, batch.movable, settings, batch.box)
+        else:
+            if own_optimizer is not None:
+                own_optimizer.zero_grad(set_to_none=True)
+            progress = (epoch + number / len(starts)) / settings.max_epochs
+            loss = defence.backpropagate(model, batch, index, draws[start : start + settings.batch_size], progress)
+            if own_optimizer is not None:
+                own_optimizer.step()
         optimizer.step()
         total += loss.detach()
         batches += 1
     return total / batches
-
-
-def backpropagate(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    labels: torch.Tensor,
-    weights: torch.Tensor,
-    movable: torch.Tensor | None,
-    settings: TrainingSettings,
-    box: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> torch.Tensor:
-    """Loss of one batch, its gradients accumulated into the parameters.
-
-    An attacking mode replaces the batch by its attacked version first
-    (:func:`adversarial_batch`); with ``clean_fraction`` f the loss is
-    (1 - f) times the attacked batch's plus f times the clean batch's, else
-    the network never sees the clean batch.
-    """
-    clean = x
-    if settings.mode != NOMINAL:
-        x = adversarial_batch(model, x, labels, movable, settings, box)
-    loss = focal_loss(model(x), labels, weights, settings.focal_gamma, settings.double_softmax)
-    if settings.mode != NOMINAL and settings.clean_fraction > 0:
-        clean_loss = focal_loss(model(clean), labels, weights, settings.focal_gamma, settings.double_softmax)
-        loss = (1 - settings.clean_fraction) * loss + settings.clean_fraction * clean_loss
-    loss.backward()
-    return loss
-
-
-def adversarial_batch(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    labels: torch.Tensor,
-    movable: torch.Tensor,
-    settings: TrainingSettings,
-    box: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> torch.Tensor:
-    """The attacked version of a batch, crafted on the current model: FGSM (Eq. 2, no cap) in mode
-    ``adversarial``; PGD or NGM (:mod:`.attacks.adversaries`) in ``box``, the batch's (lo, hi) at
-    ``epsilon`` (:func:`attack_box`), with steps in units of ``epsilon``.
-
-    Raises
-    ------
-    ConfigError
-        For PGD or NGM without a box.
-    """
-    if not settings.attack_dropout:
-        model.eval()
-    try:
-        if settings.mode == "adversarial":
-            sign = input_gradient_sign(
-                model,
-                x,
-                labels,
-                gamma=settings.focal_gamma,
-                double_softmax=settings.double_softmax,
-                into_parameters=settings.accumulate_attack_grad,
-            )
-            return fgsm(x, sign, movable, settings.epsilon)
-        if box is None:
-            raise ConfigError(f"training mode {settings.mode} needs the constraint box of its inputs")
-        lo, hi = box
-        budget = x.new_full((), settings.epsilon)  # made on the device: no host copy per batch
-        if settings.mode == "pgd":
-            step_size = settings.pgd_step_size or default_step_size(settings.pgd_steps)
-            return pgd_batch(
-                model,
-                x,
-                labels,
-                lo,
-                hi,
-                budget,
-                steps=settings.pgd_steps,
-                step_size=step_size,
-                random_start=settings.pgd_random_start,
-            )
-        return ngm_batch(
-            model,
-            x,
-            labels,
-            movable,
-            lo,
-            hi,
-            budget,
-            steps=settings.ngm_steps,
-            step_size=settings.ngm_step_size,
-            norm=settings.ngm_norm,
-        )
-    finally:
-        model.train()
 
 
 def model_settings(model: ModelSettings, summary: dict) -> ModelSettings:
@@ -194,18 +117,6 @@ def model_settings(model: ModelSettings, summary: dict) -> ModelSettings:
     return replace(model, n_inputs=n_inputs(summary), layout=layout)
 
 
-@torch.no_grad()
-def attack_box(data: Split, summary: dict, settings: TrainingSettings) -> Split:
-    """The split with the attack box of every jet at the training epsilon: the evaluation attacks' box
-    (:class:`.attacks.Constraints`: integers and defaults fixed, eps per input, the mode's raw-value cap,
-    the default floor, exact to the last bit), computed once, since it depends on the jet alone, and
-    gathered with each batch. It holds twice the split's inputs in memory.
-    """
-    constraints = Constraints.from_summary(summary, data.x.device, cap=settings.attack_cap)
-    lo, hi = constraints.box(data.x, data.movable, settings.epsilon)
-    return replace(data, lo=lo, hi=hi)
-
-
 # ---------------------------------------------------------------------------
 # The whole training
 # ---------------------------------------------------------------------------
@@ -218,6 +129,8 @@ def train(
     output_dir: str | os.PathLike,
     settings: TrainingSettings,
     *,
+    variations: Sequence[str | os.PathLike] = (),
+    target: str | os.PathLike | None = None,
     state_dir: str | os.PathLike | None = None,
     threads: int | None = None,
 ) -> list[dict]:
@@ -226,7 +139,10 @@ def train(
     ``output_dir`` receives ``epoch_NNN.pt`` for every epoch and
     ``history.csv`` when training is complete. ``state_dir`` (default: a
     sibling ``.<name>.in_progress``) holds the epochs while training runs, so
-    that an interrupted job resumes.
+    that an interrupted job resumes. The defences against mismodelling read
+    ``variations`` (augmented, paired: the training split of each of
+    ``settings.variations``, preprocessed as the training jets) or ``target``
+    (domain: the target sample, preprocessed so; its even-numbered jets).
     """
     if threads:
         torch.set_num_threads(threads)
@@ -241,18 +157,21 @@ def train(
     torch.manual_seed(settings.seed)
     model = build_model(model_settings(settings.model, summary)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    data = load_split(train_path, summary, device, with_movable=settings.attacks)
+    defence = _defence(settings, data, summary, device, variations, target, model)
     progress = {"history": [], "best_selection_score": float("inf"), "epochs_without_improvement": 0}
     resumed = resume_point(state_dir, fingerprint, device)
     if resumed is not None:
         model.load_state_dict(resumed["model"])
         optimizer.load_state_dict(resumed["optimizer"])
+        if isinstance(defence, Domain):
+            defence.load_state_dict(resumed["defence"])
         torch.set_rng_state(resumed["rng_cpu"].cpu())
         if resumed["rng_cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in resumed["rng_cuda"]])
         progress = {key: resumed[key] for key in progress}
         log.info("resuming after epoch %d", resumed["epoch"])
 
-    data = load_split(train_path, summary, device, with_movable=settings.mode != NOMINAL)
     if settings.mode in ("pgd", "ngm"):
         data = attack_box(data, summary, settings)
     val = load_split(val_path, summary, device, with_movable=False)
@@ -260,7 +179,7 @@ def train(
     state_dir.mkdir(parents=True, exist_ok=True)
     epoch = len(progress["history"])
     while epoch < settings.max_epochs and progress["epochs_without_improvement"] < settings.patience:
-        row = _run_epoch(model, optimizer, data, val, settings, epoch)
+        row = _run_epoch(model, optimizer, data, val, settings, epoch, defence)
         epoch += 1
         row["epoch"] = epoch
         score = selection_score([*progress["history"], row], settings.selection_metric, settings.selection_smoothing)
@@ -270,7 +189,8 @@ def train(
         else:
             progress["epochs_without_improvement"] += 1
         progress["history"].append(row)
-        save_checkpoint(state_dir / checkpoint_name(epoch), model, optimizer, epoch, row, progress, fingerprint)
+        extra = {"defence": defence.state_dict()} if isinstance(defence, Domain) else {}
+        save_checkpoint(state_dir / checkpoint_name(epoch), model, optimizer, epoch, row, progress, fingerprint, extra)
         log.info(
             "epoch %d: train loss %.6g, val loss %.6g, val AUC BvsL %.4f CvsL %.4f, lr %.3g, %.1f s (%.0f jets/s)",
             epoch,
@@ -286,12 +206,44 @@ def train(
     return progress["history"]
 
 
-def _run_epoch(model, optimizer, data: Split, val: Split, settings: TrainingSettings, epoch: int) -> dict:
+def _defence(settings: TrainingSettings, data: Split, summary: dict, device, variations, target, model):
+    """What a defence against mismodelling trains with (None for the other modes).
+
+    Raises
+    ------
+    ConfigError
+        When the mode's files are not given (one per training variation; the target).
+    ResultsError
+        When a paired variation's jets are not the training jets (other flavours).
+    """
+    if settings.mode not in MISMODELLING_MODES:
+        return None
+    if settings.mode == "domain":
+        if target is None:
+            raise ConfigError("domain training needs its target sample's preprocessed jets")
+        jets = load_split(target, summary, device, with_movable=False)
+        return Domain(len(data), jets.x[0::2].contiguous(), final_layer(model).in_features, settings)
+    if len(variations) != len(settings.variations):
+        raise ConfigError(
+            f"{settings.mode} training reads one file per training variation {[v.name for v in settings.variations]}, "
+            f"got {len(variations)}"
+        )
+    splits = [load_split(path, summary, device, with_movable=False) for path in variations]
+    for path, split, declared in zip(variations, splits, settings.variations):
+        if declared.paired and not torch.equal(split.labels, data.labels):
+            raise ResultsError(
+                f"{path}: the jets of training variation '{declared.name}' are not the training jets (other "
+                "flavours or another count): made with another seed, size or split than the dataset?"
+            )
+    return (Augmented if settings.mode == "augmented" else Paired)(data, splits, settings)
+
+
+def _run_epoch(model, optimizer, data: Split, val: Split, settings: TrainingSettings, epoch: int, defence) -> dict:
     lr = learning_rate(settings, epoch)
-    for group in optimizer.param_groups:
+    for group in [*optimizer.param_groups, *getattr(getattr(defence, "optimizer", None), "param_groups", [])]:
         group["lr"] = lr
     start = time.perf_counter()
-    train_loss = float(train_epoch(model, optimizer, data, settings, epoch))  # waits for the device
+    train_loss = float(train_epoch(model, optimizer, data, settings, epoch, defence))  # waits for the device
     seconds = time.perf_counter() - start
     return {
         "train_loss": train_loss,
