@@ -68,6 +68,17 @@ def shifted_sample(sample: str = "{sample}", kind: str = "jets") -> str:
     return f"{RESULTS}/shifted/{sample}/{kind}.parquet"
 
 
+def variation_sample(variation: str = "{variation}", kind: str = "jets") -> str:
+    """A training variation's file: ``source`` (the embedded generator's output), ``jets`` (converted) or, for the
+    name of a preprocessing folder (``preprocessed``), its training split preprocessed with that folder's statistics.
+    """
+    if kind == "source":
+        return f"{RESULTS}/variations/{variation}/source.json.gz"
+    if kind == "jets":
+        return f"{RESULTS}/variations/{variation}/jets.parquet"
+    return f"{RESULTS}/variations/{variation}/{kind}_train.parquet"
+
+
 def pythia_events(sample: str = "{pythia_sample}", chunk: int | str = "{chunk}") -> str:
     """A Pythia sample's generated events of one chunk (truth jets, charged particles)."""
     return f"{PYTHIA}/{sample}/events/{chunk}.npz"

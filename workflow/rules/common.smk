@@ -15,8 +15,16 @@ ARCHITECTURE_ROOTS = [paths.study_root(a) for a in ARCHITECTURES]
 EVALUATION = config["evaluation"]
 SHIFTED = rt.ShiftedSamples.from_config(EVALUATION.get("shifted_samples", {}))
 SHIFTED_KNOBS = rt.shifted_difficulties(config["dataset"], EVALUATION.get("shifted_samples", {}))
-# The Pythia source's samples (dataset.source pythia): the dataset's, the twin's and each variation's
-PYTHIA = rt.pythia_samples(config["dataset"], EVALUATION.get("shifted_samples", {}))
+# The variations the defences against mismodelling train on (training.variations, when a mode reads them)
+VARIATIONS = rt.trained_variations(config["training"])
+VARIATION_KNOBS = rt.variation_difficulties(config["dataset"], VARIATIONS)
+# The sample domain training adapts to (its even-numbered jets; the others measure it), when it is trained
+DOMAIN_TARGET = (
+    rt.domain_target(config["training"], EVALUATION.get("shifted_samples", {}))["name"] if "domain" in MODELS else None
+)
+# The Pythia source's samples (dataset.source pythia): the dataset's, the twin's, each shifted sample's and each
+# training variation's
+PYTHIA = rt.pythia_samples(config["dataset"], EVALUATION.get("shifted_samples", {}), VARIATIONS)
 # And one study per audited model (evaluation.external_models) under results/external/{name}/: its one
 # checkpoint imported, not trained, its inputs preprocessed as it declares, then the same rules.
 EXTERNAL = {m.name: m for m in rt.EvaluationSettings.from_config(EVALUATION).external_models}
@@ -37,6 +45,7 @@ wildcard_constraints:
     seed=r"\d+",
     epoch=r"\d{3}",
     sample="|".join(SHIFTED.names()) or "(?!)",
+    variation="|".join(v.name for v in VARIATIONS) or "(?!)",
     pythia_sample="|".join(PYTHIA) or "(?!)",
     chunk=r"\d+",
 
@@ -224,6 +233,28 @@ def shifted_source(wildcards):
     if wildcards.sample in PYTHIA:
         return [paths.pythia_sample(wildcards.sample)]
     return [paths.shifted_sample(wildcards.sample, "source")] if sample is None or sample.synthetic else sample.files
+
+
+def variation_source(wildcards):
+    """A training variation's generated jets: the embedded generator's output, or the Pythia source's sample."""
+    name = rt.training_sample(wildcards.variation)
+    return paths.pythia_sample(name) if name in PYTHIA else paths.variation_sample(wildcards.variation, "source")
+
+
+def training_inputs(kind):
+    """An input function of the training rule: the files a defence against mismodelling trains with, preprocessed
+    as the study's inputs: ``variations`` (augmented, paired: each training variation's training split) or
+    ``target`` (domain: its target sample); none for the other modes."""
+
+    def files(wildcards):
+        inputs = study_inputs(wildcards.root).removeprefix(f"{paths.RESULTS}/")
+        if kind == "variations" and wildcards.model in rt.VARIED_MODES:
+            return [paths.variation_sample(v.name, inputs) for v in VARIATIONS]
+        if kind == "target" and wildcards.model == "domain":
+            return [paths.shifted_sample(DOMAIN_TARGET, inputs)]
+        return []
+
+    return files
 
 
 def shifted_tree(wildcards):

@@ -159,6 +159,7 @@ rule tables:
         seeds=paths.table("seeds.csv"),
         premise=paths.table("premise.csv"),
         premise_points=paths.table("premise_points.csv"),
+        defences=paths.table("defences.csv"),
         summary=report(
             paths.table("summary.md"),
             caption="../report/summary.rst",
@@ -171,5 +172,9 @@ rule tables:
     threads: 2  # the curves two at a time: the tables job runs alone at the end of the DAG
     params:
         tables=rt.table_config(EVALUATION),
+        defences={
+            "kinds": rt.held_out_kinds(config["training"], EVALUATION.get("shifted_samples", {})),
+            "target": DOMAIN_TARGET,
+        },
     script:
         "../scripts/tables.py"

@@ -97,6 +97,7 @@ rule shifted_tables:
         samples=list(shifted_preprocessed("preprocessed")),
         generated=[s.name for s in SHIFTED.samples if s.generated],
         paired=[s.name for s in SHIFTED.samples if s.paired],
+        target=DOMAIN_TARGET,
         tables=rt.shifted_table_config(EVALUATION),
     script:
         "../scripts/shifted_tables.py"

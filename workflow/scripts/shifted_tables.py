@@ -17,5 +17,6 @@ with logging_to(snakemake.log[0]):
         from_params(TableSettings, snakemake.params.tables),
         dict(snakemake.output.items()),
         threads=snakemake.threads,
+        target=snakemake.params.target,
     )
 end_job()  # outputs written and closed: skip the interpreter's teardown

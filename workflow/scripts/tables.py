@@ -20,5 +20,6 @@ with logging_to(snakemake.log[0]):
         shifted={"auc": snakemake.input.shifted_auc, "working_points": snakemake.input.shifted_working_points}
         if snakemake.input.get("shifted_auc")
         else None,
+        defences=snakemake.params.defences,
     )
 end_job()  # outputs written and closed: skip the interpreter's teardown

@@ -11,6 +11,8 @@ with logging_to(snakemake.log[0]):
         snakemake.input.summary,
         snakemake.output[0],
         TrainingSettings.from_config(snakemake.params.training, snakemake.params.mode),
+        variations=list(snakemake.input.variations),
+        target=snakemake.input.target[0] if snakemake.input.target else None,
         threads=snakemake.threads,
     )
 end_job()  # outputs written and closed: skip the interpreter's teardown

@@ -44,6 +44,7 @@ from ..metrics import DISCRIMINATORS
 from ..preprocess import read_summary
 from ..scores import SHIFTED_SAMPLE
 from ..visibility import two_sample_table
+from .defences import unseen_half
 from .tables import CHECKPOINT, KEYS, MISTAGS, combined_scores, metrics_tables, score_groups
 from .uncertainties import Bootstrap, standard_error
 from .working_points import BIN_COLUMNS as _ATTACK_BINS
@@ -103,7 +104,7 @@ def _paired(scores: pd.DataFrame, sample: str, reference: str) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def _check_pairing(scores: pd.DataFrame, sample: str) -> None:
+def _check_pairing(scores: pd.DataFrame, sample: str, reference: str = NOMINAL_TWIN) -> None:
     """A paired sample must hold the twin's jets (same flavours, in order): the pairing of every error.
 
     Raises
@@ -113,10 +114,10 @@ def _check_pairing(scores: pd.DataFrame, sample: str) -> None:
     """
     one = scores[CHECKPOINT].drop_duplicates().iloc[0]
     at = scores[np.logical_and.reduce([scores[c] == one[c] for c in CHECKPOINT])]
-    shifted, twin = at.loc[at["attack"] == sample, "label"], at.loc[at["attack"] == NOMINAL_TWIN, "label"]
+    shifted, twin = at.loc[at["attack"] == sample, "label"], at.loc[at["attack"] == reference, "label"]
     if len(shifted) != len(twin) or not np.array_equal(shifted.to_numpy(), twin.to_numpy()):
         raise ResultsError(
-            f"shifted sample {sample}: its {len(shifted)} jets are not the {len(twin)} jets of {NOMINAL_TWIN} "
+            f"shifted sample {sample}: its {len(shifted)} jets are not the {len(twin)} jets of {reference} "
             "(same seed and n_jets give the same flavours in the same order)"
         )
 
@@ -214,8 +215,10 @@ def shifted_tables(
     selected: dict[tuple[str, int], int],
     settings: TableSettings,
     threads: int = 1,
+    target: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(AUC, working points, scale factors per bin) of every shifted sample against its reference.
+    """(AUC, working points, scale factors per bin) of every shifted sample against its reference; with domain
+    training's ``target``, also of its odd-numbered jets (:func:`.defences.unseen_half`: the jets it never saw).
 
     ``scores`` are the shifted-sample score files (attack: the sample's name), ``validation`` the
     nominal validation scores of the same checkpoints (the cuts), ``kinematics`` {sample: its
@@ -230,11 +233,15 @@ def shifted_tables(
         When a paired sample does not hold the twin's jets.
     """
     samples = sorted(s for s in scores["attack"].unique() if s not in (NOMINAL_TWIN, NOMINAL_TEST))
+    jobs = [(sample, scores, reference_of(sample, generated)) for sample in samples]
+    kinematics, paired = dict(kinematics), set(paired)
+    if target in samples:
+        jobs.append(_unseen_half(scores, kinematics, target, reference_of(target, generated), target in paired))
+        paired |= {jobs[-1][0]} if target in paired else set()
     parts: list[list[pd.DataFrame]] = [[], [], []]
-    for sample in samples:
-        reference = reference_of(sample, generated)
+    for sample, scores, reference in jobs:
         if sample in paired:
-            _check_pairing(scores, sample)
+            _check_pairing(scores, sample, reference)
         compared = _paired(scores, sample, reference)
         for keep in (True, False):  # errors and bins where a model is judged; the other checkpoints: values
             rows, cuts = _selected_only(compared, selected, keep), _selected_only(validation, selected, keep)
@@ -255,6 +262,22 @@ def shifted_tables(
     auc = _finish(parts[0], AUC_COLUMNS)
     auc["auc_change"] = auc["auc"] - auc["reference_auc"]
     return auc, _finish(parts[1], WORKING_POINT_COLUMNS), _finish(parts[2], BIN_COLUMNS)
+
+
+def _unseen_half(scores: pd.DataFrame, kinematics: dict, target: str, reference: str, paired: bool):
+    """(name, scores, reference) of the target's odd-numbered jets, against the same jets of the twin when paired
+    (else against the whole reference); their kinematics added to ``kinematics``.
+    """
+    name = unseen_half(target)
+    halves = []
+    for sample, new in ((target, name), (reference, unseen_half(reference))) if paired else ((target, name),):
+        rows = scores[scores["attack"] == sample]
+        odd = rows.groupby(CHECKPOINT, observed=True).cumcount().to_numpy() % 2 == 1
+        halves.append(rows[odd].assign(attack=new))
+        kinematics[new] = kinematics[sample].iloc[1::2].reset_index(drop=True)
+    if not paired:
+        halves.append(scores[scores["attack"] == reference])
+    return name, pd.concat(halves, ignore_index=True), unseen_half(reference) if paired else reference
 
 
 def _finish(parts: list[pd.DataFrame], columns) -> pd.DataFrame:
@@ -402,16 +425,18 @@ def write_shifted_tables(
     settings: TableSettings,
     outputs: dict[str, str | os.PathLike],
     threads: int = 1,
+    target: str | None = None,
 ) -> None:
     """Write ``auc``, ``working_points``, ``scale_factors`` (per bin), ``distances`` and ``visibility`` (CSV).
 
     ``sample_files`` are {sample: its preprocessed jets}, the references (the twin, the nominal test split)
-    included; ``summary_path`` the nominal ``preprocessing.json``.
+    included; ``summary_path`` the nominal ``preprocessing.json``; ``target`` domain training's target sample
+    (also measured on its unseen half).
     """
     scores, validation = combined_scores(score_files), combined_scores(validation_files)
     kinematics = {name: _jets(path, ["raw_jet_pt", "raw_jet_eta"]) for name, path in sample_files.items()}
     auc, working_points, per_bin = shifted_tables(
-        scores, validation, kinematics, generated, paired, selected, settings, threads
+        scores, validation, kinematics, generated, paired, selected, settings, threads, target
     )
     summary = read_summary(summary_path)
     columns = [*summary["feature_order"], "label"]

@@ -7,7 +7,9 @@
 """
 
 from .checks import (
+    HELD_OUT_KINDS,
     check_config,
+    held_out_kinds,
     pythia_samples,
     shifted_difficulties,
     trained_variations,
@@ -93,6 +95,7 @@ from .training import (
     MODES,
     NOMINAL,
     SELECTION_METRICS,
+    VARIED_MODES,
     DeepSetsSettings,
     LossSettings,
     ModelSettings,
@@ -106,6 +109,9 @@ from .training import (
 )
 
 __all__ = [
+    "HELD_OUT_KINDS",
+    "held_out_kinds",
+    "VARIED_MODES",
     "ATTACK_MODES",
     "MISMODELLING_MODES",
     "Variation",

@@ -74,6 +74,31 @@ def trained_variations(training: dict) -> list[Variation]:
     return list(TrainingSettings.from_config(training, NOMINAL).variations)
 
 
+#: What a held-out sample is to the trainings on training.variations: a new value of a knob they trained on, a
+#: knob they never trained on, a kind of variation (generator or detector) of which they trained none, a user's
+#: sample (files), or, with no variation trained, simply held out.
+HELD_OUT_KINDS = ("new value of a trained knob", "knob never trained", "kind never trained", "other sample", "held out")
+
+
+def held_out_kinds(training: dict, shifted_section: dict) -> dict[str, str]:
+    """{shifted sample: its :data:`HELD_OUT_KINDS` entry} against the training variations trained on."""
+    variations = trained_variations(training)
+    trained = {"generator": set(), "detector": set()}
+    for v in variations:
+        for kind, knobs in v.knobs().items():
+            trained[kind] |= set(knobs)
+    kinds = {}
+    for s in ShiftedSamples.from_config(shifted_section).samples:
+        changed = {kind: set(knobs) for kind, knobs in s.knobs().items() if knobs}
+        if s.files or not variations:
+            kinds[s.name] = HELD_OUT_KINDS[3] if s.files else HELD_OUT_KINDS[4]
+        elif any(not trained[kind] for kind in changed):
+            kinds[s.name] = HELD_OUT_KINDS[2]
+        else:
+            kinds[s.name] = HELD_OUT_KINDS[0 if all(knobs <= trained[k] for k, knobs in changed.items()) else 1]
+    return kinds
+
+
 def variation_difficulties(dataset: dict, variations: list[Variation]) -> dict[str, dict]:
     """{training variation of the embedded generator: its full knobs}, the dataset's knobs scaled.
 

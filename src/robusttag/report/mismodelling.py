@@ -96,8 +96,18 @@ _SENSITIVITY_TEXT = {"auc_change": "ΔAUC/AUC", "sf_efficiency": "SF_eff - 1", "
 _VULNERABILITY_TEXT = {"fgsm": "FGSM", "worst_case": "the worst case"}
 
 
-def premise_lines(premise: pd.DataFrame, epsilon: float) -> list[str]:
-    """The summary's section on the premise: the rank correlations of BvsL and CvsL, then the finding."""
+def _counts(premise: pd.DataFrame) -> tuple[int, int, int]:
+    """(correlations shown, positive and negative beyond twice their error) of BvsL and CvsL."""
+    shown = premise[premise["discriminator"].isin(["BvsL", "CvsL"])].dropna(subset=["spearman", "spearman_err"])
+    positive = int((shown["spearman"] - 2 * shown["spearman_err"] > 0).sum())
+    negative = int((shown["spearman"] + 2 * shown["spearman_err"] < 0).sum())
+    return len(shown), positive, negative
+
+
+def premise_lines(premise: pd.DataFrame, epsilon: float, without: pd.DataFrame | None = None) -> list[str]:
+    """The summary's section on the premise: the rank correlations of BvsL and CvsL, then the finding (and, with
+    ``without``, the premise without the defences against mismodelling's points).
+    """
     rows = premise[premise["discriminator"].isin(["BvsL", "CvsL"])]
     if rows.dropna(subset=["spearman"]).empty:
         return []
@@ -125,14 +135,19 @@ def premise_lines(premise: pd.DataFrame, epsilon: float) -> list[str]:
             r = table.loc[(sample, disc, vulnerability, sensitivity)]
             cells.append(f"{r['spearman']:+.2f} ± {r['spearman_err']:.2f}" if np.isfinite(r["spearman"]) else "")
         lines.append(f"| {sample} | {disc} | " + " | ".join(cells) + " |")
-    shown = rows.dropna(subset=["spearman", "spearman_err"])
-    positive = int((shown["spearman"] - 2 * shown["spearman_err"] > 0).sum())
-    negative = int((shown["spearman"] + 2 * shown["spearman_err"] < 0).sum())
+    shown, positive, negative = _counts(rows)
     lines += [
         "",
-        f"Finding: of these {len(shown)} correlations, {positive} are positive beyond twice their error (the more "
+        f"Finding: of these {shown} correlations, {positive} are positive beyond twice their error (the more "
         f"robust models move less, as assumed), {negative} negative beyond twice their error (they move more), "
-        f"{len(shown) - positive - negative} consistent with none.",
+        f"{shown - positive - negative} consistent with none.",
         "",
     ]
+    if without is not None:
+        shown, positive, negative = _counts(without)
+        lines += [
+            f"Without the points of the defences against mismodelling (nominal and attack training only): {positive} "
+            f"positive, {negative} negative, {shown - positive - negative} consistent with none, of {shown}.",
+            "",
+        ]
     return lines

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..analysis.defences import DEFENCE_COLUMNS, defence_table
 from ..analysis.mismodelling import PREMISE_COLUMNS, premise_table
 from ..analysis.seeds import SIGNIFICANCE
 from ..analysis.tables import Replicas, reference_rows, safe_ratio, with_relative_drops, write_tables
 from ..analysis.uncertainties import standard_error
-from ..config import NOMINAL, TableSettings, defended_modes, ordered_models
+from ..config import MISMODELLING_MODES, NOMINAL, TableSettings, defended_modes, ordered_models
 from ..io import atomic_output
 from ..metrics import DISCRIMINATORS
+from .defences import defence_lines
 from .mismodelling import mode_comparison_lines, premise_lines, scale_factor_lines
 
 
@@ -437,10 +439,13 @@ def write_study_tables(
     outputs: dict[str, str | os.PathLike],
     threads: int = 1,
     shifted: dict[str, str | os.PathLike] | None = None,
+    defences: dict | None = None,
 ) -> pd.DataFrame:
     """Write a study's tables (:func:`robusttag.analysis.tables.write_tables`: the arguments are its), the
     premise's (with ``shifted``, the shifted samples' ``auc`` and ``working_points`` tables) and ``summary.md``
-    (``outputs["summary"]``: the reference seed's numbers, over the seeds, then the shifted samples').
+    (``outputs["summary"]``: the reference seed's numbers, over the seeds, then the shifted samples'), and with
+    ``defences`` ({"kinds": {sample: held-out kind}, "target": domain training's target or None}) the defences'
+    table (``outputs["defences"]``).
 
     Returns
     -------
@@ -464,7 +469,7 @@ def write_study_tables(
         threads,
     )
     auc, worst_case, certified, visibility, working_points, seeds, replicas = tables
-    sections = _shifted_sections(shifted, auc, worst_case, settings, outputs)
+    sections = _shifted_sections(shifted, auc, worst_case, settings, outputs, seeds, defences)
     Path(outputs["summary"]).parent.mkdir(parents=True, exist_ok=True)
     text = summary_markdown(
         reference_rows(auc),
@@ -482,18 +487,25 @@ def write_study_tables(
     return auc
 
 
-def _shifted_sections(shifted, auc: pd.DataFrame, worst_case: pd.DataFrame, settings: TableSettings, outputs):
-    """Write the premise's tables (empty without shifted samples); the summary's lines on the shifted samples
-    and the premise.
+def _shifted_sections(
+    shifted, auc: pd.DataFrame, worst_case: pd.DataFrame, settings: TableSettings, outputs, seeds, defences
+):
+    """Write the premise's and the defences' tables (empty without shifted samples); the summary's lines on the
+    shifted samples, the defences and the premise (also without the defences' points).
     """
+    eps = settings.summary_epsilon
+    premise, points = pd.DataFrame(columns=list(PREMISE_COLUMNS)), pd.DataFrame()
+    defended, without = pd.DataFrame(columns=list(DEFENCE_COLUMNS)), None
     if shifted:
         shifted_auc = pd.read_csv(shifted["auc"])
         working_points = pd.read_csv(shifted["working_points"])
-        eps = settings.summary_epsilon
         premise, points = premise_table(shifted_auc, working_points, auc, worst_case, eps)
-    else:
-        premise, points = pd.DataFrame(columns=list(PREMISE_COLUMNS)), pd.DataFrame()
-    for name, table in (("premise", premise), ("premise_points", points)):
+        if defences:
+            defended = defence_table(shifted_auc, working_points, defences["kinds"], defences["target"])
+        if set(auc["model"]) & set(MISMODELLING_MODES):
+            kept = ~auc["model"].isin(MISMODELLING_MODES)
+            without = premise_table(shifted_auc, working_points, auc[kept], worst_case, eps)[0]
+    for name, table in (("premise", premise), ("premise_points", points), ("defences", defended)):
         if name in outputs:
             with atomic_output(outputs[name]) as tmp:
                 table.to_csv(tmp, index=False, float_format="%.6g")
@@ -504,5 +516,6 @@ def _shifted_sections(shifted, auc: pd.DataFrame, worst_case: pd.DataFrame, sett
     return [
         *scale_factor_lines(shifted_auc, working_points, models, seed),
         *mode_comparison_lines(shifted_auc),
-        *premise_lines(premise, settings.summary_epsilon),
+        *defence_lines(defended, seeds, eps),
+        *premise_lines(premise, eps, without),
     ]
