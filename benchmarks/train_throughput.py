@@ -1,9 +1,15 @@
 """Training step throughput against the floor of its matrix products.
 
 For the paper's network at batch 65536 (or --batch), in one run on one machine:
-jets/s of a training step of robusttag's loop in each mode (nominal, FGSM, PGD, NGM),
-the time of the bare matrix products of each step (forward and backward GEMMs
-of the same shapes: the floor) and the ratio step / floor.
+jets/s of a training step of robusttag's loop in each mode (nominal; FGSM, PGD, NGM;
+the defences against mismodelling: augmented, domain, paired), the time of the bare
+matrix products of each step (forward and backward GEMMs of the same shapes: the
+floor), the ratio step / floor, and the ratio of each mode's step to the nominal step.
+
+The defences run on random jets too: two variations of the split (augmented, paired)
+or a target of half its size (domain). Their floor: ``paired`` and ``domain`` pass two
+batches through the network and back (the varied or target jets too), ``augmented`` one;
+the domain classifier's products are left out of the floor (a few percent).
 
     python benchmarks/train_throughput.py [--batch 65536] [--rounds 7] [--device auto] [--layer-by-layer]
     python benchmarks/train_throughput.py --architecture deepsets|transformer [--tracks 16] [--batch 4096]
@@ -33,12 +39,22 @@ from collections.abc import Callable
 import torch
 
 from robusttag.architectures import build_model
-from robusttag.config import ARCHITECTURES, DNN, MODES, NOMINAL, ModelSettings, TrainingSettings
+from robusttag.config import (
+    ARCHITECTURES,
+    DNN,
+    MISMODELLING_MODES,
+    MODES,
+    NOMINAL,
+    ModelSettings,
+    TrainingSettings,
+    Variation,
+)
 from robusttag.data import Split, choose_device
 from robusttag.features import InputLayout
 from robusttag.io import reuse_freed_memory
 from robusttag.model import CPU_BLOCK_ROWS, Tagger
 from robusttag.training import attack_box, backpropagate
+from robusttag.training.mismodelling import Augmented, Domain, Paired, final_layer
 
 
 def _timed(function, steps: int, device: torch.device) -> float:
@@ -54,7 +70,12 @@ def _timed(function, steps: int, device: torch.device) -> float:
 
 
 def gemm_floor(
-    shapes: list[tuple[int, int]], batch: int, device: torch.device, attack_passes: int, block: int | None
+    shapes: list[tuple[int, int]],
+    batch: int,
+    device: torch.device,
+    attack_passes: int,
+    block: int | None,
+    training_passes: int = 1,
 ) -> Callable[[], None]:
     """Seconds of the matrix products alone of one training step.
 
@@ -66,7 +87,8 @@ def gemm_floor(
     input-gradient products run a block of rows at a time through every
     layer, as the CPU's blocked pass runs them (faster than over the whole
     batch: each block's activations stay in cache), and the weight gradients
-    over the whole batch, as it does too.
+    over the whole batch, as it does too. ``training_passes`` batches go
+    through the whole step (a defence's second batch: its weight gradients too).
     """
     activations = [torch.randn(batch, n_in, device=device) for n_in, _ in shapes]
     weights = [torch.randn(n_out, n_in, device=device) for n_in, n_out in shapes]
@@ -76,7 +98,7 @@ def gemm_floor(
     blocks = [slice(start, start + block) for start in range(0, batch, block)] if block else [slice(None)]
 
     def products() -> None:
-        for attack in range(attack_passes + 1):
+        for attack in range(attack_passes + training_passes):
             into_inputs = attack < attack_passes  # the attack: input gradients down to the inputs
             for rows in blocks:
                 for a, w, out in zip(activations, weights, outputs):
@@ -91,7 +113,9 @@ def gemm_floor(
     return products
 
 
-def set_model_floor(model: ModelSettings, batch: int, device: torch.device, attack_passes: int) -> Callable[[], None]:
+def set_model_floor(
+    model: ModelSettings, batch: int, device: torch.device, attack_passes: int, training_passes: int = 1
+) -> Callable[[], None]:
     """Seconds of the matrix products alone of one training step of a set-based tagger.
 
     Dense products (rows, in, out): forward, input gradient (also into the inputs for the attack)
@@ -129,11 +153,11 @@ def set_model_floor(model: ModelSettings, batch: int, device: torch.device, atta
     ]
 
     def products() -> None:
-        for attack in range(attack_passes + 1):
+        for attack in range(attack_passes + training_passes):
             for x, w, g in tensors:
                 x @ w.T
                 g @ w
-                if attack == attack_passes:
+                if attack >= attack_passes:
                     g.T @ x
             for a, b, g in pairs:
                 a @ b
@@ -155,7 +179,22 @@ def sequence_jets(layout: InputLayout, n: int, device: torch.device) -> torch.Te
 
 def attack_passes(settings: TrainingSettings) -> int:
     """Input-gradient passes of a mode's attack per training step (PGD and NGM: one per step)."""
-    return {NOMINAL: 0, "adversarial": 1, "pgd": settings.pgd_steps, "ngm": settings.ngm_steps}[settings.mode]
+    return {"adversarial": 1, "pgd": settings.pgd_steps, "ngm": settings.ngm_steps}.get(settings.mode, 0)
+
+
+def training_passes(mode: str) -> int:
+    """Batches a mode passes through the network and back per step (paired: the varied jets; domain: the target)."""
+    return 2 if mode in ("paired", "domain") else 1
+
+
+def defence_of(mode: str, split: Split, settings: TrainingSettings, model) -> object | None:
+    """A defence against mismodelling on random jets: two variations of the split, or a target of half its size."""
+    if mode not in MISMODELLING_MODES:
+        return None
+    if mode == "domain":
+        return Domain(len(split), split.x[: len(split) // 2] + 0.1, final_layer(model).in_features, settings)
+    varied = [Split(split.x + 0.1 * (k + 1), split.labels, split.weights) for k in range(2)]
+    return (Augmented if mode == "augmented" else Paired)(split, varied, settings)
 
 
 def training_step(
@@ -164,7 +203,9 @@ def training_step(
     """One optimiser step of robusttag's loop on random jets; with ``gather``,
     the batch is first gathered from a split of 4 batches by a permutation, as
     the training loop does every step."""
-    settings = TrainingSettings(mode=mode, model=shape)
+    variations = (Variation("a", scale={"resolution_scale": 1.1}), Variation("b", scale={"resolution_scale": 0.9}))
+    target = {"name": "target"} if mode == "domain" else None
+    settings = TrainingSettings(mode=mode, model=shape, variations=variations, domain_target=target)
     torch.manual_seed(0)
     model = build_model(settings.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -178,19 +219,30 @@ def training_step(
         x=inputs,
         labels=torch.randint(0, 3, (n,), device=device),
         weights=torch.rand(n, device=device),
-        movable=(torch.rand(n, settings.model.n_inputs, device=device) > 0.3) if mode != NOMINAL else None,
+        movable=(torch.rand(n, settings.model.n_inputs, device=device) > 0.3) if settings.attacks else None,
     )
     if mode in ("pgd", "ngm"):  # the box of every jet, as training holds it (standardised: mean 0, std 1)
         features = [{"mean": 0.0, "std": 1.0, "default": -5.0}] * settings.model.n_inputs
         split = attack_box(split, {"features": features}, settings)
     order = torch.randperm(n, device=device)
     starts = itertools.cycle(range(0, n, batch))
+    defence = defence_of(mode, split, settings, model)
+    draws = defence.epoch_draws(0, device) if defence else None
+    own_optimizer = getattr(defence, "optimizer", None)
 
     def step() -> None:
         start = next(starts)
-        data = split.rows(order[start : start + batch]) if gather else split
+        index = order[start : start + batch] if gather else torch.arange(batch, device=device)
+        data = split.rows(index) if gather else split
         optimizer.zero_grad(set_to_none=True)
-        backpropagate(model, data.x, data.labels, data.weights, data.movable, settings, data.box)
+        if defence is None:
+            backpropagate(model, data.x, data.labels, data.weights, data.movable, settings, data.box)
+        else:
+            if own_optimizer is not None:
+                own_optimizer.zero_grad(set_to_none=True)
+            defence.backpropagate(model, data, index, draws[index], 0.5)
+            if own_optimizer is not None:
+                own_optimizer.step()
         optimizer.step()
 
     model.train()
@@ -206,12 +258,13 @@ def step_and_floor(
     state of a shared machine; each round's ratio compares neighbours in time.
     """
     step = training_step(mode, batch, device, gather, model)
-    passes = attack_passes(TrainingSettings(mode=mode))
+    passes = attack_passes(TrainingSettings(mode=mode, domain_target={"name": "target"}))
     if model.architecture == DNN:
         widths = [model.n_inputs] + [model.width] * model.depth + [model.n_classes]
-        floor = gemm_floor(list(zip(widths[:-1], widths[1:])), batch, device, passes, block=block)
+        shapes = list(zip(widths[:-1], widths[1:]))
+        floor = gemm_floor(shapes, batch, device, passes, block=block, training_passes=training_passes(mode))
     else:
-        floor = set_model_floor(model, batch, device, passes)
+        floor = set_model_floor(model, batch, device, passes, training_passes(mode))
     step(), floor()  # warm-up: allocator, thread pool, caches
     timings = [(_timed(step, steps, device), _timed(floor, steps, device)) for _ in range(rounds)]
     steps_s, floors_s = zip(*timings)
@@ -246,12 +299,15 @@ def main() -> None:
         f"{args.architecture}: device {device}, {torch.get_num_threads()} threads, batch {args.batch}, "
         f"torch {torch.__version__}, {path}"
     )
+    nominal = {}
     for mode, gather in itertools.product(args.modes, (False, True)):
         step, floor, ratio = step_and_floor(mode, gather, model, args.batch, device, args.steps, args.rounds, block)
+        nominal.setdefault(gather, step if mode == NOMINAL else None)
+        versus = f" | step/nominal {step / nominal[gather]:5.2f}" if nominal[gather] else ""
         label = f"{mode} {'+ batch gather' if gather else 'step'}"
         print(
             f"{label:27s} {step * 1e3:7.1f} ms = {args.batch / step:7.0f} jets/s | "
-            f"GEMM floor {floor * 1e3:6.1f} ms | step/floor {ratio:5.2f}"
+            f"GEMM floor {floor * 1e3:6.1f} ms | step/floor {ratio:5.2f}{versus}"
         )
 
 

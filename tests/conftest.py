@@ -86,3 +86,10 @@ def findings(background_runs) -> Path:
 def pythia_run(background_runs) -> Path:
     """The whole study on 1,200 Pythia jets with two variations (dag_runs.PYTHIA), up to dag_runs.PYTHIA_TARGETS."""
     return background_runs["pythia_run"].finish()
+
+
+@pytest.fixture(scope="session")
+def defences_run(background_runs) -> Path:
+    """The defences against mismodelling beside nominal and FGSM training (dag_runs.DEFENCES), up to the
+    summary and the defences' figure."""
+    return background_runs["defences_run"].finish()

@@ -64,12 +64,20 @@ evaluation:
 """
 
 
-#: The whole study on a few Pythia jets: three chunks, the twin, a generator and a detector variation
+#: The whole study on a few Pythia jets: three chunks, the twin, a generator and a detector variation; augmented
+#: training on a detector and a generator variation of the dataset
 PYTHIA = """\
 dataset:
   source: pythia
   pythia: {n_jets: 1200, chunk_jets: 400, seed: 3}
-training: {seeds: [1], batch_size: 256, max_epochs: 2}
+training:
+  seeds: [1]
+  batch_size: 256
+  max_epochs: 2
+  modes: [nominal, augmented]
+  variations:  # a detector variation of the dataset's own events, a generator variation of its own events
+    - {name: d0_resolution_down, tracker: {resolution_scale: 0.8}}
+    - {name: isr_up, pythia: {"SpaceShower:renormMultFac": 4.0}}
 evaluation:
   attacks: [{method: pgd, steps: 1}]
   strong_attacks: {epochs: []}
@@ -90,6 +98,30 @@ PYTHIA_TARGETS = (
     "results/figures/inputs_by_source.png",
     "results/figures/premise.png",
 )
+
+
+#: The defences against mismodelling beside nominal and FGSM training, two seeds, on two held-out samples (one a
+#: new value of a trained knob, one a knob never trained), the first also domain training's target
+DEFENCES = """\
+dataset: {synthetic: {n_jets: 3000, seed: 5}}
+training:
+  modes: [nominal, adversarial, augmented, domain, paired]
+  seeds: [1, 2]
+  batch_size: 256
+  max_epochs: 2
+evaluation:
+  attacks: [{method: pgd, steps: 1}]
+  strong_attacks: {epochs: []}
+  certified_jets: 0
+  visibility_jets: 0
+  bootstrap: 20
+  shifted_samples:
+    n_jets: 1000
+    samples:
+      - {name: d0_resolution_up_20pct, scale: {resolution_scale: 1.2}}
+      - {name: light_fake_vertices_up_50pct, scale: {light_fake_sv_rate: 1.5}}
+"""
+DEFENCES_TARGETS = ("results/tables/summary.md", "results/figures/defences.png")
 
 
 @dataclass(frozen=True)
@@ -136,6 +168,9 @@ RUNS = {
         files={"findings.yaml": FINDINGS},
         nice=5,
         cores=1,
+    ),
+    "defences_run": DagRun(
+        configs=("defences.yaml",), targets=DEFENCES_TARGETS, files={"defences.yaml": DEFENCES}, nice=5
     ),
     "pythia_run": DagRun(configs=("pythia.yaml",), targets=PYTHIA_TARGETS, files={"pythia.yaml": PYTHIA}, nice=5),
 }

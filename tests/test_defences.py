@@ -8,6 +8,7 @@ import signal
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -393,3 +394,101 @@ def test_the_defences_settings_are_checked():
     ramped = replace(TrainingSettings(mode="domain", domain_target={"name": "x"}), domain_weight=2.0)
     assert ramped.domain_lambda(0.0) == 0.0
     assert ramped.domain_lambda(0.5) == pytest.approx(2.0 * (2.0 / (1.0 + np.exp(-5.0)) - 1.0))
+
+
+# --- the defences' table ----------------------------------------------------------------------------
+
+
+def _shifted(models=("nominal", "adversarial", "paired"), samples=("a", "b")):
+    """Shifted AUC and working-point rows at the selected checkpoints: known values per model, seed, sample."""
+    rng = np.random.default_rng(4)
+    auc_rows, wp_rows = [], []
+    for model in models:
+        for seed in (1, 2, 3):
+            for sample in samples:
+                change = rng.normal(-0.01, 0.004)
+                auc_rows.append(
+                    dict(
+                        model=model,
+                        seed=seed,
+                        epoch=2,
+                        sample=sample,
+                        discriminator="BvsL",
+                        selected=True,
+                        auc=0.9 + change,
+                        reference_auc=0.9,
+                        auc_change=change,
+                        auc_change_err=0.002,
+                    )
+                )
+                for mistag in (0.01, 0.1):
+                    wp_rows.append(
+                        dict(
+                            model=model,
+                            seed=seed,
+                            epoch=2,
+                            sample=sample,
+                            discriminator="BvsL",
+                            mistag_target=mistag,
+                            selected=True,
+                            sf_efficiency=rng.normal(0.97, 0.01),
+                            sf_efficiency_err=0.01,
+                            sf_mistag=rng.normal(1.2, 0.05),
+                            sf_mistag_err=0.03,
+                        )
+                    )
+    return pd.DataFrame(auc_rows), pd.DataFrame(wp_rows)
+
+
+def test_the_defence_table_by_hand():
+    from robusttag.analysis.defences import ALL_HELD_OUT, defence_table
+
+    auc, wp = _shifted()
+    kinds = {"a": "new value of a trained knob", "b": "knob never trained"}
+    table = defence_table(auc, wp, kinds)
+    row = table[(table["model"] == "paired") & (table["sample"] == "a") & (table["quantity"] == "auc_change")].iloc[0]
+    own = auc[(auc["model"] == "paired") & (auc["sample"] == "a")].sort_values("seed")
+    values = (own["auc_change"] / 0.9).abs().to_numpy()
+    assert row["value"] == pytest.approx(values.mean())
+    assert row["stat_err"] == pytest.approx(0.002 / 0.9)
+    assert row["training_err"] == pytest.approx(values.std(ddof=1) / np.sqrt(3))
+    assert row["total_err"] == pytest.approx(np.hypot(row["stat_err"], row["training_err"]))
+    assert row["held_out"] == "new value of a trained knob" and row["seeds"] == 3
+    nominal = auc[(auc["model"] == "nominal") & (auc["sample"] == "a")].sort_values("seed")
+    difference = values - (nominal["auc_change"] / 0.9).abs().to_numpy()
+    total = np.hypot(np.sqrt(2) * 0.002 / 0.9, difference.std(ddof=1) / np.sqrt(3))
+    assert row["minus_nominal"] == pytest.approx(difference.mean())
+    assert row["minus_err_nominal"] == pytest.approx(total)
+    assert row["z_nominal"] == pytest.approx(difference.mean() / total)
+    mistag = table[(table["model"] == "nominal") & (table["sample"] == "b") & (table["quantity"] == "sf_mistag_1pct")]
+    own = wp[(wp["model"] == "nominal") & (wp["sample"] == "b") & np.isclose(wp["mistag_target"], 0.01)]
+    assert mistag["value"].iloc[0] == pytest.approx((own["sf_mistag"] - 1).abs().mean())
+    pooled = table[
+        (table["model"] == "paired") & (table["sample"] == ALL_HELD_OUT) & (table["quantity"] == "auc_change")
+    ]
+    per_seed = auc[auc["model"] == "paired"].assign(v=lambda f: (f["auc_change"] / 0.9).abs()).groupby("seed")["v"]
+    assert pooled["value"].iloc[0] == pytest.approx(per_seed.mean().mean())
+    assert pooled["stat_err"].iloc[0] == pytest.approx(np.sqrt(2) * 0.002 / 0.9 / 2)
+    assert set(table["model"]) == {"nominal", "adversarial", "paired"}
+    assert not table.loc[table["model"] == "nominal", "minus_nominal"].notna().any()
+
+
+def test_domain_training_is_judged_on_its_targets_unseen_half_only():
+    from robusttag.analysis.defences import ALL_HELD_OUT, TARGET_HALF, check_judged_rows, defence_table, unseen_half
+
+    auc, wp = _shifted(models=("nominal", "domain"), samples=("a", "b", unseen_half("a")))
+    table = defence_table(auc, wp, {"a": "held out", "b": "held out"}, target="a")
+    assert not ((table["model"] == "domain") & (table["sample"] == "a")).any()
+    assert ((table["model"] == "nominal") & (table["sample"] == "a")).any()
+    half = table[table["sample"] == unseen_half("a")]
+    assert set(half["model"]) == {"nominal", "domain"} and set(half["held_out"]) == {TARGET_HALF}
+    # held out, all: sample b alone (the target and its half are no held-out sample of every mode)
+    pooled = table[(table["sample"] == ALL_HELD_OUT) & (table["quantity"] == "auc_change")].set_index("model")
+    only_b = table[(table["sample"] == "b") & (table["quantity"] == "auc_change")].set_index("model")
+    assert pooled.loc["domain", "value"] == pytest.approx(only_b.loc["domain", "value"])
+    with pytest.raises(ResultsError, match="domain model trained on \\['a'\\]"):
+        check_judged_rows(
+            pd.DataFrame({"model": ["domain"], "sample": ["a"], "held_out": ["held out"]}), {"domain": {"a"}}
+        )
+    with pytest.raises(ResultsError, match="no declared kind"):
+        defence_table(auc, wp, {"a": "held out"}, target="a")

@@ -36,6 +36,21 @@ def test_the_study_on_pythia_jets_with_its_variations(pythia_run):
         assert (pythia_run / f"results/figures/{name}.png").stat().st_size > 10_000
 
 
+def test_the_training_variations_remake_the_dataset(pythia_run):
+    """A detector variation re-simulates the dataset's own events (the same jets, paired); a generator variation
+    generates its own (other jets, from a seed of its own); augmented training reads both."""
+    results = pythia_run / "results"
+    assert not (results / "pythia/training_d0_resolution_down/events").exists()
+    assert len(list((results / "pythia/training_isr_up/events").glob("*.npz"))) == 3
+    train = pd.read_parquet(results / "preprocessed/train.parquet", columns=["label", "raw_jet_pt"])
+    detector = pd.read_parquet(results / "variations/d0_resolution_down/preprocessed_train.parquet")
+    generator = pd.read_parquet(results / "variations/isr_up/preprocessed_train.parquet")
+    assert len(detector) == len(generator) == len(train)
+    assert detector["raw_jet_pt"].equals(train["raw_jet_pt"]) and detector["label"].equals(train["label"])
+    assert not generator["raw_jet_pt"].equals(train["raw_jet_pt"])
+    assert (results / "models/augmented/seed_1/history.csv").exists()
+
+
 def _chunk_alone(tmp_path, chunk: int) -> bytes:
     sample = pythia.Sample({"b": 0.393, "c": 0.120, "light": 0.487})
     events, jets = tmp_path / "events.npz", tmp_path / "jets.json.gz"

@@ -114,7 +114,8 @@ def model_dirs(root, models=None, seeds=None):
 
 def study_figures(root):
     """The figures of a study (an audit has no training history and no second model to compare with)."""
-    return rt.study_figures(audit=audited(root) is not None, shifted=bool(SHIFTED.samples))
+    defences = bool(set(MODELS) & set(rt.MISMODELLING_MODES))
+    return rt.study_figures(audit=audited(root) is not None, shifted=bool(SHIFTED.samples), defences=defences)
 
 
 def figure_rules():

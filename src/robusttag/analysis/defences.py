@@ -109,7 +109,8 @@ def held_out_rows(per_seed: pd.DataFrame, kinds: dict[str, str], target: str | N
         rows = rows[(rows["model"] != "domain") | (rows["sample"] != target)]  # it adapted to half of these jets
     pooled = rows[~rows["sample"].isin([target, unseen_half(target) if target else None])]
     mean = pooled.groupby(["model", "seed", "discriminator", "quantity"], as_index=False).agg(
-        value=("value", "mean"), error=("error", lambda e: float(np.sqrt(np.sum(np.square(e)))) / len(e))
+        value=("value", lambda v: v.mean(skipna=False)),  # undefined where one sample's is (no jet past a cut)
+        error=("error", lambda e: float(np.sqrt(np.square(e.to_numpy()).sum())) / len(e)),
     )
     mean = mean.assign(sample=ALL_HELD_OUT, held_out=ALL_HELD_OUT)
     return pd.concat([rows, mean], ignore_index=True)

@@ -32,6 +32,7 @@ class Figure:
     shifted: bool = False
     audited: bool = True
     comparison: bool = False
+    defences: bool = False  #: exists only where a defence against mismodelling is trained
 
 
 _ROC = ("roc.parquet", "auc.csv")
@@ -86,6 +87,15 @@ FIGURES: dict[str, Figure] = {
         ("summary_epsilon",),
         shifted=True,
     ),
+    "defences": Figure(
+        "mismodelling.defences",
+        "Robustness vs mismodelling",
+        ("defences.csv", "seeds.csv"),
+        ("summary_epsilon",),
+        shifted=True,
+        audited=False,
+        defences=True,
+    ),
     "architectures": Figure(
         "comparison.architectures", "Architectures", ("architectures.csv",), audited=False, comparison=True
     ),
@@ -99,9 +109,11 @@ STUDY_FIGURES: tuple[str, ...] = tuple(name for name, figure in FIGURES.items() 
 AUDIT_FIGURES: tuple[str, ...] = tuple(name for name in STUDY_FIGURES if FIGURES[name].audited)
 
 
-def study_figures(audit: bool, shifted: bool) -> list[str]:
+def study_figures(audit: bool, shifted: bool, defences: bool = False) -> list[str]:
     """The figures a study draws: an architecture's or (``audit``) an audited model's, with or without
-    shifted samples in the run.
+    shifted samples in the run, and with or without a defence against mismodelling trained.
     """
     names = AUDIT_FIGURES if audit else STUDY_FIGURES
-    return [name for name in names if shifted or not FIGURES[name].shifted]
+    return [
+        name for name in names if (shifted or not FIGURES[name].shifted) and (defences or not FIGURES[name].defences)
+    ]

@@ -212,3 +212,95 @@ def premise(inputs: Sequence[str], path: str | os.PathLike, *, summary_epsilon: 
     points = pd.read_csv(input_file(inputs, "premise_points.csv", "premise points"))
     correlations = pd.read_csv(input_file(inputs, "/premise.csv", "premise table"))
     return plot_premise(points, correlations, summary_epsilon, path)
+
+
+#: the held-out sensitivity drawn on the defences figure's y axis
+_DEFENCE_SENSITIVITY = "sf_mistag_10pct"
+_DEFENCE_COLUMNS = ("model", "sample", "discriminator", "quantity", "value", "total_err")
+_SEED_COLUMNS = ("quantity", "model", "discriminator", "value", "total_err")
+
+
+def plot_defences(defences: pd.DataFrame, seeds: pd.DataFrame, epsilon: float, path: str | os.PathLike):
+    """Every mode's raw-AUC cost (nominal minus its raw AUC; x) against its sensitivity to held-out mismodelling
+    (|SF_mistag - 1| at the 10 % mistag cut, mean over the held-out samples; y), coloured by its relative AUC drop
+    under the worst attack (FGSM where the strong suite did not run at every seed) at ``epsilon``; over the seeds,
+    with total errors. A defence that works sits low; one that is free sits at the left.
+
+    Raises
+    ------
+    ResultsError
+        When a table lacks a column or the defences table holds no pooled row.
+    """
+    from ..analysis.defences import ALL_HELD_OUT
+
+    require_columns(defences, _DEFENCE_COLUMNS, "defences table")
+    require_columns(seeds, _SEED_COLUMNS, "seeds table")
+    pooled = defences[(defences["sample"] == ALL_HELD_OUT) & (defences["quantity"] == _DEFENCE_SENSITIVITY)]
+    if pooled.empty:
+        raise ResultsError(f"defences table has no '{ALL_HELD_OUT}' row of {_DEFENCE_SENSITIVITY}")
+    models = ordered_models(pooled["model"])
+    drops = {disc: _attack_drops(seeds, models, disc) for disc in _PANELS}
+    finite = [d for values in drops.values() for d in values.values() if np.isfinite(d)]
+    norm = plt.Normalize(min(finite, default=0.0), max(finite, default=1.0))
+    with figure_style():
+        fig, axes = plt.subplots(1, len(_PANELS), figsize=(22, 9), squeeze=False, layout="constrained")
+        for ax, disc in zip(axes[0], _PANELS):
+            for k, model in enumerate(models):
+                row = pooled[(pooled["model"] == model) & (pooled["discriminator"] == disc)]
+                if row.empty:
+                    continue
+                cost, cost_err = _seed_value(seeds, "raw_auc_difference", f"{model} vs nominal", disc)
+                x, xerr = (0.0, 0.0) if model == "nominal" else (-cost, cost_err)
+                drop = drops[disc].get(model, np.nan)
+                ax.errorbar(
+                    x,
+                    row["value"].iloc[0],
+                    xerr=xerr if np.isfinite(xerr) else None,
+                    yerr=row["total_err"].iloc[0],
+                    marker=model_marker(model, k),
+                    markersize=16,
+                    markerfacecolor=plt.cm.viridis(norm(drop)) if np.isfinite(drop) else "none",
+                    markeredgecolor="black",
+                    ecolor="0.5",
+                    linestyle="",
+                    label=model,
+                )
+            ax.set_xlabel("raw-AUC cost: nominal minus the model's raw AUC")
+            ax.set_ylabel("|SF_mistag - 1| at the 10 % mistag cut,\nmean over the held-out samples")
+            ax.axvline(0.0, color="0.6", linewidth=1, linestyle=":")
+            ax.grid(True, alpha=0.3)
+            experiment_label(ax, disc)
+        bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=list(axes[0]))
+        bar.set_label(f"relative AUC drop under attack, {epsilon_text(epsilon)}")
+        bar.formatter = PercentFormatter(1.0)
+        bar.update_ticks()
+        legend_above_panels(fig, axes[0][0], "training mode (marker colour: its attack drop)")
+        return save_figure(fig, path)
+
+
+def _seed_value(seeds: pd.DataFrame, quantity: str, model: str, disc: str) -> tuple[float, float]:
+    row = seeds[(seeds["quantity"] == quantity) & (seeds["model"] == model) & (seeds["discriminator"] == disc)]
+    return (float(row["value"].iloc[0]), float(row["total_err"].iloc[0])) if len(row) else (np.nan, np.nan)
+
+
+def _attack_drops(seeds: pd.DataFrame, models, disc: str) -> dict[str, float]:
+    """Per model, the worst case's relative AUC drop over the seeds (FGSM's where the suite did not run)."""
+    drops = {}
+    for model in models:
+        worst = _seed_value(seeds, "worst_relative_drop", model, disc)[0]
+        drops[model] = worst if np.isfinite(worst) else _seed_value(seeds, "fgsm_relative_drop", model, disc)[0]
+    return drops
+
+
+def defences(inputs: Sequence[str], path: str | os.PathLike, *, summary_epsilon: float):
+    """The pipeline's figure: the defences' cost against their held-out sensitivity (``defences.csv``,
+    ``seeds.csv``) at ``summary_epsilon``.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The PNG and the PDF written.
+    """
+    table = pd.read_csv(input_file(inputs, "defences.csv", "defences table"))
+    seeds = pd.read_csv(input_file(inputs, "seeds.csv", "seeds table"))
+    return plot_defences(table, seeds, summary_epsilon, path)
