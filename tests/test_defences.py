@@ -390,7 +390,8 @@ def test_the_defences_settings_are_checked():
     config["training"] = {"modes": ["augmented"]}
     with pytest.raises(ConfigError, match="dataset.source is uci"):
         rt.check_config(config)
-    assert TrainingSettings(mode="domain", domain_target={"name": "x"}, domain_ramp=None).domain_lambda(0.3) == 1.0
+    constant = TrainingSettings(mode="domain", domain_target={"name": "x"}, domain_ramp=None, domain_weight=0.3)
+    assert constant.domain_lambda(0.0) == constant.domain_lambda(0.7) == 0.3
     ramped = replace(TrainingSettings(mode="domain", domain_target={"name": "x"}), domain_weight=2.0)
     assert ramped.domain_lambda(0.0) == 0.0
     assert ramped.domain_lambda(0.5) == pytest.approx(2.0 * (2.0 / (1.0 + np.exp(-5.0)) - 1.0))
