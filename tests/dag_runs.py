@@ -103,20 +103,22 @@ PYTHIA_TARGETS = (
 #: The defences against mismodelling beside nominal and FGSM training, two seeds, on two held-out samples (one a
 #: new value of a trained knob, one a knob never trained), the first also domain training's target
 DEFENCES = """\
-dataset: {synthetic: {n_jets: 3000, seed: 5}}
+dataset: {synthetic: {n_jets: 2500, seed: 5}}
 training:
   modes: [nominal, adversarial, augmented, domain, paired]
   seeds: [1, 2]
   batch_size: 256
   max_epochs: 2
 evaluation:
+  epsilons: [0.05]
+  summary_epsilon: 0.05
   attacks: [{method: pgd, steps: 1}]
   strong_attacks: {epochs: []}
   certified_jets: 0
   visibility_jets: 0
   bootstrap: 20
   shifted_samples:
-    n_jets: 1000
+    n_jets: 800
     samples:
       - {name: d0_resolution_up_20pct, scale: {resolution_scale: 1.2}}
       - {name: light_fake_vertices_up_50pct, scale: {light_fake_sv_rate: 1.5}}

@@ -493,3 +493,30 @@ def test_domain_training_is_judged_on_its_targets_unseen_half_only():
         )
     with pytest.raises(ResultsError, match="no declared kind"):
         defence_table(auc, wp, {"a": "held out"}, target="a")
+
+
+def test_the_dnns_blocked_pass_gives_the_hidden_layer_as_one_layer_at_a_time_does():
+    """The same hidden outputs, logits, dropout draws and gradients, to the bit, from both paths of the DNN."""
+    torch.manual_seed(2)
+    model = build_model(ModelSettings(n_inputs=30, width=24, depth=3, dropout=0.2)).train()
+    x = torch.randn(700, 30)  # several blocks of rows, a ragged last one
+    weight = torch.randn(700, 24)
+
+    def run(blocked: bool):
+        model.zero_grad()
+        inputs = x.clone().requires_grad_()
+        torch.manual_seed(9)
+        if not blocked:
+            model._blocked = lambda _: False
+        try:
+            hidden, logits = model.hidden_and_logits(inputs)
+        finally:
+            model.__dict__.pop("_blocked", None)
+        ((logits**2).sum() + (reverse_gradient(hidden, 0.3) * weight).sum()).backward()
+        return hidden.detach(), logits.detach(), inputs.grad, [p.grad.clone() for p in model.parameters()]
+
+    fast, slow = run(True), run(False)
+    for a, b in zip(fast[:3], slow[:3]):
+        assert torch.equal(a, b)
+    assert all(torch.equal(a, b) for a, b in zip(fast[3], slow[3]))
+    assert fast[0].shape == (700, 24) and (fast[0] == 0).any()  # the ReLU's output (dropout before it)

@@ -281,11 +281,14 @@ class _BlockedNetwork(torch.autograd.Function):
     memory over the whole batch per operation.
 
     Inputs: x, the per-layer dropout probabilities (0 for none), the block
-    size, then the weights and biases of the layers in order.
+    size, whether to return the last hidden layer too (``with_hidden``: the
+    logits and that layer's output, whose gradient joins the output layer's
+    before the ReLU, as autograd would add them), then the weights and biases
+    of the layers in order.
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, dropout: tuple, block: int, *parameters: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, dropout: tuple, block: int, with_hidden: bool, *parameters: torch.Tensor):
         weights, biases = parameters[0::2], parameters[1::2]
         n = x.shape[0]
         # the dropout scale of the layer before, moved into each weight matrix (as Linear.forward does)
@@ -310,17 +313,22 @@ class _BlockedNetwork(torch.autograd.Function):
                 inputs.relu_()
         ctx.block, ctx.scales = block, scales
         ctx.save_for_backward(x, *scaled, *outputs[:-1])
-        return outputs[-1]
+        if not with_hidden:
+            return outputs[-1]
+        return outputs[-1], outputs[-2] if scales[-1] == 1.0 else outputs[-2] * scales[-1]
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad: torch.Tensor):
+    def backward(ctx, grad: torch.Tensor, *hidden_grad: torch.Tensor):
         x, *rest = ctx.saved_tensors
         depth = (len(rest) + 1) // 2
         scaled, hidden = rest[:depth], rest[depth:]
         inputs = [x, *hidden]  # the input of each layer
         wants_x = ctx.needs_input_grad[0]
-        wants_parameters = any(ctx.needs_input_grad[3:])
+        wants_parameters = any(ctx.needs_input_grad[4:])
+        from_hidden = hidden_grad[0] if hidden_grad and hidden_grad[0] is not None else None
+        if from_hidden is not None and ctx.scales[-1] != 1.0:
+            from_hidden = from_hidden * ctx.scales[-1]
         n, block = x.shape[0], ctx.block
         grads = [*(h.new_empty(h.shape) for h in hidden), grad] if wants_parameters else None
         grad_x = x.new_empty(x.shape) if wants_x else None
@@ -338,10 +346,12 @@ class _BlockedNetwork(torch.autograd.Function):
                     break
                 below = grads[layer - 1][rows] if wants_parameters else None
                 below = torch.mm(g, scaled[layer], out=below) if below is not None else g @ scaled[layer]
+                if from_hidden is not None and layer == depth - 1:
+                    below.add_(from_hidden[rows])
                 torch.ops.aten.threshold_backward.grad_input(below, hidden[layer - 1][rows], 0, grad_input=below)
                 g = below
         if not wants_parameters:
-            return grad_x, None, None, *([None] * (2 * depth))
+            return grad_x, None, None, None, *([None] * (2 * depth))
         parameter_grads = []
         for layer in range(depth):
             grad_weight = grads[layer].t() @ inputs[layer]
@@ -351,7 +361,7 @@ class _BlockedNetwork(torch.autograd.Function):
             if full_rows < n:
                 grad_bias = grad_bias + grads[layer][full_rows:].sum(0)
             parameter_grads += [grad_weight, grad_bias]
-        return grad_x, None, None, *parameter_grads
+        return grad_x, None, None, None, *parameter_grads
 
 
 def _block_bounds(dropped: torch.Tensor, starts: list[int], n: int, width: int) -> list[int]:
@@ -396,12 +406,39 @@ class Tagger(nn.Sequential):
         whole network runs as one node, a block of rows at a time
         (:class:`_BlockedNetwork`): the same numbers to the bit.
         """
-        if x.device.type == "cpu" and x.dim() == 2 and x.is_contiguous() and self._plain_layers():
-            layers = list(self)
-            dropout = tuple(layer.p if self.training else 0.0 for layer in layers[1::2])
-            parameters = [t for layer in layers[0::2] for t in (layer.weight, layer.bias)]
-            return _BlockedNetwork.apply(x, dropout, CPU_BLOCK_ROWS, *parameters)
+        if self._blocked(x):
+            return _BlockedNetwork.apply(x, *self._blocked_arguments(False))
         return self.layer_by_layer(x)
+
+    def hidden_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The last hidden layer's output and the logits, by the same path as :meth:`forward` (the same numbers,
+        draws and gradients as one layer at a time, where the output layer's input is read by a hook).
+        """
+        if self._blocked(x):
+            logits, hidden = _BlockedNetwork.apply(x, *self._blocked_arguments(True))
+            return hidden, logits
+        captured = []
+
+        def keep(_, args, kwargs):
+            scale = kwargs.get("input_scale", 1.0)
+            captured.append(args[0] if scale == 1.0 else args[0] * scale)
+
+        hook = self[-1].register_forward_pre_hook(keep, with_kwargs=True)
+        try:
+            logits = self.layer_by_layer(x)
+        finally:
+            hook.remove()
+        return captured[0], logits
+
+    def _blocked(self, x: torch.Tensor) -> bool:
+        """Whether the CPU's blocked pass runs ``x``."""
+        return x.device.type == "cpu" and x.dim() == 2 and x.is_contiguous() and self._plain_layers()
+
+    def _blocked_arguments(self, with_hidden: bool) -> tuple:
+        layers = list(self)
+        dropout = tuple(layer.p if self.training else 0.0 for layer in layers[1::2])
+        parameters = [t for layer in layers[0::2] for t in (layer.weight, layer.bias)]
+        return (dropout, CPU_BLOCK_ROWS, with_hidden and len(layers) > 1, *parameters)
 
     def _plain_layers(self) -> bool:
         """Whether the layers are still Linear (with bias) and ReLUDropout in turn, ending in a Linear."""

@@ -125,18 +125,15 @@ def final_layer(model: nn.Module) -> nn.Linear:
 
 
 def hidden_and_logits(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The tagger's last hidden representation (the output layer's input) and its logits; the DNN layer by
-    layer (the blocked CPU pass calls no layer), the same numbers and dropout draws.
+    """The tagger's last hidden representation (the output layer's input) and its logits: the DNN's own
+    (:meth:`robusttag.model.Tagger.hidden_and_logits`: its fast path), a set-based tagger's read by a hook.
     """
+    if isinstance(model, Tagger):
+        return model.hidden_and_logits(x)
     captured = []
-
-    def keep(_, args, kwargs):
-        scale = kwargs.get("input_scale", 1.0)
-        captured.append(args[0] if scale == 1.0 else args[0] * scale)
-
-    hook = final_layer(model).register_forward_pre_hook(keep, with_kwargs=True)
+    hook = final_layer(model).register_forward_pre_hook(lambda _, args: captured.append(args[0]))
     try:
-        logits = model.layer_by_layer(x) if isinstance(model, Tagger) else model(x)
+        logits = model(x)
     finally:
         hook.remove()
     return captured[0], logits
