@@ -21,11 +21,11 @@ SHOWN = {
 _DISCRIMINATORS = ("BvsL", "CvsL")
 
 
-def _cell(value: float, error: float, percent: bool = False) -> str:
+def _cell(value: float, error: float, percent: bool = False, spec: str | None = None) -> str:
     if not np.isfinite(value):
         return ""
     scale, unit = (100, " %") if percent else (1, "")
-    spec = ".2f" if percent else ".3f"
+    spec = spec or (".2f" if percent else ".3f")
     shown = f"{scale * value:{spec}}"
     return f"{shown} ± {scale * error:{spec}}{unit}" if np.isfinite(error) else f"{shown}{unit}"
 
@@ -75,7 +75,7 @@ def defence_lines(defences: pd.DataFrame, seeds: pd.DataFrame, epsilon: float) -
                 )
             cells.append(_versus(pooled, model, disc, "sf_mistag_10pct"))
             cost = _seed_value(seeds, "raw_auc_difference", f"{model} vs {NOMINAL}", disc)
-            cells.append(_cell(-cost[0], cost[1]) if model != NOMINAL else "0")
+            cells.append(_cell(-cost[0], cost[1], spec=".4f") if model != NOMINAL else "0")
             name, drop, error = _vulnerability(seeds, model, disc)
             cells.append(f"{_cell(drop, error, percent=True)} ({name})" if name else "")
             lines.append("| " + " | ".join(cells) + " |")
@@ -131,7 +131,8 @@ def _finding(defences: pd.DataFrame, seeds: pd.DataFrame, models) -> list[str]:
             for disc in _DISCRIMINATORS:
                 cost = _seed_value(seeds, "raw_auc_difference", f"{model} vs {NOMINAL}", disc)
                 name, drop, error = _vulnerability(seeds, model, disc)
-                costs.append(f"{disc} raw-AUC cost {_cell(-cost[0], cost[1])}, {name} drop {_cell(drop, error, True)}")
+                cost_text = _cell(-cost[0], cost[1], spec=".4f")
+                costs.append(f"{disc} raw-AUC cost {cost_text}, {name} drop {_cell(drop, error, True)}")
             better.append(f"{model} (on {what}; {'; '.join(costs)})")
     if better:
         answer = (
