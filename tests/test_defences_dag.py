@@ -86,6 +86,7 @@ def test_the_summary_and_the_figure(defences_run):
         assert re.search(rf"^\| {mode} \| ", section, flags=re.MULTILINE)
     assert re.search(r"^Finding: (no mode|these modes) lower", section, flags=re.MULTILINE)
     assert f"Domain training on the jets of its target it never saw ({unseen_half(TARGET)}" in section
+    assert re.search(r"^Per sample \(the target's unseen half included\), of \d+ comparisons", section, flags=re.M)
     assert "Without the points of the defences against mismodelling" in summary
     assert (defences_run / "results/figures/defences.png").stat().st_size > 10_000
 

@@ -145,4 +145,24 @@ def _finding(defences: pd.DataFrame, seeds: pd.DataFrame, models) -> list[str]:
             f"than {SIGNIFICANCE:g} total errors, in any of the {cases} comparisons (mode, discriminator, "
             "quantity)."
         )
-    return [f"Finding: {answer}", ""]
+    return [f"Finding: {answer}", "", *_per_sample(defences), ""]
+
+
+def _per_sample(defences: pd.DataFrame) -> list[str]:
+    """The comparisons with nominal on single samples beyond SIGNIFICANCE total errors, with the count made (some
+    of many comparisons pass by chance: about 0.3 % at three errors).
+    """
+    rows = defences[(defences["sample"] != ALL_HELD_OUT) & (defences["model"] != NOMINAL)]
+    rows = rows[rows["quantity"].isin(list(SHOWN)) & rows["z_nominal"].notna()]
+    if rows.empty:
+        return []
+    beyond = rows[rows["z_nominal"].abs() > SIGNIFICANCE].sort_values("z_nominal")
+    listed = "; ".join(
+        f"{r.model} {'lower' if r.z_nominal < 0 else 'higher'} on {r.sample} {r.discriminator} {SHOWN[r.quantity]} "
+        f"({r.z_nominal:+.1f})"
+        for r in beyond.itertuples()
+    )
+    return [
+        f"Per sample (the target's unseen half included), of {len(rows)} comparisons with nominal, "
+        f"{len(beyond)} lie beyond {SIGNIFICANCE:g} total errors" + (f": {listed}." if listed else "."),
+    ]
