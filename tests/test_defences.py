@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 from dataclasses import replace
 
@@ -294,14 +295,14 @@ train(data / "train.parquet", data / "val.parquet", data / "preprocessing.json",
 """
 
 
-@pytest.mark.parametrize("mode", MISMODELLING_MODES)
-def test_resume_after_kill_is_bit_identical(varied, tmp_path, mode):
-    """Killed after epoch 1 of 3 and resumed: every epoch as the uninterrupted run's (the domain classifier and
-    its optimiser restored with the tagger)."""
+def test_domain_training_resumes_after_kill_bit_identical(varied, tmp_path):
+    """Killed after epoch 1 of 3 and resumed: every epoch as the uninterrupted run's, the domain classifier and its
+    optimiser restored with the tagger (the mode with a state of its own; the loop's kill -9 behaviour is shared
+    with every mode, test_training)."""
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
-    reference = started(_TRAIN_SCRIPT, [str(varied), str(straight), mode])
+    reference = started(_TRAIN_SCRIPT, [str(varied), str(straight), "domain"])
     try:
-        args = [str(varied), str(interrupted), mode]
+        args = [str(varied), str(interrupted), "domain"]
         assert train_in_process(_TRAIN_SCRIPT, args, interrupted, kill_after_epoch=1) == -signal.SIGKILL
         assert train_in_process(_TRAIN_SCRIPT, args, interrupted) == 0
     finally:
@@ -313,9 +314,25 @@ def test_resume_after_kill_is_bit_identical(varied, tmp_path, mode):
             load_checkpoint(interrupted / f"epoch_{epoch:03d}.pt"),
         )
         assert a["val_loss"] == b["val_loss"] and a["train_loss"] == b["train_loss"]
-        if mode == "domain":
-            for name, tensor in a["defence"]["classifier"].items():
-                assert torch.equal(tensor, b["defence"]["classifier"][name])
+        for name, tensor in a["defence"]["classifier"].items():
+            assert torch.equal(tensor, b["defence"]["classifier"][name])
+
+
+@pytest.mark.parametrize("mode", ["augmented", "paired"])
+def test_a_defence_resumes_from_its_last_checkpoint_bit_identical(varied, tmp_path, mode, caplog):
+    """The state an interrupted training leaves (its first epoch's checkpoint) resumed in a fresh call: epochs 2
+    and 3 as the uninterrupted run's (each epoch's draws from the seed and the epoch alone)."""
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    settings = quick(mode, max_epochs=3, patience=3)
+    run(varied, straight, settings)
+    state = resumed.with_name(f".{resumed.name}.in_progress")
+    state.mkdir()
+    shutil.copy2(straight / "epoch_001.pt", state / "epoch_001.pt")
+    with caplog.at_level("INFO", logger="robusttag.training.loop"):
+        history = run(varied, resumed, settings)
+    assert "resuming after epoch 1" in caplog.text  # not trained again from the start
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    _same_model(straight, resumed, epochs=3)
 
 
 @pytest.mark.parametrize("mode", MISMODELLING_MODES)

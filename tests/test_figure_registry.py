@@ -43,6 +43,9 @@ def test_which_figures_a_study_draws():
     assert "premise" not in rt.study_figures(audit=False, shifted=False)
     audit = rt.study_figures(audit=True, shifted=True)
     assert {"training_history", "fig8_nominal_vs_adversarial"}.isdisjoint(audit) and "premise" in audit
+    # the defences' figure: only where a defence against mismodelling is trained, beside shifted samples
+    assert "defences" not in study and "defences" in rt.study_figures(audit=False, shifted=True, defences=True)
+    assert "defences" not in rt.study_figures(audit=False, shifted=False, defences=True)
 
 
 def test_the_rules_derive_from_the_registry(tmp_path):

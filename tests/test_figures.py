@@ -506,6 +506,7 @@ KEYWORDS = {
     "scale_factors_per_bin": {"summary_epsilon": 0.05},
     "shifted_scale_factors": {},
     "premise": {"summary_epsilon": 0.05},
+    "defences": {"summary_epsilon": 0.05},
     "architectures": {},
 }
 
@@ -555,8 +556,64 @@ def pipeline_files(tmp_path_factory, roc, suite_auc, certified, visibility, samp
         "premise": [
             _written(root, name, table) for name, table in zip(("premise_points.csv", "premise.csv"), _premise())
         ],
+        "defences": [_written(root, name, table) for name, table in zip(("defences.csv", "seeds.csv"), _defences())],
         "architectures": [_written(root, "architectures.csv", _architectures())],
     }
+
+
+def _defences() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The defences' table (held out, all) and the seeds' costs and attack drops of three modes."""
+    from robusttag.analysis.defences import ALL_HELD_OUT, DEFENCE_COLUMNS
+
+    rows, seeds = [], []
+    for k, model in enumerate(("nominal", "adversarial", "paired")):
+        for disc in ("BvsL", "CvsL"):
+            rows.append(
+                {
+                    "model": model,
+                    "sample": ALL_HELD_OUT,
+                    "held_out": ALL_HELD_OUT,
+                    "discriminator": disc,
+                    "quantity": "sf_mistag_10pct",
+                    "seeds": 3,
+                    "value": 0.03 - 0.005 * k,
+                    "total_err": 0.004,
+                }
+            )
+            seeds.append(
+                (
+                    "worst_relative_drop",
+                    model,
+                    disc,
+                    3,
+                    0.05 - 0.01 * k,
+                    0.002,
+                    0.003,
+                    0.002,
+                    0.003,
+                    np.nan,
+                    np.nan,
+                    False,
+                )
+            )
+            if model != "nominal":
+                seeds.append(
+                    (
+                        "raw_auc_difference",
+                        f"{model} vs nominal",
+                        disc,
+                        3,
+                        -0.004 * k,
+                        0.001,
+                        0.001,
+                        0.001,
+                        0.001,
+                        0.0,
+                        -4.0 * k,
+                        True,
+                    )
+                )
+    return pd.DataFrame(rows, columns=list(DEFENCE_COLUMNS)), pd.DataFrame(seeds, columns=SEED_COLUMNS)
 
 
 def _architectures() -> pd.DataFrame:
