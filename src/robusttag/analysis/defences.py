@@ -178,3 +178,20 @@ def _against(own: pd.DataFrame, other: pd.DataFrame | None, name: str) -> dict:
         f"z_{name}": z,
         f"significant_{name}": bool(np.isfinite(z) and abs(z) > SIGNIFICANCE),
     }
+
+
+def seed_value(seeds: pd.DataFrame, quantity: str, model: str, discriminator: str) -> tuple[float, float]:
+    """(value, total error) of a quantity of the seeds table (``seeds.csv``), NaN where it has none."""
+    row = seeds[(seeds["quantity"] == quantity) & (seeds["model"] == model) & (seeds["discriminator"] == discriminator)]
+    return (float(row["value"].iloc[0]), float(row["total_err"].iloc[0])) if len(row) else (np.nan, np.nan)
+
+
+def attack_drop(seeds: pd.DataFrame, model: str, discriminator: str) -> tuple[str, float, float]:
+    """(which attack, relative AUC drop, total error): the suite's worst case where it ran at every seed, else
+    FGSM's ("" and NaN without either).
+    """
+    for quantity, name in (("worst_relative_drop", "worst case"), ("fgsm_relative_drop", "FGSM")):
+        value, error = seed_value(seeds, quantity, model, discriminator)
+        if np.isfinite(value):
+            return name, value, error
+    return "", np.nan, np.nan

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
+from ..analysis.defences import ALL_HELD_OUT, attack_drop, seed_value
 from ..config import ordered_models
 from ..errors import ResultsError
 from .base import (
@@ -231,8 +232,6 @@ def plot_defences(defences: pd.DataFrame, seeds: pd.DataFrame, epsilon: float, p
     ResultsError
         When a table lacks a column or the defences table holds no pooled row.
     """
-    from ..analysis.defences import ALL_HELD_OUT
-
     require_columns(defences, _DEFENCE_COLUMNS, "defences table")
     require_columns(seeds, _SEED_COLUMNS, "seeds table")
     pooled = defences[(defences["sample"] == ALL_HELD_OUT) & (defences["quantity"] == _DEFENCE_SENSITIVITY)]
@@ -249,7 +248,7 @@ def plot_defences(defences: pd.DataFrame, seeds: pd.DataFrame, epsilon: float, p
                 row = pooled[(pooled["model"] == model) & (pooled["discriminator"] == disc)]
                 if row.empty:
                     continue
-                cost, cost_err = _seed_value(seeds, "raw_auc_difference", f"{model} vs nominal", disc)
+                cost, cost_err = seed_value(seeds, "raw_auc_difference", f"{model} vs nominal", disc)
                 x, xerr = (0.0, 0.0) if model == "nominal" else (-cost, cost_err)
                 drop = drops[disc].get(model, np.nan)
                 ax.errorbar(
@@ -278,18 +277,9 @@ def plot_defences(defences: pd.DataFrame, seeds: pd.DataFrame, epsilon: float, p
         return save_figure(fig, path)
 
 
-def _seed_value(seeds: pd.DataFrame, quantity: str, model: str, disc: str) -> tuple[float, float]:
-    row = seeds[(seeds["quantity"] == quantity) & (seeds["model"] == model) & (seeds["discriminator"] == disc)]
-    return (float(row["value"].iloc[0]), float(row["total_err"].iloc[0])) if len(row) else (np.nan, np.nan)
-
-
 def _attack_drops(seeds: pd.DataFrame, models, disc: str) -> dict[str, float]:
     """Per model, the worst case's relative AUC drop over the seeds (FGSM's where the suite did not run)."""
-    drops = {}
-    for model in models:
-        worst = _seed_value(seeds, "worst_relative_drop", model, disc)[0]
-        drops[model] = worst if np.isfinite(worst) else _seed_value(seeds, "fgsm_relative_drop", model, disc)[0]
-    return drops
+    return {model: attack_drop(seeds, model, disc)[1] for model in models}
 
 
 def defences(inputs: Sequence[str], path: str | os.PathLike, *, summary_epsilon: float):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..analysis.defences import ALL_HELD_OUT, TARGET_HALF
+from ..analysis.defences import ALL_HELD_OUT, TARGET_HALF, attack_drop, seed_value
 from ..analysis.seeds import SIGNIFICANCE
 from ..config import MISMODELLING_MODES, NOMINAL, ordered_models
 
@@ -28,20 +28,6 @@ def _cell(value: float, error: float, percent: bool = False, spec: str | None = 
     spec = spec or (".2f" if percent else ".3f")
     shown = f"{scale * value:{spec}}"
     return f"{shown} ± {scale * error:{spec}}{unit}" if np.isfinite(error) else f"{shown}{unit}"
-
-
-def _seed_value(seeds: pd.DataFrame, quantity: str, model: str, disc: str) -> tuple[float, float]:
-    row = seeds[(seeds["quantity"] == quantity) & (seeds["model"] == model) & (seeds["discriminator"] == disc)]
-    return (float(row["value"].iloc[0]), float(row["total_err"].iloc[0])) if len(row) else (np.nan, np.nan)
-
-
-def _vulnerability(seeds: pd.DataFrame, model: str, disc: str) -> tuple[str, float, float]:
-    """The worst case's relative AUC drop where the suite ran at every seed, else FGSM's."""
-    for quantity, name in (("worst_relative_drop", "worst case"), ("fgsm_relative_drop", "FGSM")):
-        value, error = _seed_value(seeds, quantity, model, disc)
-        if np.isfinite(value):
-            return name, value, error
-    return "", np.nan, np.nan
 
 
 def defence_lines(defences: pd.DataFrame, seeds: pd.DataFrame, epsilon: float) -> list[str]:
@@ -74,9 +60,9 @@ def defence_lines(defences: pd.DataFrame, seeds: pd.DataFrame, epsilon: float) -
                     _cell(row["value"].iloc[0], row["total_err"].iloc[0], quantity == "auc_change") if len(row) else ""
                 )
             cells.append(_versus(pooled, model, disc, "sf_mistag_10pct"))
-            cost = _seed_value(seeds, "raw_auc_difference", f"{model} vs {NOMINAL}", disc)
+            cost = seed_value(seeds, "raw_auc_difference", f"{model} vs {NOMINAL}", disc)
             cells.append(_cell(-cost[0], cost[1], spec=".4f") if model != NOMINAL else "0")
-            name, drop, error = _vulnerability(seeds, model, disc)
+            name, drop, error = attack_drop(seeds, model, disc)
             cells.append(f"{_cell(drop, error, percent=True)} ({name})" if name else "")
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
@@ -129,8 +115,8 @@ def _finding(defences: pd.DataFrame, seeds: pd.DataFrame, models) -> list[str]:
             what = ", ".join(f"{r.discriminator} {SHOWN[r.quantity]} ({r.z_nominal:+.1f})" for r in lower.itertuples())
             costs = []
             for disc in _DISCRIMINATORS:
-                cost = _seed_value(seeds, "raw_auc_difference", f"{model} vs {NOMINAL}", disc)
-                name, drop, error = _vulnerability(seeds, model, disc)
+                cost = seed_value(seeds, "raw_auc_difference", f"{model} vs {NOMINAL}", disc)
+                name, drop, error = attack_drop(seeds, model, disc)
                 cost_text = _cell(-cost[0], cost[1], spec=".4f")
                 costs.append(f"{disc} raw-AUC cost {cost_text}, {name} drop {_cell(drop, error, True)}")
             better.append(f"{model} (on {what}; {'; '.join(costs)})")
