@@ -424,36 +424,17 @@ def _shifted(models=("nominal", "adversarial", "paired"), samples=("a", "b")):
     for model in models:
         for seed in (1, 2, 3):
             for sample in samples:
+                row = {"model": model, "seed": seed, "epoch": 2, "sample": sample, "discriminator": "BvsL"}
+                row["selected"] = True
                 change = rng.normal(-0.01, 0.004)
-                auc_rows.append(
-                    dict(
-                        model=model,
-                        seed=seed,
-                        epoch=2,
-                        sample=sample,
-                        discriminator="BvsL",
-                        selected=True,
-                        auc=0.9 + change,
-                        reference_auc=0.9,
-                        auc_change=change,
-                        auc_change_err=0.002,
-                    )
-                )
+                auc_rows.append(row | {"auc": 0.9 + change, "reference_auc": 0.9, "auc_change": change})
+                auc_rows[-1]["auc_change_err"] = 0.002
                 for mistag in (0.01, 0.1):
+                    efficiency, light = rng.normal(0.97, 0.01), rng.normal(1.2, 0.05)
                     wp_rows.append(
-                        dict(
-                            model=model,
-                            seed=seed,
-                            epoch=2,
-                            sample=sample,
-                            discriminator="BvsL",
-                            mistag_target=mistag,
-                            selected=True,
-                            sf_efficiency=rng.normal(0.97, 0.01),
-                            sf_efficiency_err=0.01,
-                            sf_mistag=rng.normal(1.2, 0.05),
-                            sf_mistag_err=0.03,
-                        )
+                        row
+                        | {"mistag_target": mistag, "sf_efficiency": efficiency, "sf_efficiency_err": 0.01}
+                        | {"sf_mistag": light, "sf_mistag_err": 0.03}
                     )
     return pd.DataFrame(auc_rows), pd.DataFrame(wp_rows)
 

@@ -417,18 +417,7 @@ class Tagger(nn.Sequential):
         if self._blocked(x):
             logits, hidden = _BlockedNetwork.apply(x, *self._blocked_arguments(True))
             return hidden, logits
-        captured = []
-
-        def keep(_, args, kwargs):
-            scale = kwargs.get("input_scale", 1.0)
-            captured.append(args[0] if scale == 1.0 else args[0] * scale)
-
-        hook = self[-1].register_forward_pre_hook(keep, with_kwargs=True)
-        try:
-            logits = self.layer_by_layer(x)
-        finally:
-            hook.remove()
-        return captured[0], logits
+        return output_layer_input(self[-1], self.layer_by_layer, x)
 
     def _blocked(self, x: torch.Tensor) -> bool:
         """Whether the CPU's blocked pass runs ``x``."""
@@ -459,6 +448,24 @@ class Tagger(nn.Sequential):
             else:
                 x = layer(x)
         return x * scale if scale != 1.0 else x
+
+
+def output_layer_input(layer: nn.Module, network, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(what ``layer``, a network's output layer, reads; the network's output) of ``network(x)``, read by a hook
+    (the input scale our :class:`Linear` may be handed applied).
+    """
+    captured = []
+
+    def keep(_, args, kwargs):
+        scale = kwargs.get("input_scale", 1.0)
+        captured.append(args[0] if scale == 1.0 else args[0] * scale)
+
+    hook = layer.register_forward_pre_hook(keep, with_kwargs=True)
+    try:
+        output = network(x)
+    finally:
+        hook.remove()
+    return captured[0], output
 
 
 def probabilities(logits: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,7 @@ from ..config import TrainingSettings
 from ..data import Split
 from ..errors import ResultsError
 from ..losses import focal_loss
-from ..model import Tagger
+from ..model import Tagger, output_layer_input
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -130,13 +130,7 @@ def hidden_and_logits(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, 
     """
     if isinstance(model, Tagger):
         return model.hidden_and_logits(x)
-    captured = []
-    hook = final_layer(model).register_forward_pre_hook(lambda _, args: captured.append(args[0]))
-    try:
-        logits = model(x)
-    finally:
-        hook.remove()
-    return captured[0], logits
+    return output_layer_input(final_layer(model), model, x)
 
 
 class DomainClassifier(nn.Sequential):
