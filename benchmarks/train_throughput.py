@@ -7,9 +7,10 @@ matrix products of each step (forward and backward GEMMs of the same shapes: the
 floor), the ratio step / floor, and the ratio of each mode's step to the nominal step.
 
 The defences run on random jets too: two variations of the split (augmented, paired)
-or a target of half its size (domain). Their floor: ``paired`` and ``domain`` pass two
-batches through the network and back (the varied or target jets too), ``augmented`` one;
-the domain classifier's products are left out of the floor (a few percent).
+or a target of half its size (domain). Their floor: ``paired`` passes two batches through
+the network and back (the varied jets too), ``domain`` one and its target jets
+(``training.domain.target_fraction`` of a batch), ``augmented`` one; the domain
+classifier's products are left out of the floor.
 
     python benchmarks/train_throughput.py [--batch 65536] [--rounds 7] [--device auto] [--layer-by-layer]
     python benchmarks/train_throughput.py --architecture deepsets|transformer [--tracks 16] [--batch 4096]
@@ -75,7 +76,7 @@ def gemm_floor(
     device: torch.device,
     attack_passes: int,
     block: int | None,
-    training_passes: int = 1,
+    training_shares: tuple[float, ...] = (1.0,),
 ) -> Callable[[], None]:
     """Seconds of the matrix products alone of one training step.
 
@@ -87,20 +88,23 @@ def gemm_floor(
     input-gradient products run a block of rows at a time through every
     layer, as the CPU's blocked pass runs them (faster than over the whole
     batch: each block's activations stay in cache), and the weight gradients
-    over the whole batch, as it does too. ``training_passes`` batches go
-    through the whole step (a defence's second batch: its weight gradients too).
+    over the whole batch, as it does too. One batch per ``training_shares`` goes
+    through the whole step, that share of the rows (a defence's second batch: its weight gradients too).
     """
     activations = [torch.randn(batch, n_in, device=device) for n_in, _ in shapes]
     weights = [torch.randn(n_out, n_in, device=device) for n_in, n_out in shapes]
     grads = [torch.randn(batch, n_out, device=device) for _, n_out in shapes]
     outputs = [torch.empty(batch, n_out, device=device) for _, n_out in shapes]
     input_grads = [torch.empty(batch, n_in, device=device) for n_in, _ in shapes]
-    blocks = [slice(start, start + block) for start in range(0, batch, block)] if block else [slice(None)]
+
+    def blocks(n: int) -> list[slice]:
+        return [slice(start, min(start + block, n)) for start in range(0, n, block)] if block else [slice(0, n)]
+
+    passes = [(True, batch)] * attack_passes + [(False, round(share * batch)) for share in training_shares]
 
     def products() -> None:
-        for attack in range(attack_passes + training_passes):
-            into_inputs = attack < attack_passes  # the attack: input gradients down to the inputs
-            for rows in blocks:
+        for into_inputs, n in passes:  # the attack: input gradients down to the inputs
+            for rows in blocks(n):
                 for a, w, out in zip(activations, weights, outputs):
                     torch.mm(a[rows], w.T, out=out[rows])
                 for layer in reversed(range(len(shapes))):
@@ -108,13 +112,17 @@ def gemm_floor(
                         torch.mm(grads[layer][rows], weights[layer], out=input_grads[layer][rows])
             if not into_inputs:
                 for a, g in zip(activations, grads):
-                    g.T @ a  # weight gradient (training pass only)
+                    g[:n].T @ a[:n]  # weight gradient (training pass only)
 
     return products
 
 
 def set_model_floor(
-    model: ModelSettings, batch: int, device: torch.device, attack_passes: int, training_passes: int = 1
+    model: ModelSettings,
+    batch: int,
+    device: torch.device,
+    attack_passes: int,
+    training_shares: tuple[float, ...] = (1.0,),
 ) -> Callable[[], None]:
     """Seconds of the matrix products alone of one training step of a set-based tagger.
 
@@ -152,17 +160,21 @@ def set_model_floor(
         for c, m, k, p in batched
     ]
 
+    passes = [(True, 1.0)] * attack_passes + [(False, share) for share in training_shares]
+
     def products() -> None:
-        for attack in range(attack_passes + training_passes):
+        for attack, share in passes:
             for x, w, g in tensors:
+                x, g = x[: round(share * len(x))], g[: round(share * len(g))]
                 x @ w.T
                 g @ w
-                if attack >= attack_passes:
+                if not attack:
                     g.T @ x
             for a, b, g in pairs:
-                a @ b
-                g @ b.transpose(1, 2)
-                a.transpose(1, 2) @ g
+                n = round(share * len(a))
+                a[:n] @ b[:n]
+                g[:n] @ b[:n].transpose(1, 2)
+                a[:n].transpose(1, 2) @ g[:n]
 
     return products
 
@@ -182,9 +194,11 @@ def attack_passes(settings: TrainingSettings) -> int:
     return {"adversarial": 1, "pgd": settings.pgd_steps, "ngm": settings.ngm_steps}.get(settings.mode, 0)
 
 
-def training_passes(mode: str) -> int:
-    """Batches a mode passes through the network and back per step (paired: the varied jets; domain: the target)."""
-    return 2 if mode in ("paired", "domain") else 1
+def training_shares(mode: str, settings: TrainingSettings) -> tuple[float, ...]:
+    """Batches a mode passes through the network and back per step, each as a share of the training batch
+    (paired: the varied jets; domain: the target jets)."""
+    second = {"paired": (1.0,), "domain": (settings.domain_target_fraction,)}.get(mode, ())
+    return (1.0, *second)
 
 
 def defence_of(mode: str, split: Split, settings: TrainingSettings, model) -> object | None:
@@ -258,13 +272,14 @@ def step_and_floor(
     state of a shared machine; each round's ratio compares neighbours in time.
     """
     step = training_step(mode, batch, device, gather, model)
-    passes = attack_passes(TrainingSettings(mode=mode, domain_target={"name": "target"}))
+    settings = TrainingSettings(mode=mode, domain_target={"name": "target"})
+    passes, shares = attack_passes(settings), training_shares(mode, settings)
     if model.architecture == DNN:
         widths = [model.n_inputs] + [model.width] * model.depth + [model.n_classes]
         shapes = list(zip(widths[:-1], widths[1:]))
-        floor = gemm_floor(shapes, batch, device, passes, block=block, training_passes=training_passes(mode))
+        floor = gemm_floor(shapes, batch, device, passes, block=block, training_shares=shares)
     else:
-        floor = set_model_floor(model, batch, device, passes, training_passes(mode))
+        floor = set_model_floor(model, batch, device, passes, shares)
     step(), floor()  # warm-up: allocator, thread pool, caches
     timings = [(_timed(step, steps, device), _timed(floor, steps, device)) for _ in range(rounds)]
     steps_s, floors_s = zip(*timings)

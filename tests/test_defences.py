@@ -29,6 +29,7 @@ from robusttag.sources.synthetic import NOMINAL_KNOBS, generate
 from robusttag.training import train, train_epoch
 from robusttag.training.mismodelling import (
     Augmented,
+    Domain,
     DomainClassifier,
     domain_loss,
     final_layer,
@@ -142,6 +143,9 @@ def test_the_per_flavour_domain_loss_weighs_each_flavour_and_domain_equally():
     one_head = domain_loss(logits[:, :1], labels, None)
     by_hand = 0.5 * (bce(logits[:2, 0], torch.zeros(2)) + bce(logits[2:, 0], torch.ones(2)))
     torch.testing.assert_close(one_head, by_hand)
+    fewer_target_jets = domain_loss(logits[:3, :1], labels, None)  # training.domain.target_fraction 0.5
+    by_hand = 0.5 * (bce(logits[:2, 0], torch.zeros(2)) + bce(logits[2, 0], torch.tensor(1.0)))
+    torch.testing.assert_close(fewer_target_jets, by_hand)
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
@@ -167,6 +171,18 @@ def test_domain_training_with_lambda_zero_is_nominal_training_to_the_bit(varied,
     assert "defence" in load_checkpoint(tmp_path / "domain" / "epoch_002.pt")
     moved = run(varied, tmp_path / "domain_on", quick("domain", domain_weight=1.0, domain_ramp=None))
     assert moved[-1]["val_loss"] != history[-1]["val_loss"]
+
+
+@pytest.mark.parametrize("fraction, target_jets", [(1.0, 256), (0.25, 64)])
+def test_a_domain_step_takes_its_target_fraction_of_the_batch(fraction, target_jets):
+    settings = quick("domain", domain_target_fraction=fraction)
+    model = build_model(ModelSettings(n_inputs=12, width=16, depth=3))
+    domain = Domain(1024, torch.randn(300, 12), final_layer(model).in_features, settings)
+    seen = []
+    domain.classifier.register_forward_hook(lambda module, inputs, output: seen.append(len(inputs[0])))
+    batch = Split(torch.randn(256, 12), torch.randint(0, 3, (256,)), torch.ones(256))
+    domain.backpropagate(model, batch, torch.arange(256), domain.epoch_draws(0, torch.device("cpu"))[:256], 0.5)
+    assert seen == [256 + target_jets]
 
 
 def test_domain_training_reads_no_target_label(varied, tmp_path):
@@ -396,6 +412,8 @@ def test_the_defences_settings_are_checked():
         TrainingSettings(mode="augmented", variations=())
     with pytest.raises(ConfigError, match="target"):
         TrainingSettings(mode="domain")
+    with pytest.raises(ConfigError, match=r"domain.target_fraction must be in \(0, 1\], got 1.5"):
+        TrainingSettings(mode="domain", domain_target={"name": "x"}, domain_target_fraction=1.5)
     with pytest.raises(ConfigError, match="distinct"):
         TrainingSettings(mode="augmented", variations=(VARIATIONS[0], VARIATIONS[0]))
     config = default_config()

@@ -188,6 +188,7 @@ class TrainingSettings:
     domain_weight: float = default("training.domain.weight")  #: lambda at the end of its ramp
     domain_ramp: float | None = default("training.domain.ramp")  #: None: lambda constant
     domain_per_flavour: bool = default("training.domain.per_flavour")
+    domain_target_fraction: float = default("training.domain.target_fraction")
     domain_width: int = default("training.domain.width")
     domain_depth: int = default("training.domain.depth")
     paired_weight: float = default("training.paired.weight")
@@ -223,8 +224,13 @@ class TrainingSettings:
         ConfigError
             On a value out of range or what the mode needs missing.
         """
-        if not 0 < self.augmented_fraction <= 1:
-            raise ConfigError(f"training.augmented.fraction must be in (0, 1], got {self.augmented_fraction}")
+        fractions = {
+            "augmented.fraction": self.augmented_fraction,
+            "domain.target_fraction": self.domain_target_fraction,
+        }
+        for key, fraction in fractions.items():
+            if not 0 < fraction <= 1:
+                raise ConfigError(f"training.{key} must be in (0, 1], got {fraction}")
         if self.domain_weight < 0 or self.paired_weight < 0 or min(self.domain_width, self.domain_depth) < 1:
             raise ConfigError("training.domain.weight and paired.weight must be >= 0, domain.width and depth >= 1")
         if self.paired_output not in PAIRED_OUTPUTS:

@@ -147,14 +147,14 @@ class DomainClassifier(nn.Sequential):
 
 
 def domain_loss(logits: torch.Tensor, labels: torch.Tensor, target_probabilities: torch.Tensor | None) -> torch.Tensor:
-    """The domain classifier's loss: ``logits`` (2n, heads), the n training jets then the n target jets.
+    """The domain classifier's loss: ``logits`` (n + m, heads), the n training jets then m target jets.
 
     One head: binary cross entropy, each domain's mean. One head per flavour (``target_probabilities`` given):
     head k weighs the training jets of label k and the target jets by their probability of flavour k, each
     domain normalised to equal weight; the heads' mean.
     """
     n = len(labels)
-    is_target = torch.cat([logits.new_zeros(n), logits.new_ones(n)])[:, None].expand_as(logits)
+    is_target = torch.cat([logits.new_zeros(n), logits.new_ones(len(logits) - n)])[:, None].expand_as(logits)
     per_jet = nn.functional.binary_cross_entropy_with_logits(logits, is_target, reduction="none")
     if target_probabilities is None:
         return 0.5 * (per_jet[:n].mean() + per_jet[n:].mean())
@@ -240,12 +240,16 @@ class Domain:
         self.optimizer = torch.optim.Adam(self.classifier.parameters(), lr=settings.lr)
 
     def epoch_draws(self, epoch: int, device: torch.device) -> torch.Tensor:
-        """The target jet beside each training jet in this epoch (drawn with replacement), on the device."""
+        """A target jet for each training jet in this epoch (drawn with replacement), on the device; a step takes
+        the first ``target_fraction`` of its batch's draws.
+        """
         draws = _epoch_generator(self.settings.seed, epoch)
         return torch.randint(len(self.target), (self.n_train,), generator=draws).to(device)
 
     def backpropagate(self, model, batch: Split, index: torch.Tensor, picked: torch.Tensor, progress: float):
         settings = self.settings
+        # fewer target than training jets: the tagger's second pass and the classifier cost in proportion
+        picked = picked[: max(1, round(settings.domain_target_fraction * len(picked)))]
         target = torch.index_select(self.target, 0, picked)
         (hidden, logits), (target_hidden, target_logits) = same_dropout(
             lambda x: hidden_and_logits(model, x), batch.x, target
