@@ -12,7 +12,7 @@ from robusttag.analysis.working_points import fixed_cut_tables
 from robusttag.features import LABELS
 from robusttag.metrics import cut_at_mistag, discriminant, tagged_fraction
 
-B, L = LABELS["b"], LABELS["light"]
+B, C, L = LABELS["b"], LABELS["c"], LABELS["light"]
 
 
 def _scores(model, attack, eps, labels, p_b, source="none"):
@@ -136,3 +136,34 @@ def test_a_jet_on_the_top_edge_of_the_binning_is_in_the_last_bin_and_one_beyond_
     corner = (raw["pt_low"] == 100) & (raw["abs_eta_low"] == 1.2)
     total = raw.loc[corner, ["signal_jets", "background_jets"]].to_numpy().sum()
     assert fewer.loc[corner.to_numpy(), ["signal_jets", "background_jets"]].to_numpy().sum() == total - 2
+
+
+def test_the_third_flavour_is_tagged_at_the_same_cut():
+    """BvsL's cut tags c jets too: their tagged fraction and its scale factor, by hand, beside b and light."""
+    rng = np.random.default_rng(8)
+    labels = rng.choice([B, C, L], size=3000, p=[0.3, 0.3, 0.4])
+    frames, p = [], rng.dirichlet(np.ones(3), size=len(labels))
+    for attack, eps, source, shift in (("raw", 0.0, "none", 0.0), ("fgsm", 0.05, "nominal", 0.4)):
+        moved = p.copy()
+        moved[labels == C, 0] *= np.exp(shift)  # c jets towards b
+        moved /= moved.sum(1, keepdims=True)
+        frame = _scores("nominal", attack, eps, labels, moved[:, 0], source)
+        frames.append(frame.assign(p_c=moved[:, 1], p_light=moved[:, 2]))
+    scores = pd.concat(frames, ignore_index=True)
+    validation = frames[0]
+    kinematics = pd.DataFrame({"raw_jet_pt": rng.uniform(20, 200, 3000), "raw_jet_eta": rng.uniform(-2.5, 2.5, 3000)})
+    table, bins = fixed_cut_tables(
+        scores, score_groups(scores), validation, (0.1,), False, None, kinematics, (20, 200), (0, 2.5)
+    )
+    v = validation[["p_b", "p_light"]].to_numpy()
+    cut = cut_at_mistag(discriminant(v[:, 0], v[:, 1])[labels != C], labels[labels != C] == B, 0.1)
+    c_jets = labels == C
+    tagged = [tagged_fraction(discriminant(f["p_b"].to_numpy(), f["p_light"].to_numpy())[c_jets], cut) for f in frames]
+    row = table[(table["attack"] == "fgsm") & (table["discriminator"] == "BvsL")].iloc[0]
+    assert row["cut"] == cut
+    assert row["other_efficiency"] == pytest.approx(tagged[1]) and tagged[1] > tagged[0] > 0
+    assert row["sf_other"] == pytest.approx(tagged[1] / tagged[0])
+    one_bin = bins[(bins["attack"] == "fgsm") & (bins["discriminator"] == "BvsL")].iloc[0]
+    assert one_bin["other_jets"] == c_jets.sum() and one_bin["sf_other"] == pytest.approx(row["sf_other"])
+    bvsc = table[(table["attack"] == "raw") & (table["discriminator"] == "BvsC")].iloc[0]
+    assert bvsc["sf_other"] == 1  # light jets at BvsC's cut: raw against itself

@@ -65,7 +65,9 @@ AUC_COLUMNS = (
     "auc_change",
     "auc_change_err",
 )
-_FRACTIONS = ("efficiency", "mistag", "sf_efficiency", "sf_mistag")
+_FRACTIONS = ("efficiency", "mistag", "sf_efficiency", "sf_mistag", "other_efficiency", "sf_other")
+#: each tagged fraction of the working points' tables and its scale factor's column
+_SCALE_FACTORS = {"efficiency": "sf_efficiency", "mistag": "sf_mistag", "other_efficiency": "sf_other"}
 WORKING_POINT_COLUMNS = (
     *_SAMPLE_KEYS,
     "mistag_target",
@@ -194,14 +196,14 @@ def _independent_tables(rows, cuts, settings, bootstrap: int, kinematics: tuple,
     for part, edges in ((0, []), (1, _BIN_EDGES)):
         columns = list(tables[0][part].columns)
         merged = tables[0][part].merge(tables[1][part], on=[*keys, "mistag_target", *edges], suffixes=("", "_ref"))
-        for name in ("efficiency", "mistag"):
+        for name, sf in _SCALE_FACTORS.items():
             value, base = merged[name], merged[f"{name}_ref"]
-            merged[f"sf_{name}"] = value / base.where(base > 0)
+            merged[sf] = value / base.where(base > 0)
             if f"{name}_err" in merged:  # per bin the tables give no errors of the fractions themselves
                 relative = np.hypot(merged[f"{name}_err"] / value, merged[f"{name}_err_ref"] / base)
-                merged[f"sf_{name}_err"] = merged[f"sf_{name}"] * relative
+                merged[f"{sf}_err"] = merged[sf] * relative
             else:
-                merged[f"sf_{name}_err"] = np.nan
+                merged[f"{sf}_err"] = np.nan
         ratios.append(merged[columns])
     return auc, *ratios
 

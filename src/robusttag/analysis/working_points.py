@@ -3,9 +3,11 @@
 For every discriminator and target mistag rate (light for BvsL and CvsL, c
 for BvsC) the cut is fixed on the model's raw scores of the validation split
 (:func:`.metrics.cut_at_mistag`). On the test jets, raw and under every
-attack, the same cut gives an efficiency and a mistag rate, and the scale
-factors SF = attacked / raw of both: the shift a calibration would have to
-absorb if data differed from simulation as the attack does. (The paper's
+attack, the same cut gives an efficiency and a mistag rate, the tagged
+fraction of the third flavour (``other``: c jets for BvsL, b for CvsL, light
+for BvsC; an analysis tags them too), and the scale factors SF = attacked /
+raw of all three: the shift a calibration would have to absorb if data
+differed from simulation as the attack does. (The paper's
 arithmetic re-tunes the cut on each attacked sample instead: the AUC table's
 ``eff_at_mistag_*``.) Errors come from the same paired bootstrap as the AUC's
 (:mod:`.uncertainties`), the cut held fixed.
@@ -36,6 +38,10 @@ COLUMNS = (
     "sf_efficiency_err",
     "sf_mistag",
     "sf_mistag_err",
+    "other_efficiency",
+    "other_efficiency_err",
+    "sf_other",
+    "sf_other_err",
 )
 BIN_COLUMNS = (
     *IDENTITY[:-1],
@@ -47,13 +53,19 @@ BIN_COLUMNS = (
     "abs_eta_high",
     "signal_jets",
     "background_jets",
+    "other_jets",
     "efficiency",
     "mistag",
+    "other_efficiency",
     "sf_efficiency",
     "sf_efficiency_err",
     "sf_mistag",
     "sf_mistag_err",
+    "sf_other",
+    "sf_other_err",
 )
+#: the flavour of each discriminator's jets that is neither its signal nor its background
+OTHER_FLAVOUR = {disc: ({0, 1, 2} - set(pair)).pop() for disc, pair in DISCRIMINATORS.items()}
 
 
 def validation_cuts(validation: pd.DataFrame, mistags, weighted: bool) -> dict[tuple, float]:
@@ -77,25 +89,30 @@ def validation_cuts(validation: pd.DataFrame, mistags, weighted: bool) -> dict[t
 
 
 class _Curve:
-    """One discriminator's test jets of one scored attack: scores, signal flags, weights, positions."""
+    """One discriminator's scores of the test jets of one scored attack, their flavours (signal, background,
+    other) and weights.
+    """
 
     def __init__(self, probabilities, labels, weights, disc: str) -> None:
         signal, background = DISCRIMINATORS[disc]
-        self.jets = np.flatnonzero((labels == signal) | (labels == background))
-        self.scores = discriminant(probabilities[self.jets, signal], probabilities[self.jets, background])
-        self.is_signal = labels[self.jets] == signal
-        self.weights = None if weights is None else weights[self.jets]
+        self.scores = discriminant(probabilities[:, signal], probabilities[:, background])
+        self.flavours = [labels == flavour for flavour in (signal, background, OTHER_FLAVOUR[disc])]
+        self.weights = weights
+
+    def counts(self, keep: np.ndarray) -> tuple[int, int, int]:
+        """The jets of each flavour that ``keep`` flags."""
+        return tuple(int((flavour & keep).sum()) for flavour in self.flavours)
 
     def fractions(self, cut: float, keep: np.ndarray | None, bootstrap: Bootstrap | None):
-        """((efficiency, mistag), their resampled values or None) at the cut, on the jets ``keep`` flags."""
+        """((efficiency, mistag, other), their resampled values or None) at the cut, on the jets ``keep`` flags."""
         values, replicas = [], []
-        for flavour in (self.is_signal, ~self.is_signal):
+        for flavour in self.flavours:
             chosen = flavour if keep is None else flavour & keep
             w = None if self.weights is None else self.weights[chosen]
             passes = self.scores[chosen] >= cut
             values.append(tagged_fraction(self.scores[chosen], cut, w))
             replicas.append(
-                None if bootstrap is None else resampled_efficiencies(bootstrap, self.jets[chosen], passes, w)
+                None if bootstrap is None else resampled_efficiencies(bootstrap, np.flatnonzero(chosen), passes, w)
             )
         return values, replicas
 
@@ -147,7 +164,7 @@ def fixed_cut_tables(
             for target in mistags:
                 cut, identity = cuts[checkpoint, disc, target], (*key, disc, target)
                 for edges, keep in [(None, None), *(bins if binned else ())]:
-                    values, replicas = curve.fractions(cut, None if keep is None else keep[curve.jets], bootstrap)
+                    values, replicas = curve.fractions(cut, None if keep is None else keep, bootstrap)
                     reference = (checkpoint, disc, target, edges)
                     if attack == "raw":
                         references[reference] = (values, replicas)
@@ -159,8 +176,7 @@ def fixed_cut_tables(
                                 ratios = tuple(r / reference for r, reference in zip(replicas, raw[1]))
                             scale_factor_replicas[identity] = ratios
                     else:
-                        chosen = keep[curve.jets]
-                        counts = (int((curve.is_signal & chosen).sum()), int((~curve.is_signal & chosen).sum()))
+                        counts = curve.counts(keep)
                         bin_rows.append(_bin_row(identity, edges, counts, values, replicas, raw))
         return rows, bin_rows, references
 
@@ -207,15 +223,17 @@ def _scale_factor(value: float, replica, reference: float, reference_replica) ->
     return ratio, error
 
 
+def _scale_factors(values, replicas, raw) -> list[tuple[float, float]]:
+    """Each flavour's (SF, its error): efficiency, mistag, other."""
+    return [_scale_factor(v, r, raw_v, raw_r) for v, r, raw_v, raw_r in zip(values, replicas, *raw)]
+
+
 def _row(identity, cut, values, replicas, raw) -> dict:
-    (efficiency, mistag), (raw_efficiency, raw_mistag) = values, raw[0]
-    sf_eff = _scale_factor(efficiency, replicas[0], raw_efficiency, raw[1][0])
-    sf_mistag = _scale_factor(mistag, replicas[1], raw_mistag, raw[1][1])
     errors = [np.nan if r is None else standard_error(r) for r in replicas]
-    return dict(zip(COLUMNS, (*identity, cut, efficiency, errors[0], mistag, errors[1], *sf_eff, *sf_mistag)))
+    (sf_eff, sf_mistag, sf_other), rates = _scale_factors(values, replicas, raw), list(zip(values, errors))
+    return dict(zip(COLUMNS, (*identity, cut, *rates[0], *rates[1], *sf_eff, *sf_mistag, *rates[2], *sf_other)))
 
 
 def _bin_row(identity, edges, counts, values, replicas, raw) -> dict:
-    sf_eff = _scale_factor(values[0], replicas[0], raw[0][0], raw[1][0])
-    sf_mistag = _scale_factor(values[1], replicas[1], raw[0][1], raw[1][1])
-    return dict(zip(BIN_COLUMNS, (*identity, *edges, *counts, *values, *sf_eff, *sf_mistag)))
+    sf_eff, sf_mistag, sf_other = _scale_factors(values, replicas, raw)
+    return dict(zip(BIN_COLUMNS, (*identity, *edges, *counts, *values, *sf_eff, *sf_mistag, *sf_other)))
