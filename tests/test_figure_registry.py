@@ -18,7 +18,7 @@ REPORT = ROOT / "workflow/report"
 #: The report's captions that are not a figure's: the workflow's description and the summaries.
 #: captions of no registered figure: the report's pages, and the Pythia run's inputs by source (drawn with its
 #: table from the raw jets by the Pythia rules, not from a study's tables)
-NOT_FIGURES = {"workflow", "summary", "architectures_summary", "inputs_by_source"}
+NOT_FIGURES = {"workflow", "summary", "architectures_summary", "inputs_by_source", "corrections"}
 
 
 @pytest.mark.parametrize("name", list(rt.FIGURES))

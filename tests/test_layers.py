@@ -20,7 +20,7 @@ LAYERS = (
     ("jets", "sources", "convert", "preprocess"),
     ("data", "model", "losses", "architectures", "attacks", "validation", "external", "checkpoints"),
     ("training", "evaluate", "strong_attacks"),
-    ("analysis", "report", "figures"),
+    ("analysis", "report", "figures", "export"),
     ("cli",),
 )
 TORCH_FREE = ("config", "paths", "history", "scores", "metrics", "visibility", "preprocess", "analysis", "report")

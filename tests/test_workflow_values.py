@@ -11,6 +11,7 @@ import shutil
 import warnings
 from pathlib import Path
 
+import correctionlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from robusttag import config as rt
 from robusttag import figures, paths
 from robusttag.analysis.mismodelling import PREMISE_RESAMPLES
 from robusttag.attacks.constraints import quantile_scale
+from robusttag.export.corrections import flavours, working_point_name
 from robusttag.figures import inputs as figure_inputs
 from robusttag.figures import robustness as figure_robustness
 from robusttag.figures import roc as figure_roc
@@ -159,6 +161,43 @@ def test_a_per_bin_scale_factor_recomputed_from_the_scores(workflow):
 
 
 # --- the premise's resampled error ---------------------------------------------------------------
+
+
+def test_the_correction_file_gives_the_tables_scale_factors_through_correctionlib(workflow):
+    """Every measured scale factor of FGSM (as its envelope) and of the shifted sample, and every cut, read
+    back by correctionlib's own evaluator at the bin's centre, against the tables value by value."""
+    evaluator = correctionlib.CorrectionSet.from_file(str(workflow / paths.corrections("results")))
+    tables = workflow / "results" / "tables"
+    points, bins = pd.read_csv(tables / "working_points.csv"), pd.read_csv(tables / "scale_factors.csv")
+    shifted = pd.read_csv(tables / "shifted_scale_factors.csv")
+    fgsm = bins[(bins["attack"] == "fgsm") & (bins["attack_source"] == bins["model"])]
+    compared = 0
+    for systematic, rows, envelope in (
+        (None, fgsm, True),
+        ("d0_resolution_up_20pct", shifted[shifted["sample"] == "d0_resolution_up_20pct"], False),
+    ):
+        for row in rows.itertuples():
+            tagger, wp = f"{row.model}_seed{row.seed}_{row.discriminator}", working_point_name(row.mistag_target)
+            name = systematic or f"fgsm_eps{row.epsilon:g}_up"
+            centre = ((row.abs_eta_low + row.abs_eta_high) / 2, (row.pt_low + row.pt_high) / 2)
+            for column, flavour in zip(("sf_efficiency", "sf_mistag", "sf_other"), flavours(row.discriminator)):
+                value = getattr(row, column)
+                if np.isfinite(value):
+                    expected = 1 + abs(value - 1) if envelope else value
+                    read = evaluator[tagger].evaluate(name, wp, flavour, *centre)
+                    assert read == pytest.approx(expected, rel=1e-12), (tagger, name, wp, flavour, centre)
+                    compared += 1
+    raw = points[
+        (points["attack"] == "raw")
+        & points.set_index(["model", "seed", "epoch"]).index.isin(
+            fgsm.set_index(["model", "seed", "epoch"]).index.unique()
+        )
+    ]
+    for row in raw.itertuples():
+        cuts = evaluator[f"{row.model}_seed{row.seed}_{row.discriminator}_wp_values"]
+        assert cuts.evaluate(working_point_name(row.mistag_target)) == pytest.approx(row.cut, rel=1e-12)
+    # two seeds' selected checkpoints, two models, 3 discriminators, 2 working points, 3 flavours, the bins
+    assert compared > 2 * 2 * 3 * 2 * 3 * 4 and len(raw) == 2 * 2 * 3 * 2
 
 
 def test_the_premises_spearman_error_is_the_spread_of_scipys_rho_over_the_same_resamples(workflow):

@@ -207,6 +207,11 @@ def shifted_tables(root: str = "{root}") -> dict[str, str]:
     return {name: table(f"shifted_{name}.csv", root) for name in SHIFTED_TABLES}
 
 
+def corrections(root: str = "{root}") -> str:
+    """A study's working points and scale factors as a correctionlib file (:mod:`robusttag.export.corrections`)."""
+    return f"{root}/corrections/scale_factors.json.gz"
+
+
 def figure(name: str, root: str = "{root}", suffix: str = "png") -> str:
     """A study's figure (``results/figures/`` holds the run's comparison of architectures too)."""
     return f"{root}/figures/{name}.{suffix}"

@@ -136,7 +136,7 @@ def all_outputs():
     files = [file for layout in LAYOUTS for file in preprocessed(layout).values()]
     for root in ROOTS:
         files += [*model_dirs(root, seeds=study_seeds(root)), paths.table("auc.csv", root)]
-        files.append(paths.table("summary.md", root))
+        files += [paths.table("summary.md", root), paths.corrections(root)]
         files += paths.shifted_tables(root).values() if SHIFTED.samples else ()
         files += (paths.figure(name, root, suffix) for name in study_figures(root) for suffix in ("png", "pdf"))
     if config["dataset"]["source"] == "pythia":

@@ -1,0 +1,1 @@
+"""What leaves robusttag for the analyst's tools: scale factors as correctionlib files."""
