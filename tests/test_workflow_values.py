@@ -14,10 +14,12 @@ from pathlib import Path
 import correctionlib
 import matplotlib.pyplot as plt
 import numpy as np
+import onnxruntime
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import snakemake_process
+import torch
 import yaml
 from matplotlib.collections import PathCollection
 from matplotlib.container import BarContainer
@@ -37,6 +39,7 @@ from robusttag.figures import roc as figure_roc
 from robusttag.figures.base import FigureLayoutWarning
 from robusttag.history import selected_epoch
 from robusttag.metrics import DISCRIMINATORS, cut_at_mistag, discriminant
+from robusttag.preprocess import deployed_inputs, first_test_jets, read_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBABILITIES = ["p_b", "p_c", "p_light"]
@@ -198,6 +201,22 @@ def test_the_correction_file_gives_the_tables_scale_factors_through_correctionli
         assert cuts.evaluate(working_point_name(row.mistag_target)) == pytest.approx(row.cut, rel=1e-12)
     # two seeds' selected checkpoints, two models, 3 discriminators, 2 working points, 3 flavours, the bins
     assert compared > 2 * 2 * 3 * 2 * 3 * 4 and len(raw) == 2 * 2 * 3 * 2
+
+
+@pytest.mark.parametrize("model, seed", [("nominal", 1), ("adversarial", 2)])
+def test_the_exported_taggers_give_the_score_files_probabilities_on_the_raw_test_jets(workflow, model, seed):
+    """The ONNX export in ONNX Runtime and the TorchScript export, on the raw test jets read from
+    results/raw/jets.parquet, against the raw scores of the selected checkpoint, within 1e-5."""
+    summary = read_summary(workflow / "results/preprocessed/preprocessing.json")
+    scores = _scores(workflow, model, f"epoch_{_selected(workflow, model, seed):03d}", seed)
+    expected = scores.loc[scores["attack"] == "raw", PROBABILITIES].to_numpy()
+    batch = first_test_jets(workflow / paths.RAW_JETS, summary, len(expected))
+    inputs = deployed_inputs(batch, summary)
+    session = onnxruntime.InferenceSession(str(workflow / paths.exported_model("onnx", model, seed, "results")))
+    np.testing.assert_allclose(session.run(["probabilities"], {"inputs": inputs})[0], expected, rtol=0, atol=1e-5)
+    scripted = torch.jit.load(str(workflow / paths.exported_model("torchscript", model, seed, "results")))
+    with torch.no_grad():
+        np.testing.assert_allclose(scripted(torch.from_numpy(inputs)).numpy(), expected, rtol=0, atol=1e-5)
 
 
 def test_the_premises_spearman_error_is_the_spread_of_scipys_rho_over_the_same_resamples(workflow):

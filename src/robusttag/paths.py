@@ -212,6 +212,15 @@ def corrections(root: str = "{root}") -> str:
     return f"{root}/corrections/scale_factors.json.gz"
 
 
+#: the suffix of each kind of exported tagger (:func:`exported_model`)
+EXPORT_SUFFIXES = {"onnx": "onnx", "torchscript": "pt"}
+
+
+def exported_model(kind: str, mode: str = "{model}", seed: int | str = "{seed}", root: str = "{root}") -> str:
+    """A trained tagger's selected checkpoint, exported with its preprocessing (``onnx`` or ``torchscript``)."""
+    return f"{root}/exports/{mode}/seed_{seed}/tagger.{EXPORT_SUFFIXES[kind]}"
+
+
 def figure(name: str, root: str = "{root}", suffix: str = "png") -> str:
     """A study's figure (``results/figures/`` holds the run's comparison of architectures too)."""
     return f"{root}/figures/{name}.{suffix}"

@@ -407,7 +407,7 @@ def preprocess_like(
     DataFormatError
         When the summary's inputs are not those its settings make (a summary of another version).
     """
-    transform, schema = _stored_transform(summary)
+    transform, schema = stored_transform(summary)
     n_jets = 0
     with atomic_output(output) as path:
         with pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=["label", FLAVOR]) as writer:
@@ -444,7 +444,7 @@ def preprocess_splits_like(
     unknown = sorted(set(outputs) - set(SPLITS))
     if unknown:
         raise DataFormatError(str(raw), f"no split {unknown}; choose from {SPLITS}")
-    transform, schema = _stored_transform(summary)
+    transform, schema = stored_transform(summary)
     assignment = split_assignment(pq.ParquetFile(raw).metadata.num_rows, split.split, split.seed)
     counts = dict.fromkeys(outputs, 0)
     with ExitStack() as stack:
@@ -491,7 +491,20 @@ def preprocess_for_audit(
     return counts
 
 
-def _stored_transform(summary: dict):
+def stored_settings(summary: dict) -> PreprocessSettings:
+    """The settings that made a stored preprocessing (``preprocessing.json``'s content)."""
+    stored = summary["settings"]
+    return PreprocessSettings(
+        n_tracks=stored["n_tracks"],
+        max_tracks=stored.get("max_tracks", PreprocessSettings.max_tracks),
+        layout=stored.get("layout", "flat"),
+        track_order=stored["track_order"],
+        split=tuple(stored.get("split", PreprocessSettings.split)),
+        seed=stored.get("seed", PreprocessSettings.seed),
+    )
+
+
+def stored_transform(summary: dict):
     """(batch -> preprocessed table, its schema) of a stored preprocessing (``preprocessing.json``).
 
     Raises
@@ -499,13 +512,7 @@ def _stored_transform(summary: dict):
     DataFormatError
         When the summary's inputs are not those its settings make (a summary of another version).
     """
-    stored = summary["settings"]
-    settings = PreprocessSettings(
-        n_tracks=stored["n_tracks"],
-        max_tracks=stored.get("max_tracks", PreprocessSettings.max_tracks),
-        layout=stored.get("layout", "flat"),
-        track_order=stored["track_order"],
-    )
+    settings = stored_settings(summary)
     features = settings.features()
     if [f.name for f in features] != summary["feature_order"]:
         raise DataFormatError("preprocessing.json", "its feature order is not the one its settings make")
@@ -520,6 +527,33 @@ def _stored_transform(summary: dict):
     )
     schema = _output_schema(features)
     return (lambda batch: _transform(batch, features, settings, defaults, mean, std, weights, schema)), schema
+
+
+def first_test_jets(raw: str | os.PathLike, summary: dict, n_jets: int, *, rows_per_batch: int = 100_000) -> JetBatch:
+    """The first ``n_jets`` jets of the test split of ``raw`` (the split of the preprocessing ``summary``), in
+    the order of ``test.parquet``: streamed, the file is never held whole.
+    """
+    settings = stored_settings(summary)
+    n_total = pq.ParquetFile(raw).metadata.num_rows
+    is_test = split_assignment(n_total, settings.split, settings.seed) == 2
+    found, start = [], 0
+    for record_batch in pq.ParquetFile(raw).iter_batches(batch_size=rows_per_batch):
+        chosen = is_test[start : start + record_batch.num_rows]
+        start += record_batch.num_rows
+        found.append(JetBatch.from_arrow(pa.Table.from_batches([record_batch]).filter(pa.array(chosen))))
+        if sum(map(len, found)) >= n_jets:
+            break
+    return JetBatch.concatenate(found).slice(0, n_jets)
+
+
+def deployed_inputs(batch: JetBatch, summary: dict) -> np.ndarray:
+    """The jets' inputs as a deployed tagger takes them (:mod:`robusttag.export.models`): the preprocessing's
+    inputs in the dataset's own units, in its feature order, NaN where a track slot is empty; defaults and
+    scaling are the tagger's business.
+    """
+    settings = stored_settings(summary)
+    matrix, absent = raw_inputs(batch, settings.features(), settings.track_order)
+    return np.ascontiguousarray(np.where(absent, np.float32(np.nan), matrix))
 
 
 def _transform(batch, features, settings, defaults, mean, std, weights, schema) -> pa.Table:

@@ -137,6 +137,13 @@ def all_outputs():
     for root in ROOTS:
         files += [*model_dirs(root, seeds=study_seeds(root)), paths.table("auc.csv", root)]
         files += [paths.table("summary.md", root), paths.corrections(root)]
+        if not audited(root):
+            files += (
+                paths.exported_model(kind, model, seed, root)
+                for model in study_models(root)
+                for seed in study_seeds(root)
+                for kind in paths.EXPORT_SUFFIXES
+            )
         files += paths.shifted_tables(root).values() if SHIFTED.samples else ()
         files += (paths.figure(name, root, suffix) for name in study_figures(root) for suffix in ("png", "pdf"))
     if config["dataset"]["source"] == "pythia":

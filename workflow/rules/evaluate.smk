@@ -178,23 +178,3 @@ rule tables:
         },
     script:
         "../scripts/tables.py"
-
-
-rule corrections:
-    input:
-        working_points=paths.table("working_points.csv"),
-        scale_factors=paths.table("scale_factors.csv"),
-        shifted_working_points=paths.shifted_tables()["working_points"] if SHIFTED.samples else [],
-        shifted_scale_factors=paths.shifted_tables()["scale_factors"] if SHIFTED.samples else [],
-    output:
-        report(
-            paths.corrections(),
-            caption="../report/corrections.rst",
-            category="Calibration",
-        ),
-    log:
-        paths.log("corrections", "{root}"),
-    conda:
-        "../envs/robusttag.yaml"
-    script:
-        "../scripts/corrections.py"
