@@ -18,7 +18,7 @@ PACKAGE = ROOT / "src" / "robusttag"
 LAYERS = (
     ("errors", "io", "features", "config", "paths", "history", "scores", "metrics", "visibility"),
     ("jets", "sources", "convert", "preprocess"),
-    ("data", "model", "losses", "architectures", "attacks", "validation", "external", "checkpoints"),
+    ("data", "model", "losses", "architectures", "attacks", "validation", "onnx_graph", "external", "checkpoints"),
     ("training", "evaluate", "strong_attacks"),
     ("analysis", "report", "figures", "export"),
     ("cli",),
