@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import onnx
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
 from torch import nn
 
+import robusttag.config as rt
 from robusttag.architectures import build_model
 from robusttag.checkpoints import load_tagger
 from robusttag.config import (
@@ -25,12 +28,14 @@ from robusttag.config import (
     scoring_config,
     strong_attack_config,
 )
+from robusttag.config.schema import default_config
 from robusttag.data import load_split
 from robusttag.errors import ConfigError
 from robusttag.evaluate import score_checkpoint
+from robusttag.export.models import deployed_tagger, write_onnx
 from robusttag.external import ExternalTagger, export_torchscript, import_external, plain_network
 from robusttag.history import read_history
-from robusttag.preprocess import PreprocessSettings, preprocess
+from robusttag.preprocess import PreprocessSettings, preprocess, read_summary
 from robusttag.sources.synthetic import generate
 from robusttag.strong_attacks import score_strong_attacks
 from robusttag.training import model_settings, train, validation_metrics
@@ -131,6 +136,60 @@ def test_the_declared_class_order_and_probabilities_are_honoured(data, trained, 
             assert torch.equal(ours.weight, theirs.weight) and torch.equal(ours.bias, theirs.bias)
 
 
+def _scored(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every scored jet of the attacks and the strong suite, in a fixed order."""
+    rows = pd.concat([tables["scores"], tables["strong"]], ignore_index=True).astype({"attack_source": str})
+    rows["attack_source"] = rows["attack_source"].where(rows["attack_source"] != rows["model"].astype(str), "itself")
+    keys = ["attack", "attack_source", "epsilon"]
+    return rows.drop(columns=["model", "epoch"], errors="ignore").sort_values(keys, kind="stable")
+
+
+@pytest.mark.parametrize("architecture", ["dnn", "transformer"])
+def test_an_onnx_export_is_audited_with_the_native_numbers(data, trained, architecture, tmp_path):
+    """robusttag's own ONNX export (raw inputs, the preprocessing inside), audited: torch runs its graph, and
+    FGSM, the baselines and the strong suite score every jet as the native model does, to float precision."""
+    layout = "flat" if architecture == "dnn" else "sequence"
+    summary = read_summary(data / layout / "preprocessing.json")
+    if architecture == "dnn":
+        checkpoint = trained / "epoch_002.pt"
+    else:
+        model = ModelSettings.from_dict({"architecture": "transformer", "transformer": {"dim": 16, "blocks": 1}})
+        settings = TrainingSettings(batch_size=256, max_epochs=1, patience=1, model=model)
+        files = [data / layout / name for name in ("train.parquet", "val.parquet", "preprocessing.json")]
+        train(*files, tmp_path / "transformer" / "nominal" / "seed_1", settings, threads=1)
+        checkpoint = tmp_path / "transformer" / "nominal" / "seed_1" / "epoch_001.pt"
+    write_onnx(deployed_tagger(checkpoint, summary), summary, tmp_path / "tagger.onnx")
+    file = str(tmp_path / "tagger.onnx")
+    with pytest.raises(ConfigError, match="declared to return logits, but every row"):
+        _audit(data, ExternalModel("onnx_export", file, layout=layout, inputs="raw"), layout)
+    declaration = ExternalModel("onnx_export", file, layout=layout, inputs="raw", outputs="probabilities")
+    audit = _audit(data, declaration, layout)
+    assert load_tagger(audit / "epoch_001.pt", CPU).certifiable() is None
+    epoch = int(checkpoint.stem.split("_")[1])
+    ours = _scored(_evaluate(checkpoint.parent, epoch, data / layout, tmp_path / "native"))
+    theirs = _scored(_evaluate(audit, 1, data / layout, tmp_path / "audit"))
+    assert len(ours) == len(theirs) and ours["attack"].nunique() >= 8
+    for column in ("label", "attack", "epsilon"):
+        assert (ours[column].to_numpy() == theirs[column].to_numpy()).all()
+    probabilities = ["p_b", "p_c", "p_light"]
+    difference = np.abs(ours[probabilities].to_numpy() - theirs[probabilities].to_numpy())
+    assert np.quantile(difference, 0.999) < 1e-5 and difference.max() < 1e-3
+
+
+def test_an_onnx_model_with_an_operator_robusttag_does_not_run_is_refused_before_any_job(tmp_path):
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Trilu", ["x"], ["y"], name="band")],
+        "tagger",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 184])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None, 184])],
+    )
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), tmp_path / "t.onnx")
+    config = default_config()
+    config["evaluation"]["external_models"] = [{"name": "banded", "file": str(tmp_path / "t.onnx")}]
+    with pytest.raises(ConfigError, match=r"model 'banded' \(file: .*t.onnx\): ONNX operator Trilu \(node 'band'\)"):
+        rt.check_config(config)
+
+
 def test_a_set_based_tagger_is_audited_with_the_sequence_signature(data, tmp_path):
     summary = json.loads((data / "sequence/preprocessing.json").read_text())
     torch.manual_seed(3)
@@ -186,10 +245,11 @@ def test_a_file_that_is_not_torchscript_is_refused_by_the_name_the_user_gave_it(
 
 
 def test_a_declaration_is_checked_before_anything_runs(tmp_path):
-    with pytest.raises(ConfigError, match="ONNX, which gives no input gradients"):
-        ExternalModel("tagger", "model.onnx")
-    with pytest.raises(ConfigError, match="not TorchScript"):
+    assert ExternalModel("tagger", "model.onnx", inputs="raw").is_onnx
+    with pytest.raises(ConfigError, match=r"model.h5 is neither TorchScript \(a file ending in .*\) nor ONNX"):
         ExternalModel("tagger", "model.h5")
+    with pytest.raises(ConfigError, match="inputs 'standardised' is unknown; choose from"):
+        ExternalModel("tagger", "model.onnx", inputs="standardised")
     with pytest.raises(ConfigError, match="classes must order"):
         ExternalModel("tagger", "model.pt", classes=("b", "c", "tau"))
     with pytest.raises(ConfigError, match="a name is"):

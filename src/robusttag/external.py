@@ -1,11 +1,15 @@
-"""Auditing a tagger trained elsewhere: a TorchScript model behind robusttag's interface.
+"""Auditing a tagger trained elsewhere: a TorchScript or ONNX model behind robusttag's interface.
 
 An audited model is not trained here. :class:`ExternalTagger` wraps it so that it
 takes robusttag's input rows (flat or sequence layout, standardised as its
 ``preprocessing.json`` says) and returns logits in robusttag's class order (b, c,
 light): every attack of the suite, the baselines, the working points and the
 shifted samples then treat it as they treat robusttag's own taggers. Its
-input gradients come from TorchScript's autograd. The certified bound needs the
+input gradients come from TorchScript's autograd, or for an ONNX model from
+torch running its graph (:mod:`.onnx_graph`; the graph is first checked against
+ONNX Runtime on real jets). A model declared with ``inputs: raw`` (robusttag's
+exports: the preprocessing folded in) is given the rows un-standardised, in the
+dataset's units. The certified bound needs the
 network's layers: a scripted ``nn.Sequential`` of Linear and ReLU layers (what
 :func:`export_torchscript` writes for robusttag's DNN) is bounded like the DNN;
 other models get no certified bound.
@@ -28,6 +32,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+import onnxruntime
 import torch
 from torch import nn
 
@@ -39,6 +45,7 @@ from .features import CLASS_NAMES, InputLayout
 from .history import HISTORY_COLUMNS, selection_score
 from .io import atomic_output
 from .model import Tagger
+from .onnx_graph import load_onnx
 from .paths import history_file
 from .validation import validation_metrics  # the training loop's own metrics, on the same jets
 
@@ -46,25 +53,48 @@ log = logging.getLogger(__name__)
 
 #: rows of the first check of a model against its declaration
 _CHECK_JETS = 16
+#: rows on which an ONNX graph run by torch is compared with ONNX Runtime, and how far they may differ
+_ONNX_CHECK_JETS, ONNX_TOLERANCE = 512, 1e-5
 
 
 class ExternalTagger(nn.Module):
-    """A TorchScript program as a robusttag tagger: input rows in, logits (b, c, light) out."""
+    """A TorchScript program or an ONNX graph as a robusttag tagger: input rows in, logits (b, c, light) out.
 
-    def __init__(self, program: torch.jit.ScriptModule, declaration: ExternalModel, layout: InputLayout) -> None:
+    ``unscale`` (mean, standard deviation per input) turns the standardised rows back into the dataset's units
+    for a model declared with ``inputs: raw``.
+    """
+
+    def __init__(
+        self,
+        program: nn.Module,
+        declaration: ExternalModel,
+        layout: InputLayout,
+        unscale: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> None:
         super().__init__()
         self.program = program.eval()
         self.declaration = declaration
         self.layout = layout
+        if (declaration.inputs == "raw") != (unscale is not None):
+            raise ValueError("a model with raw inputs needs the preprocessing's mean and std, and only it")
+        if unscale is not None:
+            self.register_buffer("mean", unscale[0])
+            self.register_buffer("std", unscale[1])
         #: the program's output column of each of robusttag's classes
         self.order = [declaration.classes.index(name) for name in CLASS_NAMES]
 
-    def raw_outputs(self, x: torch.Tensor) -> torch.Tensor:
-        """The program's own outputs for input rows of the layout (its signature: :class:`ExternalModel`)."""
+    def program_inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """What the program is called on for input rows of the layout (its signature: :class:`ExternalModel`)."""
+        if self.declaration.inputs == "raw":
+            return (x * self.std + self.mean,)
         if self.layout.kind == "flat":
-            return self.program(x)
+            return (x,)
         jets, tracks, present = split_inputs(x, self.layout)
-        return self.program(jets, tracks, present[..., 0] > 0)
+        return jets, tracks, present[..., 0] > 0
+
+    def raw_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The program's own outputs for input rows of the layout."""
+        return self.program(*self.program_inputs(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.raw_outputs(x)[:, self.order]
@@ -85,7 +115,9 @@ class ExternalTagger(nn.Module):
         final Softmax when its outputs are probabilities: the log-odds of a softmax are the logit
         differences) qualifies; its output layer's rows are put in robusttag's class order.
         """
-        if self.layout.kind != "flat" or getattr(self.program, "original_name", "") != "Sequential":
+        if self.layout.kind != "flat" or self.declaration.inputs == "raw":
+            return None
+        if getattr(self.program, "original_name", "") != "Sequential":
             return None
         layers, children = [], list(self.program.children())
         if self.declaration.outputs == "probabilities":
@@ -137,13 +169,18 @@ def check_declaration(tagger: ExternalTagger, x: torch.Tensor) -> None:
         raise ConfigError(f"{where} returns {got}, not one row of {len(CLASS_NAMES)} {declaration.outputs} per jet")
     if not torch.isfinite(out).all():
         raise ConfigError(f"{where} returns values that are not finite on the first {len(rows)} jets")
-    if declaration.outputs == "probabilities":
-        sums = out.sum(1)
-        if (out < 0).any() or (out > 1).any() or ((sums - 1).abs() > 1e-3).any():
-            raise ConfigError(
-                f"{where} is declared to return probabilities, but its rows sum to "
-                f"{float(sums.min()):.4g} ... {float(sums.max()):.4g}: declare outputs: logits"
-            )
+    sums = out.sum(1)
+    normalised = not ((out < 0).any() or (out > 1).any() or ((sums - 1).abs() > 1e-3).any())
+    if declaration.outputs == "probabilities" and not normalised:
+        raise ConfigError(
+            f"{where} is declared to return probabilities, but its rows sum to "
+            f"{float(sums.min()):.4g} ... {float(sums.max()):.4g}: declare outputs: logits"
+        )
+    if declaration.outputs == "logits" and normalised:
+        raise ConfigError(
+            f"{where} is declared to return logits, but every row of the first {len(rows)} jets lies in [0, 1] "
+            "and sums to 1: declare outputs: probabilities (robusttag's exports return probabilities)"
+        )
 
 
 def load_program(
@@ -168,12 +205,63 @@ def load_program(
         ) from error
 
 
+def load_model(data: bytes, declaration: ExternalModel, device: torch.device, where: str) -> nn.Module:
+    """An audited model's program from its file's bytes: an ONNX graph run by torch, or TorchScript.
+
+    Raises
+    ------
+    ConfigError
+        When the bytes are not a model of the declared kind, or an ONNX graph that robusttag cannot run.
+    """
+    if declaration.is_onnx:
+        return load_onnx(data, where).to(device)
+    return load_program(data, device, where)
+
+
+def _unscale(summary: dict, declaration: ExternalModel, device: torch.device):
+    """(mean, std) of the inputs for a model with raw inputs, else None."""
+    if declaration.inputs != "raw":
+        return None
+    columns = summary["features"]
+    return tuple(torch.tensor([c[key] for c in columns], dtype=torch.float32, device=device) for key in ("mean", "std"))
+
+
 def external_tagger(state: dict, device: torch.device) -> ExternalTagger:
     """The audited model of an imported checkpoint (:func:`import_external`)."""
     declaration = ExternalModel(**{**state["external"], "classes": tuple(state["external"]["classes"])})
     name = f"the program of audited model '{declaration.name}' (imported from {declaration.file})"
-    program = load_program(state["program"].cpu().numpy().tobytes(), device, name)
-    return ExternalTagger(program, declaration, InputLayout(**state["layout"])).eval()
+    program = load_model(state["program"].cpu().numpy().tobytes(), declaration, device, name)
+    unscale = state.get("unscale")
+    unscale = None if unscale is None else tuple(torch.tensor(v, dtype=torch.float32, device=device) for v in unscale)
+    return ExternalTagger(program, declaration, InputLayout(**state["layout"]), unscale).eval()
+
+
+def check_against_onnx_runtime(tagger: ExternalTagger, data: bytes, x: torch.Tensor, where: str) -> float:
+    """Run an ONNX model's graph in ONNX Runtime and in torch on the first rows of ``x``: the largest
+    difference of an output.
+
+    Raises
+    ------
+    ConfigError
+        When the graph's inputs are not the declared signature's, or torch's reading of the graph differs from
+        ONNX Runtime's by more than :data:`ONNX_TOLERANCE` (relative to the outputs' scale).
+    """
+    rows = x[:_ONNX_CHECK_JETS]
+    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    names = [given.name for given in session.get_inputs()]
+    inputs = [t.detach().cpu().numpy() for t in tagger.program_inputs(rows)]
+    if len(names) != len(inputs):
+        raise ConfigError(f"{where}: the ONNX graph takes inputs {names}, its declaration gives {len(inputs)}")
+    expected = session.run([session.get_outputs()[0].name], dict(zip(names, inputs)))[0]
+    with torch.no_grad():
+        ours = tagger.raw_outputs(rows).cpu().numpy()
+    difference = float(np.abs(ours - expected).max())
+    if not difference <= ONNX_TOLERANCE * max(1.0, float(np.abs(expected).max())):
+        raise ConfigError(
+            f"{where}: robusttag's run of the ONNX graph differs from ONNX Runtime's by {difference:.3g} on the "
+            f"first {len(rows)} validation jets (at most {ONNX_TOLERANCE} expected)"
+        )
+    return difference
 
 
 def import_external(
@@ -200,9 +288,13 @@ def import_external(
         raise ConfigError(f"external model '{declaration.name}' reads {declaration.layout} inputs, not {layout.kind}")
     data = Path(declaration.file).read_bytes()
     where = f"evaluation.external_models: model '{declaration.name}' (file: {declaration.file})"
-    tagger = ExternalTagger(load_program(data, device, where), declaration, layout)
+    unscale = _unscale(summary, declaration, device)
+    tagger = ExternalTagger(load_model(data, declaration, device, where), declaration, layout, unscale)
     val = load_split(val_path, summary, device, with_movable=False)
     check_declaration(tagger, val.x)
+    if declaration.is_onnx:
+        difference = check_against_onnx_runtime(tagger, data, val.x, where)
+        log.info("%s: torch runs the ONNX graph as ONNX Runtime does, to %.2e", declaration.name, difference)
     start = time.perf_counter()
     row = {"epoch": 1, "train_loss": float("nan"), "lr": float("nan"), **validation_metrics(tagger, val, loss)}
     row["seconds"] = time.perf_counter() - start
@@ -212,6 +304,7 @@ def import_external(
         "external": asdict(declaration),
         "program": torch.frombuffer(bytearray(data), dtype=torch.uint8),
         "layout": asdict(layout),
+        "unscale": None if unscale is None else [t.tolist() for t in unscale],
         "epoch": 1,
         "val_loss": row["val_loss"],
         "history": [row],

@@ -5,8 +5,9 @@ does not install beside a CPU-only torch. So robusttag reads the graph itself: :
 initializers as tensors and runs its nodes in order with torch operations, which autograd differentiates. It
 reads the operators that the taggers of the field export to (MLPs, DeepSets, transformers: Gemm, MatMul,
 Relu, Softmax, LayerNormalization, Transpose, Reshape, Where, ReduceSum/Mean, Concat, Gather, the
-elementwise arithmetic and comparisons, and the shape operators around them), at opsets 13 to 21; a graph
-with any other operator is refused before anything runs, naming the operator and the file.
+elementwise arithmetic and comparisons, and the shape operators around them: :data:`robusttag.config.ONNX_OPERATORS`),
+at opsets 13 to 21; a graph with any other operator is refused before anything runs, naming the operator
+and the file (:func:`robusttag.config.check_onnx_graph`, which the configuration's check runs too).
 """
 
 from __future__ import annotations
@@ -20,10 +21,8 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
+from .config import ONNX_OPERATORS, check_onnx_graph
 from .errors import ConfigError
-
-#: the opsets whose operator signatures are read here (axes as inputs of Reduce*, Squeeze, Unsqueeze: 13+)
-OPSETS = range(13, 22)
 
 _DTYPES = {
     onnx.TensorProto.FLOAT: torch.float32,
@@ -183,6 +182,7 @@ OPERATORS: dict[str, Callable] = {
     "IsNaN": torch.isnan,
     "IsInf": _is_inf,
 }
+assert set(OPERATORS) == ONNX_OPERATORS, "the operators run here are the ones the configuration check accepts"
 
 
 def _attributes(node: onnx.NodeProto) -> dict:
@@ -222,7 +222,7 @@ class OnnxGraph(nn.Module):
 
     def __init__(self, model: onnx.ModelProto, where: str) -> None:
         super().__init__()
-        check_graph(model, where)
+        check_onnx_graph(model, where)
         graph = model.graph
         for index, initializer in enumerate(graph.initializer):
             self.register_buffer(f"initializer_{index}", _tensor(initializer))
@@ -246,38 +246,13 @@ class OnnxGraph(nn.Module):
         return values[self.output]
 
 
-def check_graph(model: onnx.ModelProto, where: str) -> None:
-    """Refuse a graph this reader cannot run, naming what it holds and what would have been read.
-
-    Raises
-    ------
-    ConfigError
-        When the graph has no output, an opset outside :data:`OPSETS`, a node of another domain or an operator
-        outside :data:`OPERATORS`.
-    """
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
-    if opset not in OPSETS:
-        raise ConfigError(f"{where}: ONNX opset {opset}; robusttag reads opsets {OPSETS.start} to {OPSETS.stop - 1}")
-    if not model.graph.output:
-        raise ConfigError(f"{where}: the ONNX graph has no output")
-    for node in model.graph.node:
-        if node.domain not in ("", "ai.onnx") or node.op_type not in OPERATORS:
-            name = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
-            raise ConfigError(
-                f"{where}: ONNX operator {name} (node '{node.name}') is not one robusttag runs; it reads "
-                f"{sorted(op for op in OPERATORS)}"
-            )
-        if len(node.output) > 1 and any(node.output[1:]):
-            raise ConfigError(f"{where}: ONNX node '{node.name}' ({node.op_type}) has several outputs in use")
-
-
 def load_onnx(data: bytes | str | os.PathLike, where: str | None = None) -> OnnxGraph:
     """An ONNX file (or its bytes) as an :class:`OnnxGraph`.
 
     Raises
     ------
     ConfigError
-        When it is not an ONNX model or holds what :func:`check_graph` refuses.
+        When it is not an ONNX model or holds what :func:`robusttag.config.check_onnx_graph` refuses.
     """
     where = where or ("an ONNX model given as bytes" if isinstance(data, bytes) else str(data))
     try:

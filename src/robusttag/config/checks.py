@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from .data import (
     Variation,
     check_pythia_settings,
 )
-from .evaluation import NOMINAL_TWIN, EvaluationSettings, ShiftedSamples
+from .evaluation import NOMINAL_TWIN, EvaluationSettings, ShiftedSamples, check_onnx_file
 from .rules import training_config
 from .training import (
     NOMINAL,
@@ -277,6 +278,9 @@ def check_config(config: dict) -> None:
                 training_config(training, mode, training_seeds(training)[0], architecture, shifted), mode
             )
     evaluation = EvaluationSettings.from_config(config.get("evaluation", {}))
+    for model in evaluation.external_models:  # a file a job of the run makes is checked when it is imported
+        if model.is_onnx and Path(model.file).is_file():
+            check_onnx_file(model.file, f"evaluation.external_models: model '{model.name}' (file: {model.file})")
     names = preprocess.input_names()
     unknown = [name for name in evaluation.samples.sampled_features() if name not in names]
     if unknown:

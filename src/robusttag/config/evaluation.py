@@ -5,6 +5,7 @@ exactly those as params, so that Snakemake reruns a job only when one of them ch
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -289,20 +290,81 @@ class ShiftedSample(Variation):
 EXTERNAL_OUTPUTS: tuple[str, ...] = choices("evaluation.external_models.[].outputs")
 #: The file suffixes read as TorchScript (``torch.jit.save``).
 TORCHSCRIPT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".ts", ".torchscript")
+ONNX_SUFFIX = ".onnx"
+#: What an audited model takes: standardised rows of its layout, or the jets' inputs in the dataset's units.
+EXTERNAL_INPUTS: tuple[str, ...] = choices("evaluation.external_models.[].inputs")
+
+
+#: The ONNX operators robusttag runs in torch (:mod:`robusttag.onnx_graph`), and the opsets whose signatures it reads
+#: (axes as inputs of ReduceSum, Squeeze, Unsqueeze from 13).
+ONNX_OPERATORS = frozenset(
+    "Identity Constant Cast Gemm MatMul Add Sub Mul Div Pow Neg Sqrt Exp Log Erf Relu Sigmoid Tanh Softmax LogSoftmax "
+    "LayerNormalization Clip Max Min ReduceSum ReduceMean ReduceMax Transpose Reshape Flatten Unsqueeze Squeeze "
+    "Concat Gather Slice Shape Expand ConstantOfShape Where Equal Less LessOrEqual Greater GreaterOrEqual Not And "
+    "Or IsNaN IsInf".split()
+)
+ONNX_OPSETS = range(13, 22)
+
+
+def check_onnx_graph(model, where: str) -> None:
+    """Refuse an ONNX model (``onnx.ModelProto``) robusttag cannot run, naming what it holds and what is read.
+
+    Raises
+    ------
+    ConfigError
+        When the graph has no output, an opset outside :data:`ONNX_OPSETS`, a node of another domain or an
+        operator outside :data:`ONNX_OPERATORS`, or a node with several outputs in use.
+    """
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset not in ONNX_OPSETS:
+        first, last = ONNX_OPSETS.start, ONNX_OPSETS.stop - 1
+        raise ConfigError(f"{where}: ONNX opset {opset}; robusttag reads opsets {first} to {last}")
+    if not model.graph.output:
+        raise ConfigError(f"{where}: the ONNX graph has no output")
+    for node in model.graph.node:
+        standard = node.domain in ("", "ai.onnx")
+        if not standard or node.op_type not in ONNX_OPERATORS:
+            name = node.op_type if standard else f"{node.domain}.{node.op_type}"
+            raise ConfigError(
+                f"{where}: ONNX operator {name} (node '{node.name}') is not one robusttag runs; it reads "
+                f"{sorted(ONNX_OPERATORS)}"
+            )
+        if any(node.output[1:]):
+            raise ConfigError(f"{where}: ONNX node '{node.name}' ({node.op_type}) has several outputs in use")
+
+
+def check_onnx_file(path: str | os.PathLike, where: str) -> None:
+    """:func:`check_onnx_graph` of an ONNX file.
+
+    Raises
+    ------
+    ConfigError
+        When the file is not an ONNX model, or holds a graph robusttag cannot run.
+    """
+    import onnx  # the configuration's other checks do not need it
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as error:  # protobuf's DecodeError and friends
+        raise ConfigError(f"{where}: {path} is not an ONNX model: {error}") from error
+    check_onnx_graph(model, where)
 
 
 @dataclass(frozen=True)
 class ExternalModel:
-    """A tagger trained elsewhere, audited here (``evaluation.external_models``): a TorchScript file, the
-    layout of its inputs, the order of its outputs and what they are.
+    """A tagger trained elsewhere, audited here (``evaluation.external_models``): a TorchScript or ONNX file,
+    the layout of its inputs, the order of its outputs and what they are.
 
-    A ``flat`` model is called on (jets, inputs) rows of the flat layout; a ``sequence`` model on the jet
-    features (jets, 16), the tracks (jets, tracks, 28) and the padding mask (jets, tracks) bool.
+    With ``inputs: preprocessed``, a ``flat`` model is called on (jets, inputs) rows of the flat layout, a
+    ``sequence`` model on the jet features (jets, 16), the tracks (jets, tracks, 28) and the padding mask
+    (jets, tracks) bool. With ``inputs: raw``, any model is called on one (jets, inputs) tensor of the layout's
+    inputs in the dataset's units (the preprocessing folded in, as robusttag's exports).
     """
 
     name: str
     file: str
     layout: str = default("evaluation.external_models.[].layout")
+    inputs: str = default("evaluation.external_models.[].inputs")
     classes: tuple[str, ...] = default("evaluation.external_models.[].classes")
     outputs: str = default("evaluation.external_models.[].outputs")
     preprocessing: str | None = default(
@@ -324,14 +386,18 @@ class ExternalModel:
             raise ConfigError(f"{where}: classes must order {list(CLASS_NAMES)}, got {list(self.classes)}")
         if self.outputs not in EXTERNAL_OUTPUTS:
             raise ConfigError(f"{where}: outputs '{self.outputs}' is unknown; choose from {EXTERNAL_OUTPUTS}")
-        suffix = Path(self.file).suffix.lower()
-        if suffix == ".onnx":
+        if self.inputs not in EXTERNAL_INPUTS:
+            raise ConfigError(f"{where}: inputs '{self.inputs}' is unknown; choose from {EXTERNAL_INPUTS}")
+        if not self.is_onnx and Path(self.file).suffix.lower() not in TORCHSCRIPT_SUFFIXES:
             raise ConfigError(
-                f"{where}: {self.file} is ONNX, which gives no input gradients to attack with; convert it to "
-                "TorchScript first (e.g. onnx2torch, then torch.jit.script and torch.jit.save)"
+                f"{where}: {self.file} is neither TorchScript (a file ending in {TORCHSCRIPT_SUFFIXES}) "
+                f"nor ONNX ({ONNX_SUFFIX})"
             )
-        if suffix not in TORCHSCRIPT_SUFFIXES:
-            raise ConfigError(f"{where}: {self.file} is not TorchScript (a file ending in {TORCHSCRIPT_SUFFIXES})")
+
+    @property
+    def is_onnx(self) -> bool:
+        """Whether the file is ONNX (else TorchScript)."""
+        return Path(self.file).suffix.lower() == ONNX_SUFFIX
 
 
 #: Each about as large as FGSM at the smallest eps (0.005) on the nominal model's raw AUC (README).
