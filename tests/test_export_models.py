@@ -4,6 +4,7 @@ raw test jets, against the pipeline's probabilities."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import torch
 
 import robusttag.export.models as export_models
 from robusttag.architectures import build_model
-from robusttag.config import ModelSettings, PreprocessSettings, TrainingSettings
+from robusttag.config import ModelSettings, PreprocessSettings
 from robusttag.errors import ResultsError
 from robusttag.export.models import (
     PARITY_TOLERANCE,
@@ -27,7 +28,7 @@ from robusttag.export.models import (
 from robusttag.external import plain_network
 from robusttag.preprocess import deployed_inputs, first_test_jets, labels_of, preprocess, read_summary
 from robusttag.sources.synthetic import generate
-from robusttag.training import train
+from robusttag.training import model_settings
 
 
 @pytest.fixture(scope="module")
@@ -41,15 +42,17 @@ def data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module", params=["dnn", "deepsets", "transformer"])
 def trained(request, data) -> tuple[Path, Path]:
-    """(a checkpoint trained for one epoch, its preprocessing folder), per architecture."""
+    """(a checkpoint of a tagger as the training writes it, its preprocessing folder), per architecture: the
+    initial weights (an export does not care how good they are)."""
     architecture = request.param
     folder = data / ("flat" if architecture == "dnn" else "sequence")
-    model = ModelSettings.from_dict({"architecture": architecture, "transformer": {"dim": 16, "blocks": 1}})
-    settings = TrainingSettings(batch_size=256, max_epochs=1, patience=1, seed=4, model=model)
-    output = data / architecture
-    files = (folder / "train.parquet", folder / "val.parquet", folder / "preprocessing.json")
-    train(*files, output, settings, threads=1)
-    return output / "epoch_001.pt", folder
+    shape = ModelSettings.from_dict({"architecture": architecture, "transformer": {"dim": 16, "blocks": 1}})
+    torch.manual_seed(4)
+    model = build_model(model_settings(shape, read_summary(folder / "preprocessing.json")))
+    checkpoint = data / architecture / "epoch_001.pt"
+    checkpoint.parent.mkdir()
+    torch.save({"model": model.state_dict(), "model_settings": asdict(model.settings)}, checkpoint)
+    return checkpoint, folder
 
 
 def test_both_exports_give_the_pipelines_probabilities_on_the_raw_test_jets(data, trained, tmp_path):
