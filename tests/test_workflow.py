@@ -142,3 +142,28 @@ def test_a_corrupted_source_fails_the_conversion_naming_the_file(built, tmp_path
     assert "synthetic.json.gz" in log and "truncated" in log, log
     assert not (workdir / RAW).exists()
     assert not [path.name for path in (workdir / "results").rglob("*.part")]  # no half-written leftovers
+
+
+def test_an_hdf5_source_with_a_declared_mapping_feeds_the_chain(built, tmp_path):
+    """The jets of the built chain written as another HDF5 file names them (pT in MeV, its own flavour codes,
+    tau jets, no track z0), declared in dataset.h5: the conversion reads them back as the generator made them."""
+    from test_h5 import ATLAS_LIKE, _atlas_like
+
+    from robusttag.jets import JetBatch
+
+    workdir = tmp_path / "h5"
+    shutil.copytree(built[0], workdir)
+    jets = JetBatch.from_arrow(pq.read_table(workdir / RAW))
+    _atlas_like(jets, workdir / "atlas.h5", tau_jets=5)
+    override = {"dataset": {"source": "h5", "h5": {**ATLAS_LIKE, "files": ["atlas.h5"]}}}
+    override["evaluation"] = {"shifted_samples": {"samples": []}}  # the generator's knobs: not of an h5 dataset
+    (workdir / "h5.yaml").write_text(json.dumps(override))
+    result = snakemake(workdir, TARGET, configs=(".test/config/config.yaml", "h5.yaml"))
+    assert result.returncode == 0, output_of(result)[-3000:]
+    assert set(jobs_in(output_of(result))) == {"convert_to_parquet", "preprocess"}
+    read = JetBatch.from_arrow(pq.read_table(workdir / RAW))
+    assert len(read) == len(jets) - 5
+    assert (read.jets["flavor"] == jets.jets["flavor"][5:]).all()
+    assert pq.read_metadata(workdir / TARGET).num_rows > 0
+    summary = json.loads((workdir / "results/preprocessed/preprocessing.json").read_text())
+    assert summary["provenance"]["dataset"]["source"] == "h5"

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from .config import H5Settings
 from .errors import DataFormatError
 from .features import FLAVOR, FLAVOR_CODES
 from .io import atomic_output
@@ -27,32 +28,45 @@ log = logging.getLogger(__name__)
 
 JSON_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 ROOT_SUFFIXES = (".root",)
+H5_SUFFIXES = (".h5", ".hdf5")
 
 
 def source_format(path: str | os.PathLike) -> str:
-    """``"json"`` or ``"root"`` from the file name.
+    """``"json"``, ``"root"`` or ``"h5"`` from the file name.
 
     Raises
     ------
     DataFormatError
-        When the suffix is neither a JSON nor a ROOT one.
+        When the suffix is none of theirs.
     """
     name = Path(path).name.lower()
-    if name.endswith(JSON_SUFFIXES):
-        return "json"
-    if name.endswith(ROOT_SUFFIXES):
-        return "root"
-    raise DataFormatError(str(path), f"unknown file type; expected one of {', '.join(JSON_SUFFIXES + ROOT_SUFFIXES)}")
+    for kind, suffixes in (("json", JSON_SUFFIXES), ("root", ROOT_SUFFIXES), ("h5", H5_SUFFIXES)):
+        if name.endswith(suffixes):
+            return kind
+    known = ", ".join(JSON_SUFFIXES + ROOT_SUFFIXES + H5_SUFFIXES)
+    raise DataFormatError(str(path), f"unknown file type; expected one of {known}")
 
 
 def read_source(
-    path: str | os.PathLike, *, tree: str = "jets", block_bytes: int = 16 << 20, workers: int | None = None
+    path: str | os.PathLike,
+    *,
+    tree: str = "jets",
+    h5: H5Settings | None = None,
+    block_bytes: int = 16 << 20,
+    workers: int | None = None,
 ) -> Iterator[JetBatch]:
-    """Stream the jets of one file, whatever its format, as :class:`JetBatch` es."""
-    if source_format(path) == "json":
+    """Stream the jets of one file, whatever its format, as :class:`JetBatch` es (``h5``: how an HDF5 file's
+    fields map on robusttag's; None, its own names).
+    """
+    kind = source_format(path)
+    if kind == "json":
         from .sources.uci import read_jets
 
         return read_jets(path, block_bytes=block_bytes, workers=workers)
+    if kind == "h5":
+        from .sources.h5 import read_jets as read_h5
+
+        return read_h5(path, h5 or H5Settings())
     from .sources.root import read_jets as read_root
 
     return read_root(path, tree=tree)
@@ -82,6 +96,7 @@ def convert(
     output: str | os.PathLike,
     *,
     tree: str = "jets",
+    h5: H5Settings | None = None,
     block_bytes: int = 16 << 20,
     workers: int | None = None,
 ) -> ConversionSummary:
@@ -89,9 +104,10 @@ def convert(
 
     Parameters
     ----------
-    inputs : ``.json``/``.json.gz`` files of the dataset format, or ``.root`` files.
+    inputs : ``.json``/``.json.gz`` files of the dataset format, ``.root`` or ``.h5`` files.
     output : the Parquet file; written under a temporary name, renamed when complete.
     tree : TTree name for ROOT inputs.
+    h5 : how HDF5 inputs' fields map on robusttag's (``dataset.h5``).
     block_bytes : text read per block (bounds the memory of the JSON reader).
     workers : processes parsing JSON blocks in parallel (default: one per CPU; 0: none).
 
@@ -109,7 +125,7 @@ def convert(
         pq.ParquetWriter(tmp, raw_schema(), compression="zstd", use_dictionary=False, write_statistics=False) as writer,
     ):
         for path in paths:
-            for batch in read_source(path, tree=tree, block_bytes=block_bytes, workers=workers):
+            for batch in read_source(path, tree=tree, h5=h5, block_bytes=block_bytes, workers=workers):
                 writer.write_table(batch.to_arrow())
                 summary.add(batch)
                 log.info(

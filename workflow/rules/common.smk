@@ -59,7 +59,7 @@ def check_settings():
 def source_files():
     """The input files of the conversion, by `dataset.source`."""
     source = config["dataset"]["source"]
-    return [paths.SOURCE_FILES[source]] if source in paths.SOURCE_FILES else config["dataset"]["root"]["files"]
+    return [paths.SOURCE_FILES[source]] if source in paths.SOURCE_FILES else config["dataset"][source]["files"]
 
 
 def source_config():

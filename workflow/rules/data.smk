@@ -51,5 +51,6 @@ rule convert_to_parquet:
     threads: 8  # Snakemake lowers it to --cores
     params:
         tree=config["dataset"]["root"]["tree"] if config["dataset"]["source"] == "root" else None,
+        h5=config["dataset"]["h5"],
     script:
         "../scripts/convert_to_parquet.py"

@@ -32,6 +32,7 @@ rule convert_shifted_sample:
     threads: 1
     params:
         tree=shifted_tree,
+        h5=config["dataset"]["h5"],
     script:
         "../scripts/convert_to_parquet.py"
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from ..errors import ConfigError
-from ..features import LAYOUTS, Feature, layout_features
+from ..features import FLAVOR, LAYOUTS, RAW_JET_FIELDS, TRACK_FIELDS, Feature, layout_features, raw_track_column
 from .schema import as_tuples, choices, default, only_known
 
 SOURCES: tuple[str, ...] = choices("dataset.source")
@@ -242,6 +242,71 @@ class RootSettings:
     tree: str = default("dataset.root.tree")
 
 
+#: The inputs an HDF5 file's fields map onto (``dataset.h5.fields``): the jet-level fields but the flavour, and
+#: ``track_<field>`` for the tracks' fields.
+H5_FIELDS: tuple[str, ...] = (
+    *(name for name in RAW_JET_FIELDS if name != FLAVOR),
+    *(raw_track_column(name) for name in TRACK_FIELDS),
+)
+
+
+@dataclass(frozen=True)
+class H5Flavour:
+    """Where an HDF5 file keeps the jets' flavour, and its codes."""
+
+    field: str = default("dataset.h5.flavour.field")
+    b: int = default("dataset.h5.flavour.b")
+    c: int = default("dataset.h5.flavour.c")
+    light: int = default("dataset.h5.flavour.light")
+    skip: tuple[int, ...] = default("dataset.h5.flavour.skip")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "skip", tuple(self.skip))
+        codes = [self.b, self.c, self.light, *self.skip]
+        if len(set(codes)) != len(codes):
+            raise ConfigError(f"dataset.h5.flavour: the codes of b, c, light and skip must differ, got {codes}")
+
+    def codes(self) -> dict[int, int]:
+        """{the file's code: the dataset's code (5 b, 4 c, 0 light)}."""
+        return {self.b: 5, self.c: 4, self.light: 0}
+
+
+@dataclass(frozen=True)
+class H5Settings:
+    """The ``dataset.h5`` section: HDF5 files in the ATLAS salt/UPP layout and how their fields map on robusttag's."""
+
+    files: tuple[str, ...] = default("dataset.h5.files")
+    jets: str = default("dataset.h5.jets")
+    tracks: str = default("dataset.h5.tracks")
+    valid: str = default("dataset.h5.valid")
+    flavour: H5Flavour = field(default_factory=H5Flavour)
+    fields: dict = field(default_factory=dict)
+    block_jets: int = default("dataset.h5.block_jets")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.flavour, dict):
+            object.__setattr__(
+                self, "flavour", H5Flavour(**as_tuples(only_known(H5Flavour, self.flavour, "dataset.h5.flavour")))
+            )
+        unknown = sorted(set(self.fields) - set(H5_FIELDS))
+        if unknown:
+            raise ConfigError(
+                f"dataset.h5.fields: {unknown} are not robusttag inputs; the keys are {H5_FIELDS[0]}, ..., "
+                f"{H5_FIELDS[-1]} (the jet-level fields, and track_<field> for the tracks')"
+            )
+        if self.block_jets < 1:
+            raise ConfigError(f"dataset.h5.block_jets must be at least 1, got {self.block_jets}")
+
+    def source(self, name: str) -> tuple[str | None, float, float | None]:
+        """(the file's field, its scale, or None and the constant) that robusttag's input ``name`` reads."""
+        spec = self.fields.get(name, name)
+        if isinstance(spec, str):
+            return spec, 1.0, None
+        if "value" in spec:
+            return None, 1.0, float(spec["value"])
+        return spec["field"], float(spec.get("scale", 1.0)), None
+
+
 @dataclass(frozen=True)
 class DatasetSettings:
     """The ``dataset`` section: where the jets come from."""
@@ -251,12 +316,14 @@ class DatasetSettings:
     pythia: PythiaSettings = field(default_factory=PythiaSettings)
     uci: UciSettings = field(default_factory=UciSettings)
     root: RootSettings = field(default_factory=RootSettings)
+    h5: H5Settings = field(default_factory=H5Settings)
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise ConfigError(f"dataset.source '{self.source}' is unknown; choose from {SOURCES}")
-        if self.source == "root" and not self.root.files:
-            raise ConfigError("dataset.source is 'root' but dataset.root.files names no file")
+        for name in ("root", "h5"):
+            if self.source == name and not getattr(self, name).files:
+                raise ConfigError(f"dataset.source is '{name}' but dataset.{name}.files names no file")
 
     @classmethod
     def from_config(cls, section: dict) -> DatasetSettings:
@@ -265,10 +332,11 @@ class DatasetSettings:
         Raises
         ------
         ConfigError
-            On an unknown key or source, or a ``root`` source without files.
+            On an unknown key or source, or a ``root`` or ``h5`` source without files.
         """
         values = dict(only_known(cls, section, "dataset"))
         parts = {"synthetic": SyntheticSettings, "pythia": PythiaSettings, "uci": UciSettings, "root": RootSettings}
+        parts |= {"h5": H5Settings}
         for name, part in parts.items():
             values[name] = part(**as_tuples(only_known(part, values.get(name, {}), f"dataset.{name}")))
         return cls(**values)
