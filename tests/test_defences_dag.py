@@ -115,6 +115,7 @@ def _counts(run: Path, override: str) -> tuple[dict[str, int], set[str]]:
         ("training:\n  domain:\n    per_flavour: false\n", {"domain"}),
         ("training:\n  domain:\n    width: 32\n", {"domain"}),
         ("training:\n  domain:\n    depth: 1\n", {"domain"}),
+        ("training:\n  domain:\n    target_fraction: 0.5\n", {"domain"}),
     ],
 )
 def test_a_defence_key_retrains_only_its_mode(defences_run, override, retrained):
@@ -170,6 +171,7 @@ def test_every_defence_key_has_its_rerun_test():
         "domain.per_flavour",
         "domain.width",
         "domain.depth",
+        "domain.target_fraction",
         "domain.target",
     }
     assert keys == tested

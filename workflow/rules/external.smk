@@ -18,6 +18,7 @@ rule convert_audit_jets:
     threads: 1
     params:
         tree=lambda wildcards: audited(wildcards.root).tree,
+        h5=config["dataset"]["h5"],
     script:
         "../scripts/convert_to_parquet.py"
 

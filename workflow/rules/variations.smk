@@ -31,6 +31,7 @@ rule convert_variation:
     threads: 1
     params:
         tree=None,
+        h5=config["dataset"]["h5"],
     script:
         "../scripts/convert_to_parquet.py"
 
