@@ -303,7 +303,7 @@ data, output, mode = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 variations = (Variation("resolution_up", scale={"resolution_scale": 1.3}),
               Variation("lifetimes_down", scale={"lifetime_scale": 0.8}))
 target = {"name": "target"} if mode == "domain" else None
-settings = TrainingSettings(mode=mode, lr=1e-3, batch_size=256, max_epochs=3, patience=3, seed=5,
+settings = TrainingSettings(mode=mode, lr=1e-3, batch_size=256, max_epochs=2, patience=2, seed=5,
                             variations=variations, domain_target=target, domain_ramp=None)
 files = [data / f"{v.name}_train.parquet" for v in variations] if mode != "domain" else ()
 train(data / "train.parquet", data / "val.parquet", data / "preprocessing.json", output, settings,
@@ -312,7 +312,7 @@ train(data / "train.parquet", data / "val.parquet", data / "preprocessing.json",
 
 
 def test_domain_training_resumes_after_kill_bit_identical(varied, tmp_path):
-    """Killed after epoch 1 of 3 and resumed: every epoch as the uninterrupted run's, the domain classifier and its
+    """Killed after epoch 1 of 2 and resumed: every epoch as the uninterrupted run's, the domain classifier and its
     optimiser restored with the tagger (the mode with a state of its own; the loop's kill -9 behaviour is shared
     with every mode, test_training)."""
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
@@ -323,8 +323,8 @@ def test_domain_training_resumes_after_kill_bit_identical(varied, tmp_path):
         assert train_in_process(_TRAIN_SCRIPT, args, interrupted) == 0
     finally:
         assert finished(reference) == 0
-    _same_model(straight, interrupted, epochs=3)
-    for epoch in (2, 3):
+    _same_model(straight, interrupted, epochs=2)
+    for epoch in (1, 2):
         a, b = (
             load_checkpoint(straight / f"epoch_{epoch:03d}.pt"),
             load_checkpoint(interrupted / f"epoch_{epoch:03d}.pt"),
