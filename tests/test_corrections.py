@@ -144,4 +144,8 @@ def test_without_raw_rows_nothing_is_written(tmp_path, tables):
     points, bins, *_ = tables
     with pytest.raises(ResultsError, match="no raw rows"):
         correction_set(points, bins[bins["attack"] != "raw"])
-    assert not list(tmp_path.iterdir())
+    points.to_csv(tmp_path / "points.csv", index=False)
+    bins[bins["attack"] != "raw"].to_csv(tmp_path / "bins.csv", index=False)
+    with pytest.raises(ResultsError, match="no raw rows"):
+        write_corrections(tmp_path / "points.csv", tmp_path / "bins.csv", tmp_path / "out" / "sf.json.gz")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())  # no half-written file
