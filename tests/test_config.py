@@ -90,6 +90,22 @@ def test_shipped_configs_are_valid(name):
     validate(merge(load("config/config.yaml"), load(name)), SCHEMA)
 
 
+def test_the_printed_defaults_are_a_config_file_that_changes_nothing(capsys):
+    """`robusttag defaults` prints every key the schema gives a default: as a config file it passes the schema
+    and the checks, and it is what the workflow's validation fills into the shipped config/config.yaml."""
+    from robusttag import cli
+    from robusttag.config import check_config
+
+    assert cli.main(["defaults"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["training"]["seeds"] == [1, 2, 3] and printed["dataset"]["synthetic"]["n_jets"] == 200_000
+    validate(printed, SCHEMA)
+    check_config(printed)
+    shipped = load("config/config.yaml")
+    validate(shipped, SCHEMA)  # fills the defaults in
+    assert printed == shipped
+
+
 @pytest.mark.parametrize(
     ("override", "named"),
     [

@@ -4,6 +4,7 @@ robusttag generate --n-jets N --seed S --output PATH   (.json.gz, .json or .root
 robusttag convert INPUT [INPUT ...] --output OUT.parquet [--tree jets]
 robusttag preprocess RAW.parquet --output-dir DIR [--n-tracks 6] [--seed 42]
 robusttag download [URL] --output PATH [--sha256 HEX]
+robusttag defaults                                     (every key's default, as a config file)
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ def _download(args: argparse.Namespace) -> None:
     print(f"downloaded {args.url} to {args.output} (sha256 {digest})")
 
 
+def _defaults(args: argparse.Namespace) -> None:
+    import yaml
+
+    from .config.schema import default_config
+
+    print("# Every key's default (src/robusttag/config/schema.yaml): copy what you change into a config file.")
+    print(yaml.safe_dump(default_config(), sort_keys=False), end="")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .sources.download import DEFAULT_URL
 
@@ -66,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(run=_generate)
 
     convert = commands.add_parser("convert", help="convert dataset files to the raw Parquet table")
-    convert.add_argument("inputs", nargs="+", type=Path, help=".json.gz, .json or .root files")
+    convert.add_argument("inputs", nargs="+", type=Path, help=".json.gz, .json, .root or .h5 files")
     convert.add_argument("--output", type=Path, required=True)
     convert.add_argument("--tree", default="jets", help="TTree name for ROOT input")
     convert.set_defaults(run=_convert)
@@ -84,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--output", type=Path, required=True)
     down.add_argument("--sha256")
     down.set_defaults(run=_download)
+
+    defaults = commands.add_parser("defaults", help="print every key's default as a config file to start from")
+    defaults.set_defaults(run=_defaults)
     return parser
 
 
