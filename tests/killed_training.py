@@ -4,11 +4,14 @@ and the uninterrupted reference run beside it."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 
 def train_in_process(script: str, args: list[str], output: Path, kill_after_epoch=None, timeout=300) -> int:
@@ -34,6 +37,20 @@ def train_in_process(script: str, args: list[str], output: Path, kill_after_epoc
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def first_jets(data: Path, folder: Path, jets: int) -> Path:
+    """A copy of the preprocessed folder ``data`` in ``folder`` with the first ``jets`` rows of each Parquet
+    file (the splits, a training variation's split, a target sample): the process pairs train on it, since a
+    resume restores the same state whatever the number of batches, and each process costs seconds less. The
+    rows stay aligned across the files (a variation's split is row for row the nominal one's)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for file in data.iterdir():
+        if file.suffix == ".parquet":
+            pq.write_table(pq.read_table(file).slice(0, jets), folder / file.name)
+        elif file.is_file():
+            shutil.copy(file, folder / file.name)
+    return folder
 
 
 def started(script: str, args: list[str]) -> subprocess.Popen:

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
-from killed_training import finished, started, train_in_process
+from killed_training import finished, first_jets, started, train_in_process
 
 from robusttag.architectures import DeepSets, Transformer, build_model
 from robusttag.attacks import Constraints
@@ -254,6 +254,7 @@ def test_resume_after_kill_is_bit_identical(sequence, tmp_path, architecture, mo
     """Dropout's draws (and PGD's random starts) come back from the checkpoint: killed after the first of two
     epochs, resumed for the second (the process pairs are the suite's slowest tests: two epochs suffice)."""
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
+    sequence = first_jets(sequence, tmp_path / "first_jets", 1280)  # 5 batches an epoch
     reference = started(_TRAIN_SCRIPT, [str(sequence), str(straight), architecture, mode])  # beside the others
     try:
         assert _train_in_process(sequence, interrupted, architecture, mode, kill_after_epoch=1) == -signal.SIGKILL

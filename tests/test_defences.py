@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
-from killed_training import finished, started, train_in_process
+from killed_training import finished, first_jets, started, train_in_process
 from test_training import _HostWatch
 
 import robusttag.config as rt
@@ -316,6 +316,7 @@ def test_domain_training_resumes_after_kill_bit_identical(varied, tmp_path):
     optimiser restored with the tagger (the mode with a state of its own; the loop's kill -9 behaviour is shared
     with every mode, test_training)."""
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
+    varied = first_jets(varied, tmp_path / "first_jets", 1280)  # 5 batches an epoch
     reference = started(_TRAIN_SCRIPT, [str(varied), str(straight), "domain"])
     try:
         args = [str(varied), str(interrupted), "domain"]

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
-from killed_training import finished, started, train_in_process
+from killed_training import finished, first_jets, started, train_in_process
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
@@ -349,6 +349,7 @@ def test_resume_after_kill_is_bit_identical(data, mode):
     """Killed after epoch 2 of 4 and resumed: epochs 3 and 4 (their smoothed selection score reaching back
     over the restart) as the uninterrupted run's, trained beside it."""
     straight, interrupted = data.parent / f"straight_{mode}", data.parent / f"interrupted_{mode}"
+    data = first_jets(data, data.parent / f"first_jets_{mode}", 1500)  # 24 batches an epoch
     reference = started(_TRAIN_SCRIPT, [str(data), str(straight), mode])
     try:
         assert _train_in_process(data, interrupted, mode, kill_after_epoch=2) == -signal.SIGKILL
