@@ -137,3 +137,16 @@ def test_a_table_jobs_process_holds_no_torch():
     code = f"import sys; import {', '.join(sorted(imports))}; print('torch' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout == "False\n", sorted(imports)
+
+
+def test_training_and_scoring_jobs_load_no_onnx():
+    """What the training and scoring scripts import: onnx and ONNX Runtime (about a second of imports in every
+    job) load only where an ONNX file is read or written (the export job, an ONNX audit)."""
+    imports = set()
+    for script in ("train.py", "score_checkpoint.py", "score_strong_attacks.py", "score_shifted_samples.py"):
+        text = (ROOT / "workflow/scripts" / script).read_text()
+        imports |= set(re.findall(r"^from (robusttag[\w.]*) import", text, re.M))
+    loaded = "sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime'))"
+    code = f"import sys; import {', '.join(sorted(imports))}; print({loaded})"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout == "[]\n", sorted(imports)

@@ -33,7 +33,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 import torch
 from torch import nn
 
@@ -45,7 +44,6 @@ from .features import CLASS_NAMES, InputLayout
 from .history import HISTORY_COLUMNS, selection_score
 from .io import atomic_output
 from .model import Tagger
-from .onnx_graph import load_onnx
 from .paths import history_file
 from .validation import validation_metrics  # the training loop's own metrics, on the same jets
 
@@ -214,6 +212,8 @@ def load_model(data: bytes, declaration: ExternalModel, device: torch.device, wh
         When the bytes are not a model of the declared kind, or an ONNX graph that robusttag cannot run.
     """
     if declaration.is_onnx:
+        from .onnx_graph import load_onnx  # onnx costs a second of imports to every job that loads a tagger
+
         return load_onnx(data, where).to(device)
     return load_program(data, device, where)
 
@@ -246,6 +246,8 @@ def check_against_onnx_runtime(tagger: ExternalTagger, data: bytes, x: torch.Ten
         When the graph's inputs are not the declared signature's, or torch's reading of the graph differs from
         ONNX Runtime's by more than :data:`ONNX_TOLERANCE` (relative to the outputs' scale).
     """
+    import onnxruntime  # only where an ONNX model is imported
+
     rows = x[:_ONNX_CHECK_JETS]
     session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
     names = [given.name for given in session.get_inputs()]
