@@ -1,42 +1,29 @@
 """A training run in its own process, killed with SIGKILL once a given epoch is checkpointed (the resume tests),
-and the uninterrupted reference run beside it."""
+and the uninterrupted reference run beside it. Each process is forked from the server of
+tests/snakemake_process.py, which has imported torch and robusttag's training once (tests/training_child.py):
+a process of its own, killed for real, without the seconds of imports."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import snakemake_process
+import training_child
 
 
-def train_in_process(script: str, args: list[str], output: Path, kill_after_epoch=None, timeout=300) -> int:
-    """Run ``script`` (Python, reading ``args`` from sys.argv) training into ``output``; with
-    ``kill_after_epoch``, kill it -9 as soon as that epoch's checkpoint is in the state folder.
+def train_in_process(script: str, args: list[str], kill_after_epoch=None, timeout=300) -> int:
+    """Run ``script`` (Python, reading ``args`` from sys.argv) and wait for it; with ``kill_after_epoch``,
+    the process is killed -9 as soon as that epoch's checkpoint is in the training's state folder.
 
     Returns
     -------
     int
-        The process's return code (-SIGKILL when killed).
+        The process's exit status (-SIGKILL when killed).
     """
-    process = subprocess.Popen([sys.executable, "-c", script, *args])
-    state = Path(output).with_name(f".{Path(output).name}.in_progress")
-    deadline = time.monotonic() + timeout
-    try:
-        while process.poll() is None and time.monotonic() < deadline:
-            if kill_after_epoch and (state / f"epoch_{kill_after_epoch:03d}.pt").exists():
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
-                return process.returncode
-            time.sleep(0.05)
-        return process.wait(timeout=max(1, deadline - time.monotonic()))
-    finally:
-        if process.poll() is None:
-            process.kill()
+    return finished(started(script, args, kill_after_epoch), timeout)
 
 
 def first_jets(data: Path, folder: Path, jets: int) -> Path:
@@ -53,18 +40,21 @@ def first_jets(data: Path, folder: Path, jets: int) -> Path:
     return folder
 
 
-def started(script: str, args: list[str]) -> subprocess.Popen:
+def started(script: str, args: list[str], kill_after_epoch: int | None = None) -> BaseProcess:
     """``script`` (as for :func:`train_in_process`) started in its own process and not waited for: the
     uninterrupted reference training, run beside the interrupted one on the other core (each process trains
     with one thread into its own folder, so neither depends on when the other runs)."""
-    return subprocess.Popen([sys.executable, "-c", script, *args])
+    snakemake_process.ensure_forkserver()
+    process = snakemake_process.CONTEXT.Process(target=training_child.main, args=(script, list(args), kill_after_epoch))
+    process.start()
+    return process
 
 
-def finished(process: subprocess.Popen, timeout=300) -> int:
-    """The return code of a :func:`started` process, killed if it runs past ``timeout`` s."""
-    try:
-        return process.wait(timeout=timeout)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+def finished(process: BaseProcess, timeout=300) -> int:
+    """The exit status of a :func:`started` process (-9 when killed by SIGKILL), killed if it runs past
+    ``timeout`` s."""
+    process.join(timeout)
+    if process.exitcode is None:
+        process.kill()
+        process.join()
+    return process.exitcode

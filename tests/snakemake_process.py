@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 import snakemake_child
 
-_CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["snakemake_child"])
+CONTEXT = multiprocessing.get_context("forkserver")
+CONTEXT.set_forkserver_preload(["snakemake_child", "training_child"])  # training_child: tests/killed_training.py
 
 
 @dataclass
@@ -81,7 +81,7 @@ class Running:
             self.process.join()
 
 
-def _forkserver() -> None:
+def ensure_forkserver() -> None:
     """The forkserver, started once with this folder on its path: the server of Python 3.11 imports what it
     preloads before it reads the tests' sys.path."""
     before = os.environ.get("PYTHONPATH")
@@ -98,10 +98,10 @@ def _forkserver() -> None:
 def start(workdir: Path, *args: str, env: dict[str, str] | None = None, nice: int = 0) -> Running:
     """``snakemake *args`` in ``workdir``, started now (``env``: its whole environment, default the tests';
     ``nice``: added to its priority and its jobs', a run in the background that yields to the suite)."""
-    _forkserver()
+    ensure_forkserver()
     folder = Path(tempfile.mkdtemp(prefix="snakemake-output-"))
     running = Running(list(args), None, folder)
-    running.process = _CONTEXT.Process(
+    running.process = CONTEXT.Process(
         target=snakemake_child.main,
         args=(
             str(workdir),

@@ -243,7 +243,7 @@ train(data / "train.parquet", data / "val.parquet", data / "preprocessing.json",
 
 def _train_in_process(data: Path, output: Path, architecture: str, mode: str, kill_after_epoch=None, timeout=300):
     args = [str(data), str(output), architecture, mode]
-    return train_in_process(_TRAIN_SCRIPT, args, output, kill_after_epoch, timeout)
+    return train_in_process(_TRAIN_SCRIPT, args, kill_after_epoch, timeout)
 
 
 # One mode per architecture: the resume itself is the architecture's state (its dropout's draws) with the

@@ -320,8 +320,8 @@ def test_domain_training_resumes_after_kill_bit_identical(varied, tmp_path):
     reference = started(_TRAIN_SCRIPT, [str(varied), str(straight), "domain"])
     try:
         args = [str(varied), str(interrupted), "domain"]
-        assert train_in_process(_TRAIN_SCRIPT, args, interrupted, kill_after_epoch=1) == -signal.SIGKILL
-        assert train_in_process(_TRAIN_SCRIPT, args, interrupted) == 0
+        assert train_in_process(_TRAIN_SCRIPT, args, kill_after_epoch=1) == -signal.SIGKILL
+        assert train_in_process(_TRAIN_SCRIPT, args) == 0
     finally:
         assert finished(reference) == 0
     _same_model(straight, interrupted, epochs=2)

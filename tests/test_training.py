@@ -341,7 +341,7 @@ train(data / "train.parquet", data / "val.parquet", data / "preprocessing.json",
 
 
 def _train_in_process(data, output, mode, kill_after_epoch=None, timeout=300):
-    return train_in_process(_TRAIN_SCRIPT, [str(data), str(output), mode], output, kill_after_epoch, timeout)
+    return train_in_process(_TRAIN_SCRIPT, [str(data), str(output), mode], kill_after_epoch, timeout)
 
 
 @pytest.mark.parametrize("mode", ["adversarial", "pgd", "ngm"])  # nominal: the same loop, fewer draws
