@@ -252,7 +252,7 @@ def _train_in_process(data: Path, output: Path, architecture: str, mode: str, ki
 @pytest.mark.parametrize("architecture, mode", [("deepsets", "pgd"), ("transformer", "ngm")])
 def test_resume_after_kill_is_bit_identical(sequence, tmp_path, architecture, mode):
     """Dropout's draws (and PGD's random starts) come back from the checkpoint: killed after the first of two
-    epochs, resumed for the second (the process pairs are the suite's slowest tests: two epochs suffice)."""
+    epochs, resumed for the second."""
     straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
     sequence = first_jets(sequence, tmp_path / "first_jets", 1280)  # 5 batches an epoch
     reference = started(_TRAIN_SCRIPT, [str(sequence), str(straight), architecture, mode])  # beside the others

@@ -128,25 +128,29 @@ def test_torch_free_layers_load_no_torch(layer):
     assert run.stdout == "[]\n", f"{layer} loads torch"
 
 
-def test_a_table_jobs_process_holds_no_torch():
-    """What workflow/scripts/tables.py and shifted_tables.py import: the table jobs run without torch."""
+def _loaded_by_scripts(scripts: tuple[str, ...], packages: tuple[str, ...]) -> tuple[list[str], str]:
+    """What the robusttag imports of workflow/scripts/``scripts`` load of ``packages`` in a fresh Python: the
+    imports, and the loaded modules as printed."""
     imports = set()
-    for script in ("tables.py", "shifted_tables.py", "compare_architectures.py", "figure.py"):
+    for script in scripts:
         text = (ROOT / "workflow/scripts" / script).read_text()
         imports |= set(re.findall(r"^from (robusttag[\w.]*) import", text, re.M))
-    code = f"import sys; import {', '.join(sorted(imports))}; print('torch' in sys.modules)"
+    loaded = f"sorted(m for m in sys.modules if m.split('.')[0] in {packages!r})"
+    code = f"import sys; import {', '.join(sorted(imports))}; print({loaded})"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert run.stdout == "False\n", sorted(imports)
+    return sorted(imports), run.stdout
+
+
+def test_a_table_jobs_process_holds_no_torch():
+    """What workflow/scripts/tables.py and shifted_tables.py import: the table jobs run without torch."""
+    scripts = ("tables.py", "shifted_tables.py", "compare_architectures.py", "figure.py")
+    imports, loaded = _loaded_by_scripts(scripts, ("torch",))
+    assert loaded == "[]\n", imports
 
 
 def test_training_and_scoring_jobs_load_no_onnx():
     """What the training and scoring scripts import: onnx and ONNX Runtime (about a second of imports in every
     job) load only where an ONNX file is read or written (the export job, an ONNX audit)."""
-    imports = set()
-    for script in ("train.py", "score_checkpoint.py", "score_strong_attacks.py", "score_shifted_samples.py"):
-        text = (ROOT / "workflow/scripts" / script).read_text()
-        imports |= set(re.findall(r"^from (robusttag[\w.]*) import", text, re.M))
-    loaded = "sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime'))"
-    code = f"import sys; import {', '.join(sorted(imports))}; print({loaded})"
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert run.stdout == "[]\n", sorted(imports)
+    scripts = ("train.py", "score_checkpoint.py", "score_strong_attacks.py", "score_shifted_samples.py")
+    imports, loaded = _loaded_by_scripts(scripts, ("onnx", "onnxruntime"))
+    assert loaded == "[]\n", imports
