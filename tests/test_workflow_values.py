@@ -408,6 +408,7 @@ evaluation:
   epochs: [1]
   attacks: [{method: pgd, steps: 1}]
   certified_jets: 100
+  exact_domains: 2000
   visibility_jets: 100
   bootstrap: 0
   strong_attacks: {epochs: []}

@@ -80,7 +80,7 @@ def _modules(model: nn.Module) -> Iterator[nn.Module]:
         yield model
 
 
-def _affine_layers(model: nn.Module) -> list[_Affine]:
+def affine_layers(model: nn.Module) -> list[_Affine]:
     """The network's affine layers (W, b) in float64, checked to be Linear, then any number of (ReLU, Linear).
 
     Raises
@@ -249,7 +249,14 @@ def _backward_lower(
 
 
 def _crown_relaxations(layers: list[_Affine], interval: list[_Interval], box: _Box) -> list[_Relaxation]:
-    """The relaxation of every hidden ReLU, from pre-activation bounds by CROWN, layer by layer.
+    """The relaxation of every hidden ReLU, from CROWN's pre-activation bounds (:func:`_crown_preactivations`)."""
+    return _crown_preactivations(layers, interval, box)[1]
+
+
+def _crown_preactivations(
+    layers: list[_Affine], interval: list[_Interval], box: _Box
+) -> tuple[list[_Interval], list[_Relaxation]]:
+    """The bounds of every hidden layer's pre-activations by CROWN, layer by layer, and their relaxations.
 
     The bounds of layer k come from CROWN back from z_k to the input through
     the relaxations of layers 0..k-1, both directions at once (rows W_k and
@@ -258,7 +265,7 @@ def _crown_relaxations(layers: list[_Affine], interval: list[_Interval], box: _B
     need them: a stable neuron's relaxation is exact whatever its bounds. The
     first layer is affine in the input: its interval is exact already.
     """
-    relaxations = [_relaxation(*interval[0])]
+    bounds, relaxations = [interval[0]], [_relaxation(*interval[0])]
     for k in range(1, len(layers) - 1):
         lower, upper = interval[k]
         unstable = ((lower < 0) & (upper > 0)).any(0).nonzero().squeeze(1)  # integer indices: faster than a mask
@@ -268,8 +275,18 @@ def _crown_relaxations(layers: list[_Affine], interval: list[_Interval], box: _B
             tight_lower = torch.maximum(lower.index_select(1, unstable), both[:, : unstable.numel()])
             tight_upper = torch.minimum(upper.index_select(1, unstable), -both[:, unstable.numel() :])
             lower, upper = lower.index_copy(1, unstable, tight_lower), upper.index_copy(1, unstable, tight_upper)
+        bounds.append((lower, upper))
         relaxations.append(_relaxation(lower, upper))
-    return relaxations
+    return bounds, relaxations
+
+
+@torch.no_grad()
+def preactivation_bounds(layers: list[_Affine], lo: torch.Tensor, hi: torch.Tensor) -> list[_Interval]:
+    """CROWN's lower and upper bounds of every hidden layer's pre-activations, (jets, width) each, float64.
+
+    ``layers`` as :func:`affine_layers` gives them; lo, hi the input boxes (float64).
+    """
+    return _crown_preactivations(layers, _interval_bounds(layers, lo, hi), _input_box(layers, lo, hi))[0]
 
 
 def _crown_lower(
@@ -389,7 +406,7 @@ def logit_difference_bounds(
         raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
     if hasattr(model, "interval_bounds"):
         return _set_model_bounds(model, lo, hi, pairs, method, batch_size)
-    layers = _affine_layers(model)
+    layers = affine_layers(model)
     _check_box(lo, hi, layers[0][0].shape[1])
     spec = _specification(pairs, layers[-1][0].shape[0], layers[0][0].device)
     return _in_batches(

@@ -207,6 +207,8 @@ class StrongAttackSettings:
     epsilon_scale: str = default("evaluation.epsilon_scale")
     certified_method: str = default("evaluation.certified_method")
     certified_jets: int = default("evaluation.certified_jets")
+    exact_domains: int | None = default("evaluation.exact_domains")
+    summary_epsilon: float = default("evaluation.summary_epsilon")  #: where the exact verification runs
     visibility_jets: int = default("evaluation.visibility_jets")
     max_jets: int | None = default("evaluation.max_jets")
     batch_size: int = default("evaluation.batch_size")
@@ -221,6 +223,8 @@ class StrongAttackSettings:
             )
         if self.epsilon_scale not in EPSILON_SCALES:
             raise ConfigError(f"evaluation.epsilon_scale must be one of {list(EPSILON_SCALES)}")
+        if self.exact_domains is not None and not self.exact_domains > 0:
+            raise ConfigError(f"evaluation.exact_domains must be a positive number or null, got {self.exact_domains}")
 
 
 #: bound propagation of the certified AUC: CROWN linear bounds, or plain intervals (much looser, ~100x cheaper)
@@ -465,6 +469,7 @@ class EvaluationSettings:
     attacks: tuple[AttackSettings, ...] = _DEFAULT_ATTACKS
     certified_method: str = default("evaluation.certified_method")
     certified_jets: int = default("evaluation.certified_jets")
+    exact_domains: int | None = default("evaluation.exact_domains")
     visibility_jets: int = default("evaluation.visibility_jets")
     strong_attacks: StrongAttackCheckpoints = field(default_factory=StrongAttackCheckpoints)
     shifted_samples: ShiftedSamples = field(default_factory=ShiftedSamples)

@@ -106,7 +106,7 @@ def strong_attack_config(evaluation: dict, *, per_checkpoint: bool = False) -> d
     values = _subset(StrongAttackSettings, evaluation)
     if per_checkpoint:  # the worst case per checkpoint; the certified bound is the selected checkpoint's
         values["epsilons"] = [EvaluationSettings.from_config(evaluation).summary_epsilon]
-        values["certified_jets"], values["visibility_jets"] = 0, 0
+        values["certified_jets"], values["visibility_jets"], values["exact_domains"] = 0, 0, None
         del values["certified_method"]
     return values
 
