@@ -354,12 +354,19 @@ def certified_bounds(certified_files, weighted: bool) -> pd.DataFrame:
     Per (model, seed, epoch, eps, discriminator) on the jets the bound was computed
     on: the certified lower bound, the lowest AUC of the suite's attacks and
     the raw AUC on the same jets, the bracket's width (worst attack - bound)
-    and whether the bound is at or below every attack (it must be).
+    and whether the bound is at or below every attack (it must be). Where the
+    exact verification ran (the summary's eps, a DNN): its certified AUC and the
+    AUC at the worst points it found (``exact_*``), the bracket left between
+    them, the jets it solved and left unsolved, its budget and time.
     """
     frames = [f for f in map(_read_rows, certified_files) if len(f)]
     columns = [*CHECKPOINT, "epsilon", "discriminator", "method", "jets", "certified_auc", "worst_attack_auc"]
+    exact = ["exact_method", "exact_domains", "exact_seconds", "exact_solved", "exact_unsolved"]
+    exact_aucs = ["exact_certified_auc", "exact_attack_auc", "exact_bracket_width"]
     if not frames:
-        return pd.DataFrame(columns=[*columns, "raw_auc", "worst_attack", "bracket_width", "bound_holds"])
+        return pd.DataFrame(
+            columns=[*columns, "raw_auc", "worst_attack", "bracket_width", "bound_holds", *exact, *exact_aucs]
+        )
     bounds = pd.concat(frames, ignore_index=True)
     suffix = "_weighted" if weighted else ""
     table = bounds[[*CHECKPOINT, "epsilon", "discriminator", "method", "jets", "worst_attack"]].copy()
@@ -367,6 +374,11 @@ def certified_bounds(certified_files, weighted: bool) -> pd.DataFrame:
         table[column] = bounds[column + suffix]
     table["bracket_width"] = table["worst_attack_auc"] - table["certified_auc"]
     table["bound_holds"] = table["certified_auc"] <= table["worst_attack_auc"]
+    for column in exact:
+        table[column] = bounds.get(column, np.nan)
+    for column in exact_aucs[:2]:
+        table[column] = bounds.get(column + suffix, np.nan)
+    table["exact_bracket_width"] = table["exact_attack_auc"] - table["exact_certified_auc"]
     return table
 
 
