@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -108,3 +109,44 @@ def test_on_a_relu_network_the_attack_crosses_at_the_distance_and_not_within_rea
     assert not _crossed_at(
         model, x[never], labels[never], movable[never], constraints, "BvsC", cuts, at_most, SEARCH
     ).any()
+
+
+def test_the_eps_free_numbers_by_hand():
+    """Four tagged b jets at 0.01, 0.02, 0.04, inf; light jets: one mistag already, others at 0.03, 0.05, inf.
+
+    The mistag rate doubles when one more light jet is tagged: at 0.03. The efficiency falls by a tenth
+    (0.4 of 4 jets) with the first b jet lost: at 0.01. Within 0.01: 1 of 4 tagged b jets, within 0.05: 3.
+    """
+    from robusttag.analysis.distances import distance_curves, distance_summary, smallest_eps_reaching
+
+    b, light = 0, 2
+    rows = pd.DataFrame(
+        {
+            "model": "nominal",
+            "seed": 1,
+            "epoch": 4,
+            "discriminator": "BvsL",
+            "mistag_target": 0.1,
+            "label": [b, b, b, b, b, light, light, light, light],
+            "weight": 1.0,
+            "distance": [0.01, 0.02, 0.04, np.inf, 0.0, 0.0, 0.03, 0.05, np.inf],
+        }
+    )
+    (row,) = distance_summary(rows, weighted=False).to_dict("records")
+    assert row["tagged_signal_jets"] == 4 and row["untagged_background_jets"] == 3
+    assert row["eps_mistag_doubles"] == 0.03
+    assert row["eps_efficiency_minus_10pct"] == 0.01
+    assert row["tagged_signal_within_0.01"] == 0.25 and row["tagged_signal_within_0.05"] == 0.75
+    assert row["median_signal_distance"] == 0.03  # of 0.01, 0.02, 0.04, inf
+    # weighted: the mistag at 0 weighs 3, so doubling needs the jets at 0.03 (1) and 0.05 (2)
+    weighted = rows.assign(weight=[1, 1, 1, 1, 1, 3, 1, 2, 1])
+    assert distance_summary(weighted, weighted=True)["eps_mistag_doubles"].item() == 0.05
+    no_raw_mistag = rows.assign(distance=[0.01, 0.02, 0.04, np.inf, 0.0, 0.2, 0.03, 0.05, np.inf])
+    assert np.isnan(distance_summary(no_raw_mistag, weighted=False)["eps_mistag_doubles"].item())
+    assert smallest_eps_reaching(np.array([0.1, np.inf]), np.ones(2), 2.0) == np.inf
+    assert smallest_eps_reaching(np.array([0.1]), np.ones(1), 0.0) == 0.0
+    curves = distance_curves(rows, weighted=False)
+    at = curves.set_index("epsilon")
+    assert at["signal_lost"].is_monotonic_increasing and at["mistag_ratio"].is_monotonic_increasing
+    np.testing.assert_allclose(at["signal_lost"].iloc[-1], 0.75)  # the b jet at inf is never lost
+    np.testing.assert_allclose(at["mistag_ratio"].iloc[-1], 3.0)  # 1 + the light jets at 0.03 and 0.05

@@ -157,3 +157,18 @@ def test_budgets_that_are_not_positive_are_refused():
         with pytest.raises(ConfigError, match="exact_domains must be a positive number or null"):
             StrongAttackSettings(exact_domains=budget)
     assert StrongAttackSettings(exact_domains=None).exact_domains is None
+
+
+def test_with_the_open_domains_capped_the_bounds_stay_sound_and_the_search_ends(monkeypatch):
+    """Beyond MAX_OPEN the highest-bound domains are closed where they stand: fewer jets solved, but every
+    certified value still at or below the attack's, and the budget loop ends though problems stay unsolved."""
+    import robusttag.attacks.exact as exact
+
+    _, _, free = _worst_case(6000)
+    monkeypatch.setattr(exact, "MAX_OPEN", 8)
+    _, _, capped = _worst_case(6000)
+    for name in DISCRIMINATORS:
+        case = capped[name]
+        sign = np.where(case.is_signal, 1.0, -1.0)
+        assert (sign * case.certified <= sign * case.attained + 1e-9).all()
+    assert sum(capped[n].solved.sum() for n in capped) < sum(free[n].solved.sum() for n in free)

@@ -21,6 +21,7 @@ from robusttag.features import feature_label
 from robusttag.figures import base as figure_base
 from robusttag.figures import calibration as figure_calibration
 from robusttag.figures import comparison as figure_comparison
+from robusttag.figures import distances as figure_distances
 from robusttag.figures import history as figure_history
 from robusttag.figures import inputs as figure_inputs
 from robusttag.figures import mismodelling as figure_mismodelling
@@ -168,7 +169,7 @@ def drawn(monkeypatch) -> list[dict]:
     """Every figure saved, with the titles and entries of its legends, in drawing order."""
     saved = []
     modules = (figure_inputs, figure_roc, figure_robustness, figure_history, figure_suite, figure_calibration)
-    for module in (*modules, figure_mismodelling, figure_comparison):
+    for module in (*modules, figure_mismodelling, figure_comparison, figure_distances):
 
         def save(fig, path, real=module.save_figure):
             legends = fig.findobj(Legend)
@@ -503,6 +504,7 @@ KEYWORDS = {
     "attack_suite_vs_epsilon": {},
     "worst_case_per_checkpoint": {"summary_epsilon": 0.05},
     "auc_lost_vs_visibility": {},
+    "distance_to_working_point": {},
     "scale_factors_per_bin": {"summary_epsilon": 0.05},
     "shifted_scale_factors": {},
     "premise": {"summary_epsilon": 0.05},
@@ -551,6 +553,7 @@ def pipeline_files(tmp_path_factory, roc, suite_auc, certified, visibility, samp
         "attack_suite_vs_epsilon": [str(auc_csv), str(root / "certified.csv")],
         "worst_case_per_checkpoint": [str(root / "worst_case.csv")],
         "auc_lost_vs_visibility": [str(root / "visibility.csv"), _written(root, "shifted_visibility.csv", _stars())],
+        "distance_to_working_point": [_written(root, "distance_curves.csv", _distance_curves())],
         "scale_factors_per_bin": [str(root / "scale_factors.csv"), str(root / "worst_case.csv")],
         "shifted_scale_factors": [_written(root, "shifted_working_points.csv", _shifted_working_points())],
         "premise": [
@@ -559,6 +562,37 @@ def pipeline_files(tmp_path_factory, roc, suite_auc, certified, visibility, samp
         "defences": [_written(root, name, table) for name, table in zip(("defences.csv", "seeds.csv"), _defences())],
         "architectures": [_written(root, "architectures.csv", _architectures())],
     }
+
+
+def _distance_curves() -> pd.DataFrame:
+    """The curves of per-jet distances of two modes and two seeds, b/c/light jets at both working points."""
+    from robusttag.analysis.distances import distance_curves
+
+    generator = np.random.default_rng(3)
+    frames = []
+    for model, scale in (("nominal", 0.02), ("adversarial", 0.04)):
+        for seed in (1, 2):
+            for disc in ("BvsL", "CvsL", "BvsC"):
+                for target in (0.1, 0.01):
+                    labels = generator.integers(0, 3, 300)
+                    distance = generator.exponential(scale, 300)
+                    distance[generator.random(300) < 0.1] = 0.0
+                    distance[generator.random(300) < 0.05] = np.inf
+                    frames.append(
+                        pd.DataFrame(
+                            {
+                                "model": model,
+                                "seed": seed,
+                                "epoch": 3,
+                                "discriminator": disc,
+                                "mistag_target": target,
+                                "label": labels,
+                                "weight": 1.0,
+                                "distance": distance,
+                            }
+                        )
+                    )
+    return distance_curves(pd.concat(frames, ignore_index=True), weighted=False)
 
 
 def _defences() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -1022,3 +1056,22 @@ def test_the_shifted_samples_join_the_attacks_on_the_visibility_axes(pipeline_fi
     figures.make_figure("auc_lost_vs_visibility", pipeline_files["auc_lost_vs_visibility"], tmp_path / "v")
     for ax in drawn[-1]["figure"].axes:  # both panels: the samples named at their stars
         assert sorted(t.get_text() for t in ax.texts if t.get_text() in SAMPLES) == sorted(SAMPLES)
+
+
+def test_distance_figure_draws_a_line_per_mode_and_seed_with_the_curves_values(tmp_path, drawn):
+    """At 10 % mistag: per discriminator two panels, a line per (mode, seed), the efficiency loss in per cent."""
+    curves = _distance_curves()
+    figure_distances.plot_distance_to_working_point(curves, tmp_path / "distances")
+    (record,) = drawn
+    top_left = record["figure"].axes[0]
+    assert len(top_left.get_lines()) == 4  # two modes x two seeds
+    expected = curves[
+        (curves["model"] == "nominal")
+        & (curves["seed"] == 1)
+        & (curves["discriminator"] == "BvsL")
+        & (curves["mistag_target"] == 0.1)
+    ]
+    np.testing.assert_allclose(top_left.get_lines()[0].get_ydata(), 100 * expected["signal_lost"].to_numpy())
+    assert record["entries"][:2] == ["nominal", "adversarial"]
+    with pytest.raises(ResultsError, match="no working point at 0.1"):
+        figure_distances.plot_distance_to_working_point(curves[curves["mistag_target"] == 0.01], tmp_path / "x")

@@ -104,6 +104,7 @@ def test_another_seed_trains_only_that_seed(workflow):
 SCAN = {"score_checkpoint": 4 + 2}
 EXTRA = {"score_extra_attacks": 2}
 VALIDATION = {"score_validation": 2 + 2}
+DISTANCES = {"jet_distances": 2 + 2}  # every training's selected checkpoint
 # .test/config/config.yaml: the strong suite at both epochs (the selected one at every eps, the other at the summary's)
 SELECTED_STRONG, PER_CHECKPOINT = {"score_strong_attacks": 2}, {"score_strong_attacks_per_checkpoint": 2 + 2}
 STRONG = SELECTED_STRONG | PER_CHECKPOINT
@@ -134,24 +135,33 @@ SHIFTED_TABLES = {"shifted_tables": 1, "shifted_scale_factors": 1}
 #: evaluation key -> (a changed value, the jobs whose output depends on it)
 RERUNS = {
     "epsilons": ("[0.01, 0.03, 0.05]", SCAN | EXTRA | SELECTED_STRONG | TABLES),  # the summary's eps stays
-    "restrict_impact": ("0.1", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
-    "epsilon_scale": ("quantile", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
+    "restrict_impact": ("0.1", SCAN | EXTRA | STRONG | SAMPLES | DISTANCES | TABLES),
+    "epsilon_scale": ("quantile", SCAN | EXTRA | STRONG | SAMPLES | DISTANCES | TABLES),
     "attacks": ("[{method: pgd, steps: 1}]", STRONG | TABLES),
     "certified_method": ("ibp", SELECTED_STRONG | TABLES),
     "certified_jets": ("50", SELECTED_STRONG | TABLES),
     "exact_domains": ("2000", SELECTED_STRONG | TABLES),
+    "distance_jets": ("300", DISTANCES | TABLES),
+    "distance_max_epsilon": ("0.1", DISTANCES | TABLES),
+    "distance_bisections": ("4", DISTANCES | TABLES),
     "visibility_jets": ("50", SELECTED_STRONG | TABLES),
     "baselines": ("false", EXTRA | TABLES),
     "noise_seed": ("2", EXTRA | TABLES),
-    "weighted": ("true", TABLES | SHIFTED_TABLES),
+    "weighted": ("true", DISTANCES | TABLES | SHIFTED_TABLES),
     "bootstrap": ("20", TABLES | SHIFTED_TABLES),
     "bootstrap_seed": ("2", TABLES | SHIFTED_TABLES),
     "scale_factor_pt_bins": ("[20, 100, 900]", TABLES | SHIFTED_TABLES),
     "scale_factor_abs_eta_bins": ("[0, 2.5]", TABLES | SHIFTED_TABLES),
-    "max_jets": ("300", SCAN | EXTRA | STRONG | SAMPLES | TABLES),
+    "max_jets": ("300", SCAN | EXTRA | STRONG | SAMPLES | DISTANCES | TABLES),
     "summary_epsilon": ("0.02", STRONG | TABLES),  # the exact verification runs at it
-    "batch_size": ("1024", SCAN | EXTRA | VALIDATION | STRONG | SAMPLES | TABLES | SHIFTED_SCORES | SHIFTED_TABLES),
-    "device": ("cpu", SCAN | EXTRA | VALIDATION | STRONG | SAMPLES | TABLES | SHIFTED_SCORES | SHIFTED_TABLES),
+    "batch_size": (
+        "1024",
+        SCAN | EXTRA | VALIDATION | STRONG | SAMPLES | DISTANCES | TABLES | SHIFTED_SCORES | SHIFTED_TABLES,
+    ),
+    "device": (
+        "cpu",
+        SCAN | EXTRA | VALIDATION | STRONG | SAMPLES | DISTANCES | TABLES | SHIFTED_SCORES | SHIFTED_TABLES,
+    ),
     "figures.input_features": ("[trk1_d0]", SAMPLES),
     "figures.input_epsilons": ("[0.02]", SAMPLES),
     "figures.uncapped_epsilon": ("0.2", SAMPLES),

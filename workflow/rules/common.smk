@@ -224,6 +224,18 @@ def validation_files(wildcards):
     ]
 
 
+def distance_files(wildcards):
+    """Each training's per-jet distances to its working points at its selected checkpoint (none without jets)."""
+    if not rt.EvaluationSettings.from_config(EVALUATION).distance_jets:
+        return []
+    root = wildcards.root
+    return [
+        paths.scores(root, m, s, selected(root, m, s), "distances")
+        for s in study_seeds(root)
+        for m in study_models(root)
+    ]
+
+
 def strong_files(index):
     """An input function: one kind of the strong suite's files (0 scores, 1 checks, 2 certified bounds,
     3 visibility: KS and Wasserstein-1 per feature; paths.STRONG_KINDS), every training of the study."""

@@ -114,6 +114,33 @@ rule score_validation:
         "../scripts/score_validation.py"
 
 
+# At the selected checkpoint: each test jet's distance to its working points (the smallest eps that moves it
+# across the cut fixed on the validation jets).
+rule jet_distances:
+    input:
+        model=paths.model_dir(),
+        test=study_data("test"),
+        summary=study_data("summary"),
+        validation=paths.scores(kind="validation"),
+        scale=budget_scale_inputs,
+    output:
+        paths.scores(kind="distances"),
+    log:
+        paths.log("scores/{model}_seed_{seed}_epoch_{epoch}_distances", "{root}"),
+    group:
+        "scores"
+    conda:
+        "../envs/robusttag.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        epoch=lambda wildcards: int(wildcards.epoch),
+        distances=rt.distance_config(EVALUATION),
+    script:
+        "../scripts/jet_distances.py"
+
+
 rule adversarial_samples:
     input:
         models=lambda wildcards: model_dirs(wildcards.root),
@@ -140,6 +167,7 @@ rule tables:
     input:
         scores=score_files,
         validation=validation_files,
+        distances=distance_files,
         kinematics=study_data("test"),
         checks=strong_files(1),
         certified=strong_files(2),
@@ -153,6 +181,9 @@ rule tables:
         worst_case=paths.table("worst_case.csv"),
         checks=paths.table("attack_checks.csv"),
         certified=paths.table("certified.csv"),
+        distances=paths.table("distances.csv"),
+        distance_bins=paths.table("distance_bins.csv"),
+        distance_curves=paths.table("distance_curves.csv"),
         visibility=paths.table("visibility.csv"),
         working_points=paths.table("working_points.csv"),
         scale_factors=paths.table("scale_factors.csv"),

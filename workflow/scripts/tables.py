@@ -21,5 +21,6 @@ with logging_to(snakemake.log[0]):
         if snakemake.input.get("shifted_auc")
         else None,
         defences=snakemake.params.defences,
+        distance_files=list(snakemake.input.distances),
     )
 end_job()  # outputs written and closed: skip the interpreter's teardown

@@ -47,6 +47,11 @@ ROUND_STEPS = 6
 ROOT_STEPS = 30
 #: Adam's step sizes of the lower slopes and of the multipliers (those of alpha-beta-CROWN)
 ALPHA_RATE, BETA_RATE = 0.1, 0.05
+#: the stored slopes and multipliers, only the next bound's starting point: any value gives a sound bound
+STORED = torch.float32
+#: most open domains kept (about 4.5 kB each for the paper's network); beyond, the highest-bound ones are
+#: closed as they are (their bounds stay in their problems' bounds, they are no longer branched)
+MAX_OPEN = 400_000
 #: most domains bounded in one round (all problems together)
 ROUND_DOMAINS = 2048
 #: most unstable neurons of a domain handed to the mixed-integer solver
@@ -181,6 +186,14 @@ class BranchAndBound:
         """(P,) bool: no domain of the problem open, its minimum within ``TOLERANCE`` of ``upper``."""
         return self.lower >= self.upper - TOLERANCE
 
+    @property
+    def searchable(self) -> torch.Tensor:
+        """(P,) bool: the problem has an open domain left to branch (none: solved, or its domains closed
+        where they stood to bound the memory).
+        """
+        alive = self.open.indices()
+        return torch.zeros(len(self.upper), dtype=torch.bool).index_fill_(0, self.open.domains.owner[alive], True)
+
     def start(self, steps: int = ROOT_STEPS) -> None:
         """Bound every problem's whole box with optimised slopes (alpha-CROWN): the incomplete bound."""
         if self._started:
@@ -190,7 +203,7 @@ class BranchAndBound:
         root = _empty(self.layers, self.problems, count)
         root.owner = torch.arange(count)
         # CROWN's slopes to start from
-        root.alpha = [(upper > -lower).double() for lower, upper in self.problems.bounds]
+        root.alpha = [(upper > -lower).to(STORED) for lower, upper in self.problems.bounds]
         self._bound(root, steps)
         self.root_lower = root.lower.clone()
         self._keep_open(root)
@@ -267,6 +280,11 @@ class BranchAndBound:
         self._close(stored.owner[closing], stored.lower[closing], torch.ones(len(closing), dtype=torch.bool))
         self.open.alive[closing] = False
         alive = self.open.indices()
+        if len(alive) > MAX_OPEN:  # keep memory bounded: close the highest bounds where they stand
+            frozen = alive[torch.argsort(stored.lower[alive], descending=True)[: len(alive) - MAX_OPEN]]
+            self._close(stored.owner[frozen], stored.lower[frozen], torch.ones(len(frozen), dtype=torch.bool))
+            self.open.alive[frozen] = False
+            alive = self.open.indices()
         lower = torch.minimum(self.closed_lower, self.upper)
         lower = lower.scatter_reduce(0, stored.owner[alive], stored.lower[alive], reduce="amin")
         self.lower = torch.maximum(lower, self.root_lower)
@@ -292,8 +310,8 @@ def _empty(layers, problems: Problems, count: int = 0) -> _Domains:
     return _Domains(
         long.clone(),
         [torch.zeros(count, w, dtype=torch.int8) for w in widths],
-        [torch.zeros(count, w, dtype=torch.float64) for w in widths],
-        [torch.zeros(count, w, dtype=torch.float64) for w in widths],
+        [torch.zeros(count, w, dtype=STORED) for w in widths],
+        [torch.zeros(count, w, dtype=STORED) for w in widths],
         torch.full((count,), -torch.inf, dtype=torch.float64),
         long.clone(),
         long.clone(),
@@ -355,8 +373,8 @@ def _optimise(layers, problems: Problems, domains: _Domains, steps: int) -> torc
     lo, hi = problems.lo[domains.owner], problems.hi[domains.owner]
     box = ((hi + lo) / 2, (hi - lo) / 2)
     spec = problems.spec[domains.owner]
-    alpha = [a.clone().requires_grad_(True) for a in domains.alpha]
-    beta = [b.clone().requires_grad_(True) for b in domains.beta]
+    alpha = [a.double().requires_grad_(True) for a in domains.alpha]
+    beta = [b.double().requires_grad_(True) for b in domains.beta]
     optimiser = torch.optim.Adam([{"params": alpha, "lr": ALPHA_RATE}, {"params": beta, "lr": BETA_RATE}])
     best = domains.lower.clone()
     best_point = box[0].clone()
@@ -378,8 +396,8 @@ def _optimise(layers, problems: Problems, domains: _Domains, steps: int) -> torc
                 a.clamp_(0, 1)
                 b.clamp_(min=0)
     domains.lower = best
-    domains.alpha = [a.detach() for a in alpha]
-    domains.beta = [b.detach() for b in beta]
+    domains.alpha = [a.detach().to(STORED) for a in alpha]
+    domains.beta = [b.detach().to(STORED) for b in beta]
     _choose_neuron(domains, costs, [r.unstable for r in relaxed])
     return best_point
 
@@ -613,7 +631,7 @@ def exact_worst_case(
         share = np.concatenate(
             [_undetermined_share(*_scores(search, owner, offsets[i]), owner[2]) for i, owner in enumerate(owners)]
         )
-        share[search.solved.numpy()] = 0
+        share[~search.searchable.numpy()] = 0
         chosen = np.argsort(-share, kind="stable")[:SLICE_PROBLEMS]
         chosen = chosen[share[chosen] > 0]
         if len(chosen) == 0:

@@ -45,6 +45,7 @@ from .evaluation import (
     ONNX_OPSETS,
     TORCHSCRIPT_SUFFIXES,
     AttackSettings,
+    DistanceSettings,
     EvaluationSettings,
     ExternalModel,
     FigureSettings,
@@ -69,6 +70,7 @@ from .figures import (
     study_figures,
 )
 from .rules import (
+    distance_config,
     domain_target,
     external_config,
     figure_config,
@@ -174,6 +176,7 @@ __all__ = [
     "ShiftedSamples",
     "StrongAttackCheckpoints",
     "StrongAttackSettings",
+    "DistanceSettings",
     "SyntheticSettings",
     "ONNX_OPERATORS",
     "ONNX_OPSETS",
@@ -208,4 +211,5 @@ __all__ = [
     "training_modes",
     "training_seeds",
     "validation_config",
+    "distance_config",
 ]

@@ -236,6 +236,28 @@ EPSILON_SCALES: tuple[str, ...] = choices("evaluation.epsilon_scale")
 
 
 @dataclass(frozen=True)
+class DistanceSettings:
+    """What a distance file depends on: the jets, the box and the search."""
+
+    distance_jets: int = default("evaluation.distance_jets")
+    distance_max_epsilon: float = default("evaluation.distance_max_epsilon")
+    distance_bisections: int = default("evaluation.distance_bisections")
+    restrict_impact: float | None = default("evaluation.restrict_impact")
+    epsilon_scale: str = default("evaluation.epsilon_scale")
+    weighted: bool = default("evaluation.weighted")  #: the cuts fixed on weighted validation jets
+    max_jets: int | None = default("evaluation.max_jets")
+    batch_size: int = default("evaluation.batch_size")
+    device: str = default("evaluation.device")
+
+    def __post_init__(self) -> None:
+        if self.distance_jets < 0 or not self.distance_max_epsilon > 0 or not 1 <= self.distance_bisections <= 30:
+            raise ConfigError(
+                "evaluation.distance_jets must be >= 0, distance_max_epsilon > 0 and distance_bisections "
+                f"in 1..30, got {self.distance_jets}, {self.distance_max_epsilon}, {self.distance_bisections}"
+            )
+
+
+@dataclass(frozen=True)
 class StrongAttackCheckpoints:
     """The ``evaluation.strong_attacks`` section: where the strong suite runs besides the selected checkpoints."""
 
@@ -470,6 +492,9 @@ class EvaluationSettings:
     certified_method: str = default("evaluation.certified_method")
     certified_jets: int = default("evaluation.certified_jets")
     exact_domains: int | None = default("evaluation.exact_domains")
+    distance_jets: int = default("evaluation.distance_jets")
+    distance_max_epsilon: float = default("evaluation.distance_max_epsilon")
+    distance_bisections: int = default("evaluation.distance_bisections")
     visibility_jets: int = default("evaluation.visibility_jets")
     strong_attacks: StrongAttackCheckpoints = field(default_factory=StrongAttackCheckpoints)
     shifted_samples: ShiftedSamples = field(default_factory=ShiftedSamples)
@@ -482,6 +507,7 @@ class EvaluationSettings:
             raise ConfigError(f"evaluation.external_models: names must be unique, got {names}")
         self._part(ScoringSettings)  # its own checks of the epsilons, the cap and max_jets
         self._part(TableSettings)  # and of the bootstrap
+        self._part(DistanceSettings)
         if self.summary_epsilon not in self.epsilons:
             raise ConfigError(
                 f"evaluation.summary_epsilon {self.summary_epsilon} must be one of evaluation.epsilons "

@@ -62,6 +62,9 @@ FIGURES: dict[str, Figure] = {
     "worst_case_per_checkpoint": Figure(
         "suite.worst_case_per_checkpoint", "Strong attacks", ("worst_case.csv",), ("summary_epsilon",)
     ),
+    "distance_to_working_point": Figure(
+        "distances.distance_to_working_point", "Strong attacks", ("distance_curves.csv",)
+    ),
     "auc_lost_vs_visibility": Figure(
         "suite.auc_lost_vs_visibility",
         "Strong attacks",

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from ..errors import ConfigError
 from .evaluation import (
     BASELINE_KEYS,
+    DistanceSettings,
     EvaluationSettings,
     ExternalModel,
     SampleSettings,
@@ -109,6 +110,11 @@ def strong_attack_config(evaluation: dict, *, per_checkpoint: bool = False) -> d
         values["certified_jets"], values["visibility_jets"], values["exact_domains"] = 0, 0, None
         del values["certified_method"]
     return values
+
+
+def distance_config(evaluation: dict) -> dict:
+    """The distance rule's params: the jets, the box and the search."""
+    return _subset(DistanceSettings, evaluation)
 
 
 def validation_config(evaluation: dict) -> dict:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.defences import DEFENCE_COLUMNS, defence_table
+from ..analysis.distances import WITHIN, distance_bins, distance_curves, distance_summary, read_distances
 from ..analysis.mismodelling import PREMISE_COLUMNS, premise_table
 from ..analysis.seeds import SIGNIFICANCE
 from ..analysis.tables import Replicas, reference_rows, safe_ratio, with_relative_drops, write_tables
@@ -461,12 +462,14 @@ def write_study_tables(
     threads: int = 1,
     shifted: dict[str, str | os.PathLike] | None = None,
     defences: dict | None = None,
+    distance_files: list[str | os.PathLike] = (),
 ) -> pd.DataFrame:
     """Write a study's tables (:func:`robusttag.analysis.tables.write_tables`: the arguments are its), the
     premise's (with ``shifted``, the shifted samples' ``auc`` and ``working_points`` tables) and ``summary.md``
     (``outputs["summary"]``: the reference seed's numbers, over the seeds, then the shifted samples'), and with
     ``defences`` ({"kinds": {sample: held-out kind}, "target": domain training's target or None}) the defences'
-    table (``outputs["defences"]``).
+    table (``outputs["defences"]``); from ``distance_files`` (the per-jet distances to the working points)
+    ``outputs["distances"]`` and ``outputs["distance_bins"]`` (:mod:`robusttag.analysis.distances`).
 
     Returns
     -------
@@ -491,6 +494,7 @@ def write_study_tables(
     )
     auc, worst_case, certified, visibility, working_points, seeds, replicas = tables
     sections = _shifted_sections(shifted, auc, worst_case, settings, outputs, seeds, defences)
+    sections = [*_distance_lines(distance_files, settings, outputs), *sections]
     Path(outputs["summary"]).parent.mkdir(parents=True, exist_ok=True)
     text = summary_markdown(
         reference_rows(auc),
@@ -506,6 +510,58 @@ def write_study_tables(
     with atomic_output(outputs["summary"]) as tmp:
         Path(tmp).write_text(text)
     return auc
+
+
+def _distance_lines(distance_files, settings: TableSettings, outputs) -> list[str]:
+    """Write the distance tables; the summary's lines on them: per mode and working point, mean and spread
+    over the seeds of the eps-free numbers.
+    """
+    distances = read_distances(distance_files)
+    summary = distance_summary(distances, settings.weighted)
+    bins = distance_bins(distances, settings.weighted, settings.scale_factor_pt_bins)
+    curves = distance_curves(distances, settings.weighted)
+    for name, table in (("distances", summary), ("distance_bins", bins), ("distance_curves", curves)):
+        if name in outputs:
+            with atomic_output(outputs[name]) as tmp:
+                table.to_csv(tmp, index=False, float_format="%.6g")
+    if not len(summary):
+        return []
+    lines = [
+        "Each jet's distance to its working point (the smallest eps at which the targeted attack moves it "
+        "across the fixed cut; first test jets, mean +- spread over the seeds): the eps at which the mistag "
+        "rate doubles and the efficiency falls by a tenth, the fraction of tagged signal jets within "
+        f"{WITHIN[0]:g} and {WITHIN[1]:g} of the cut.",
+        "",
+        "| model | discriminator | mistag | eps: mistag x2 | eps: efficiency -10 % "
+        f"| signal within {WITHIN[0]:g} | signal within {WITHIN[1]:g} |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    columns = ["eps_mistag_doubles", "eps_efficiency_minus_10pct", *(f"tagged_signal_within_{e:g}" for e in WITHIN)]
+    for model in ordered_models(set(summary["model"])):
+        for disc in DISCRIMINATORS:
+            for target in sorted(set(summary["mistag_target"]), reverse=True):
+                rows = summary[
+                    (summary["model"] == model)
+                    & (summary["discriminator"] == disc)
+                    & (summary["mistag_target"] == target)
+                ]
+                if not len(rows):
+                    continue
+                cells = [_mean_spread(rows[c].to_numpy(np.float64), ".4f" if "eps" in c else ".3f") for c in columns]
+                lines.append(f"| {model} | {disc} | {target:g} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _mean_spread(values: np.ndarray, spec: str) -> str:
+    """Mean +- standard deviation over seeds (one seed: the value; any inf: 'beyond the search'; NaN: '-')."""
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return "-"
+    if np.isinf(values).any():
+        return "beyond the search"
+    if len(values) == 1:
+        return format(values[0], spec)
+    return f"{format(values.mean(), spec)} +- {format(values.std(ddof=1), spec)}"
 
 
 def _shifted_sections(
