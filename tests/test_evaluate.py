@@ -452,12 +452,12 @@ def strong_files(workspace, tmp_path_factory):
         epsilons=(0.02, 0.05),
         max_jets=600,
         certified_jets=60,
+        exact_domains=2000,
         visibility_jets=300,
     )
+    parts = (".parquet", "_checks.csv", "_certified.csv", "_vis.csv", "_invisible.csv")
     for model in ("nominal", "adversarial"):
-        files.append(
-            tuple(base / f"{model}{part}" for part in (".parquet", "_checks.csv", "_certified.csv", "_vis.csv"))
-        )
+        files.append(tuple(base / f"{model}{part}" for part in parts))
         score_strong_attacks(
             workspace / f"models/{model}/seed_1",
             2,
@@ -546,3 +546,16 @@ def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, sco
     for disc, (signal, background) in DISCRIMINATORS.items():
         in_bins = raw.loc[raw["discriminator"] == disc, ["signal_jets", "background_jets"]].sum()
         assert tuple(in_bins) == ((labels == signal).sum(), (labels == background).sum()), disc
+
+
+def test_the_invisible_attack_keeps_its_limits_beside_fgsm_and_the_worst_attack(strong_files):
+    invisible = pd.read_csv(strong_files[0][4])
+    assert list(invisible["discriminator"]) == list(DISCRIMINATORS)
+    assert (invisible["jets"] == 300).all() and (invisible["epsilon"] == 0.05).all()
+    assert (invisible["invisible_smallest_p_value"] >= invisible["p_value_limit"] * (1 - 1e-9)).all()
+    assert (invisible["invisible_correlation_change"] <= invisible["correlation_limit"] + 1e-12).all()
+    lost = invisible["raw_auc"] - invisible["invisible_auc"]
+    np.testing.assert_allclose(lost, invisible["invisible_auc_lost"], atol=2e-6)  # 6 digits in the CSV
+    for name in ("invisible", "fgsm", "worst"):
+        assert (invisible[f"{name}_auc_lost_err"] > 0).all()
+    assert invisible["worst_attack"].str.startswith(("pgd", "ngm", "targeted")).all()

@@ -142,6 +142,8 @@ RERUNS = {
     "certified_jets": ("50", SELECTED_STRONG | TABLES),
     "exact_domains": ("2000", SELECTED_STRONG | TABLES),
     "distance_jets": ("300", DISTANCES | TABLES),
+    "invisible_p_value": ("0.1", SELECTED_STRONG | TABLES),
+    "invisible_correlation": ("0.02", SELECTED_STRONG | TABLES),
     "distance_max_epsilon": ("0.1", DISTANCES | TABLES),
     "distance_bisections": ("4", DISTANCES | TABLES),
     "visibility_jets": ("50", SELECTED_STRONG | TABLES),

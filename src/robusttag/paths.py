@@ -31,7 +31,7 @@ SPLIT_FILES = {"train": "train.parquet", "val": "val.parquet", "test": "test.par
 #: The tables of a study's shifted samples, by name (``{root}/tables/shifted_{name}.csv``).
 SHIFTED_TABLES = ("auc", "working_points", "scale_factors", "distances", "visibility")
 #: The strong suite's files of one checkpoint, in the order :func:`strong_attack_files` gives them.
-STRONG_KINDS = ("scores", "checks", "certified", "visibility")
+STRONG_KINDS = ("scores", "checks", "certified", "visibility", "invisible")
 
 
 def _epoch(epoch: int | str) -> str:
@@ -180,7 +180,8 @@ def strong_attack_files(
     per_checkpoint: bool = False,
 ) -> dict[str, str]:
     """The strong suite's files of one checkpoint by kind (:data:`STRONG_KINDS`): its scores, its attacks'
-    checks, the certified bounds and the visibility (``per_checkpoint``: the run at the summary's eps only).
+    checks, the certified bounds, the visibility and the invisible attack (``per_checkpoint``: the run at the
+    summary's eps only).
     """
     where = f"{root}/checks/{model}/seed_{seed}/epoch_{_epoch(epoch)}{'_per_checkpoint' if per_checkpoint else ''}"
     kind = "strong_attacks_per_checkpoint" if per_checkpoint else "strong_attacks"
@@ -189,6 +190,7 @@ def strong_attack_files(
         "checks": f"{where}.csv",
         "certified": f"{where}_certified.csv",
         "visibility": f"{where}_visibility.csv",
+        "invisible": f"{where}_invisible.csv",
     }
 
 

@@ -22,6 +22,7 @@ import torch
 from .attacks import input_gradient_sign
 from .attacks.bounds import affine_layers, bound_method, bound_network, certified_auc, logit_difference_bounds
 from .attacks.exact import exact_worst_case
+from .attacks.invisible import Invisibility, SampleChecks, invisible_attack
 from .attacks.iterative import Target, fgsm_vertex, pgd
 from .attacks.objectives import value_and_gradient
 from .attacks.suite import Jets, attacked_rows, run_attack
@@ -60,6 +61,7 @@ def score_strong_attacks(
     checks_output: str | os.PathLike,
     certified_output: str | os.PathLike,
     visibility_output: str | os.PathLike,
+    invisible_output: str | os.PathLike,
     settings: StrongAttackSettings,
     loss: LossSettings,
     *,
@@ -82,6 +84,8 @@ def score_strong_attacks(
     visibility_output : CSV, one row per (attack, eps, feature, flavour) on the first
         ``settings.visibility_jets`` test jets: KS and Wasserstein-1 distances between
         raw and attacked inputs in raw units (:func:`visibility_rows`).
+    invisible_output : CSV, one row per discriminator at the summary's eps on the same jets: the AUC the
+        invisible attack costs beside FGSM's and the suite's worst (:func:`invisible_rows`).
     settings : the suite, its sizes, the cap and the budget scale.
     loss : the training loss, whose gradient FGSM follows (its row of the checks).
     train_path : the training split, read for ``epsilon_scale: quantile`` only.
@@ -115,6 +119,7 @@ def score_strong_attacks(
     checks = _checks_table(identity, model, test, settings, loss, violations)
     certified = certified_table(identity, model, test, settings, probabilities_of)
     visibility = visibility_rows(identity, model, test, settings, loss, seen, summary["feature_order"])
+    invisible = invisible_rows(identity, model, test, settings, loss, probabilities_of)
     with atomic_output(output) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     with atomic_output(checks_output) as tmp:
@@ -123,6 +128,8 @@ def score_strong_attacks(
         certified.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_output(visibility_output) as tmp:
         visibility.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_output(invisible_output) as tmp:
+        invisible.to_csv(tmp, index=False, float_format="%.6g")
     log.info("%s: %d rows from %s seed %d epoch %d", output, table.num_rows, name, seed, epoch)
 
 
@@ -288,6 +295,84 @@ def visibility_rows(identity, model, test: TestSet, settings, loss: LossSettings
     for i, (column, value) in enumerate(identity_row(identity).items()):
         table.insert(i, column, value)
     return table
+
+
+INVISIBLE_COLUMNS = (
+    "model",
+    "seed",
+    "epoch",
+    "epsilon",
+    "discriminator",
+    "jets",
+    "p_value_limit",
+    "correlation_limit",
+    "raw_auc",
+    "invisible_auc",
+    "invisible_auc_lost",
+    "invisible_auc_lost_err",
+    "fgsm_auc_lost",
+    "fgsm_auc_lost_err",
+    "worst_attack",
+    "worst_auc_lost",
+    "worst_auc_lost_err",
+    "invisible_smallest_p_value",
+    "invisible_correlation_change",
+)
+#: resamples of the jets for the AUC losses' statistical errors (a paired bootstrap)
+INVISIBLE_BOOTSTRAP = 100
+
+
+def invisible_rows(identity, model, test: TestSet, settings, loss: LossSettings, probabilities_of) -> pd.DataFrame:
+    """The invisible attack (:mod:`.attacks.invisible`) on each discriminator at the summary's eps.
+
+    On the first ``visibility_jets`` test jets, the p-values at the sizes of the whole test set's
+    flavours. Beside it on the same jets, the AUC lost to FGSM (the focal loss's gradient sign, the
+    scan's attack) and to the suite's worst attack on that discriminator, each with the statistical
+    error of a paired bootstrap of the jets (``INVISIBLE_BOOTSTRAP`` resamples).
+    """
+    n, eps = min(settings.visibility_jets, len(test.data)), settings.summary_epsilon
+    if n == 0 or eps not in settings.epsilons:
+        return pd.DataFrame(columns=INVISIBLE_COLUMNS)
+    x, labels, movable = test.data.x[:n], test.data.labels[:n], test.data.movable[:n]
+    flavours, counts = torch.unique(test.data.labels, return_counts=True)
+    sizes = {int(f): int(c) for f, c in zip(flavours, counts)}  # the p-values at the whole test set's sizes
+    limits = Invisibility(settings.invisible_p_value, settings.invisible_correlation)
+    sign = torch.cat([input_gradient_sign(model, x[p], labels[p], **loss_keywords(loss)) for p in jet_slices(n, 4096)])
+    fgsm = predict(model, fgsm_vertex(x, *test.constraints.box(x, movable, eps), sign), settings.batch_size)
+    raw = predict(model, x, settings.batch_size).cpu().numpy()
+    label_array = labels.cpu().numpy()
+    resamples = np.random.default_rng(0).integers(0, n, size=(INVISIBLE_BOOTSTRAP, n))
+    rows = []
+    for disc, (signal, background) in DISCRIMINATORS.items():
+        attacked = invisible_attack(model, x, labels, movable, test.constraints, eps, disc, sizes, limits)
+        checks = SampleChecks(x, labels, sizes, limits)
+        candidates = {
+            attack: p[:n]
+            for (attack, e), p in probabilities_of.items()
+            if e == eps and aimed_at(attack) in (None, disc)
+        }
+        worst = min(candidates, key=lambda a: _auc_of(candidates[a], label_array, signal, background, None))
+        scored = {
+            "invisible": predict(model, attacked, settings.batch_size).cpu().numpy(),
+            "fgsm": fgsm.cpu().numpy(),
+            "worst": candidates[worst],
+        }
+        raw_auc = _auc_of(raw, label_array, signal, background, None)
+        row = {**identity_row(identity), "epsilon": eps, "discriminator": disc, "jets": n}
+        row |= {"p_value_limit": limits.p_value, "correlation_limit": limits.correlation, "raw_auc": raw_auc}
+        row |= {"invisible_auc": _auc_of(scored["invisible"], label_array, signal, background, None)}
+        for name, p in scored.items():
+            lost = [
+                _auc_of(raw[r], label_array[r], signal, background, None)
+                - _auc_of(p[r], label_array[r], signal, background, None)
+                for r in resamples
+            ]
+            row[f"{name}_auc_lost"] = raw_auc - _auc_of(p, label_array, signal, background, None)
+            row[f"{name}_auc_lost_err"] = float(np.std(lost, ddof=1))
+        row |= {"worst_attack": worst, "invisible_smallest_p_value": checks.smallest_p_value(attacked)}
+        row["invisible_correlation_change"] = checks.correlation_change(attacked)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=INVISIBLE_COLUMNS)
 
 
 def _auc_of(p: np.ndarray, labels: np.ndarray, signal: int, background: int, weights) -> float:

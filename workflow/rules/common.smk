@@ -238,7 +238,8 @@ def distance_files(wildcards):
 
 def strong_files(index):
     """An input function: one kind of the strong suite's files (0 scores, 1 checks, 2 certified bounds,
-    3 visibility: KS and Wasserstein-1 per feature; paths.STRONG_KINDS), every training of the study."""
+    3 visibility: KS and Wasserstein-1 per feature; 4 the invisible attack; paths.STRONG_KINDS), every training
+    of the study."""
     return lambda wildcards: [
         outputs[index]
         for seed in study_seeds(wildcards.root)

@@ -14,6 +14,7 @@ with logging_to(snakemake.log[0]):
         snakemake.output.checks,
         snakemake.output.certified,
         snakemake.output.visibility,
+        snakemake.output.invisible,
         from_params(StrongAttackSettings, snakemake.params.strong),
         from_params(LossSettings, snakemake.params.loss),
         train_path=snakemake.input.scale[0] if snakemake.input.scale else None,

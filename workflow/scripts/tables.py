@@ -22,5 +22,6 @@ with logging_to(snakemake.log[0]):
         else None,
         defences=snakemake.params.defences,
         distance_files=list(snakemake.input.distances),
+        invisible_files=list(snakemake.input.invisible),
     )
 end_job()  # outputs written and closed: skip the interpreter's teardown

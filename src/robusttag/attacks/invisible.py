@@ -37,6 +37,7 @@ from scipy.special import kolmogi
 from torch import nn
 
 from ..errors import ConfigError
+from ..visibility import ks_p_value
 from .constraints import Constraints, project
 from .iterative import fgsm_vertex
 from .objectives import value_and_gradient, value_at
@@ -81,6 +82,7 @@ class SampleChecks:
         sizes = [sum(test_sizes.values()), *(test_sizes[f] for f in sorted(test_sizes))]
         keep = [bool(group.any()) for group in self.groups]
         self.groups = [g for g, k in zip(self.groups, keep) if k]
+        self.sizes = [n for n, k in zip(sizes, keep) if k]
         #: the largest KS distance each group's comparison tolerates (two samples of the test set's size)
         self.critical = [_critical_distance(limits.p_value, n) for n, k in zip(sizes, keep) if k]
         self.raw_sorted = [raw[group].T.contiguous().sort(dim=1).values for group in self.groups]
@@ -97,6 +99,11 @@ class SampleChecks:
         for distance, limit in zip(self.ks(attacked), self.critical):
             passed &= distance <= limit
         return passed
+
+    def smallest_p_value(self, attacked: torch.Tensor) -> float:
+        """The smallest KS p-value over inputs and groups, each at its group's test-set size."""
+        distances = (float(d.max().clamp(max=1.0)) for d in self.ks(attacked))
+        return min(ks_p_value(d, n, n) for d, n in zip(distances, self.sizes))
 
     def correlation_change(self, attacked: torch.Tensor) -> float:
         """||C' - C||_F / ||C||_F over the inputs that vary in the raw sample."""

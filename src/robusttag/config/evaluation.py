@@ -208,7 +208,9 @@ class StrongAttackSettings:
     certified_method: str = default("evaluation.certified_method")
     certified_jets: int = default("evaluation.certified_jets")
     exact_domains: int | None = default("evaluation.exact_domains")
-    summary_epsilon: float = default("evaluation.summary_epsilon")  #: where the exact verification runs
+    summary_epsilon: float = default("evaluation.summary_epsilon")  #: where the exact and invisible attacks run
+    invisible_p_value: float = default("evaluation.invisible_p_value")
+    invisible_correlation: float = default("evaluation.invisible_correlation")
     visibility_jets: int = default("evaluation.visibility_jets")
     max_jets: int | None = default("evaluation.max_jets")
     batch_size: int = default("evaluation.batch_size")
@@ -223,6 +225,11 @@ class StrongAttackSettings:
             )
         if self.epsilon_scale not in EPSILON_SCALES:
             raise ConfigError(f"evaluation.epsilon_scale must be one of {list(EPSILON_SCALES)}")
+        if not 0 < self.invisible_p_value < 1 or not self.invisible_correlation > 0:
+            raise ConfigError(
+                "evaluation.invisible_p_value must lie in (0, 1) and invisible_correlation be positive, got "
+                f"{self.invisible_p_value} and {self.invisible_correlation}"
+            )
         if self.exact_domains is not None and not self.exact_domains > 0:
             raise ConfigError(f"evaluation.exact_domains must be a positive number or null, got {self.exact_domains}")
 
@@ -495,6 +502,8 @@ class EvaluationSettings:
     distance_jets: int = default("evaluation.distance_jets")
     distance_max_epsilon: float = default("evaluation.distance_max_epsilon")
     distance_bisections: int = default("evaluation.distance_bisections")
+    invisible_p_value: float = default("evaluation.invisible_p_value")
+    invisible_correlation: float = default("evaluation.invisible_correlation")
     visibility_jets: int = default("evaluation.visibility_jets")
     strong_attacks: StrongAttackCheckpoints = field(default_factory=StrongAttackCheckpoints)
     shifted_samples: ShiftedSamples = field(default_factory=ShiftedSamples)

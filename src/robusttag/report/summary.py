@@ -463,13 +463,15 @@ def write_study_tables(
     shifted: dict[str, str | os.PathLike] | None = None,
     defences: dict | None = None,
     distance_files: list[str | os.PathLike] = (),
+    invisible_files: list[str | os.PathLike] = (),
 ) -> pd.DataFrame:
     """Write a study's tables (:func:`robusttag.analysis.tables.write_tables`: the arguments are its), the
     premise's (with ``shifted``, the shifted samples' ``auc`` and ``working_points`` tables) and ``summary.md``
     (``outputs["summary"]``: the reference seed's numbers, over the seeds, then the shifted samples'), and with
     ``defences`` ({"kinds": {sample: held-out kind}, "target": domain training's target or None}) the defences'
     table (``outputs["defences"]``); from ``distance_files`` (the per-jet distances to the working points)
-    ``outputs["distances"]`` and ``outputs["distance_bins"]`` (:mod:`robusttag.analysis.distances`).
+    ``outputs["distances"]`` and ``outputs["distance_bins"]`` (:mod:`robusttag.analysis.distances`); from
+    ``invisible_files`` (the strong jobs' invisible attacks) ``outputs["invisible"]``.
 
     Returns
     -------
@@ -494,7 +496,11 @@ def write_study_tables(
     )
     auc, worst_case, certified, visibility, working_points, seeds, replicas = tables
     sections = _shifted_sections(shifted, auc, worst_case, settings, outputs, seeds, defences)
-    sections = [*_distance_lines(distance_files, settings, outputs), *sections]
+    sections = [
+        *_invisible_lines(invisible_files, outputs),
+        *_distance_lines(distance_files, settings, outputs),
+        *sections,
+    ]
     Path(outputs["summary"]).parent.mkdir(parents=True, exist_ok=True)
     text = summary_markdown(
         reference_rows(auc),
@@ -510,6 +516,48 @@ def write_study_tables(
     with atomic_output(outputs["summary"]) as tmp:
         Path(tmp).write_text(text)
     return auc
+
+
+def _invisible_lines(invisible_files, outputs) -> list[str]:
+    """Write the invisible attacks' table; the summary's lines: per mode and discriminator, the AUC lost to
+    the invisible attack beside FGSM's and the worst attack's (mean over seeds +- their spread, or one seed's
+    statistical error).
+    """
+    frames = [pd.read_csv(f) for f in invisible_files]
+    frames = [f for f in frames if len(f)]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if "invisible" in outputs:
+        with atomic_output(outputs["invisible"]) as tmp:
+            table.to_csv(tmp, index=False, float_format="%.6g")
+    if not len(table):
+        return []
+    first = table.iloc[0]
+    lines = [
+        f"The invisible attack at epsilon = {first['epsilon']:g} (on the first {int(first['jets'])} test jets: every "
+        f"input's marginal, all jets and per flavour, keeps a KS p-value of at least {first['p_value_limit']:g} "
+        f"for a comparison with as many jets as the test set, and the correlation matrix changes by at most "
+        f"{first['correlation_limit']:g} in relative Frobenius norm): the AUC it costs, beside FGSM's and the "
+        "worst attack's on the same jets.",
+        "",
+        "| model | discriminator | AUC lost, invisible | AUC lost, FGSM | AUC lost, worst attack | smallest p-value |",
+        "|---|---|---|---|---|---|",
+    ]
+    for model in ordered_models(set(table["model"])):
+        for disc in DISCRIMINATORS:
+            rows = table[table["model"].eq(model) & table["discriminator"].eq(disc)]
+            if not len(rows):
+                continue
+            cells = [_lost(rows, name) for name in ("invisible", "fgsm", "worst")]
+            smallest = rows["invisible_smallest_p_value"].min()
+            lines.append(f"| {model} | {disc} | " + " | ".join(cells) + f" | {smallest:.3f} |")
+    return [*lines, ""]
+
+
+def _lost(rows: pd.DataFrame, name: str) -> str:
+    values = rows[f"{name}_auc_lost"].to_numpy(np.float64)
+    if len(values) == 1:
+        return f"{values[0]:.4f} ± {rows[f'{name}_auc_lost_err'].iloc[0]:.4f}"
+    return f"{values.mean():.4f} ± {values.std(ddof=1):.4f}"
 
 
 def _distance_lines(distance_files, settings: TableSettings, outputs) -> list[str]:
