@@ -58,6 +58,9 @@ BAD_CONFIGS = {
     "sha256 too long": (f"dataset:\n  uci:\n    sha256: {'a' * 65}\n", ["sha256", "a" * 65]),
     "root source without files": ("dataset:\n  source: root\n", ["files"]),
     "root source with an empty file list": ("dataset:\n  source: root\n  root:\n    files: []\n", ["files"]),
+    "invisible p-value out of range": ("evaluation:\n  invisible_p_value: 1.5\n", ["invisible_p_value", "1.5"]),
+    "exact budget of zero": ("evaluation:\n  exact_domains: 0\n", ["exact_domains", "minimum"]),
+    "no bisection": ("evaluation:\n  distance_bisections: 0\n", ["distance_bisections", "minimum"]),
 }
 
 

@@ -19,7 +19,7 @@ LAYERS = (
     ("errors", "io", "features", "config", "paths", "history", "scores", "metrics", "visibility"),
     ("jets", "sources", "convert", "preprocess"),
     ("data", "model", "losses", "architectures", "attacks", "validation", "onnx_graph", "external", "checkpoints"),
-    ("training", "evaluate", "strong_attacks"),
+    ("training", "evaluate", "strong_attacks", "distances"),
     ("analysis", "report", "figures", "export"),
     ("cli",),
 )

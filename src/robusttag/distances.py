@@ -1,8 +1,9 @@
 """Each test jet's distance to its working points at a selected checkpoint (rule ``jet_distances``).
 
-The cuts are the working points' (:mod:`.analysis.working_points`): fixed on
-the checkpoint's raw validation scores at the light (BvsL, CvsL) or c (BvsC)
-mistag rates of ``analysis.tables.MISTAGS``. For the first
+The cuts are the working points' (:func:`.metrics.working_point_cuts`, as
+:mod:`.analysis.working_points` fixes them): on the checkpoint's raw validation
+scores at the light (BvsL, CvsL) or c (BvsC) mistag rates of
+``metrics.WORKING_POINT_MISTAGS``. For the first
 ``evaluation.distance_jets`` test jets and every discriminator of their
 flavour, :func:`.attacks.distance.distances_to_cuts` finds the smallest eps at
 which the targeted attack moves the jet across each cut.
@@ -17,15 +18,13 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .analysis.tables import MISTAGS
-from .analysis.working_points import validation_cuts
 from .attacks.distance import DistanceSearch, distances_to_cuts
 from .checkpoints import checkpoint_name, load_tagger
 from .config import DistanceSettings
 from .errors import ResultsError
 from .evaluate import constrained_test_set, job_device
 from .io import atomic_output
-from .metrics import DISCRIMINATORS
+from .metrics import DISCRIMINATORS, WORKING_POINT_MISTAGS, working_point_cuts
 from .paths import model_identity
 from .preprocess import read_summary
 
@@ -68,7 +67,7 @@ def score_distances(
     Raises
     ------
     ResultsError
-        When the validation scores have no cut for this checkpoint.
+        When the validation scores are not this checkpoint's.
     """
     device = job_device(settings.device, threads)
     summary = read_summary(summary_path)
@@ -76,21 +75,28 @@ def score_distances(
     name, seed = model_identity(model_dir)
     model = load_tagger(Path(model_dir) / checkpoint_name(epoch), device)
     model.eval()
-    cuts = validation_cuts(pd.read_parquet(validation_path), MISTAGS, settings.weighted)
+    validation = pd.read_parquet(validation_path)
+    if not len(validation) or set(zip(validation["model"], validation["seed"], validation["epoch"])) != {
+        (name, seed, epoch)
+    }:
+        raise ResultsError(f"{validation_path}: not the raw validation scores of {name} seed {seed} epoch {epoch}")
+    weights = validation["weight"].to_numpy() if settings.weighted else None
+    probabilities = validation[["p_b", "p_c", "p_light"]].to_numpy()
+    cuts = working_point_cuts(probabilities, validation["label"].to_numpy(), WORKING_POINT_MISTAGS, weights)
     n = min(settings.distance_jets, len(test.data))
     kinematics = pq.read_table(test_path, columns=["raw_jet_pt", "raw_jet_eta"]).slice(0, n).to_pandas()
     search = DistanceSearch(settings.distance_max_epsilon, settings.distance_bisections)
     x, labels, movable = test.data.x[:n], test.data.labels[:n], test.data.movable[:n]
     frames = []
     for disc in DISCRIMINATORS:
-        keys = [((name, seed, epoch), disc, target) for target in MISTAGS]
-        missing = [key for key in keys if key not in cuts]
-        if missing:
-            raise ResultsError(f"{validation_path}: no cut for {missing[0]} (the validation scores of another model?)")
+        keys = [(disc, target) for target in WORKING_POINT_MISTAGS]
+        if any(key not in cuts for key in keys):
+            log.info("%s: no %s working point (validation jets of one flavour only)", validation_path, disc)
+            continue
         jets, found = distances_to_cuts(
             model, x, labels, movable, test.constraints, disc, [cuts[k] for k in keys], search, settings.batch_size
         )
-        for column, target in enumerate(MISTAGS):
+        for column, target in enumerate(WORKING_POINT_MISTAGS):
             frames.append(
                 pd.DataFrame(
                     {

@@ -233,6 +233,28 @@ def discriminator_metrics(
 # ---------------------------------------------------------------------------
 
 
+#: the working points' target mistag rates (light for BvsL and CvsL, c for BvsC)
+WORKING_POINT_MISTAGS = (0.01, 0.1)
+
+
+def working_point_cuts(probabilities, labels, mistags, weights=None) -> dict[tuple[str, float], float]:
+    """{(discriminator, target mistag): cut} fixed on raw scores: (jets, 3) probabilities and their flavours.
+
+    A discriminator without jets of both its flavours gets no cut (and no working point).
+    """
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    cuts = {}
+    for disc, (signal, background) in DISCRIMINATORS.items():
+        both = (labels == signal) | (labels == background)
+        if not ((labels == signal).any() and (labels == background).any()):
+            continue
+        scores = discriminant(probabilities[both, signal], probabilities[both, background])
+        w = None if weights is None else np.asarray(weights)[both]
+        for target in mistags:
+            cuts[disc, target] = cut_at_mistag(scores, labels[both] == signal, target, w)
+    return cuts
+
+
 def cut_at_mistag(scores, is_signal, target: float, weights=None) -> float:
     """The lowest threshold (tag if score >= t) whose background mistag rate does not exceed ``target``.
 

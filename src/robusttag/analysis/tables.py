@@ -14,14 +14,21 @@ from pandas.api.types import union_categoricals
 from ..config import TableSettings, aimed_at
 from ..errors import ResultsError
 from ..io import atomic_output
-from ..metrics import DISCRIMINATORS, curve_metrics, discriminant, discriminator_curves, mistag_on_grid
+from ..metrics import (
+    DISCRIMINATORS,
+    WORKING_POINT_MISTAGS,
+    curve_metrics,
+    discriminant,
+    discriminator_curves,
+    mistag_on_grid,
+)
 from .seeds import seed_table
 from .uncertainties import Bootstrap, binomial_error, effective_jets, resampled_aucs, standard_error
 from .working_points import fixed_cut_tables
 
 KEYS = ["model", "seed", "epoch", "attack", "attack_source", "epsilon", "discriminator"]
 CHECKPOINT = ["model", "seed", "epoch"]  #: a trained model's checkpoint: mode, training seed, epoch
-MISTAGS = (0.01, 0.1)
+MISTAGS = WORKING_POINT_MISTAGS
 EFFICIENCY_GRID = np.linspace(0.0, 1.0, 201)
 
 

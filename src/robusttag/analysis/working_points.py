@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import aimed_at
-from ..metrics import DISCRIMINATORS, cut_at_mistag, discriminant, tagged_fraction
+from ..metrics import DISCRIMINATORS, discriminant, tagged_fraction, working_point_cuts
 from .uncertainties import Bootstrap, resampled_efficiencies, standard_error
 
 IDENTITY = ("model", "seed", "epoch", "attack", "attack_source", "epsilon", "discriminator")
@@ -77,14 +77,8 @@ def validation_cuts(validation: pd.DataFrame, mistags, weighted: bool) -> dict[t
     for checkpoint, jets in validation.groupby(list(IDENTITY[_CHECKPOINT]), observed=True):
         p, labels = jets[["p_b", "p_c", "p_light"]].to_numpy(), jets["label"].to_numpy()
         weights = jets["weight"].to_numpy(np.float64) if weighted else None
-        for disc, (signal, background) in DISCRIMINATORS.items():
-            both = (labels == signal) | (labels == background)
-            if not ((labels == signal).any() and (labels == background).any()):
-                continue
-            scores = discriminant(p[both, signal], p[both, background])
-            for target in mistags:
-                w = None if weights is None else weights[both]
-                cuts[checkpoint, disc, target] = cut_at_mistag(scores, labels[both] == signal, target, w)
+        for (disc, target), cut in working_point_cuts(p, labels, mistags, weights).items():
+            cuts[checkpoint, disc, target] = cut
     return cuts
 
 
