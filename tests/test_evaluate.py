@@ -498,6 +498,7 @@ def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, sco
         {("nominal", 1): 2, ("adversarial", 1): 2},
         TableSettings(),
         outputs,
+        invisible_files=[files[4] for files in strong_files],
     )
     auc = pd.read_csv(outputs["auc"])
     targeted = auc[auc["attack"].str.startswith("targeted_")]
@@ -525,10 +526,17 @@ def test_the_strong_suite_scores_each_attack_and_checks_itself(strong_files, sco
     assert bounds["bound_holds"].all() and (bounds["certified_auc"] <= bounds["raw_auc"]).all()
     assert (bounds["bracket_width"] >= 0).all()
     per_feature = pd.read_csv(strong_files[0][3])
-    assert set(per_feature["attack"]) == attacks | {"fgsm"} and (per_feature["n_jets"] <= 300).all()
+    invisible = {f"invisible_{disc}" for disc in DISCRIMINATORS}  # at the summary's eps only
+    assert set(per_feature["attack"]) == attacks | {"fgsm"} | invisible and (per_feature["n_jets"] <= 300).all()
+    assert set(per_feature.loc[per_feature["attack"].isin(invisible), "epsilon"]) == {0.05}
     assert per_feature["ks"].between(0, 1).all() and (per_feature["wasserstein_1"] >= 0).all()
     visibility = pd.read_csv(outputs["visibility"])
-    assert len(visibility) == 2 * 2 * (len(attacks) + 1)  # models x eps x (suite + FGSM)
+    assert len(visibility) == 2 * (2 * (len(attacks) + 1) + 3)  # models x (eps x (suite + FGSM) + invisible)
+    hidden = visibility[visibility["attack"].str.startswith("invisible_")]
+    invisible_table = pd.read_csv(strong_files[0][4])
+    for _, row in hidden[hidden["model"] == "nominal"].iterrows():  # the AUC they cost, from invisible.csv
+        same = invisible_table[invisible_table["discriminator"] == row["attack"].removeprefix("invisible_")].iloc[0]
+        assert row["auc_lost"] == pytest.approx(same["invisible_auc_lost"] / same["raw_auc"], rel=1e-5)
     # a larger eps shifts the most visible input at least as much (same attack, same jets)
     for _, group in visibility.groupby(["model", "attack"]):
         assert group.sort_values("epsilon")["largest_ks"].is_monotonic_increasing

@@ -983,6 +983,21 @@ def test_auc_lost_against_visibility_one_point_per_attack_and_eps(visibility, tm
         figures.plot_auc_lost_vs_visibility(visibility.iloc[:0], tmp_path / "x")
 
 
+@pytest.mark.filterwarnings("error::robusttag.figures.base.FigureLayoutWarning")
+def test_the_invisible_attacks_are_drawn_in_one_colour_with_one_legend_entry(visibility, tmp_path, drawn):
+    hidden = visibility[visibility["attack"] == "fgsm"].iloc[:2].copy()
+    hidden["attack"] = ["invisible_BvsL", "invisible_CvsL"]
+    hidden["largest_ks"] = [0.011, 0.012]
+    figures.plot_auc_lost_vs_visibility(pd.concat([visibility, hidden]), tmp_path / "vis")
+    ks_axis = drawn[-1]["figure"].axes[0]
+    colours = {
+        tuple(np.round(c.get_edgecolor()[0], 3)) for c in ks_axis.collections if c.get_offsets()[0][0] in (0.011, 0.012)
+    }
+    assert len(colours) == 1  # both invisible points, one colour
+    entries = drawn[-1]["entries"]
+    assert entries.count("invisible") == 1 and not any(e.startswith("invisible ") for e in entries)
+
+
 def _scale_factor_tables():
     """Per-bin scale factors of both models under FGSM and their targeted attacks (2 x 2 bins), the worst case."""
     rows = []

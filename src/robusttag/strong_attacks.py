@@ -118,8 +118,10 @@ def score_strong_attacks(
     table = scores_of(identity, test.data, {(a, name, eps): p for (a, eps), p in probabilities_of.items()})
     checks = _checks_table(identity, model, test, settings, loss, violations)
     certified = certified_table(identity, model, test, settings, probabilities_of)
+    invisible, invisible_samples = invisible_rows(identity, model, test, settings, loss, probabilities_of)
+    for disc, attacked in invisible_samples.items():  # measured as visibly as every other attack
+        seen[f"{INVISIBLE}_{disc}", settings.summary_epsilon] = [attacked]
     visibility = visibility_rows(identity, model, test, settings, loss, seen, summary["feature_order"])
-    invisible = invisible_rows(identity, model, test, settings, loss, probabilities_of)
     with atomic_output(output) as tmp:
         pq.write_table(table, tmp, compression="zstd")
     with atomic_output(checks_output) as tmp:
@@ -318,21 +320,28 @@ INVISIBLE_COLUMNS = (
     "invisible_smallest_p_value",
     "invisible_correlation_change",
 )
+#: the invisible attacks' names in the visibility table: invisible_<discriminator>
+INVISIBLE = "invisible"
 #: resamples of the jets for the AUC losses' statistical errors (a paired bootstrap)
 INVISIBLE_BOOTSTRAP = 100
 
 
-def invisible_rows(identity, model, test: TestSet, settings, loss: LossSettings, probabilities_of) -> pd.DataFrame:
+def invisible_rows(identity, model, test: TestSet, settings, loss: LossSettings, probabilities_of):
     """The invisible attack (:mod:`.attacks.invisible`) on each discriminator at the summary's eps.
 
     On the first ``visibility_jets`` test jets, the p-values at the sizes of the whole test set's
     flavours. Beside it on the same jets, the AUC lost to FGSM (the focal loss's gradient sign, the
     scan's attack) and to the suite's worst attack on that discriminator, each with the statistical
     error of a paired bootstrap of the jets (``INVISIBLE_BOOTSTRAP`` resamples).
+
+    Returns
+    -------
+    tuple[pandas.DataFrame, dict[str, torch.Tensor]]
+        The table (``INVISIBLE_COLUMNS``) and each discriminator's attacked jets.
     """
     n, eps = min(settings.visibility_jets, len(test.data)), settings.summary_epsilon
     if n == 0 or eps not in settings.epsilons:
-        return pd.DataFrame(columns=INVISIBLE_COLUMNS)
+        return pd.DataFrame(columns=INVISIBLE_COLUMNS), {}
     x, labels, movable = test.data.x[:n], test.data.labels[:n], test.data.movable[:n]
     flavours, counts = torch.unique(test.data.labels, return_counts=True)
     sizes = {int(f): int(c) for f, c in zip(flavours, counts)}  # the p-values at the whole test set's sizes
@@ -342,9 +351,10 @@ def invisible_rows(identity, model, test: TestSet, settings, loss: LossSettings,
     raw = predict(model, x, settings.batch_size).cpu().numpy()
     label_array = labels.cpu().numpy()
     resamples = np.random.default_rng(0).integers(0, n, size=(INVISIBLE_BOOTSTRAP, n))
-    rows = []
+    rows, samples = [], {}
     for disc, (signal, background) in DISCRIMINATORS.items():
         attacked = invisible_attack(model, x, labels, movable, test.constraints, eps, disc, sizes, limits)
+        samples[disc] = attacked
         checks = SampleChecks(x, labels, sizes, limits)
         candidates = {
             attack: p[:n]
@@ -372,7 +382,7 @@ def invisible_rows(identity, model, test: TestSet, settings, loss: LossSettings,
         row |= {"worst_attack": worst, "invisible_smallest_p_value": checks.smallest_p_value(attacked)}
         row["invisible_correlation_change"] = checks.correlation_change(attacked)
         rows.append(row)
-    return pd.DataFrame(rows, columns=INVISIBLE_COLUMNS)
+    return pd.DataFrame(rows, columns=INVISIBLE_COLUMNS), samples
 
 
 def _auc_of(p: np.ndarray, labels: np.ndarray, signal: int, background: int, weights) -> float:

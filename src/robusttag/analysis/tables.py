@@ -310,13 +310,21 @@ def _read_rows(path) -> pd.DataFrame:
         return pd.DataFrame()
 
 
-def visibility_summary(visibility_files, auc: pd.DataFrame) -> pd.DataFrame:
+def read_rows(files) -> pd.DataFrame:
+    """The jobs' CSV tables as one (empty files, and no files, give an empty frame)."""
+    frames = [f for f in map(_read_rows, files) if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def visibility_summary(visibility_files, auc: pd.DataFrame, invisible: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per (model, seed, epoch, attack, eps): the input an attack shifts most visibly, against the AUC it costs.
 
     The largest KS distance over the inputs (all flavours together), its feature
     and p-value at the test set's size, the mean Wasserstein-1 distance in units
     of each input's raw spread, and the largest relative AUC drop over the
-    discriminators the attack is measured on.
+    discriminators the attack is measured on. The invisible attacks
+    (``invisible_<discriminator>``, measured on the visibility jets only) take
+    their relative drop from ``invisible`` (the strong jobs' ``invisible.csv``).
     """
     frames = [f for f in map(_read_rows, visibility_files) if len(f)]
     columns = [*CHECKPOINT, "attack", "epsilon", "largest_ks", "feature", "ks_p_value_test_set"]
@@ -339,10 +347,23 @@ def visibility_summary(visibility_files, auc: pd.DataFrame) -> pd.DataFrame:
                 "feature": top["feature"],
                 "ks_p_value_test_set": top["ks_p_value_test_set"],
                 "mean_relative_w1": group["relative_w1"].mean(),
-                "auc_lost": _largest_drop(auc, (model, seed, epoch), attack, eps),
+                "auc_lost": _invisible_drop(invisible, (model, seed, epoch), attack)
+                if attack.startswith("invisible_")
+                else _largest_drop(auc, (model, seed, epoch), attack, eps),
             }
         )
     return pd.DataFrame(rows, columns=[*columns, "mean_relative_w1", "auc_lost"])
+
+
+def _invisible_drop(invisible: pd.DataFrame | None, checkpoint: tuple, attack: str) -> float:
+    """An invisible attack's relative AUC drop on its discriminator, from the invisible table (NaN without)."""
+    if invisible is None or not len(invisible):
+        return np.nan
+    rows = invisible[
+        np.logical_and.reduce([invisible[column] == value for column, value in zip(CHECKPOINT, checkpoint)])
+        & (invisible["discriminator"] == aimed_at(attack))
+    ]
+    return float((rows["invisible_auc_lost"] / rows["raw_auc"]).iloc[0]) if len(rows) else np.nan
 
 
 def _largest_drop(auc: pd.DataFrame, checkpoint: tuple, attack: str, eps: float) -> float:
@@ -476,6 +497,7 @@ def write_tables(
     settings: TableSettings,
     outputs: dict[str, str | os.PathLike],
     threads: int = 1,
+    invisible_files: list[str | os.PathLike] = (),
 ) -> StudyTables:
     """Write the AUC table, the ROC curves, the worst case, the attack checks, the working points and the
     spread over seeds; return them for the summary.
@@ -497,6 +519,7 @@ def write_tables(
         (CSV; only with validation files), ``seeds`` (CSV: the spread over the
         training seeds).
     threads : curves computed at once (the tables do not depend on it).
+    invisible_files : the strong jobs' invisible attacks (the AUC their points cost in the visibility table).
 
     Returns
     -------
@@ -523,7 +546,7 @@ def write_tables(
         if name in outputs:
             with atomic_output(outputs[name]) as tmp:
                 table.to_csv(tmp, index=False, float_format="%.6g")
-    visibility = visibility_summary(visibility_files, auc)
+    visibility = visibility_summary(visibility_files, auc, read_rows(invisible_files))
     if "visibility" in outputs:
         with atomic_output(outputs["visibility"]) as tmp:
             visibility.to_csv(tmp, index=False, float_format="%.6g")

@@ -422,6 +422,7 @@ def _eps_sizes(epsilons: Sequence[float]) -> dict[float, float]:
     return {e: 40 + 280 * i / max(len(epsilons) - 1, 1) for i, e in enumerate(epsilons)}
 
 
+_INVISIBLE, _INVISIBLE_COLOUR = "invisible_", "#17becf"  #: the invisible attacks' names and colour
 _VISIBILITY_AXES = {
     "largest_ks": "largest KS distance over the inputs",
     "mean_relative_w1": "mean Wasserstein-1 distance / raw spread",
@@ -456,8 +457,11 @@ def _draw_visibility_panel(ax, visibility: pd.DataFrame, x: str, models, attacks
 
 
 def _visibility_legends(ax, models, attacks, colours, sizes) -> None:
+    handles = [Patch(color=colours[a], label=_attack_text(a)) for a in attacks if not a.startswith(_INVISIBLE)]
+    if len(handles) < len(attacks):
+        handles.append(Patch(color=_INVISIBLE_COLOUR, label="invisible"))
     attack_legend = ax.legend(
-        handles=[Patch(color=colours[a], label=_attack_text(a)) for a in attacks],
+        handles=handles,
         loc="upper left",
         bbox_to_anchor=(1.02, 1.0),
         fontsize="small",
@@ -540,7 +544,9 @@ def plot_auc_lost_vs_visibility(
         raise ResultsError("visibility table is empty: no attack's visibility was measured")
     models = ordered_models(visibility["model"])
     attacks = _attack_order(visibility["attack"])
-    colours = _attack_colours(attacks, one_targeted=False)
+    # the invisible attacks (one per discriminator, at one eps) share a colour of their own
+    visible = [a for a in attacks if not a.startswith(_INVISIBLE)]
+    colours = _attack_colours(visible, one_targeted=False) | {a: _INVISIBLE_COLOUR for a in attacks if a not in visible}
     sizes = _eps_sizes(sorted(visibility["epsilon"].unique()))
     with figure_style():
         fig, axes = plt.subplots(1, 2, figsize=(26, 10), sharey=True)

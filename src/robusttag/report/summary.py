@@ -14,7 +14,7 @@ from ..analysis.defences import DEFENCE_COLUMNS, defence_table
 from ..analysis.distances import WITHIN, distance_bins, distance_curves, distance_summary, read_distances
 from ..analysis.mismodelling import PREMISE_COLUMNS, premise_table
 from ..analysis.seeds import SIGNIFICANCE
-from ..analysis.tables import Replicas, reference_rows, safe_ratio, with_relative_drops, write_tables
+from ..analysis.tables import Replicas, read_rows, reference_rows, safe_ratio, with_relative_drops, write_tables
 from ..analysis.uncertainties import standard_error
 from ..config import MISMODELLING_MODES, NOMINAL, TableSettings, defended_modes, ordered_models
 from ..io import atomic_output
@@ -493,6 +493,7 @@ def write_study_tables(
         settings,
         outputs,
         threads,
+        invisible_files,
     )
     auc, worst_case, certified, visibility, working_points, seeds, replicas = tables
     sections = _shifted_sections(shifted, auc, worst_case, settings, outputs, seeds, defences)
@@ -523,9 +524,7 @@ def _invisible_lines(invisible_files, outputs) -> list[str]:
     the invisible attack beside FGSM's and the worst attack's (mean over seeds +- their spread, or one seed's
     statistical error).
     """
-    frames = [pd.read_csv(f) for f in invisible_files]
-    frames = [f for f in frames if len(f)]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    table = read_rows(invisible_files)
     if "invisible" in outputs:
         with atomic_output(outputs["invisible"]) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
