@@ -123,6 +123,7 @@ TABLES = {
             "attack_suite_vs_epsilon",
             "worst_case_per_checkpoint",
             "auc_lost_vs_visibility",
+            "distance_to_working_point",
             "scale_factors_per_bin",
             "premise",
         )
