@@ -108,7 +108,8 @@ def strong_attack_config(evaluation: dict, *, per_checkpoint: bool = False) -> d
     if per_checkpoint:  # the worst case per checkpoint; the certified bound is the selected checkpoint's
         values["epsilons"] = [EvaluationSettings.from_config(evaluation).summary_epsilon]
         values["certified_jets"], values["visibility_jets"], values["exact_domains"] = 0, 0, None
-        del values["certified_method"]
+        for key in ("certified_method", "invisible_p_value", "invisible_correlation"):  # nothing there reads them
+            del values[key]
     return values
 
 
