@@ -250,7 +250,8 @@ def test_every_figure_and_table_is_made(workflow):
         best = selected_epoch(workflow / f"results/models/{mode}/seed_2/history.csv")  # the other seed: selected only
         scored = sorted(p.name for p in (workflow / f"results/scores/{mode}/seed_2").glob("epoch_*.parquet"))
         assert scored == [
-            f"epoch_{best:03d}{kind}.parquet" for kind in ("", "_strong_attacks_per_checkpoint", "_validation")
+            f"epoch_{best:03d}{kind}.parquet"
+            for kind in ("", "_distances", "_strong_attacks_per_checkpoint", "_validation")
         ]
         assert (workflow / f"results/scores/{mode}/seed_2/shifted_samples.parquet").exists()
     auc = pd.read_csv(workflow / "results/tables/auc.csv")
@@ -264,8 +265,9 @@ def test_scoring_jobs_are_grouped_and_claim_the_gpu(workflow):
     assert len(blocks) == 6  # 2 models x 2 epochs of the reference seed, 2 models x 1 of the other
     assert all(re.search(r"resources: .*\bgpu=1\b", block) for block in blocks)
     smk = (ROOT / "workflow/rules/evaluate.smk").read_text()
-    # the FGSM scan (with its extra-attacks variant), the validation scores and the strong suite: one group
-    assert smk.count('group:\n        "scores"') == 3
+    # the FGSM scan (with its extra-attacks variant), the validation scores, the distances to the working
+    # points and the strong suite: one group
+    assert smk.count('group:\n        "scores"') == 4
     strong = snakemake(workflow, "--forcerun", "score_strong_attacks", "--dry-run").stdout
     blocks = re.findall(r"^\s*rule score_strong_attacks:\n(.*?)(?=\n\n|\Z)", strong, flags=re.MULTILINE | re.DOTALL)
     assert len(blocks) == 2 and all(re.search(r"resources: .*\bgpu=1\b", block) for block in blocks)
