@@ -238,10 +238,16 @@ def test_the_paired_penalty_by_hand_and_its_gradient_by_finite_differences(outpu
     assert torch.autograd.gradcheck(lambda a, b: paired_penalty(a, b, weights, output), inputs)
 
 
-def test_paired_training_with_weight_zero_is_nominal_training_to_the_bit(varied, tmp_path):
+def test_paired_training_with_weight_zero_is_nominal_training(varied, tmp_path):
+    """The same model as nominal training, to float32 rounding: the paired step runs the nominal jets in one
+    product with their varied twins, and on some CPUs (AVX-512 kernels) a product's row blocking changes the
+    last bits of the nominal rows' sums (to the bit on others)."""
     run(varied, tmp_path / "nominal", quick("nominal"))
     run(varied, tmp_path / "paired", quick("paired", paired_weight=0.0))
-    _same_model(tmp_path / "nominal", tmp_path / "paired")
+    for epoch in (1, 2):
+        first, second = _tensors(tmp_path / "nominal", epoch), _tensors(tmp_path / "paired", epoch)
+        largest = max(float((first[name] - second[name]).abs().max()) for name in first)
+        assert largest < 1e-6, (epoch, largest)  # measured: 0 after epoch 1, 2.2e-8 after epoch 2 (AVX-512)
 
 
 def test_paired_training_refuses_a_variation_of_other_jets(varied, tmp_path):
