@@ -38,7 +38,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from ..errors import ConfigError
 from ..metrics import auc
-from .bounds import preactivation_bounds
+from .bounds import _relaxation, preactivation_bounds
 
 #: the gap in log-odds below which a domain is closed: far below any difference between
 #: two jets' log-odds that orders them, and above the float32 network's rounding (1e-6)
@@ -356,12 +356,12 @@ class _Relaxed(NamedTuple):
 
 
 def _relaxed(problems: Problems, domains: _Domains) -> list[_Relaxed]:
+    """Each hidden layer's upper chords (CROWN's, :func:`.bounds._relaxation`) on the domains' clipped bounds."""
     layers = []
     for (lower, upper), split in zip(_clipped_bounds(problems, domains), domains.split):
+        chord = _relaxation(lower, upper)
         unstable = (lower < 0) & (upper > 0)
-        active = (lower >= 0).double()
-        slope = torch.where(unstable, upper / torch.where(unstable, upper - lower, 1.0), active)
-        layers.append(_Relaxed(unstable, active, slope, torch.where(unstable, -slope * lower, 0.0), split.double()))
+        layers.append(_Relaxed(unstable, (lower >= 0).double(), chord.slope, chord.intercept, split.double()))
     return layers
 
 
