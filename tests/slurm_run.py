@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,16 +35,24 @@ CORES = 2  # per SLURM job, as the local reference run's --cores: the same threa
 # (before the profile gave the samples their own group, Snakemake then packed them a second time
 # into the scoring job; with two jobs at once the order varied, and so did the count).
 NODE_CPUS = CORES
-GPU_RULES = (
-    "train",
-    "score_checkpoint",
-    "score_extra_attacks",
-    "score_validation",
-    "score_strong_attacks",
-    "score_strong_attacks_per_checkpoint",
-    "score_shifted_samples",
-    "adversarial_samples",
-)
+RULE_HEAD = re.compile(r"^(?:(?:rule|checkpoint) (\w+)|use rule (\w+) as (\w+) with):", re.M)
+
+
+def gpu_rules() -> tuple[str, ...]:
+    """The workflow's rules that declare resources gpu=1 (a `use rule ... as` inherits its base's)."""
+    declared: dict[str, bool] = {}
+    for file in sorted((ROOT / "workflow").rglob("*.smk")):
+        text = file.read_text()
+        heads = list(RULE_HEAD.finditer(text))
+        for head, following in zip(heads, [*heads[1:], None]):
+            body = text[head.end() : following.start() if following else len(text)]
+            name, base = head.group(1) or head.group(3), head.group(2)
+            gpu = re.search(r"^\s+gpu=(\d+)", body, re.M)
+            declared[name] = int(gpu.group(1)) > 0 if gpu else declared.get(base, False)
+    return tuple(sorted(rule for rule, gpu in declared.items() if gpu))
+
+
+GPU_RULES = gpu_rules()
 
 
 def in_ci() -> bool:

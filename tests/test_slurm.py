@@ -25,7 +25,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import snakemake_process
-from slurm_run import FIGURES, in_ci, site_profile, write_profile
+import yaml
+from slurm_run import FIGURES, GPU_RULES, PROFILE, in_ci, site_profile, write_profile
 
 SUBMITTED = re.compile(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
@@ -56,10 +57,10 @@ def test_every_job_went_through_slurm_in_few_grouped_jobs(cluster, runs):
     workdir, log, _ = runs
     finished = set(re.findall(r"^Finished jobid: (\d+) \(Rule: (\w+)\)", log, flags=re.MULTILINE))
     # 3 data, 2 x 2 trainings (2 seeds), reference seed: 2 x 2 checkpoints + 2 extra attacks + 2 validation
-    # scorings + 2 x 2 strong suites, other seed: 2 x (checkpoint + validation + strong suite); samples,
-    # tables, the figures of slurm_run.FIGURES; the shifted samples (twin and one): 2 x generation, conversion
-    # and preprocessing, 2 x 2 scorings, their tables
-    assert len(finished) == 27 + 11 + len(FIGURES), sorted(finished)
+    # scorings + 2 x 2 strong suites, other seed: 2 x (checkpoint + validation + strong suite); 2 x 2 jet
+    # distances; samples, tables, the figures of slurm_run.FIGURES; the shifted samples (twin and one):
+    # 2 x generation, conversion and preprocessing, 2 x 2 scorings, their tables
+    assert len(finished) == 31 + 11 + len(FIGURES), sorted(finished)
     assert not re.findall(r"^\s*localrule (\w+):", log, flags=re.MULTILINE)  # every job through SLURM
     submitted = SUBMITTED.findall(log)
     slurm_ids = [slurm_id for _, slurm_id, _ in submitted]
@@ -128,3 +129,13 @@ def test_the_profile_asks_for_one_gpu_per_gpu_job(cluster, runs, tmp_path):
     assert counts == [2 * 2 + 2, 2], targets
     runtime = sum(n * profile["set-resources"][rule]["runtime"] for rule, n in zip(scoring, counts))
     assert re.search(rf" -t {runtime} .* --cpus-per-task=1 .* --gpus=1 ", sbatch.group(1)), sbatch.group(1)
+
+
+def test_the_profile_sizes_every_gpu_rule():
+    """Every rule that declares gpu=1 has the profile's GPU, runtime and memory: a rule missing there asks a
+    CPU-only site for a GPU it cannot drop (and, in a group, fails the whole group job at submission)."""
+    resources = yaml.safe_load(PROFILE.read_text())["set-resources"]
+    assert {"train", "score_checkpoint", "jet_distances", "import_external"} <= set(GPU_RULES)
+    lacking = [rule for rule in GPU_RULES if not {"gpu", "runtime", "mem_mb"} <= set(resources.get(rule, {}))]
+    assert not lacking, f"profiles/slurm/config.yaml: set-resources lacks gpu, runtime or mem_mb for {lacking}"
+    assert all(resources[rule]["gpu"] == 1 for rule in GPU_RULES)
