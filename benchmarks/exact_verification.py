@@ -1,4 +1,4 @@
-"""The exact verification's bracket against its budget, on a trained DNN of a run.
+"""The exact verification's bracket against its budget, on a trained DNN or deep set of a run.
 
     python benchmarks/exact_verification.py [--results results] [--mode nominal] [--seed 1]
         [--epsilon 0.05] [--jets 500] [--domains 2000000] [--every 100000]
@@ -6,10 +6,12 @@
 On the first ``--jets`` test jets of the run (its preprocessing, cap and unit
 budget scale, as the strong-attack job takes them) at ``--epsilon``, for the
 selected checkpoint of ``results/models/{mode}/seed_{seed}``: CROWN's certified
-AUC and the targeted attack's (20 steps, 3 restarts: the verification's start),
-then the exact verification's certified and attack AUC per discriminator and
-the bracket between them every ``--every`` domains bounded, with the seconds
-spent, up to ``--domains``. The goal of issue 27: a bracket of at most 0.01 AUC
+AUC (a deep set's: IBP's) and the targeted attack's (20 steps, 3 restarts: the
+verification's start), then the exact verification's certified and attack AUC
+per discriminator and the bracket between them every ``--every`` domains
+bounded, with the seconds spent, up to ``--domains``. A deep set's study:
+``--results results/deepsets --preprocessed results/preprocessed_sequence``.
+The goal of issue 27: a bracket of at most 0.01 AUC
 for every discriminator in 10 minutes of two CPU cores.
 """
 
@@ -21,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from robusttag.attacks.bounds import affine_layers, logit_difference_bounds
-from robusttag.attacks.exact import exact_worst_case
+from robusttag.attacks.bounds import bound_method, logit_difference_bounds
+from robusttag.attacks.exact import exact_worst_case, verifiable_networks
 from robusttag.attacks.iterative import Target, pgd
 from robusttag.checkpoints import checkpoint_name, load_tagger
 from robusttag.config import StrongAttackSettings
@@ -36,6 +38,7 @@ from robusttag.strong_attacks import EXACT_START_RESTARTS, EXACT_START_STEPS
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results")
+    parser.add_argument("--preprocessed", help="its preprocessed splits (default: RESULTS/preprocessed)")
     parser.add_argument("--mode", default="nominal")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--epsilon", type=float, default=0.05)
@@ -48,16 +51,18 @@ def main() -> None:
     epoch = selected_epoch(model_dir / "history.csv")
     cpu = torch.device("cpu")
     model = load_tagger(model_dir / checkpoint_name(epoch), cpu)
-    summary = read_summary(results / "preprocessed/preprocessing.json")
+    preprocessed = Path(args.preprocessed) if args.preprocessed else results / "preprocessed"
+    summary = read_summary(preprocessed / "preprocessing.json")
     settings = StrongAttackSettings()
-    test = load_test_set(results / "preprocessed/test.parquet", summary, cpu, args.jets, settings.restrict_impact)
+    test = load_test_set(preprocessed / "test.parquet", summary, cpu, args.jets, settings.restrict_impact)
     x, labels = test.data.x, test.data.labels
     lo, hi = test.box(slice(0, args.jets), args.epsilon)
     print(
         f"{args.mode} seed {args.seed} epoch {epoch}, {len(x)} jets, eps {args.epsilon}, "
         f"{torch.get_num_threads()} threads"
     )
-    crown = logit_difference_bounds(model, lo, hi, DISCRIMINATORS)
+    method = bound_method(model, "crown")
+    crown = logit_difference_bounds(model, lo, hi, DISCRIMINATORS, method)
     starts, attack_auc = {}, {}
     for name, (signal, background) in DISCRIMINATORS.items():
         target = Target(x, labels, lo, hi, torch.full_like(x, args.epsilon))
@@ -73,7 +78,7 @@ def main() -> None:
         crown_auc = auc(torch.where(is_signal, lower[keep], upper[keep]).numpy(), is_signal.numpy())
         attack_auc[name] = auc(log_odds.numpy(), is_signal.numpy())
         print(
-            f"{name}: CROWN {crown_auc:.4f}  targeted attack {attack_auc[name]:.4f}  "
+            f"{name}: {method.upper()} {crown_auc:.4f}  targeted attack {attack_auc[name]:.4f}  "
             f"bracket {attack_auc[name] - crown_auc:.4f}"
         )
     start = time.perf_counter()
@@ -91,9 +96,12 @@ def main() -> None:
             )
         print(f"{domains:>9,} domains {time.perf_counter() - start:7.1f} s  " + "  ".join(parts), flush=True)
 
-    layers = affine_layers(model)
+    networks = verifiable_networks(model, lo, hi)
+    if networks is None:
+        raise SystemExit(f"{type(model).__name__} is not piecewise linear: no exact verification")
+    print(f"{len(networks)} networks, {max(sum(w.shape[0] for w, _ in n[:-1]) for n, _ in networks)} neurons at most")
     box = (lo.double(), hi.double())
-    cases = exact_worst_case(layers, *box, labels.numpy(), DISCRIMINATORS, args.domains, starts, after_slice=report)
+    cases = exact_worst_case(networks, *box, labels.numpy(), DISCRIMINATORS, args.domains, starts, after_slice=report)
     next_report[0] = 0
     report(args.domains, cases)
 

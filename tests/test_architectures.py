@@ -15,18 +15,20 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from killed_training import finished, first_jets, started, train_in_process
+from test_exact import _enumerated_minimum, _search
 
 from robusttag.architectures import DeepSets, Transformer, build_model
 from robusttag.attacks import Constraints
 from robusttag.attacks.adversaries import pgd_batch
-from robusttag.attacks.bounds import bound_method, logit_difference_bounds
+from robusttag.attacks.bounds import bound_method, logit_difference_bounds, preactivation_bounds
+from robusttag.attacks.exact import exact_worst_case, verifiable_networks
 from robusttag.checkpoints import load_checkpoint, load_tagger
-from robusttag.config import ATTACK_MODES, NOMINAL, ModelSettings, TrainingSettings
+from robusttag.config import ATTACK_MODES, NOMINAL, DeepSetsSettings, ModelSettings, TrainingSettings
 from robusttag.data import load_split
 from robusttag.errors import ConfigError
 from robusttag.features import PRESENT, SEQUENCE_TRACK_FIELDS, InputLayout, default_column
 from robusttag.jets import JetBatch
-from robusttag.metrics import DISCRIMINATORS
+from robusttag.metrics import DISCRIMINATORS, auc
 from robusttag.preprocess import PreprocessSettings, preprocess, preprocess_like, split_assignment
 from robusttag.sources.synthetic import generate
 from robusttag.training import model_settings, train
@@ -348,3 +350,93 @@ def test_an_integer_step_may_move_a_tracks_vertex_count_but_never_its_padding_ma
     assert not mask[:, [i for i, n in enumerate(names) if n.endswith(f"_{PRESENT}")]].any()
     vertex_tracks = [i for i, n in enumerate(names) if n.endswith("_vertex_n_tracks")]
     assert mask[:, vertex_tracks].any()
+
+
+# --- the deep set's exact verification -------------------------------------------------------
+
+
+def _value(layers, x: torch.Tensor) -> torch.Tensor:
+    """A plain Linear/ReLU network's logits in float64."""
+    for weight, bias in layers[:-1]:
+        x = (x @ weight.T + bias).clamp(min=0)
+    return x @ layers[-1][0].T + layers[-1][1]
+
+
+def test_the_deep_set_unrolled_per_pattern_of_tracks_is_the_deep_set(sequence):
+    """One plain network per pattern of tracks, every jet in one: the same logits as the deep set at the
+    jets, the corners and random points of their boxes, and the jet features it carries through its
+    ReLUs never unstable (they add no branching)."""
+    summary, x, _, _, _, lo, hi = _box(sequence, 0.2, n=120)
+    model = _model("deepsets", summary, seed=4)
+    networks = verifiable_networks(model, lo, hi)
+    jets = np.concatenate([jets for _, jets in networks])
+    assert sorted(jets) == list(range(120)) and len(networks) > 3
+    reference = _model("deepsets", summary, seed=4).double()
+    generator = torch.Generator().manual_seed(1)
+    n_jet = model.settings.layout.n_jet_features
+    for layers, jets in networks:
+        box = lo[jets].double(), hi[jets].double()
+        points = [x[jets].double(), *box, box[0] + (box[1] - box[0]) * torch.rand(box[0].shape, generator=generator)]
+        for point in points:
+            with torch.no_grad():
+                torch.testing.assert_close(_value(layers, point), reference(point), rtol=0, atol=1e-10)
+        for lower, _ in preactivation_bounds(layers, *box)[: model.settings.deepsets.track_depth]:
+            assert (lower[:, :n_jet] >= 0).all()
+    assert verifiable_networks(_model("transformer", summary), lo, hi) is None
+
+
+def test_the_deep_sets_exact_search_finds_the_enumerated_minimum(sequence):
+    """On a tiny deep set (2 per-track neurons, a head of 3), jets of at most two tracks: the search on each
+    pattern's network solves every problem (the BvsL log-odds minimised, and maximised) at the minimum found
+    by enumerating the activation patterns of the unrolled network's unstable neurons."""
+    summary, x, _, labels, _, lo, hi = _box(sequence, 0.3, n=1000)
+    shape = DeepSetsSettings(track_width=2, track_depth=1, width=3, depth=1)
+    model = _model("deepsets", summary, seed=3, deepsets=shape)
+    layout = model.settings.layout
+    present = x[:, layout.n_jet_features + layout.n_track_fields - 1 :: layout.n_track_fields]
+    few = (present.sum(1) <= 2).nonzero().squeeze(1)[:8]  # up to 7 unstable neurons each
+    lo, hi = lo[few].double(), hi[few].double()
+    networks = verifiable_networks(model, lo, hi)
+    assert len(networks) > 1
+    for layers, jets in networks:
+        box = lo[jets].repeat(2, 1), hi[jets].repeat(2, 1)
+        spec = torch.tensor([[1.0, 0.0, -1.0]] * len(jets) + [[-1.0, 0.0, 1.0]] * len(jets), dtype=torch.float64)
+        search = _search(layers, *box, spec)
+        assert search.solved.all()
+        bounds = preactivation_bounds(layers, *box)
+        for i in range(len(spec)):
+            stable = [(lower[i], upper[i]) for lower, upper in bounds]
+            exact = _enumerated_minimum(layers, box[0][i].numpy(), box[1][i].numpy(), spec[i].numpy(), stable)
+            assert abs(float(search.lower[i]) - exact) <= 1e-5 and abs(float(search.upper[i]) - exact) <= 1e-5
+
+
+def test_the_deep_sets_exact_bracket_lies_between_its_bound_and_every_attack(sequence):
+    """The default deep set: each jet's certified log-odds at or above its interval bound and at or below
+    every attack point's (PGD on the model itself, with and without a random start; the first given to the
+    search as its start, so what it attains is at least as bad), and the certified AUC well above the
+    interval bound's."""
+    summary, x, _, labels, _, lo, hi = _box(sequence, 0.05, n=60)
+    model = _model("deepsets", summary, seed=4)
+    intervals = logit_difference_bounds(model, lo, hi, DISCRIMINATORS, "ibp")
+    attacks = [
+        pgd_batch(model, x, labels, lo, hi, torch.tensor(0.05), steps=10, step_size=0.3, random_start=start)
+        for start in (False, True)
+    ]
+    starts = dict.fromkeys(DISCRIMINATORS, attacks[0])
+    networks = verifiable_networks(model, lo, hi)
+    cases = exact_worst_case(networks, lo.double(), hi.double(), labels.numpy(), DISCRIMINATORS, 2000, starts)
+    with torch.no_grad():
+        logits = [model.double()(attacked.double()) for attacked in attacks]
+    for name, (signal_class, background) in DISCRIMINATORS.items():
+        case = cases[name]
+        lower, upper = (b.numpy()[case.jets] for b in intervals[name])
+        bound = np.where(case.is_signal, lower, upper)
+        sign = np.where(case.is_signal, 1.0, -1.0)
+        assert (sign * case.certified >= sign * bound - 1e-6).all()
+        assert (sign * case.certified <= sign * case.attained + 1e-9).all()
+        for i, values in enumerate(logits):
+            attack = (values[:, signal_class] - values[:, background]).numpy()[case.jets]
+            assert (sign * case.certified <= sign * attack + 1e-9).all()
+            if i == 0:
+                assert (sign * case.attained <= sign * attack + 1e-9).all()
+        assert auc(case.certified, case.is_signal) > auc(bound, case.is_signal) + 0.05

@@ -23,18 +23,27 @@ F64 = torch.float64
 SPECS = torch.tensor([[1.0, 0, -1], [0, -1, 1], [-1, 1, 0], [1, -1, 0]], dtype=F64)
 
 
-def _enumerated_minimum(layers, lo: np.ndarray, hi: np.ndarray, spec: np.ndarray) -> float:
+def _enumerated_minimum(layers, lo: np.ndarray, hi: np.ndarray, spec: np.ndarray, bounds=None) -> float:
     """min spec . logits over the box: on each activation pattern the network is affine on a
-    polytope, where a linear programme finds the minimum; the lowest over all patterns."""
+    polytope, where a linear programme finds the minimum; the lowest over all patterns. With
+    ``bounds`` (the pre-activation bounds of this box), a neuron they show stable keeps its side."""
     weights = [w.numpy() for w, _ in layers]
     biases = [b.numpy() for _, b in layers]
     widths = [w.shape[0] for w in weights[:-1]]
+    if bounds is None:
+        free = np.ones(sum(widths), dtype=bool)
+        fixed = np.zeros(sum(widths))
+    else:
+        lower, upper = (np.concatenate([b[i].numpy() for b in bounds]) for i in (0, 1))
+        free, fixed = (lower < 0) & (upper > 0), (lower >= 0).astype(float)
     best = np.inf
-    for pattern in itertools.product((0.0, 1.0), repeat=sum(widths)):
+    for choice in itertools.product((0.0, 1.0), repeat=int(free.sum())):
+        pattern = fixed.copy()
+        pattern[free] = choice
         matrix, offset, rows, limits, start = np.eye(len(lo)), np.zeros(len(lo)), [], [], 0
         for weight, bias, width in zip(weights, biases, widths):
             z_matrix, z_offset = weight @ matrix, weight @ offset + bias
-            on = np.array(pattern[start : start + width])
+            on = pattern[start : start + width]
             start += width
             sign = np.where(on > 0, -1.0, 1.0)  # active: -z <= 0; inactive: z <= 0
             rows.append(sign[:, None] * z_matrix)
@@ -125,7 +134,8 @@ def _worst_case(domains: int):
         torch.nn.init.normal_(parameter, std=0.5)
     lo, hi = _boxes(6, 60, 6, 0.15)
     labels = np.tile([0, 1, 2], 20)
-    return model, labels, exact_worst_case(affine_layers(model), lo, hi, labels, DISCRIMINATORS, domains)
+    networks = [(affine_layers(model), np.arange(len(lo)))]
+    return model, labels, exact_worst_case(networks, lo, hi, labels, DISCRIMINATORS, domains)
 
 
 def test_the_worst_case_auc_bracket_closes_with_the_budget_and_is_reproducible():
@@ -160,12 +170,12 @@ def test_budgets_that_are_not_positive_are_refused():
 
 
 def test_with_the_open_domains_capped_the_bounds_stay_sound_and_the_search_ends(monkeypatch):
-    """Beyond MAX_OPEN the highest-bound domains are closed where they stand: fewer jets solved, but every
+    """Beyond MAX_OPEN_NEURONS the highest-bound domains are closed where they stand: fewer jets solved, but every
     certified value still at or below the attack's, and the budget loop ends though problems stay unsolved."""
     import robusttag.attacks.exact as exact
 
     _, _, free = _worst_case(6000)
-    monkeypatch.setattr(exact, "MAX_OPEN", 8)
+    monkeypatch.setattr(exact, "MAX_OPEN_NEURONS", 8 * 3 * 16)  # 8 domains of the 3 x 16 network
     _, _, capped = _worst_case(6000)
     for name in DISCRIMINATORS:
         case = capped[name]

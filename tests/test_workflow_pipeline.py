@@ -352,8 +352,14 @@ def test_every_architecture_is_its_own_study_through_the_same_dag(four_tracks):
         certified = pd.read_csv(root / "tables/certified.csv")
         assert set(certified["method"]) == {"ibp"}
         assert (certified["certified_auc"] <= certified["worst_attack_auc"] + 1e-9).all()
-        # no exact verification for a set-based tagger: its bound stands, and the table says why
-        assert certified["exact_method"].str.startswith("none:").all() and certified["exact_certified_auc"].isna().all()
+        if architecture == "deepsets":  # piecewise linear: verified exactly, between its bound and its attacks
+            assert certified["exact_method"].eq("branch_and_bound").all()
+            assert (certified["exact_certified_auc"] >= certified["certified_auc"] - 1e-9).all()
+            assert (certified["exact_certified_auc"] <= certified["exact_attack_auc"] + 1e-9).all()
+            assert (certified["exact_certified_auc"] > certified["certified_auc"]).any()
+        else:  # attention is not piecewise linear: its bound stands, and the table says why
+            assert certified["exact_method"].eq("none: Transformer is not piecewise linear (its bound stands)").all()
+            assert certified["exact_certified_auc"].isna().all()
         # the input samples of Figs. 5 and 10 are in raw units, whatever the layout
         samples = pd.read_parquet(root / "samples/fgsm_inputs.parquet")
         raw = samples[(samples["attack"] == "raw") & (samples["model"] == "nominal")]

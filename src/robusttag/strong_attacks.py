@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 import torch
 
 from .attacks import input_gradient_sign
-from .attacks.bounds import affine_layers, bound_method, bound_network, certified_auc, logit_difference_bounds
-from .attacks.exact import exact_worst_case
+from .attacks.bounds import bound_method, bound_network, certified_auc, logit_difference_bounds
+from .attacks.exact import exact_worst_case, verifiable_networks
 from .attacks.invisible import Invisibility, SampleChecks, invisible_attack
 from .attacks.iterative import Target, fgsm_vertex, pgd
 from .attacks.objectives import value_and_gradient
@@ -220,14 +220,16 @@ def _exact_columns(network, model, jets: Jets, box, eps: float, crown, test: Tes
     never falls below (the search's own start, alpha-CROWN, is as tight, but for the intersection
     with the intervals that bound takes). The search starts
     from the targeted attack on each discriminator (``EXACT_START_STEPS`` steps and
-    ``EXACT_START_RESTARTS`` restarts) and bounds ``exact_domains`` domains in all. A model that is not a
-    plain Linear/ReLU network keeps its bound: ``exact_method`` says why, the AUCs stay empty.
+    ``EXACT_START_RESTARTS`` restarts) and bounds ``exact_domains`` domains in all (a deep set: its
+    networks per pattern of tracks share them). A model that is not piecewise linear (the transformer)
+    keeps its bound: ``exact_method`` says why, the AUCs stay empty.
     """
     if settings.exact_domains is None:
         return {}
     lo, hi = box
-    if hasattr(network, "interval_bounds"):
-        reason = f"none: {type(network).__name__} has no exact verification (its bound stands)"
+    networks = verifiable_networks(network, lo, hi)
+    if networks is None:
+        reason = f"none: {type(network).__name__} is not piecewise linear (its bound stands)"
         log.info("%s", reason)
         return {disc: {"exact_method": reason} for disc in DISCRIMINATORS}
     budget = (test.constraints.scale * eps).to(jets.x.dtype).expand_as(jets.x)
@@ -239,9 +241,8 @@ def _exact_columns(network, model, jets: Jets, box, eps: float, crown, test: Tes
         starts[disc] = attacked[0].cpu()
     started = time.monotonic()
     labels = jets.labels.cpu().numpy()
-    layers = [(weight.cpu(), bias.cpu()) for weight, bias in affine_layers(network)]
     box64 = (lo.double().cpu(), hi.double().cpu())
-    worst = exact_worst_case(layers, *box64, labels, DISCRIMINATORS, settings.exact_domains, starts)
+    worst = exact_worst_case(networks, *box64, labels, DISCRIMINATORS, settings.exact_domains, starts)
     seconds = time.monotonic() - started
     columns = {}
     for disc, case in worst.items():

@@ -5,10 +5,16 @@ Each track's fields go through the same network (Linear + ReLU layers); the
 tracks of a jet are pooled by a masked sum and a masked mean, so the result
 does not depend on the order of the tracks nor on the padding; the pooled
 vectors and the jet-level features go through a head like the DNN's.
+
+With the padding mask fixed (every attack keeps it), the whole network is piecewise
+linear in the inputs: for the jets of one pattern of tracks it is a plain
+Linear/ReLU network (:meth:`DeepSets.unrolled_networks`), which the exact
+verification (:mod:`robusttag.attacks.exact`) searches as it does the DNN.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -53,3 +59,54 @@ class DeepSets(nn.Module):
         mean = intervals.scale(total, 1.0 / present.sum(1).clamp_min(1.0))
         pooled = tuple(torch.cat([j, t, m], 1) for j, t, m in zip(jets, total, mean))
         return intervals.sequential(pooled, self.head, specification)
+
+    def unrolled_networks(self, lo: torch.Tensor, hi: torch.Tensor) -> list[tuple[list, np.ndarray]]:
+        """The deep set on the boxes [lo, hi] as plain Linear/ReLU networks, one per pattern of tracks:
+        [(affine layers (W, b) in float64 on CPU, the indices of the jets with that pattern)].
+
+        Raises
+        ------
+        ConfigError
+            When the box moves a padding mask.
+        """
+        _, _, present = split_interval((lo.cpu(), hi.cpu()), self.settings.layout)
+        patterns, jets_of = torch.unique(present[..., 0] > 0, dim=0, return_inverse=True)
+        jet_lo = lo.cpu().double()[:, : self.settings.layout.n_jet_features]
+        networks = []
+        for number, pattern in enumerate(patterns):
+            jets = (jets_of == number).nonzero().squeeze(1)
+            networks.append((self.unrolled_layers(pattern, jet_lo[jets].amin(0)), jets.numpy()))
+        return networks
+
+    def unrolled_layers(self, present: torch.Tensor, floor: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The deep set for jets whose tracks fill the slots ``present`` ((tracks,) bool), as a plain
+        Linear/ReLU network on the whole input row: the per-track layers block by block on those slots
+        (padded slots' inputs unused), the jet features carried through their ReLUs as x - ``floor``
+        (exact for features >= floor: the ReLU is then the identity and never unstable), the masked sum
+        and mean folded into the head's first layer. Affine layers (W, b) in float64 on CPU.
+        """
+        layout, width = self.settings.layout, self.settings.deepsets.track_width
+        n_jet = layout.n_jet_features
+        slots = present.nonzero().squeeze(1).tolist()
+        floor = floor.double().cpu()
+        per_track = [_affine(m) for m in self.per_track if isinstance(m, nn.Linear)]
+        weight, bias = per_track[0]
+        first = torch.zeros(n_jet + len(slots) * weight.shape[0], layout.n_inputs, dtype=torch.float64)
+        first[:n_jet, :n_jet] = torch.eye(n_jet, dtype=torch.float64)
+        for k, slot in enumerate(slots):
+            column = n_jet + slot * layout.n_track_fields
+            first[n_jet + k * width : n_jet + (k + 1) * width, column : column + weight.shape[1]] = weight
+        layers = [(first, torch.cat([-floor, bias.repeat(len(slots))]))]
+        for weight, bias in per_track[1:]:
+            blocks = torch.block_diag(torch.eye(n_jet, dtype=torch.float64), *([weight] * len(slots)))
+            layers.append((blocks, torch.cat([torch.zeros(n_jet, dtype=torch.float64), bias.repeat(len(slots))])))
+        head = [_affine(m) for m in self.head if isinstance(m, nn.Linear)]
+        weight, bias = head[0]
+        jet_part, total, mean = weight[:, :n_jet], weight[:, n_jet : n_jet + width], weight[:, n_jet + width :]
+        pooled = (total + mean / max(len(slots), 1)).repeat(1, len(slots))
+        layers.append((torch.cat([jet_part, pooled], 1), bias + jet_part @ floor))
+        return layers + head[1:]
+
+
+def _affine(layer: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
+    return layer.weight.detach().double().cpu(), layer.bias.detach().double().cpu()

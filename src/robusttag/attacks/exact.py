@@ -35,10 +35,11 @@ import numpy as np
 import scipy.sparse
 import torch
 from scipy.optimize import Bounds, LinearConstraint, milp
+from torch import nn
 
 from ..errors import ConfigError
 from ..metrics import auc
-from .bounds import _relaxation, preactivation_bounds
+from .bounds import _relaxation, affine_layers, preactivation_bounds
 
 #: the gap in log-odds below which a domain is closed: far below any difference between
 #: two jets' log-odds that orders them, and above the float32 network's rounding (1e-6)
@@ -50,9 +51,10 @@ ROOT_STEPS = 30
 ALPHA_RATE, BETA_RATE = 0.1, 0.05
 #: the stored slopes and multipliers, only the next bound's starting point: any value gives a sound bound
 STORED = torch.float32
-#: most open domains kept (about 4.5 kB each for the paper's network); beyond, the highest-bound ones are
-#: closed as they are (their bounds stay in their problems' bounds, they are no longer branched)
-MAX_OPEN = 400_000
+#: most hidden neurons stored in all open domains together (9 bytes each: 400,000 domains of the paper's
+#: 5 x 100 network, 1.8 GB); beyond, the highest-bound domains are closed as they are (their bounds stay in
+#: their problems' bounds, they are no longer branched). Networks searched side by side share it.
+MAX_OPEN_NEURONS = 200_000_000
 #: most domains bounded in one round (all problems together)
 ROUND_DOMAINS = 2048
 #: most unstable neurons of a domain handed to the mixed-integer solver
@@ -152,6 +154,7 @@ class BranchAndBound:
     problems : the boxes, specifications and CROWN's pre-activation bounds.
     point : a point of each problem's box known to be bad (an attack's), or None (the box's centre).
     leaf_binaries : most unstable neurons of a domain solved as a mixed-integer programme.
+    max_open : most open domains kept (default: all of ``MAX_OPEN_NEURONS``).
 
     Attributes
     ----------
@@ -160,8 +163,11 @@ class BranchAndBound:
     root_lower : (P,) the bound before any branching (alpha-CROWN).
     """
 
-    def __init__(self, layers, problems: Problems, point=None, leaf_binaries: int = LEAF_BINARIES) -> None:
+    def __init__(
+        self, layers, problems: Problems, point=None, leaf_binaries: int = LEAF_BINARIES, max_open: int | None = None
+    ) -> None:
         self.layers, self.problems, self.leaf_binaries = layers, problems, leaf_binaries
+        self.max_open = MAX_OPEN_NEURONS // _neurons(layers) if max_open is None else max_open
         count = len(problems.lo)
         self.point = ((problems.lo + problems.hi) / 2 if point is None else point.double()).clone()
         self.upper = self.value(self.point, torch.arange(count))
@@ -283,8 +289,8 @@ class BranchAndBound:
         self._close(stored.owner[closing], stored.lower[closing], torch.ones(len(closing), dtype=torch.bool))
         self.open.alive[closing] = False
         alive = self.open.indices()
-        if len(alive) > MAX_OPEN:  # keep memory bounded: close the highest bounds where they stand
-            frozen = alive[torch.argsort(stored.lower[alive], descending=True)[: len(alive) - MAX_OPEN]]
+        if len(alive) > self.max_open:  # keep memory bounded: close the highest bounds where they stand
+            frozen = alive[torch.argsort(stored.lower[alive], descending=True)[: len(alive) - self.max_open]]
             self._close(stored.owner[frozen], stored.lower[frozen], torch.ones(len(frozen), dtype=torch.bool))
             self.open.alive[frozen] = False
             alive = self.open.indices()
@@ -305,6 +311,10 @@ class BranchAndBound:
         for p in better.tolist():
             rows = (owner == p) & (values == best[p])
             self.upper[p], self.point[p] = best[p], points[rows.nonzero()[0, 0]]
+
+
+def _neurons(layers) -> int:
+    return sum(weight.shape[0] for weight, _ in layers[:-1])
 
 
 def _empty(layers, problems: Problems, count: int = 0) -> _Domains:
@@ -439,8 +449,9 @@ def _choose_neuron(domains: _Domains, costs, unstable) -> None:
     """
     scores = torch.cat([torch.where(u, c + 1e-12, -1.0) for c, u in zip(costs, unstable)], dim=1)
     best = scores.argmax(1)
-    width = unstable[0].shape[1]
-    domains.branch_layer, domains.branch_neuron = best // width, best % width
+    starts = torch.tensor([0, *(u.shape[1] for u in unstable)]).cumsum(0)  # the layers' widths may differ
+    domains.branch_layer = torch.searchsorted(starts, best, right=True) - 1
+    domains.branch_neuron = best - starts[domains.branch_layer]
     domains.unstable = sum(u.sum(1) for u in unstable)
 
 
@@ -509,10 +520,11 @@ def _programme(layers, lo, hi, bounds, split, spec) -> _Programme:
             weight, bias = layers[k][0].numpy()[:, kept], layers[k][1].numpy()
         index = np.full(len(lower), -1)
         for j in range(len(lower)):
-            z_cols, z_vals = list(previous), list(-weight[j])  # -W a_prev: the rows hold a - W a_prev
+            used = weight[j] != 0  # a deep set's unrolled layers are mostly zeros
+            z_cols, z_vals = list(previous[used]), list(-weight[j][used])  # -W a_prev: the rows hold a - W a_prev
             if upper[j] <= 0:
                 if sides[j] < 0:  # an inactive split: z <= 0
-                    add(z_cols, list(weight[j]), -np.inf, -bias[j])
+                    add(z_cols, list(weight[j][used]), -np.inf, -bias[j])
                 continue
             a = len(lower_vars)
             index[j] = a
@@ -583,8 +595,20 @@ class WorstCase:
     solved: np.ndarray
 
 
+def verifiable_networks(network: nn.Module, lo: torch.Tensor, hi: torch.Tensor) -> list[tuple[list, np.ndarray]] | None:
+    """:func:`exact_worst_case`'s networks for a tagger on the boxes [lo, hi]: a plain Linear/ReLU network
+    (the DNN) for all jets, a deep set's own per pattern of tracks; None for a tagger that is not
+    piecewise linear in its inputs (the transformer: the softmax of its attention).
+    """
+    if hasattr(network, "unrolled_networks"):
+        return network.unrolled_networks(lo, hi)
+    if hasattr(network, "interval_bounds"):
+        return None
+    return [([(weight.cpu(), bias.cpu()) for weight, bias in affine_layers(network)], np.arange(len(lo)))]
+
+
 def exact_worst_case(
-    layers, lo, hi, labels, pairs, domains: int, points=None, after_slice=None
+    networks, lo, hi, labels, pairs, domains: int, points=None, after_slice=None
 ) -> dict[str, WorstCase]:
     """Every discriminator's exact worst case per jet, as far as ``domains`` bounded domains reach.
 
@@ -598,7 +622,9 @@ def exact_worst_case(
 
     Parameters
     ----------
-    layers : the network's affine layers in float64 (:func:`.bounds.affine_layers`).
+    networks : [(layers, jets)]: plain Linear/ReLU networks (their affine layers in float64,
+        :func:`.bounds.affine_layers`) and the indices of the jets each one computes, every jet in one
+        (a DNN: one network for all jets; a deep set: one per pattern of tracks, :func:`verifiable_networks`).
     lo, hi : (jets, inputs) the boxes (float64).
     labels : (jets,) the flavours.
     pairs : discriminator -> (signal class, background class).
@@ -618,16 +644,15 @@ def exact_worst_case(
     for name, (signal, background) in pairs.items():
         jets = np.nonzero((labels == signal) | (labels == background))[0]
         sign = np.where(labels[jets] == signal, 1.0, -1.0)
-        spec = np.zeros((len(jets), layers[-1][0].shape[0]))
+        spec = np.zeros((len(jets), networks[0][0][-1][0].shape[0]))
         spec[:, signal], spec[:, background] = sign, -sign
         owners.append((name, jets, sign > 0))
         specs.append(spec)
         starts.append(None if points is None else points[name][jets].double())
     index = np.concatenate([jets for _, jets, _ in owners])
-    box = (lo[index].double(), hi[index].double())
     start = None if points is None else torch.cat(starts)
-    problems = Problems(*box, torch.from_numpy(np.concatenate(specs)), preactivation_bounds(layers, *box))
-    search = BranchAndBound(layers, problems, start)
+    box = (lo[index].double(), hi[index].double())
+    search = _Searches(networks, len(lo), index, box, torch.from_numpy(np.concatenate(specs)), start)
     search.start()
     offsets = np.cumsum([0, *(len(jets) for _, jets, _ in owners)])
     if after_slice is not None:
@@ -638,17 +663,70 @@ def exact_worst_case(
         )
         share[~search.searchable.numpy()] = 0
         share = _priority(share, search, owners, offsets)
-        chosen = np.argsort(-share, kind="stable")[:SLICE_PROBLEMS]
-        chosen = chosen[share[chosen] > 0]
+        chosen = np.argsort(-share, kind="stable")
+        chosen = chosen[(share[chosen] > 0) & (search.network[chosen] == search.network[chosen[0]])][:SLICE_PROBLEMS]
         if len(chosen) == 0:
             break
-        search.search(torch.from_numpy(chosen), min(SLICE_DOMAINS, domains - search.domains_bounded))
+        search.search(chosen, min(SLICE_DOMAINS, domains - search.domains_bounded))
         if after_slice is not None:
             after_slice(search.domains_bounded, _results(search, owners, offsets))
     return _results(search, owners, offsets)
 
 
-def _results(search: BranchAndBound, owners, offsets) -> dict[str, WorstCase]:
+class _Searches:
+    """One :class:`BranchAndBound` per network over the problems of its jets, seen as one search over all
+    problems (its attributes in the problems' order). A slice branches the problems of one network; the
+    networks share ``MAX_OPEN_NEURONS``.
+    """
+
+    def __init__(self, networks, n_jets: int, problem_jets: np.ndarray, box, spec: torch.Tensor, start) -> None:
+        member = np.full(n_jets, -1)
+        for number, (_, jets) in enumerate(networks):
+            member[np.asarray(jets, dtype=np.int64)] = number
+        self.network = member[problem_jets]
+        if (self.network < 0).any():
+            raise ValueError(f"jets {np.unique(problem_jets[self.network < 0])[:5].tolist()}... are in no network")
+        self.local = np.zeros(len(problem_jets), dtype=np.int64)
+        self.parts: dict[int, tuple[torch.Tensor, BranchAndBound]] = {}
+        used = np.unique(self.network)
+        for number in used:
+            layers = networks[number][0]
+            index = np.nonzero(self.network == number)[0]
+            self.local[index] = np.arange(len(index))
+            lo, hi = box[0][index], box[1][index]
+            problems = Problems(lo, hi, spec[index], preactivation_bounds(layers, lo, hi))
+            point = None if start is None else start[index]
+            max_open = MAX_OPEN_NEURONS // (len(used) * _neurons(layers))
+            self.parts[number] = torch.from_numpy(index), BranchAndBound(layers, problems, point, max_open=max_open)
+
+    def _gathered(self, name: str) -> torch.Tensor:
+        values = [(index, getattr(search, name)) for index, search in self.parts.values()]
+        out = values[0][1].new_empty(len(self.network))
+        for index, value in values:
+            out[index] = value
+        return out
+
+    lower = property(lambda self: self._gathered("lower"))
+    upper = property(lambda self: self._gathered("upper"))
+    spent = property(lambda self: self._gathered("spent"))
+    solved = property(lambda self: self._gathered("solved"))
+    searchable = property(lambda self: self._gathered("searchable"))
+
+    @property
+    def domains_bounded(self) -> int:
+        return sum(search.domains_bounded for _, search in self.parts.values())
+
+    def start(self) -> None:
+        for _, search in self.parts.values():
+            search.start()
+
+    def search(self, chosen: np.ndarray, domains: int) -> None:
+        """Branch the ``chosen`` problems (all of one network) for ``domains`` more domains."""
+        (number,) = np.unique(self.network[chosen])
+        self.parts[number][1].search(torch.from_numpy(self.local[chosen]), domains)
+
+
+def _results(search: _Searches, owners, offsets) -> dict[str, WorstCase]:
     results = {}
     for i, (name, jets, is_signal) in enumerate(owners):
         certified, attained = _scores(search, (name, jets, is_signal), offsets[i])
@@ -657,7 +735,7 @@ def _results(search: BranchAndBound, owners, offsets) -> dict[str, WorstCase]:
     return results
 
 
-def _priority(share: np.ndarray, search: BranchAndBound, owners, offsets) -> np.ndarray:
+def _priority(share: np.ndarray, search: _Searches, owners, offsets) -> np.ndarray:
     """A problem's claim on the next slice: its share of its discriminator's open pairs, times that
     discriminator's bracket, over 1 + the domains it has had / ``SPENT_SCALE``.
 
@@ -673,7 +751,7 @@ def _priority(share: np.ndarray, search: BranchAndBound, owners, offsets) -> np.
     return share * weight / (1 + search.spent.numpy() / SPENT_SCALE)
 
 
-def _scores(search: BranchAndBound, owner, offset: int) -> tuple[np.ndarray, np.ndarray]:
+def _scores(search: _Searches, owner, offset: int) -> tuple[np.ndarray, np.ndarray]:
     """A discriminator's certified and attained worst log-odds per jet (the minimised value is
     the log-odds for a signal jet, minus it for a background jet).
     """
