@@ -415,7 +415,7 @@ def test_the_deep_sets_exact_bracket_lies_between_its_bound_and_every_attack(seq
     every attack point's (PGD on the model itself, with and without a random start; the first given to the
     search as its start, so what it attains is at least as bad), and the certified AUC well above the
     interval bound's."""
-    summary, x, _, labels, _, lo, hi = _box(sequence, 0.05, n=60)
+    summary, x, _, labels, _, lo, hi = _box(sequence, 0.05, n=40)
     model = _model("deepsets", summary, seed=4)
     intervals = logit_difference_bounds(model, lo, hi, DISCRIMINATORS, "ibp")
     attacks = [
@@ -424,7 +424,7 @@ def test_the_deep_sets_exact_bracket_lies_between_its_bound_and_every_attack(seq
     ]
     starts = dict.fromkeys(DISCRIMINATORS, attacks[0])
     networks = verifiable_networks(model, lo, hi)
-    cases = exact_worst_case(networks, lo.double(), hi.double(), labels.numpy(), DISCRIMINATORS, 2000, starts)
+    cases = exact_worst_case(networks, lo.double(), hi.double(), labels.numpy(), DISCRIMINATORS, 1000, starts)
     with torch.no_grad():
         logits = [model.double()(attacked.double()) for attacked in attacks]
     for name, (signal_class, background) in DISCRIMINATORS.items():
