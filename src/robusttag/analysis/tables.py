@@ -383,7 +383,7 @@ def certified_bounds(certified_files, weighted: bool) -> pd.DataFrame:
     on: the certified lower bound, the lowest AUC of the suite's attacks and
     the raw AUC on the same jets, the bracket's width (worst attack - bound)
     and whether the bound is at or below every attack (it must be). Where the
-    exact verification ran (the summary's eps, a DNN): its certified AUC and the
+    exact verification ran (the summary's eps, a DNN or deep set): its certified AUC and the
     AUC at the worst points it found (``exact_*``), the bracket left between
     them, the jets it solved and left unsolved, its budget and time.
     """
