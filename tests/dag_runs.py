@@ -28,7 +28,7 @@ preprocess: {n_tracks: 4, max_tracks: 8}
 training: {max_epochs: 1, seeds: [1], modes: [ngm, nominal, pgd], pgd: {steps: 2},
            model: {architecture: [transformer, dnn, deepsets], transformer: {dim: 16, blocks: 1}}}
 evaluation: {epsilons: [0.05], summary_epsilon: 0.05, figures: {input_features: [trk3_d0, vertex_mass],
-             input_epsilons: [0.05]}, certified_jets: 100, exact_domains: 2000, visibility_jets: 300,
+             input_epsilons: [0.05]}, certified_jets: 50, exact_domains: 1000, visibility_jets: 300,
              shifted_samples: {n_jets: 500}, attacks: [{method: pgd, steps: 1}]}
 """
 FOUR_STUDIES = ("results", "results/deepsets", "results/transformer")
