@@ -28,7 +28,7 @@ preprocess: {n_tracks: 4, max_tracks: 8}
 training: {max_epochs: 1, seeds: [1], modes: [ngm, nominal, pgd], pgd: {steps: 2},
            model: {architecture: [transformer, dnn, deepsets], transformer: {dim: 16, blocks: 1}}}
 evaluation: {epsilons: [0.05], summary_epsilon: 0.05, figures: {input_features: [trk3_d0, vertex_mass],
-             input_epsilons: [0.05]}, certified_jets: 50, exact_domains: 1000, visibility_jets: 300,
+             input_epsilons: [0.05]}, certified_jets: 50, exact_domains: 1000, visibility_jets: 300, distance_jets: 200,
              shifted_samples: {n_jets: 500}, attacks: [{method: pgd, steps: 1}]}
 """
 FOUR_STUDIES = ("results", "results/deepsets", "results/transformer")
@@ -59,6 +59,7 @@ evaluation:
   strong_attacks: {epochs: []}
   certified_jets: 0
   visibility_jets: 0
+  distance_jets: 0  # none: no finding reads them (and the path without distances runs)
   bootstrap: 0
   shifted_samples: {samples: []}
 """
@@ -83,6 +84,7 @@ evaluation:
   strong_attacks: {epochs: []}
   certified_jets: 0
   visibility_jets: 0
+  distance_jets: 200
   bootstrap: 20
   shifted_samples:
     n_jets: 400
@@ -116,6 +118,7 @@ evaluation:
   strong_attacks: {epochs: []}
   certified_jets: 0
   visibility_jets: 0
+  distance_jets: 200
   bootstrap: 20
   shifted_samples:
     n_jets: 800
