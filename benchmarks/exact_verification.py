@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 from robusttag.attacks.bounds import bound_method, logit_difference_bounds
-from robusttag.attacks.exact import exact_worst_case, verifiable_networks
 from robusttag.attacks.iterative import Target, pgd
+from robusttag.attacks.worst_case import exact_worst_case, verifiable_networks
 from robusttag.checkpoints import checkpoint_name, load_tagger
 from robusttag.config import StrongAttackSettings
 from robusttag.evaluate import load_test_set

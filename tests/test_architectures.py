@@ -15,13 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from killed_training import finished, first_jets, started, train_in_process
-from test_exact import _enumerated_minimum, _search
+from relu_minima import enumerated_minimum, searched
 
 from robusttag.architectures import DeepSets, Transformer, build_model
 from robusttag.attacks import Constraints
 from robusttag.attacks.adversaries import pgd_batch
 from robusttag.attacks.bounds import bound_method, logit_difference_bounds, preactivation_bounds
-from robusttag.attacks.exact import exact_worst_case, verifiable_networks
+from robusttag.attacks.worst_case import exact_worst_case, verifiable_networks
 from robusttag.checkpoints import load_checkpoint, load_tagger
 from robusttag.config import ATTACK_MODES, NOMINAL, DeepSetsSettings, ModelSettings, TrainingSettings
 from robusttag.data import load_split
@@ -385,7 +385,7 @@ def test_the_deep_set_unrolled_per_pattern_of_tracks_is_the_deep_set(sequence):
     assert verifiable_networks(_model("transformer", summary), lo, hi) is None
 
 
-def test_the_deep_sets_exact_search_finds_the_enumerated_minimum(sequence):
+def test_the_deep_sets_exact_search_finds_theenumerated_minimum(sequence):
     """On a tiny deep set (2 per-track neurons, a head of 3), jets of at most two tracks: the search on each
     pattern's network solves every problem (the BvsL log-odds minimised, and maximised) at the minimum found
     by enumerating the activation patterns of the unrolled network's unstable neurons."""
@@ -401,12 +401,12 @@ def test_the_deep_sets_exact_search_finds_the_enumerated_minimum(sequence):
     for layers, jets in networks:
         box = lo[jets].repeat(2, 1), hi[jets].repeat(2, 1)
         spec = torch.tensor([[1.0, 0.0, -1.0]] * len(jets) + [[-1.0, 0.0, 1.0]] * len(jets), dtype=torch.float64)
-        search = _search(layers, *box, spec)
+        search = searched(layers, *box, spec)
         assert search.solved.all()
         bounds = preactivation_bounds(layers, *box)
         for i in range(len(spec)):
             stable = [(lower[i], upper[i]) for lower, upper in bounds]
-            exact = _enumerated_minimum(layers, box[0][i].numpy(), box[1][i].numpy(), spec[i].numpy(), stable)
+            exact = enumerated_minimum(layers, box[0][i].numpy(), box[1][i].numpy(), spec[i].numpy(), stable)
             assert abs(float(search.lower[i]) - exact) <= 1e-5 and abs(float(search.upper[i]) - exact) <= 1e-5
 
 

@@ -1,18 +1,17 @@
-"""The exact verification (robusttag.attacks.exact): against enumeration, CROWN and attacks."""
+"""The exact verification (robusttag.attacks.exact, .worst_case): against enumeration, CROWN and attacks."""
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pytest
 import torch
-from scipy.optimize import linprog
+from relu_minima import enumerated_minimum, searched
 from torch import nn
 
 from robusttag.attacks.bounds import affine_layers, logit_difference_bounds, preactivation_bounds
-from robusttag.attacks.exact import TOLERANCE, BranchAndBound, Problems, check_budget, exact_worst_case
+from robusttag.attacks.exact import TOLERANCE, BranchAndBound, Problems
 from robusttag.attacks.iterative import Target, pgd
+from robusttag.attacks.worst_case import check_budget, exact_worst_case
 from robusttag.config import ModelSettings, StrongAttackSettings
 from robusttag.errors import ConfigError
 from robusttag.metrics import DISCRIMINATORS, auc
@@ -21,39 +20,6 @@ from robusttag.model import Tagger
 F64 = torch.float64
 #: one row per problem: minimise spec . logits (a signal jet of BvsL, a background one of CvsL, ...)
 SPECS = torch.tensor([[1.0, 0, -1], [0, -1, 1], [-1, 1, 0], [1, -1, 0]], dtype=F64)
-
-
-def _enumerated_minimum(layers, lo: np.ndarray, hi: np.ndarray, spec: np.ndarray, bounds=None) -> float:
-    """min spec . logits over the box: on each activation pattern the network is affine on a
-    polytope, where a linear programme finds the minimum; the lowest over all patterns. With
-    ``bounds`` (the pre-activation bounds of this box), a neuron they show stable keeps its side."""
-    weights = [w.numpy() for w, _ in layers]
-    biases = [b.numpy() for _, b in layers]
-    widths = [w.shape[0] for w in weights[:-1]]
-    if bounds is None:
-        free = np.ones(sum(widths), dtype=bool)
-        fixed = np.zeros(sum(widths))
-    else:
-        lower, upper = (np.concatenate([b[i].numpy() for b in bounds]) for i in (0, 1))
-        free, fixed = (lower < 0) & (upper > 0), (lower >= 0).astype(float)
-    best = np.inf
-    for choice in itertools.product((0.0, 1.0), repeat=int(free.sum())):
-        pattern = fixed.copy()
-        pattern[free] = choice
-        matrix, offset, rows, limits, start = np.eye(len(lo)), np.zeros(len(lo)), [], [], 0
-        for weight, bias, width in zip(weights, biases, widths):
-            z_matrix, z_offset = weight @ matrix, weight @ offset + bias
-            on = pattern[start : start + width]
-            start += width
-            sign = np.where(on > 0, -1.0, 1.0)  # active: -z <= 0; inactive: z <= 0
-            rows.append(sign[:, None] * z_matrix)
-            limits.append(-sign * z_offset)
-            matrix, offset = z_matrix * on[:, None], z_offset * on
-        objective = spec @ weights[-1] @ matrix
-        result = linprog(objective, A_ub=np.vstack(rows), b_ub=np.concatenate(limits), bounds=list(zip(lo, hi)))
-        if result.status == 0:
-            best = min(best, result.fun + spec @ (weights[-1] @ offset + biases[-1]))
-    return best
 
 
 def _network(seed: int, inputs: int, widths: tuple[int, ...]) -> nn.Sequential:
@@ -70,21 +36,15 @@ def _boxes(seed: int, jets: int, inputs: int, radius: float):
     return centre - radius, centre + radius
 
 
-def _search(layers, lo, hi, spec, **keywords) -> BranchAndBound:
-    search = BranchAndBound(layers, Problems(lo, hi, spec, preactivation_bounds(layers, lo, hi)), **keywords)
-    search.search(torch.arange(len(lo)), domains=20_000)
-    return search
-
-
 @pytest.mark.parametrize("leaf_binaries", [0, 6])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_search_finds_the_enumerated_minimum(seed, leaf_binaries):
+def test_the_search_finds_theenumerated_minimum(seed, leaf_binaries):
     """On a 3-5-4-3 network every problem is solved, its bound and its point at the minimum found by
     enumerating the activation patterns; with leaf_binaries 0 by branching alone, with 6 through HiGHS."""
     layers = affine_layers(_network(seed, 3, (5, 4)))
     lo, hi = _boxes(seed, 4, 3, 0.6)
-    search = _search(layers, lo, hi, SPECS, leaf_binaries=leaf_binaries)
-    exact = np.array([_enumerated_minimum(layers, lo[i].numpy(), hi[i].numpy(), SPECS[i].numpy()) for i in range(4)])
+    search = searched(layers, lo, hi, SPECS, leaf_binaries=leaf_binaries)
+    exact = np.array([enumerated_minimum(layers, lo[i].numpy(), hi[i].numpy(), SPECS[i].numpy()) for i in range(4)])
     assert search.solved.all()
     lower, upper = search.lower.numpy(), search.upper.numpy()
     assert (lower <= exact + 1e-9).all() and (exact <= upper + 1e-9).all()

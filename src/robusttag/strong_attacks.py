@@ -21,11 +21,11 @@ import torch
 
 from .attacks import input_gradient_sign
 from .attacks.bounds import bound_method, bound_network, certified_auc, logit_difference_bounds
-from .attacks.exact import exact_worst_case, verifiable_networks
 from .attacks.invisible import Invisibility, SampleChecks, invisible_attack
 from .attacks.iterative import Target, fgsm_vertex, pgd
 from .attacks.objectives import value_and_gradient
 from .attacks.suite import Jets, attacked_rows, run_attack
+from .attacks.worst_case import exact_worst_case, verifiable_networks
 from .checkpoints import checkpoint_name, load_tagger
 from .config import LossSettings, StrongAttackSettings, aimed_at
 from .evaluate import (
@@ -213,7 +213,7 @@ def certified_table(identity, model, test: TestSet, settings: StrongAttackSettin
 
 
 def _exact_columns(network, model, jets: Jets, box, eps: float, crown, test: TestSet, settings) -> dict[str, dict]:
-    """The exact verification's columns per discriminator (:func:`.attacks.exact.exact_worst_case`).
+    """The exact verification's columns per discriminator (:func:`.attacks.worst_case.exact_worst_case`).
 
     ``box``: the jets' (lo, hi) at eps (the first jets of ``test``); ``crown``: the
     bounds of :func:`.attacks.bounds.logit_difference_bounds`, which each jet's certified log-odds

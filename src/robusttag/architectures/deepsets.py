@@ -9,7 +9,7 @@ vectors and the jet-level features go through a head like the DNN's.
 With the padding mask fixed (every attack keeps it), the whole network is piecewise
 linear in the inputs: for the jets of one pattern of tracks it is a plain
 Linear/ReLU network (:meth:`DeepSets.unrolled_networks`), which the exact
-verification (:mod:`robusttag.attacks.exact`) searches as it does the DNN.
+verification (:mod:`robusttag.attacks.worst_case`) searches as it does the DNN.
 """
 
 from __future__ import annotations
